@@ -1,0 +1,342 @@
+//! Application tokens by the OAuth 2.0 client-credentials grant.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{AccessToken, TokenCache, TokenKind, TokenProvider};
+use crate::{
+    cloud::Cloud,
+    error::{AuthError, Error},
+    secret::Secret,
+    times::{Clock, SystemClock},
+    transport::{self, HttpSettings},
+};
+
+/// Lifetime assumed when the token endpoint leaves out `expires_in`.
+const ASSUMED_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
+/// Token responses are small; anything bigger is not one.
+const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
+
+/// Application tokens for `OnlineMeetings.ReadWrite.All`, cached and refreshed.
+///
+/// Cloning shares the cache: every clone and every task see one token and one refresh.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    token_url: reqwest::Url,
+    client_id: String,
+    secret: Secret,
+    scope: String,
+    cache: TokenCache,
+}
+
+/// Configures [`ClientCredentials`].
+#[derive(Debug, Clone)]
+pub struct ClientCredentialsBuilder {
+    tenant: String,
+    client_id: String,
+    secret: Secret,
+    cloud: Cloud,
+    authority_host: Option<String>,
+    scope: Option<String>,
+    clock: Arc<dyn Clock>,
+    http: HttpSettings,
+}
+
+impl ClientCredentials {
+    /// Starts a configuration for `tenant` (ID or domain) and an app registration.
+    pub fn builder(
+        tenant: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> ClientCredentialsBuilder {
+        ClientCredentialsBuilder {
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            secret: client_secret.into(),
+            cloud: Cloud::Global,
+            authority_host: None,
+            scope: None,
+            clock: Arc::new(SystemClock),
+            http: HttpSettings::default(),
+        }
+    }
+
+    async fn fetch(&self) -> Result<AccessToken, AuthError> {
+        let inner = &self.inner;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", inner.client_id.as_str()),
+            ("client_secret", inner.secret.expose()),
+            ("scope", inner.scope.as_str()),
+        ];
+        tracing::debug!(url = %inner.token_url, client_id = %inner.client_id, "requesting an application token");
+        // The form holds the secret: a transport error is reported without its request.
+        let response = inner
+            .http
+            .post(inner.token_url.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| AuthError::Transport(describe(&e)))?;
+        let status = response.status();
+        let body = transport::read_capped(response, MAX_TOKEN_RESPONSE)
+            .await
+            .map_err(|e| match e {
+                transport::ReadError::TooLarge => {
+                    AuthError::Transport("token response too large".into())
+                }
+                transport::ReadError::Transport(e) => AuthError::Transport(describe(&e)),
+            })?;
+        let received_at = inner.cache.clock().now();
+        let json: Option<Value> = serde_json::from_slice(&body).ok();
+        if !status.is_success() {
+            return Err(endpoint_error(status.as_u16(), json.as_ref()));
+        }
+        let json = json.ok_or_else(|| {
+            AuthError::Transport(format!(
+                "token response is not JSON: {:?}",
+                transport::excerpt(&body)
+            ))
+        })?;
+        let token = json
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AuthError::Transport("token response has no access_token".into()))?;
+        let lifetime = expires_in(&json).unwrap_or(ASSUMED_LIFETIME);
+        Ok(AccessToken::new(
+            token,
+            received_at.checked_add_signed(lifetime),
+        ))
+    }
+}
+
+#[async_trait]
+impl TokenProvider for ClientCredentials {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        self.inner.cache.get(|| self.fetch()).await
+    }
+
+    fn invalidate(&self, rejected: &AccessToken) {
+        self.inner.cache.invalidate(rejected);
+    }
+
+    fn kind(&self) -> TokenKind {
+        TokenKind::Application
+    }
+}
+
+impl ClientCredentialsBuilder {
+    /// The cloud: picks the authority and the default scope.
+    pub fn cloud(mut self, cloud: Cloud) -> Self {
+        self.cloud = cloud;
+        self
+    }
+
+    /// An authority host other than the cloud's (e.g. `AZURE_AUTHORITY_HOST`, or a local stand-in).
+    pub fn authority_host(mut self, url: impl Into<String>) -> Self {
+        self.authority_host = Some(url.into());
+        self
+    }
+
+    /// A scope other than the cloud's Graph `/.default`.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The clock that stamps token expiry.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Timeout of one token request.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// Checks everything and builds the provider. Nothing is sent yet.
+    pub fn build(self) -> Result<ClientCredentials, Error> {
+        check_tenant(&self.tenant)?;
+        if self.client_id.is_empty() || self.client_id.chars().any(char::is_control) {
+            return Err(Error::Config(
+                "client ID must be non-empty printable text".into(),
+            ));
+        }
+        if self.secret.expose().is_empty() {
+            return Err(Error::Config("client secret is empty".into()));
+        }
+        let host = self
+            .authority_host
+            .as_deref()
+            .unwrap_or(self.cloud.authority_host());
+        let mut token_url = transport::secure_root(host, "authority host")?;
+        token_url
+            .path_segments_mut()
+            .map_err(|_| Error::Config(format!("authority host {host:?} cannot have a path")))?
+            .pop_if_empty()
+            .extend([self.tenant.as_str(), "oauth2", "v2.0", "token"]);
+        Ok(ClientCredentials {
+            inner: Arc::new(Inner {
+                http: transport::build_client(&self.http)?,
+                token_url,
+                client_id: self.client_id,
+                secret: self.secret,
+                scope: self.scope.unwrap_or_else(|| self.cloud.default_scope()),
+                cache: TokenCache::new(self.clock),
+            }),
+        })
+    }
+}
+
+/// Tenant IDs and domains are letters, digits, `.` and `-`: anything else could change the URL.
+fn check_tenant(tenant: &str) -> Result<(), Error> {
+    let valid = !tenant.is_empty()
+        && tenant.len() <= 256
+        && tenant != "."
+        && tenant != ".."
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "tenant {tenant:?} is not a tenant ID or domain (letters, digits, '.' and '-' only)"
+        )))
+    }
+}
+
+/// `expires_in` as a number or a numeric string (both are seen in the wild).
+fn expires_in(json: &Value) -> Option<chrono::Duration> {
+    let seconds = match json.get("expires_in")? {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    (seconds > 0).then(|| chrono::Duration::seconds(seconds.min(86_400 * 365)))
+}
+
+fn endpoint_error(status: u16, json: Option<&Value>) -> AuthError {
+    let field = |name: &str| {
+        json.and_then(|j| j.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let description = field("error_description");
+    let aadsts = json
+        .and_then(|j| j.get("error_codes"))
+        .and_then(|c| c.get(0))
+        .and_then(Value::as_u64)
+        .map(|c| format!("AADSTS{c}"))
+        .or_else(|| {
+            let d = description.as_deref()?;
+            let code: String = d
+                .strip_prefix("AADSTS")?
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            (!code.is_empty()).then(|| format!("AADSTS{code}"))
+        });
+    AuthError::TokenEndpoint {
+        status,
+        error: field("error"),
+        description,
+        aadsts,
+    }
+}
+
+/// A transport error without its URL's query or the request (which held the secret).
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let url = e
+        .url()
+        .map(|u| format!(" ({}{})", u.origin().ascii_serialization(), u.path()));
+    format!("{kind}{}", url.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_that_could_change_the_url_are_refused() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a?b",
+            "a#b",
+            "contoso.com/../x",
+            "t%2e",
+            "a b",
+            "ü",
+        ] {
+            assert!(check_tenant(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "contoso.onmicrosoft.com",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "common",
+        ] {
+            assert!(check_tenant(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn expires_in_as_number_string_or_missing() {
+        use serde_json::json;
+        assert_eq!(
+            expires_in(&json!({"expires_in": 3599})),
+            Some(chrono::Duration::seconds(3599))
+        );
+        assert_eq!(
+            expires_in(&json!({"expires_in": "3599"})),
+            Some(chrono::Duration::seconds(3599))
+        );
+        assert_eq!(expires_in(&json!({"expires_in": "soon"})), None);
+        assert_eq!(expires_in(&json!({"expires_in": -5})), None);
+        assert_eq!(expires_in(&json!({})), None);
+    }
+
+    #[test]
+    fn aadsts_code_from_codes_or_description() {
+        use serde_json::json;
+        let e = endpoint_error(
+            401,
+            Some(
+                &json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}),
+            ),
+        );
+        assert!(
+            matches!(&e, AuthError::TokenEndpoint { aadsts: Some(c), .. } if c == "AADSTS7000215")
+        );
+        let e = endpoint_error(
+            400,
+            Some(
+                &json!({"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found."}),
+            ),
+        );
+        assert!(
+            matches!(&e, AuthError::TokenEndpoint { aadsts: Some(c), .. } if c == "AADSTS90002")
+        );
+        assert!(e.to_string().contains("invalid_request"));
+    }
+}

@@ -1,0 +1,117 @@
+//! Where bearer tokens come from.
+//!
+//! [`TokenProvider`] is small on purpose: a token, a way to say "Graph rejected this one", and
+//! what kind of token it is. [`StaticToken`] uses a token as given; [`ClientCredentials`] gets
+//! application tokens from the identity platform and keeps them in a [`TokenCache`] that every
+//! clone of the client and every task share.
+
+mod cache;
+mod client_credentials;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use cache::TokenCache;
+pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
+
+use crate::{error::AuthError, secret::Secret};
+
+/// A bearer token and when it stops working.
+#[derive(Clone, PartialEq)]
+pub struct AccessToken {
+    secret: Secret,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl AccessToken {
+    /// A token that expires at `expires_at` (`None`: unknown, used until Graph rejects it).
+    pub fn new(secret: impl Into<Secret>, expires_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            secret: secret.into(),
+            expires_at,
+        }
+    }
+
+    /// The token, to put in an `Authorization` header.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// When the token expires, if known.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("secret", &self.secret)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Whose authority a token carries, which decides how a meeting's organizer is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// A signed-in user's token: `/me` works.
+    Delegated,
+    /// An application's own token: only `/users/{id}` works.
+    Application,
+    /// Not known (a token handed over as is).
+    Unknown,
+}
+
+/// A source of bearer tokens, shared by every clone of a client and every task.
+#[async_trait]
+pub trait TokenProvider: Send + Sync + fmt::Debug {
+    /// A token that is valid now.
+    async fn token(&self) -> Result<AccessToken, AuthError>;
+
+    /// Graph answered 401 with `rejected`: forget it, so the next [`token`](Self::token)
+    /// fetches a new one. Providers that cannot refresh ignore this.
+    fn invalidate(&self, _rejected: &AccessToken) {}
+
+    /// What kind of token this provider gives.
+    fn kind(&self) -> TokenKind {
+        TokenKind::Unknown
+    }
+}
+
+/// A token used as given and never refreshed (e.g. from `az account get-access-token`).
+#[derive(Debug, Clone)]
+pub struct StaticToken {
+    token: AccessToken,
+    kind: TokenKind,
+}
+
+impl StaticToken {
+    /// A token of unknown kind.
+    pub fn new(token: impl Into<Secret>) -> Self {
+        Self {
+            token: AccessToken::new(token, None),
+            kind: TokenKind::Unknown,
+        }
+    }
+
+    /// Says what kind of token this is, so `/me` with an application token is refused early.
+    pub fn with_kind(mut self, kind: TokenKind) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+#[async_trait]
+impl TokenProvider for StaticToken {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        Ok(self.token.clone())
+    }
+
+    fn kind(&self) -> TokenKind {
+        self.kind
+    }
+}

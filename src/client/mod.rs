@@ -1,0 +1,269 @@
+//! The client: configuration, the four operations, and what they return.
+
+mod call;
+mod response;
+
+use std::{sync::Arc, time::Duration};
+
+pub(crate) use call::CallContext;
+pub use response::{CreateOrGetResponse, MeetingResponse, Outcome};
+
+use crate::{
+    auth::{StaticToken, TokenKind, TokenProvider},
+    cloud::{ApiVersion, Cloud},
+    error::{Error, InvalidRequest},
+    generated,
+    retry::{Idempotency, RetryPolicy},
+    secret::Secret,
+    times::{self, Clock, SystemClock},
+    transport::{self, HttpSettings},
+    types,
+    user::User,
+};
+
+/// A Microsoft Graph client for online meetings. Cheap to clone; clones share the connection
+/// pool and the token cache.
+#[derive(Debug, Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+/// What every call of every clone shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) http: reqwest::Client,
+    /// Graph root plus version, e.g. `https://graph.microsoft.com/v1.0`.
+    pub(crate) base_url: String,
+    pub(crate) version: ApiVersion,
+    pub(crate) tokens: Arc<dyn TokenProvider>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Configures a [`Client`]. Only the token provider is required.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    cloud: Cloud,
+    base_url: Option<String>,
+    version: ApiVersion,
+    tokens: Option<Arc<dyn TokenProvider>>,
+    retry: RetryPolicy,
+    max_response_bytes: usize,
+    clock: Arc<dyn Clock>,
+    http: HttpSettings,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            cloud: Cloud::Global,
+            base_url: None,
+            version: ApiVersion::V1,
+            tokens: None,
+            retry: RetryPolicy::default(),
+            max_response_bytes: transport::DEFAULT_MAX_RESPONSE_BYTES,
+            clock: Arc::new(SystemClock),
+            http: HttpSettings::default(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The national cloud (default: global).
+    pub fn cloud(mut self, cloud: Cloud) -> Self {
+        self.cloud = cloud;
+        self
+    }
+
+    /// A Graph root other than the cloud's, without the version (e.g. a local emulator).
+    /// Plain http is accepted only for loopback hosts.
+    pub fn base_url(mut self, root: impl Into<String>) -> Self {
+        self.base_url = Some(root.into());
+        self
+    }
+
+    /// `v1.0` (default) or `beta`.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Where bearer tokens come from.
+    pub fn token_provider(mut self, provider: impl TokenProvider + 'static) -> Self {
+        self.tokens = Some(Arc::new(provider));
+        self
+    }
+
+    /// A provider already shared with other clients.
+    pub fn shared_token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.tokens = Some(provider);
+        self
+    }
+
+    /// A bearer token used as given.
+    pub fn static_token(self, token: impl Into<Secret>) -> Self {
+        self.token_provider(StaticToken::new(token))
+    }
+
+    /// When and how often to retry (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Time for one whole attempt: connect, send, headers and body (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// Time to establish a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.http.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.http.user_agent = agent.into();
+        self
+    }
+
+    /// Largest response body accepted (default 4 MiB); larger bodies are an error, not an
+    /// allocation.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// Where "now" comes from for the time rules.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the configuration and builds the client. Nothing is sent.
+    pub fn build(self) -> Result<Client, Error> {
+        let tokens = self.tokens.ok_or_else(|| {
+            Error::Config("no token provider: use static_token(..) or token_provider(..)".into())
+        })?;
+        let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
+        let root = transport::secure_root(root, "Graph root")?;
+        let base_url = format!("{}/{}", root.as_str().trim_end_matches('/'), self.version);
+        Ok(Client {
+            shared: Arc::new(Shared {
+                http: transport::build_client(&self.http)?,
+                base_url,
+                version: self.version,
+                tokens,
+                retry: self.retry,
+                max_response_bytes: self.max_response_bytes,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// Starts a configuration.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL requests go to (root plus version).
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Creates the meeting with `request.external_id` for `user`, or gets the one that already
+    /// has it. Safe to repeat: the service keys it by tenant, user and externalId, so retries
+    /// (and callers repeating themselves) never make a second meeting.
+    ///
+    /// The time rules are applied first; the request always carries explicit UTC times.
+    pub async fn create_or_get(
+        &self,
+        user: &User,
+        mut request: types::CreateOrGetRequest,
+    ) -> Result<CreateOrGetResponse, Error> {
+        if request.external_id.trim().is_empty() {
+            return Err(InvalidRequest::MissingExternalId.into());
+        }
+        if request.chat_info.is_some() && self.shared.version != ApiVersion::Beta {
+            return Err(InvalidRequest::ChatInfoRequiresBeta.into());
+        }
+        self.check_user(user)?;
+        times::apply(
+            &mut request.start_date_time,
+            &mut request.end_date_time,
+            &*self.shared.clock,
+        )?;
+
+        let (api, context) = self.call(Idempotency::Keyed);
+        let result = match user {
+            User::Me => api.create_or_get_for_me(&request).await,
+            User::Id(id) => api.create_or_get_for_user(id.as_str(), &request).await,
+        };
+        context.finish(result).map(CreateOrGetResponse::from)
+    }
+
+    /// Creates a meeting for `user`. Not idempotent: it is retried only when the service said
+    /// it did not act; an ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
+    /// [`create_or_get`](Self::create_or_get) when a retry must never duplicate.
+    pub async fn create(
+        &self,
+        user: &User,
+        meeting: types::OnlineMeeting,
+    ) -> Result<MeetingResponse, Error> {
+        self.create_in_language(user, meeting, None).await
+    }
+
+    /// [`create`](Self::create), with `Accept-Language` (e.g. `pt-BR`) choosing the language of
+    /// the meeting's `joinInformation`.
+    pub async fn create_in_language(
+        &self,
+        user: &User,
+        mut meeting: types::OnlineMeeting,
+        language: Option<&str>,
+    ) -> Result<MeetingResponse, Error> {
+        if let Some(lang) = language {
+            if lang.is_empty() || reqwest::header::HeaderValue::from_str(lang).is_err() {
+                return Err(InvalidRequest::InvalidHeader {
+                    name: "Accept-Language",
+                }
+                .into());
+            }
+        }
+        self.check_user(user)?;
+        times::apply(
+            &mut meeting.start_date_time,
+            &mut meeting.end_date_time,
+            &*self.shared.clock,
+        )?;
+
+        let (api, context) = self.call(Idempotency::NotIdempotent);
+        let result = match user {
+            User::Me => api.create_for_me(language, &meeting).await,
+            User::Id(id) => api.create_for_user(id.as_str(), language, &meeting).await,
+        };
+        context.finish(result).map(MeetingResponse::from)
+    }
+
+    fn check_user(&self, user: &User) -> Result<(), InvalidRequest> {
+        if *user == User::Me && self.shared.tokens.kind() == TokenKind::Application {
+            return Err(InvalidRequest::AppTokenForMe);
+        }
+        Ok(())
+    }
+
+    /// A generated client for one call, carrying that call's context to the hooks.
+    fn call(&self, idempotency: Idempotency) -> (generated::Client, CallContext) {
+        let context = CallContext::new(self.shared.clone(), idempotency);
+        let api = generated::Client::new_with_client(
+            &self.shared.base_url,
+            self.shared.http.clone(),
+            context.clone(),
+        );
+        (api, context)
+    }
+}

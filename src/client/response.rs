@@ -1,0 +1,90 @@
+//! What the operations return.
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+
+use super::call::Answer;
+use crate::types::OnlineMeeting;
+
+/// Whether createOrGet made the meeting or found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 201 Created: this call made the meeting.
+    Created,
+    /// 200 OK: a meeting with this externalId already existed and was returned.
+    Existing,
+}
+
+impl Outcome {
+    /// `"created"` or `"existing"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Existing => "existing",
+        }
+    }
+}
+
+/// The answer to createOrGet.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CreateOrGetResponse {
+    /// Created (201) or existing (200).
+    pub outcome: Outcome,
+    /// The meeting, typed; properties this crate does not know are in `extra`.
+    pub meeting: OnlineMeeting,
+    /// HTTP status (200 or 201).
+    pub status: StatusCode,
+    /// Graph's `request-id`, for support cases.
+    pub request_id: Option<String>,
+    /// The `client-request-id` this client sent.
+    pub client_request_id: String,
+    /// The body exactly as received, nulls and all.
+    pub raw: Bytes,
+}
+
+/// The answer to create.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MeetingResponse {
+    /// The meeting, typed; properties this crate does not know are in `extra`.
+    pub meeting: OnlineMeeting,
+    /// HTTP status (201).
+    pub status: StatusCode,
+    /// Graph's `request-id`, for support cases.
+    pub request_id: Option<String>,
+    /// The `client-request-id` this client sent.
+    pub client_request_id: String,
+    /// The body exactly as received, nulls and all.
+    pub raw: Bytes,
+}
+
+impl From<Answer> for CreateOrGetResponse {
+    fn from(a: Answer) -> Self {
+        let outcome = if a.status == StatusCode::CREATED {
+            Outcome::Created
+        } else {
+            Outcome::Existing
+        };
+        Self {
+            outcome,
+            meeting: a.meeting,
+            status: a.status,
+            request_id: a.request_id,
+            client_request_id: a.client_request_id,
+            raw: a.raw,
+        }
+    }
+}
+
+impl From<Answer> for MeetingResponse {
+    fn from(a: Answer) -> Self {
+        Self {
+            meeting: a.meeting,
+            status: a.status,
+            request_id: a.request_id,
+            client_request_id: a.client_request_id,
+            raw: a.raw,
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The one error type of the crate.
+//!
+//! Every variant says whether anything reached the service: [`Error::InvalidRequest`] never
+//! sent anything, [`Error::OutcomeUnknown`] may have created a meeting, the rest were answered
+//! or failed before an answer. No variant carries a token or a client secret.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::types;
+
+/// Anything that can go wrong creating a meeting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request breaks a documented rule; nothing was sent.
+    #[error("invalid request (nothing was sent): {0}")]
+    InvalidRequest(#[from] InvalidRequest),
+
+    /// The client was configured in a way that cannot work safely.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// No usable token: the token endpoint refused, or Graph answered 401 twice.
+    #[error("authentication failed: {0}")]
+    Authentication(#[from] AuthError),
+
+    /// Graph answered with an error status.
+    #[error("{0}")]
+    Graph(Box<GraphError>),
+
+    /// `create` was sent but its outcome is unknown: a meeting may or may not exist.
+    #[error(
+        "the outcome of create is unknown after {attempts} attempt(s) ({reason}); a meeting may \
+         have been created. create cannot be retried safely: use create_or_get with an \
+         externalId to retry without duplicates"
+    )]
+    OutcomeUnknown {
+        /// What made it ambiguous (a 5xx status, a timeout, a lost connection).
+        reason: String,
+        /// Graph's answer, when there was one.
+        graph: Option<Box<GraphError>>,
+        /// Requests sent.
+        attempts: u32,
+    },
+
+    /// The request could not be completed at the transport level.
+    #[error("transport failure after {attempts} attempt(s): {source}")]
+    Transport {
+        /// The underlying failure.
+        #[source]
+        source: reqwest::Error,
+        /// Requests sent (or tried).
+        attempts: u32,
+    },
+
+    /// The response body was larger than the configured cap; it was not buffered.
+    #[error("response body exceeds the limit of {limit} bytes (HTTP {status})")]
+    ResponseTooLarge {
+        /// The HTTP status of the response.
+        status: u16,
+        /// The cap that was exceeded.
+        limit: usize,
+    },
+
+    /// The response could not be decoded.
+    #[error("undecodable response (HTTP {status}): {reason}; body starts: {excerpt:?}")]
+    Decode {
+        /// The HTTP status of the response.
+        status: u16,
+        /// Why it could not be decoded.
+        reason: String,
+        /// The first bytes of the body, lossily as text.
+        excerpt: String,
+    },
+}
+
+impl Error {
+    /// The HTTP status the service answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Graph(g) => Some(g.status),
+            Error::OutcomeUnknown { graph, .. } => graph.as_ref().map(|g| g.status),
+            Error::ResponseTooLarge { status, .. } | Error::Decode { status, .. } => Some(*status),
+            Error::Authentication(AuthError::Rejected(g)) => Some(g.status),
+            _ => None,
+        }
+    }
+
+    /// Graph's error, when the service answered with one.
+    pub fn graph(&self) -> Option<&GraphError> {
+        match self {
+            Error::Graph(g) => Some(g),
+            Error::OutcomeUnknown { graph, .. } => graph.as_deref(),
+            Error::Authentication(AuthError::Rejected(g)) => Some(g),
+            _ => None,
+        }
+    }
+}
+
+/// A documented rule the request breaks. Checked before anything is sent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// An end time was given without a start time.
+    #[error("endDateTime ({end}) was given without a startDateTime")]
+    EndWithoutStart {
+        /// The end given.
+        end: DateTime<Utc>,
+    },
+    /// The end time is earlier than the start time.
+    #[error("endDateTime ({end}) is earlier than startDateTime ({start})")]
+    EndBeforeStart {
+        /// The start given.
+        start: DateTime<Utc>,
+        /// The end given.
+        end: DateTime<Utc>,
+    },
+    /// The start is so late that start + 1 hour cannot be represented.
+    #[error("startDateTime ({start}) is too late to add the default hour")]
+    StartOutOfRange {
+        /// The start given.
+        start: DateTime<Utc>,
+    },
+    /// createOrGet needs an externalId.
+    #[error("externalId is required and must not be empty")]
+    MissingExternalId,
+    /// chatInfo on createOrGet is only supported on the beta endpoint.
+    #[error("chatInfo is only supported on beta; build the client with ApiVersion::Beta")]
+    ChatInfoRequiresBeta,
+    /// The user ID cannot be sent as one path segment.
+    #[error("user ID {id:?} is not allowed: {reason}")]
+    InvalidUserId {
+        /// The ID given (escaped when printed).
+        id: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// An application token cannot act as "the signed-in user".
+    #[error(
+        "an application token has no signed-in user, so /me cannot be used: address the \
+         meeting's organizer with User::id(..) (/users/{{id}})"
+    )]
+    AppTokenForMe,
+    /// A header value cannot be sent (for example Accept-Language with a newline).
+    #[error("header {name} has an invalid value")]
+    InvalidHeader {
+        /// The header's name.
+        name: &'static str,
+    },
+}
+
+/// Graph's own error, with what the response said about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "Graph answered HTTP {status}{code}: {message} (request-id: {request_id}, client-request-id: {client_request_id}, attempts: {attempts})",
+    code = self.code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+    message = self.message.as_deref().unwrap_or("no message"),
+    request_id = self.request_id.as_deref().unwrap_or("none"),
+    client_request_id = self.client_request_id.as_deref().unwrap_or("none"),
+)]
+#[non_exhaustive]
+pub struct GraphError {
+    /// The HTTP status.
+    pub status: u16,
+    /// Graph's error code, e.g. `BadRequest`, `Forbidden`.
+    pub code: Option<String>,
+    /// Graph's message.
+    pub message: Option<String>,
+    /// The `request-id` Graph assigned (response header, else the body's innerError).
+    pub request_id: Option<String>,
+    /// The `client-request-id` the client sent and Graph echoed.
+    pub client_request_id: Option<String>,
+    /// The `date` from innerError, as Graph wrote it.
+    pub date: Option<String>,
+    /// How long the service asked to wait, if it said.
+    pub retry_after: Option<Duration>,
+    /// Requests sent before giving up.
+    pub attempts: u32,
+    /// The body as the service sent it, when it was Graph's error shape.
+    pub body: Option<types::OdataError>,
+}
+
+/// Why no usable token could be had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The identity platform refused to issue a token.
+    #[error(
+        "token endpoint answered HTTP {status}: {error}{aadsts}{description}",
+        error = error.as_deref().unwrap_or("no error code"),
+        aadsts = aadsts.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
+        description = description.as_deref().map(|d| format!(": {d}")).unwrap_or_default(),
+    )]
+    TokenEndpoint {
+        /// The HTTP status of the token endpoint's answer.
+        status: u16,
+        /// OAuth `error`, e.g. `invalid_client`.
+        error: Option<String>,
+        /// OAuth `error_description`.
+        description: Option<String>,
+        /// The `AADSTS…` code, e.g. `AADSTS7000215` for a wrong secret.
+        aadsts: Option<String>,
+    },
+    /// The token endpoint could not be reached or answered something unreadable.
+    #[error("token endpoint failure: {0}")]
+    Transport(String),
+    /// Graph answered 401 again with a freshly fetched token.
+    #[error("Graph rejected a fresh token: {0}")]
+    Rejected(Box<GraphError>),
+    /// A token provider failed in its own way.
+    #[error("token provider failed: {0}")]
+    Provider(String),
+}

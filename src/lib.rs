@@ -1,0 +1,54 @@
+//! A typed Microsoft Graph client for creating Teams online meetings.
+//!
+//! Two operations, for the signed-in user (`/me`, delegated token) or a given user
+//! (`/users/{id}`, application token), on v1.0 or beta:
+//!
+//! - [`Client::create_or_get`]: keyed by `externalId`; tells [`Outcome::Created`] (201) from
+//!   [`Outcome::Existing`] (200) and is retried freely, since a repeat finds the same meeting.
+//! - [`Client::create`]: a new meeting each time (201); retried only when the service said it
+//!   did not act, otherwise [`Error::OutcomeUnknown`].
+//!
+//! Request and response types ([`types`]) are generated at build time from `spec/` by
+//! progenitor; this crate adds tokens, the documented time rules, retries, Graph's errors and
+//! the security rules around them.
+//!
+//! ```no_run
+//! use graph_meetings::{types, Client, Outcome, User};
+//!
+//! # async fn run() -> Result<(), graph_meetings::Error> {
+//! let client = Client::builder().static_token(std::env::var("GRAPH_TOKEN").unwrap_or_default()).build()?;
+//! let request = types::CreateOrGetRequest {
+//!     external_id: "7eb8263f-d0e0-4149-bb1c-1f0476083c56".into(),
+//!     subject: Some("Weekly sync".into()),
+//!     ..Default::default()
+//! };
+//! let answer = client.create_or_get(&User::Me, request).await?;
+//! match answer.outcome {
+//!     Outcome::Created => println!("created {:?}", answer.meeting.join_web_url),
+//!     Outcome::Existing => println!("already there: {:?}", answer.meeting.join_web_url),
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod auth;
+mod client;
+mod cloud;
+mod error;
+#[doc(hidden)]
+pub mod generated;
+pub mod retry;
+mod secret;
+pub mod times;
+mod transport;
+mod user;
+
+pub use auth::{AccessToken, ClientCredentials, StaticToken, TokenKind, TokenProvider};
+pub use client::{Client, ClientBuilder, CreateOrGetResponse, MeetingResponse, Outcome};
+pub use cloud::{ApiVersion, Cloud};
+pub use error::{AuthError, Error, GraphError, InvalidRequest};
+pub use generated::types;
+pub use retry::RetryPolicy;
+pub use secret::Secret;
+pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
+pub use user::{User, UserId};

@@ -1,0 +1,273 @@
+//! When a request may be sent again, as data.
+//!
+//! The rule is per operation. createOrGet is keyed by externalId, so sending it again can only
+//! find the meeting the first attempt made: it is retried on every transient failure. create is
+//! not idempotent: it is retried only when the service said it did not act (429, or 503 with
+//! Retry-After) or the request never left (connect failure). Anything ambiguous ends in
+//! [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) instead of a second meeting.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{header::HeaderMap, StatusCode};
+
+/// How many times, how long, and how patiently to retry.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 turns retries off).
+    pub max_retries: u32,
+    /// First backoff step when the service gives no Retry-After.
+    pub base_delay: Duration,
+    /// Largest backoff step.
+    pub max_backoff: Duration,
+    /// Longest single wait, Retry-After included: a longer Retry-After ends the retries.
+    pub max_wait: Duration,
+    /// Total time a call may spend waiting between attempts.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base_delay: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_wait: Duration::from_secs(180),
+            budget: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// At most `n` retries, other settings default.
+    pub fn with_max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Backoff starting at `base`, capped at `max`.
+    pub fn with_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.base_delay = base;
+        self.max_backoff = max;
+        self
+    }
+
+    /// Longest single wait and total waiting budget.
+    pub fn with_limits(mut self, max_wait: Duration, budget: Duration) -> Self {
+        self.max_wait = max_wait;
+        self.budget = budget;
+        self
+    }
+
+    /// The wait before retry number `retry` (1-based): Retry-After when given, else
+    /// exponential backoff with jitter. `None` when the wait would break a limit.
+    pub(crate) fn delay(
+        &self,
+        retry: u32,
+        retry_after: Option<Duration>,
+        waited: Duration,
+    ) -> Option<Duration> {
+        if retry > self.max_retries {
+            return None;
+        }
+        let delay = match retry_after {
+            Some(d) => d,
+            None => {
+                let step = self.base_delay.saturating_mul(1u32 << (retry - 1).min(16));
+                let step = step.min(self.max_backoff);
+                // Equal jitter: half fixed, half random, so callers spread out.
+                step / 2 + step.mul_f64(fastrand::f64() / 2.0)
+            }
+        };
+        (delay <= self.max_wait && waited + delay <= self.budget).then_some(delay)
+    }
+}
+
+/// Whether sending a request twice can make two meetings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// createOrGet: keyed by externalId.
+    Keyed,
+    /// create: every accepted request makes a meeting.
+    NotIdempotent,
+}
+
+/// What an answer (or its absence) means for the next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Safe to send again.
+    Retry,
+    /// Final: hand it to the caller.
+    Final,
+    /// The service may have acted; sending again could duplicate. create only.
+    Ambiguous,
+}
+
+impl Idempotency {
+    /// For an HTTP status.
+    pub(crate) fn status(self, status: StatusCode, has_retry_after: bool) -> Verdict {
+        match (self, status.as_u16()) {
+            (_, 429) => Verdict::Retry,
+            (Idempotency::Keyed, 408 | 500 | 502 | 503 | 504) => Verdict::Retry,
+            (Idempotency::NotIdempotent, 503) if has_retry_after => Verdict::Retry,
+            (Idempotency::NotIdempotent, 408 | 500 | 502 | 503 | 504) => Verdict::Ambiguous,
+            _ => Verdict::Final,
+        }
+    }
+
+    /// For a request that got no complete answer.
+    pub(crate) fn transport(self, error: &reqwest::Error) -> Verdict {
+        if error.is_connect() {
+            // The connection was never made: nothing was sent.
+            return Verdict::Retry;
+        }
+        if error.is_builder() || error.is_redirect() {
+            return Verdict::Final;
+        }
+        match self {
+            Idempotency::Keyed => Verdict::Retry,
+            Idempotency::NotIdempotent => Verdict::Ambiguous,
+        }
+    }
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date (compared in UTC); a date in the past means
+/// now; anything unreadable is ignored.
+pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn retry_after_seconds_date_past_and_garbage() {
+        assert_eq!(
+            retry_after(&headers("2"), now()),
+            Some(Duration::from_secs(2))
+        );
+        // 90 s ahead: the whole duration, not its seconds component.
+        assert_eq!(
+            retry_after(&headers("Mon, 23 Nov 2026 10:01:30 GMT"), now()),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            retry_after(&headers("Mon, 23 Nov 2026 09:00:00 GMT"), now()),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers("soon-ish"), now()), None);
+        assert_eq!(retry_after(&headers("-3"), now()), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now()), None);
+    }
+
+    #[test]
+    fn create_is_retried_only_when_the_service_did_not_act() {
+        let create = Idempotency::NotIdempotent;
+        assert_eq!(
+            create.status(StatusCode::TOO_MANY_REQUESTS, false),
+            Verdict::Retry
+        );
+        assert_eq!(
+            create.status(StatusCode::SERVICE_UNAVAILABLE, true),
+            Verdict::Retry
+        );
+        assert_eq!(
+            create.status(StatusCode::SERVICE_UNAVAILABLE, false),
+            Verdict::Ambiguous
+        );
+        assert_eq!(
+            create.status(StatusCode::GATEWAY_TIMEOUT, true),
+            Verdict::Ambiguous
+        );
+        assert_eq!(
+            create.status(StatusCode::INTERNAL_SERVER_ERROR, false),
+            Verdict::Ambiguous
+        );
+        for s in [400, 401, 403, 404, 409] {
+            assert_eq!(
+                create.status(StatusCode::from_u16(s).unwrap(), true),
+                Verdict::Final,
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn create_or_get_is_retried_on_every_transient_status() {
+        let keyed = Idempotency::Keyed;
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(
+                keyed.status(StatusCode::from_u16(s).unwrap(), false),
+                Verdict::Retry,
+                "{s}"
+            );
+        }
+        for s in [200, 201, 400, 401, 403, 404, 501] {
+            assert_eq!(
+                keyed.status(StatusCode::from_u16(s).unwrap(), true),
+                Verdict::Final,
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn delays_respect_limits() {
+        let p = RetryPolicy::default().with_max_retries(2);
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(2)), Duration::ZERO),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(p.delay(3, None, Duration::ZERO), None, "past max_retries");
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(181)), Duration::ZERO),
+            None,
+            "past max_wait"
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(10)), Duration::from_secs(295)),
+            None,
+            "past budget"
+        );
+        for retry in 1..=2 {
+            let step = Duration::from_millis(500) * (1 << (retry - 1));
+            let d = p.delay(retry, None, Duration::ZERO).unwrap();
+            assert!(d >= step / 2 && d <= step, "{d:?} for retry {retry}");
+        }
+        assert_eq!(RetryPolicy::none().delay(1, None, Duration::ZERO), None);
+    }
+}

@@ -1,0 +1,174 @@
+//! The time-defaulting rules Graph documents for online meetings, applied before sending.
+//!
+//! - neither start nor end: start = now, end = start + 1 hour;
+//! - start only: end = start + 1 hour;
+//! - end without start: refused;
+//! - end earlier than start: refused (equal is allowed).
+//!
+//! The request then always carries explicit UTC instants, so what the service stores does not
+//! depend on its own clock or on how it reads a missing field.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::error::InvalidRequest;
+
+/// Where "now" comes from. Injectable so tests (and replays) are exact.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that always says the same instant (tests, replays).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// How long a meeting lasts when only its start is known.
+pub const DEFAULT_DURATION: Duration = Duration::hours(1);
+
+/// Resolves the documented rules into an explicit `(start, end)`.
+pub fn resolve(
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), InvalidRequest> {
+    match (start, end) {
+        (None, None) => Ok((now, now + DEFAULT_DURATION)),
+        (Some(start), None) => start
+            .checked_add_signed(DEFAULT_DURATION)
+            .map(|end| (start, end))
+            .ok_or(InvalidRequest::StartOutOfRange { start }),
+        (None, Some(end)) => Err(InvalidRequest::EndWithoutStart { end }),
+        (Some(start), Some(end)) if end < start => {
+            Err(InvalidRequest::EndBeforeStart { start, end })
+        }
+        (Some(start), Some(end)) => Ok((start, end)),
+    }
+}
+
+/// Applies [`resolve`] to a pair of request fields in place.
+pub(crate) fn apply(
+    start: &mut Option<DateTime<Utc>>,
+    end: &mut Option<DateTime<Utc>>,
+    clock: &dyn Clock,
+) -> Result<(), InvalidRequest> {
+    let (s, e) = resolve(*start, *end, clock.now())?;
+    *start = Some(s);
+    *end = Some(e);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{FixedOffset, TimeZone};
+    use proptest::prelude::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn neither_given_starts_now_for_an_hour() {
+        let now = at("2020-02-06T01:49:21.3524945Z");
+        assert_eq!(
+            resolve(None, None, now).unwrap(),
+            (now, at("2020-02-06T02:49:21.3524945Z"))
+        );
+    }
+
+    #[test]
+    fn start_only_lasts_an_hour_and_keeps_sub_seconds() {
+        let start = at("2019-07-12T14:30:34.2444915-07:00");
+        let (s, e) = resolve(Some(start), None, at("2000-01-01T00:00:00Z")).unwrap();
+        assert_eq!(s, at("2019-07-12T21:30:34.2444915Z"));
+        assert_eq!(e, at("2019-07-12T22:30:34.2444915Z"));
+    }
+
+    #[test]
+    fn end_without_start_is_refused() {
+        let err = resolve(None, Some(at("2020-01-01T00:00:00Z")), Utc::now()).unwrap_err();
+        assert!(matches!(err, InvalidRequest::EndWithoutStart { .. }));
+        assert!(err.to_string().contains("without a start"), "{err}");
+    }
+
+    #[test]
+    fn end_before_start_is_refused_by_one_tick() {
+        let start = at("2020-01-01T00:00:00.0000001Z");
+        let end = at("2020-01-01T00:00:00Z");
+        let err = resolve(Some(start), Some(end), Utc::now()).unwrap_err();
+        assert!(matches!(err, InvalidRequest::EndBeforeStart { .. }));
+    }
+
+    #[test]
+    fn equal_start_and_end_is_allowed() {
+        let t = at("2020-01-01T00:00:00Z");
+        assert_eq!(resolve(Some(t), Some(t), Utc::now()).unwrap(), (t, t));
+    }
+
+    #[test]
+    fn a_start_at_the_end_of_time_is_an_error_not_a_panic() {
+        let err = resolve(Some(DateTime::<Utc>::MAX_UTC), None, Utc::now()).unwrap_err();
+        assert!(matches!(err, InvalidRequest::StartOutOfRange { .. }));
+    }
+
+    fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+        // 1970..2200 with nanoseconds.
+        (0i64..7_258_118_400, 0u32..1_000_000_000)
+            .prop_map(|(s, n)| Utc.timestamp_opt(s, n).unwrap())
+    }
+
+    fn offset() -> impl Strategy<Value = FixedOffset> {
+        (-86_399i32..86_399).prop_map(|s| FixedOffset::east_opt(s).unwrap())
+    }
+
+    proptest! {
+        #[test]
+        fn start_only_is_exactly_one_hour_in_any_offset(t in instant(), off in offset()) {
+            // Written with an offset, read back as an instant: nothing but the zone changes.
+            let written = t.with_timezone(&off).to_rfc3339();
+            let parsed = at(&written);
+            prop_assert_eq!(parsed, t);
+            let (s, e) = resolve(Some(parsed), None, Utc::now()).unwrap();
+            prop_assert_eq!(s, t);
+            prop_assert_eq!(e - s, Duration::hours(1));
+        }
+
+        #[test]
+        fn order_decides_between_accept_and_refuse(a in instant(), b in instant(), now in instant()) {
+            match resolve(Some(a), Some(b), now) {
+                Ok((s, e)) => { prop_assert!(a <= b); prop_assert_eq!((s, e), (a, b)); }
+                Err(InvalidRequest::EndBeforeStart { .. }) => prop_assert!(b < a),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+        }
+
+        #[test]
+        fn end_alone_is_always_refused(b in instant(), now in instant()) {
+            let refused = matches!(resolve(None, Some(b), now), Err(InvalidRequest::EndWithoutStart { .. }));
+            prop_assert!(refused);
+        }
+
+        #[test]
+        fn nothing_given_follows_the_clock(now in instant()) {
+            prop_assert_eq!(resolve(None, None, now).unwrap(), (now, now + Duration::hours(1)));
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The HTTP rules every request of this crate follows, to Graph and to the token endpoint alike:
+//! TLS by rustls, no redirects, timeouts always on, https except on loopback, capped bodies.
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::Url;
+
+use crate::error::Error;
+
+/// Default cap on a response body.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// Default time to establish a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time for one whole attempt (connect, send, headers, body).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Timeouts and identity of the HTTP client.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub user_agent: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            user_agent: concat!("graph-meetings/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// Builds the reqwest client: rustls with ring and the platform's roots, redirects off.
+pub(crate) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+
+    if settings.timeout.is_zero() || settings.connect_timeout.is_zero() {
+        return Err(Error::Config("timeouts must be greater than zero".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_platform_verifier())
+        .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        // Graph does not redirect these operations; following one could hand the bearer
+        // token's request to another origin.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        .user_agent(&settings.user_agent)
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client setup failed: {e}")))
+}
+
+/// Parses a root URL that credentials will be sent to: https, or plain http only to loopback.
+pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
+    let parsed = Url::parse(url).map_err(|e| Error::Config(format!("{what} {url:?}: {e}")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::Config(format!(
+            "{what} must not carry credentials in the URL"
+        )));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "{what} must not have a query or fragment"
+        )));
+    }
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
+        "http" => Err(Error::Config(format!(
+            "{what} {url:?} is plain http to a non-loopback host; bearer tokens are only sent \
+             over https (http is allowed for 127.0.0.0/8, ::1 and localhost)"
+        ))),
+        other => Err(Error::Config(format!(
+            "{what} {url:?}: unsupported scheme {other:?}"
+        ))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Why a body could not be read whole.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads a body, refusing it as soon as it passes `limit` bytes (and before reading when
+/// Content-Length already says so): memory stays bounded whatever the server sends.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, ReadError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = BytesMut::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The first bytes of a body as text, for error messages.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 256;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let mut out: String = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == ' ')
+        .collect();
+    if body.len() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_only_for_loopback() {
+        for ok in [
+            "https://graph.microsoft.com",
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://[::1]:9000",
+            "http://localhost:1234",
+        ] {
+            assert!(secure_root(ok, "root").is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://graph.microsoft.com",
+            "http://10.0.0.1",
+            "http://192.168.1.1:80",
+            "http://localhost.evil.example",
+            "ftp://127.0.0.1",
+            "https://user:pw@graph.microsoft.com",
+            "not a url",
+        ] {
+            assert!(
+                matches!(secure_root(bad, "root"), Err(Error::Config(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn excerpt_is_short_and_printable() {
+        let body = format!("{}\u{1b}[31m{}", "a".repeat(10), "b".repeat(1000));
+        let e = excerpt(body.as_bytes());
+        assert!(e.chars().count() <= 257);
+        assert!(!e.contains('\u{1b}'));
+        assert!(e.ends_with('…'));
+    }
+}
