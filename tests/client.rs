@@ -1,0 +1,692 @@
+//! The core client against a loopback stand-in for Graph: what goes on the wire, what comes
+//! back, and how each kind of answer is reported.
+
+mod support;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use graph_meetings::{
+    times::FixedClock, types, ApiVersion, Client, Error, InvalidRequest, Outcome, RetryPolicy, User,
+};
+use serde_json::{json, Value};
+use wiremock::{
+    matchers::{method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+const SEED_RESPONSE: &str = include_str!("fixtures/seed_create_or_get_response.json");
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn client(server: &MockServer, version: ApiVersion) -> Client {
+    Client::builder()
+        .base_url(server.uri())
+        .api_version(version)
+        .static_token("test-token")
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+async fn answering(status: u16, body: Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(status)
+                .set_body_json(body)
+                .insert_header("request-id", "rid-1"),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn sent(server: &MockServer) -> Vec<wiremock::Request> {
+    server.received_requests().await.unwrap_or_default()
+}
+
+/// The request of the first createOrGet example, as typed values.
+fn seed_create_or_get() -> types::CreateOrGetRequest {
+    serde_json::from_value(json!({
+        "startDateTime": "2020-02-06T01:49:21.3524945+00:00",
+        "endDateTime": "2020-02-06T02:19:21.3524945+00:00",
+        "subject": "Create a meeting with customId provided",
+        "externalId": "7eb8263f-d0e0-4149-bb1c-1f0476083c56",
+        "participants": { "attendees": [ {
+            "identity": { "user": { "id": "1f35f2e6-9cab-44ad-8d5a-b74c14720000" } },
+            "role": "presenter",
+            "upn": "test1@contoso.com"
+        } ] }
+    }))
+    .unwrap()
+}
+
+/// Compares a JSON body with what was expected; date-time strings compare as instants.
+fn assert_same_json(actual: &Value, expected: &Value) {
+    match (actual, expected) {
+        (Value::String(a), Value::String(e)) if DateTime::parse_from_rfc3339(e).is_ok() => {
+            assert_eq!(at(a), at(e), "instant {a} vs {e}");
+            assert!(a.ends_with('Z'), "times go out as UTC: {a}");
+        }
+        (Value::Object(a), Value::Object(e)) => {
+            let mut ak: Vec<_> = a.keys().collect();
+            let mut ek: Vec<_> = e.keys().collect();
+            ak.sort();
+            ek.sort();
+            assert_eq!(ak, ek, "fields");
+            for (k, v) in e {
+                assert_same_json(&a[k], v);
+            }
+        }
+        (Value::Array(a), Value::Array(e)) => {
+            assert_eq!(a.len(), e.len());
+            a.iter().zip(e).for_each(|(a, e)| assert_same_json(a, e));
+        }
+        _ => assert_eq!(actual, expected),
+    }
+}
+
+#[tokio::test]
+async fn seed_create_or_get_example_goes_out_as_documented_and_its_answer_decodes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/beta/me/onlineMeetings/createOrGet"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(SEED_RESPONSE, "application/json")
+                .insert_header("request-id", "abc-123"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let answer = client(&server, ApiVersion::Beta)
+        .create_or_get(&User::Me, seed_create_or_get())
+        .await
+        .unwrap();
+
+    let request = &sent(&server).await[0];
+    let expected = json!({
+        "startDateTime": "2020-02-06T01:49:21.3524945+00:00",
+        "endDateTime": "2020-02-06T02:19:21.3524945+00:00",
+        "subject": "Create a meeting with customId provided",
+        "externalId": "7eb8263f-d0e0-4149-bb1c-1f0476083c56",
+        "participants": { "attendees": [ {
+            "identity": { "user": { "id": "1f35f2e6-9cab-44ad-8d5a-b74c14720000" } },
+            "role": "presenter",
+            "upn": "test1@contoso.com"
+        } ] }
+    });
+    assert_same_json(&serde_json::from_slice(&request.body).unwrap(), &expected);
+
+    assert_eq!(answer.outcome, Outcome::Existing);
+    assert_eq!(answer.status.as_u16(), 200);
+    assert_eq!(answer.request_id.as_deref(), Some("abc-123"));
+    let m = &answer.meeting;
+    assert_eq!(
+        m.external_id.as_deref(),
+        Some("7eb8263f-d0e0-4149-bb1c-1f0476083c56")
+    );
+    assert_eq!(m.start_date_time, Some(at("2020-09-11T06:30:18.0615989Z")));
+    assert_eq!(m.is_entry_exit_announced, Some(true));
+    let attendee = &m.participants.as_ref().unwrap().attendees.as_ref().unwrap()[0];
+    assert_eq!(attendee.upn.as_deref(), Some("test1@contoso.com"));
+    assert_eq!(attendee.role, None, "role: null");
+    let organizer = m.participants.as_ref().unwrap().organizer.as_ref().unwrap();
+    assert_eq!(
+        organizer.role,
+        Some(types::OnlineMeetingRole::Known(
+            types::KnownOnlineMeetingRole::Presenter
+        ))
+    );
+    let lobby = m.lobby_bypass_settings.as_ref().unwrap();
+    assert_eq!(
+        lobby.scope,
+        Some(types::LobbyBypassScope::Known(
+            types::KnownLobbyBypassScope::Organization
+        ))
+    );
+    let audio = m.audio_conferencing.as_ref().unwrap();
+    assert_eq!(audio.toll_number.as_deref(), Some("+1 206-485-3005"));
+    assert_eq!(audio.toll_free_number, None);
+    assert_eq!(
+        m.chat_info.as_ref().unwrap().message_id.as_deref(),
+        Some("0")
+    );
+    assert_eq!(m.auto_admitted_users.as_deref(), Some("EveryoneInCompany"));
+    // The raw body is the body as received.
+    assert_eq!(answer.raw, SEED_RESPONSE.as_bytes());
+}
+
+#[tokio::test]
+async fn seed_channel_example_carries_chat_info_on_beta() {
+    let server = answering(201, json!({"id": "m1"})).await;
+    let mut request = seed_create_or_get();
+    request.chat_info = Some(types::ChatInfo {
+        thread_id: Some("19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2".into()),
+        ..Default::default()
+    });
+    let answer = client(&server, ApiVersion::Beta)
+        .create_or_get(&User::Me, request)
+        .await
+        .unwrap();
+    assert_eq!(answer.outcome, Outcome::Created);
+    let body: Value = serde_json::from_slice(&sent(&server).await[0].body).unwrap();
+    assert_eq!(
+        body["chatInfo"],
+        json!({"threadId": "19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2"})
+    );
+}
+
+#[tokio::test]
+async fn chat_info_on_v1_is_refused_before_sending() {
+    let server = answering(201, json!({})).await;
+    let mut request = seed_create_or_get();
+    request.chat_info = Some(types::ChatInfo {
+        thread_id: Some("19:x@thread.tacv2".into()),
+        ..Default::default()
+    });
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, request)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidRequest(InvalidRequest::ChatInfoRequiresBeta)
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("beta"));
+    assert!(sent(&server).await.is_empty());
+}
+
+#[tokio::test]
+async fn seed_create_examples_keep_their_instants_passcode_and_language() {
+    let server = answering(201, json!({"id": "m1", "subject": "User meeting"})).await;
+    let c = client(&server, ApiVersion::V1);
+    for passcode in [Some(true), Some(false), None] {
+        let meeting = types::OnlineMeeting {
+            start_date_time: Some(at("2019-07-12T14:30:34.2444915-07:00")),
+            end_date_time: Some(at("2019-07-12T15:00:34.2464912-07:00")),
+            subject: Some("User meeting".into()),
+            join_meeting_id_settings: passcode.map(|p| types::JoinMeetingIdSettings {
+                is_passcode_required: Some(p),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let answer = c
+            .create_in_language(&User::Me, meeting, Some("pt-PT"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status.as_u16(), 201);
+        assert_eq!(answer.request_id.as_deref(), Some("rid-1"));
+    }
+    let requests = sent(&server).await;
+    assert_eq!(requests.len(), 3);
+    for (request, passcode) in requests.iter().zip([Some(true), Some(false), None]) {
+        assert_eq!(request.url.path(), "/v1.0/me/onlineMeetings");
+        assert_eq!(request.headers.get("accept-language").unwrap(), "pt-PT");
+        let mut expected = json!({
+            "startDateTime": "2019-07-12T14:30:34.2444915-07:00",
+            "endDateTime": "2019-07-12T15:00:34.2464912-07:00",
+            "subject": "User meeting"
+        });
+        if let Some(p) = passcode {
+            expected["joinMeetingIdSettings"] = json!({"isPasscodeRequired": p});
+        }
+        assert_same_json(&serde_json::from_slice(&request.body).unwrap(), &expected);
+    }
+}
+
+#[tokio::test]
+async fn every_request_carries_bearer_json_and_a_fresh_client_request_id() {
+    let server = answering(201, json!({"id": "m"})).await;
+    let c = client(&server, ApiVersion::V1);
+    for id in ["a", "b"] {
+        let request = types::CreateOrGetRequest {
+            external_id: id.into(),
+            ..Default::default()
+        };
+        c.create_or_get(&User::Me, request).await.unwrap();
+    }
+    let requests = sent(&server).await;
+    let mut ids = Vec::new();
+    for r in &requests {
+        assert_eq!(r.headers.get("authorization").unwrap(), "Bearer test-token");
+        assert_eq!(r.headers.get("content-type").unwrap(), "application/json");
+        assert!(
+            r.headers.get("api-version").is_none(),
+            "the generator's api-version header is removed"
+        );
+        assert!(
+            r.headers.get("retry-attempt").is_none(),
+            "first attempts are not retries"
+        );
+        let id = r
+            .headers
+            .get("client-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "GUID: {id}");
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[tokio::test]
+async fn time_rules_are_applied_before_sending() {
+    let server = answering(201, json!({"id": "m"})).await;
+    let now = at("2026-11-23T10:00:00.123456789Z");
+    let c = Client::builder()
+        .base_url(server.uri())
+        .static_token("t")
+        .clock(Arc::new(FixedClock(now)))
+        .build()
+        .unwrap();
+    let req = |start: Option<&str>, end: Option<&str>| types::CreateOrGetRequest {
+        external_id: "x".into(),
+        start_date_time: start.map(at),
+        end_date_time: end.map(at),
+        ..Default::default()
+    };
+
+    c.create_or_get(&User::Me, req(None, None)).await.unwrap();
+    c.create_or_get(&User::Me, req(Some("2020-01-01T08:00:00-07:00"), None))
+        .await
+        .unwrap();
+    c.create_or_get(
+        &User::Me,
+        req(Some("2020-01-01T15:00:00Z"), Some("2020-01-01T15:00:00Z")),
+    )
+    .await
+    .unwrap();
+    let bodies: Vec<Value> = sent(&server)
+        .await
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let times = |b: &Value| {
+        (
+            at(b["startDateTime"].as_str().unwrap()),
+            at(b["endDateTime"].as_str().unwrap()),
+        )
+    };
+    assert_eq!(times(&bodies[0]), (now, now + Duration::hours(1)));
+    assert_eq!(
+        times(&bodies[1]),
+        (at("2020-01-01T15:00:00Z"), at("2020-01-01T16:00:00Z"))
+    );
+    assert_eq!(
+        times(&bodies[2]),
+        (at("2020-01-01T15:00:00Z"), at("2020-01-01T15:00:00Z"))
+    );
+    assert_eq!(
+        bodies[0]["startDateTime"], "2026-11-23T10:00:00.123456789Z",
+        "sub-second precision kept"
+    );
+
+    let end_only = c
+        .create_or_get(&User::Me, req(None, Some("2020-01-01T15:00:00Z")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            end_only,
+            Error::InvalidRequest(InvalidRequest::EndWithoutStart { .. })
+        ),
+        "{end_only}"
+    );
+    let reversed = c
+        .create(
+            &User::Me,
+            types::OnlineMeeting {
+                start_date_time: Some(at("2020-01-01T15:00:00Z")),
+                end_date_time: Some(at("2020-01-01T14:59:59.9999999Z")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            reversed,
+            Error::InvalidRequest(InvalidRequest::EndBeforeStart { .. })
+        ),
+        "{reversed}"
+    );
+    assert_eq!(
+        sent(&server).await.len(),
+        3,
+        "refused requests are not sent"
+    );
+}
+
+#[tokio::test]
+async fn empty_external_id_is_refused() {
+    let server = answering(201, json!({})).await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(
+            &User::Me,
+            types::CreateOrGetRequest {
+                external_id: "  ".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidRequest(InvalidRequest::MissingExternalId)
+    ));
+    assert!(sent(&server).await.is_empty());
+}
+
+#[tokio::test]
+async fn hostile_user_ids_reach_the_service_as_one_segment_or_not_at_all() {
+    let server = answering(201, json!({"id": "m"})).await;
+    let c = client(&server, ApiVersion::V1);
+    let cases = [
+        ("a/b", "a%2Fb"),
+        ("a?b", "a%3Fb"),
+        ("a#b", "a%23b"),
+        ("%2e%2e", "%252e%252e"),
+        ("../../me", "..%2F..%2Fme"),
+        ("test1@contoso.com", "test1@contoso.com"),
+        ("a b", "a%20b"),
+    ];
+    for (id, _) in cases {
+        let request = types::CreateOrGetRequest {
+            external_id: "x".into(),
+            ..Default::default()
+        };
+        c.create_or_get(&User::id(id).unwrap(), request)
+            .await
+            .unwrap();
+    }
+    let paths: Vec<String> = sent(&server)
+        .await
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(paths.len(), cases.len());
+    for ((id, segment), path) in cases.iter().zip(&paths) {
+        assert_eq!(
+            path,
+            &format!("/v1.0/users/{segment}/onlineMeetings/createOrGet"),
+            "{id}"
+        );
+    }
+    for refused in ["", ".", "..", "a\r\nb"] {
+        assert!(
+            matches!(User::id(refused), Err(InvalidRequest::InvalidUserId { .. })),
+            "{refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_properties_unknown_enum_values_and_nulls_are_kept() {
+    let body = json!({
+        "id": "m1",
+        "allowedPresenters": "everyoneInTheGalaxy",
+        "allowMeetingChat": "enabled",
+        "lobbyBypassSettings": { "scope": "brandNewScope", "isDialInBypassEnabled": null, "futureFlag": 1 },
+        "audioConferencing": { "tollFreeNumbers": [null, "+1 800"], "tollNumbers": null },
+        "participants": { "attendees": [ { "upn": "a@b", "role": "superPresenter" }, { "role": null } ], "organizer": null },
+        "brandNewProperty": { "nested": [1, 2, 3] },
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#onlineMeetings/$entity"
+    });
+    let server = answering(201, body.clone()).await;
+    let answer = client(&server, ApiVersion::V1)
+        .create_or_get(
+            &User::Me,
+            types::CreateOrGetRequest {
+                external_id: "x".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let m = &answer.meeting;
+    assert_eq!(
+        m.allowed_presenters,
+        Some(types::OnlineMeetingPresenters::Other(
+            "everyoneInTheGalaxy".into()
+        ))
+    );
+    assert_eq!(
+        m.allow_meeting_chat,
+        Some(types::MeetingChatMode::Known(
+            types::KnownMeetingChatMode::Enabled
+        ))
+    );
+    let lobby = m.lobby_bypass_settings.as_ref().unwrap();
+    assert_eq!(
+        lobby.scope,
+        Some(types::LobbyBypassScope::Other("brandNewScope".into()))
+    );
+    assert_eq!(lobby.extra["futureFlag"], json!(1));
+    assert_eq!(
+        m.audio_conferencing.as_ref().unwrap().toll_free_numbers,
+        Some(vec![None, Some("+1 800".into())])
+    );
+    let attendees = m.participants.as_ref().unwrap().attendees.as_ref().unwrap();
+    assert_eq!(
+        attendees[0].role,
+        Some(types::OnlineMeetingRole::Other("superPresenter".into()))
+    );
+    assert_eq!(m.extra["brandNewProperty"], json!({"nested": [1, 2, 3]}));
+    assert!(m.extra.contains_key("@odata.context"));
+    // Serialising the typed meeting keeps unknown properties and values.
+    let again = serde_json::to_value(m).unwrap();
+    assert_eq!(again["allowedPresenters"], "everyoneInTheGalaxy");
+    assert_eq!(again["brandNewProperty"], body["brandNewProperty"]);
+    // And the raw body keeps the nulls too.
+    assert_eq!(serde_json::from_slice::<Value>(&answer.raw).unwrap(), body);
+}
+
+#[tokio::test]
+async fn graph_errors_keep_code_message_and_ids() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("request-id", "req-9")
+                .insert_header("client-request-id", "echoed")
+                .set_body_json(json!({"error": {
+                    "code": "Forbidden",
+                    "message": "Application access policy not found.",
+                    "innerError": {"request-id": "req-9", "date": "2026-11-23T10:00:00", "client-request-id": "echoed"}
+                }})),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(
+            &User::id("u1").unwrap(),
+            types::CreateOrGetRequest {
+                external_id: "x".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    let Error::Graph(g) = &err else {
+        panic!("expected a Graph error, got {err:?}")
+    };
+    assert_eq!(g.status, 403);
+    assert_eq!(g.code.as_deref(), Some("Forbidden"));
+    assert_eq!(
+        g.message.as_deref(),
+        Some("Application access policy not found.")
+    );
+    assert_eq!(g.request_id.as_deref(), Some("req-9"));
+    assert_eq!(g.client_request_id.as_deref(), Some("echoed"));
+    assert_eq!(g.date.as_deref(), Some("2026-11-23T10:00:00"));
+    assert_eq!(g.attempts, 1);
+    let text = err.to_string();
+    assert!(
+        text.contains("403") && text.contains("Forbidden") && text.contains("req-9"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_answers_are_errors_with_status_and_excerpt() {
+    let cases: [(u16, &str, &str); 4] = [
+        (201, "<html>oops</html>", "decode"),
+        (200, r#"{"id": 5}"#, "decode"),
+        (400, "<html>bad gateway-ish</html>", "graph"),
+        (404, "", "graph"),
+    ];
+    for (status, body, kind) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_raw(body, "text/html"))
+            .mount(&server)
+            .await;
+        let err = client(&server, ApiVersion::V1)
+            .create_or_get(
+                &User::Me,
+                types::CreateOrGetRequest {
+                    external_id: "x".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(status), "{err}");
+        match (kind, &err) {
+            ("decode", Error::Decode { excerpt, .. }) => {
+                assert!(body.starts_with(excerpt.as_str()), "{excerpt}")
+            }
+            ("graph", Error::Graph(g)) => assert_eq!(g.code, None),
+            _ => panic!("{status} {body:?}: unexpected {err:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_are_refused() {
+    let big = format!(r#"{{"id": "{}"}}"#, "x".repeat(100_000));
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_raw(big, "application/json"))
+        .mount(&server)
+        .await;
+    let c = Client::builder()
+        .base_url(server.uri())
+        .static_token("t")
+        .max_response_bytes(10_000)
+        .build()
+        .unwrap();
+    let err = c
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ResponseTooLarge {
+                status: 201,
+                limit: 10_000
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_body_without_length_is_cut_off_at_the_cap() {
+    // 200 MiB promised in chunks: refused after the cap, not buffered.
+    let server = support::Script::start(|_| support::Act::Chunked(201, 200 * 1024 * 1024)).await;
+    let c = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .build()
+        .unwrap();
+    let err = c
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ResponseTooLarge { status: 201, limit } if limit == graph_meetings::DEFAULT_MAX_RESPONSE_BYTES),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let elsewhere = answering(201, json!({"id": "m"})).await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(307).insert_header(
+            "location",
+            format!("{}/v1.0/me/onlineMeetings", elsewhere.uri()),
+        ))
+        .mount(&server)
+        .await;
+    let err = client(&server, ApiVersion::V1)
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(307), "{err}");
+    assert!(
+        sent(&elsewhere).await.is_empty(),
+        "nothing, credentials least of all, reached the other origin"
+    );
+}
+
+#[test]
+fn plain_http_roots_are_refused_unless_loopback() {
+    for bad in [
+        "http://graph.microsoft.com",
+        "http://10.1.2.3:8080",
+        "http://example.com",
+    ] {
+        let err = Client::builder()
+            .base_url(bad)
+            .static_token("t")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{bad}");
+    }
+    for ok in [
+        "http://127.0.0.1:1",
+        "http://[::1]:1",
+        "http://localhost:1",
+        "https://graph.microsoft.com",
+    ] {
+        assert!(
+            Client::builder()
+                .base_url(ok)
+                .static_token("t")
+                .build()
+                .is_ok(),
+            "{ok}"
+        );
+    }
+    let c = Client::builder()
+        .static_token("t")
+        .api_version(ApiVersion::Beta)
+        .build()
+        .unwrap();
+    assert_eq!(c.base_url(), "https://graph.microsoft.com/beta");
+    let c = Client::builder()
+        .static_token("t")
+        .cloud(graph_meetings::Cloud::China)
+        .build()
+        .unwrap();
+    assert_eq!(c.base_url(), "https://microsoftgraph.chinacloudapi.cn/v1.0");
+}
+
+#[test]
+fn a_client_needs_a_token_provider() {
+    assert!(matches!(Client::builder().build(), Err(Error::Config(_))));
+}

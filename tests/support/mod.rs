@@ -1,0 +1,208 @@
+//! A scripted HTTP/1.1 server on 127.0.0.1 for tests that need what a mock library cannot do:
+//! drop a connection, hold back headers, cut a body short, or change state between attempts.
+//! One request per connection (`Connection: close`), answered by a closure.
+
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("request body is JSON")
+    }
+}
+
+/// What to do with a request.
+pub enum Act {
+    /// Answer with status, extra headers and body.
+    Respond(u16, Vec<(&'static str, String)>, String),
+    /// Close the connection without a byte of answer.
+    Drop,
+    /// Wait, then act.
+    Delay(Duration, Box<Act>),
+    /// Send headers promising `declared` bytes, then only `body`, then close.
+    Truncate(u16, usize, String),
+    /// Answer with a body of `len` bytes sent in chunks without Content-Length.
+    Chunked(u16, usize),
+}
+
+pub fn json(status: u16, body: serde_json::Value) -> Act {
+    Act::Respond(status, vec![], body.to_string())
+}
+
+type Handler = dyn Fn(&Seen) -> Act + Send + Sync;
+
+pub struct Script {
+    pub url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Script {
+    /// Starts serving on an ephemeral loopback port.
+    pub async fn start(handler: impl Fn(&Seen) -> Act + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let handler: Arc<Handler> = Arc::new(handler);
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let handler = handler.clone();
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, handler, log).await;
+                });
+            }
+        });
+        Self { url, seen }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    handler: Arc<Handler>,
+    log: Arc<Mutex<Vec<Seen>>>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_string();
+    let path = first.next().unwrap_or_default().to_string();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < len {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let seen = Seen {
+        method,
+        path,
+        headers,
+        body,
+        at: Instant::now(),
+    };
+    log.lock().unwrap().push(seen.clone());
+    let act = handler(&seen);
+    perform(&mut stream, act).await
+}
+
+async fn perform(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
+    match act {
+        Act::Respond(status, headers, body) => {
+            let mut head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                head.push_str("content-type: application/json\r\n");
+            }
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body.as_bytes()).await?;
+            stream.shutdown().await
+        }
+        Act::Drop => Ok(()),
+        Act::Delay(d, then) => {
+            tokio::time::sleep(d).await;
+            Box::pin(perform(stream, *then)).await
+        }
+        Act::Truncate(status, declared, body) => {
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body.as_bytes()).await?;
+            stream.shutdown().await
+        }
+        Act::Chunked(status, len) => {
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            let piece = vec![b' '; 64 * 1024];
+            let mut sent = 0;
+            while sent < len {
+                let n = piece.len().min(len - sent);
+                stream.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+                stream.write_all(&piece[..n]).await?;
+                stream.write_all(b"\r\n").await?;
+                sent += n;
+            }
+            stream.write_all(b"0\r\n\r\n").await?;
+            stream.shutdown().await
+        }
+    }
+}
+
+/// A minimal meeting body, as Graph would answer.
+pub fn meeting(external_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": format!("meeting-{external_id}"),
+        "externalId": external_id,
+        "subject": "s",
+        "startDateTime": "2020-02-06T01:49:21.3524945Z",
+        "endDateTime": "2020-02-06T02:49:21.3524945Z",
+        "joinWebUrl": "https://teams.example/l/meetup-join/1"
+    })
+}
