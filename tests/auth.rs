@@ -1,0 +1,509 @@
+//! Tokens against a loopback stand-in of the identity platform: the form, the cache, refresh,
+//! 401 recovery, and the promise that no secret is ever printed.
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use graph_meetings::{
+    times::Clock, types, AuthError, Client, ClientCredentials, Cloud, Error, InvalidRequest,
+    RetryPolicy, TokenProvider, User,
+};
+use serde_json::json;
+use wiremock::{
+    matchers::{header, method, path},
+    Mock, MockServer, Request, ResponseTemplate,
+};
+
+const SECRET: &str = "canary-secret-0f9e8d7c";
+const TENANT: &str = "contoso.onmicrosoft.com";
+const TOKEN_PATH: &str = "/contoso.onmicrosoft.com/oauth2/v2.0/token";
+
+/// A clock the test moves by hand.
+#[derive(Debug)]
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    fn new() -> Arc<Self> {
+        Arc::new(Self(Mutex::new(
+            DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        )))
+    }
+    fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn token_answer(token: &str, expires_in: serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(
+        json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": token}),
+    )
+}
+
+async fn token_endpoint(tokens: &[&str]) -> MockServer {
+    let server = MockServer::start().await;
+    let (last, first) = tokens.split_last().unwrap();
+    for t in first {
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .respond_with(token_answer(t, json!(3600)))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(token_answer(last, json!(3600)))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn graph_answering(status: u16) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(status).set_body_json(json!({"id": "m"})))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn credentials(idp: &MockServer, clock: Arc<TestClock>) -> ClientCredentials {
+    ClientCredentials::builder(TENANT, "app-id", SECRET)
+        .authority_host(idp.uri())
+        .clock(clock)
+        .build()
+        .unwrap()
+}
+
+fn client(graph: &MockServer, provider: ClientCredentials) -> Client {
+    Client::builder()
+        .base_url(graph.uri())
+        .token_provider(provider)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+fn request() -> types::CreateOrGetRequest {
+    types::CreateOrGetRequest {
+        external_id: "ext-1".into(),
+        ..Default::default()
+    }
+}
+
+fn user() -> User {
+    User::id("8b081ef6-4792-4def-b2c9-c363a1bf41d5").unwrap()
+}
+
+async fn requests(server: &MockServer) -> Vec<Request> {
+    server.received_requests().await.unwrap_or_default()
+}
+
+fn form(request: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test]
+async fn the_token_request_is_the_client_credentials_form_with_the_clouds_scope() {
+    for (cloud, scope) in [
+        (Cloud::Global, "https://graph.microsoft.com/.default"),
+        (Cloud::UsGov, "https://graph.microsoft.us/.default"),
+        (Cloud::Dod, "https://dod-graph.microsoft.us/.default"),
+        (
+            Cloud::China,
+            "https://microsoftgraph.chinacloudapi.cn/.default",
+        ),
+    ] {
+        let idp = token_endpoint(&["tok-1"]).await;
+        let graph = graph_answering(201).await;
+        let provider = ClientCredentials::builder(TENANT, "app-id", SECRET)
+            .cloud(cloud)
+            .authority_host(idp.uri())
+            .build()
+            .unwrap();
+        // The Graph root is overridden; the scope still names the cloud's Graph.
+        client(&graph, provider)
+            .create_or_get(&user(), request())
+            .await
+            .unwrap();
+
+        let sent = requests(&idp).await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].headers.get("content-type").unwrap(),
+            "application/x-www-form-urlencoded"
+        );
+        let mut fields = form(&sent[0]);
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                ("client_id".to_string(), "app-id".to_string()),
+                ("client_secret".into(), SECRET.into()),
+                ("grant_type".into(), "client_credentials".into()),
+                ("scope".into(), scope.into()),
+            ]
+        );
+        assert_eq!(
+            requests(&graph).await[0]
+                .headers
+                .get("authorization")
+                .unwrap(),
+            "Bearer tok-1"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_explicit_scope_wins() {
+    let idp = token_endpoint(&["tok-1"]).await;
+    let provider = ClientCredentials::builder(TENANT, "app-id", SECRET)
+        .authority_host(idp.uri())
+        .scope("api://custom/.default")
+        .build()
+        .unwrap();
+    provider.token().await.unwrap();
+    assert!(
+        form(&requests(&idp).await[0]).contains(&("scope".into(), "api://custom/.default".into()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_calls_on_a_cold_cache_make_one_token_request() {
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(token_answer("tok-1", json!(3600)).set_delay(Duration::from_millis(200)))
+        .mount(&idp)
+        .await;
+    let graph = graph_answering(201).await;
+    let c = client(&graph, credentials(&idp, TestClock::new()));
+    let calls = (0..100).map(|i| {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let r = types::CreateOrGetRequest {
+                external_id: format!("ext-{i}"),
+                ..Default::default()
+            };
+            c.create_or_get(&user(), r).await
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(requests(&idp).await.len(), 1);
+    assert_eq!(requests(&graph).await.len(), 100);
+}
+
+#[tokio::test]
+async fn tokens_are_refreshed_once_five_minutes_or_less_remain() {
+    let idp = token_endpoint(&["tok-1", "tok-2"]).await;
+    let clock = TestClock::new();
+    let provider = credentials(&idp, clock.clone());
+    assert_eq!(provider.token().await.unwrap().secret().expose(), "tok-1");
+    clock.advance(chrono::Duration::seconds(3600 - 301));
+    assert_eq!(
+        provider.token().await.unwrap().secret().expose(),
+        "tok-1",
+        "5 min 1 s left: still used"
+    );
+    assert_eq!(requests(&idp).await.len(), 1);
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(
+        provider.token().await.unwrap().secret().expose(),
+        "tok-2",
+        "5 min left: refreshed"
+    );
+    assert_eq!(requests(&idp).await.len(), 2);
+}
+
+#[tokio::test]
+async fn expires_in_may_be_a_string_or_missing() {
+    for (expires_in, fresh_after) in [(json!("120"), 0), (json!(null), 4), (json!("never"), 4)] {
+        let idp = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(token_answer("tok", expires_in.clone()))
+            .mount(&idp)
+            .await;
+        let clock = TestClock::new();
+        let provider = credentials(&idp, clock.clone());
+        provider.token().await.unwrap();
+        clock.advance(chrono::Duration::minutes(fresh_after));
+        provider.token().await.unwrap();
+        // "120" s is inside the refresh window at once; unknown lifetimes are assumed 10 min.
+        let expected = if fresh_after == 0 { 2 } else { 1 };
+        assert_eq!(
+            requests(&idp).await.len(),
+            expected,
+            "expires_in {expires_in}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_refresh_falls_back_to_the_cached_token_until_it_expires() {
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-1", json!(3600)))
+        .up_to_n_times(1)
+        .mount(&idp)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
+        )
+        .mount(&idp)
+        .await;
+    let clock = TestClock::new();
+    let provider = credentials(&idp, clock.clone());
+    provider.token().await.unwrap();
+    clock.advance(chrono::Duration::minutes(58));
+    assert_eq!(
+        provider.token().await.unwrap().secret().expose(),
+        "tok-1",
+        "stale but valid"
+    );
+    clock.advance(chrono::Duration::minutes(3));
+    let err = provider.token().await.unwrap_err();
+    assert!(
+        matches!(err, AuthError::TokenEndpoint { status: 500, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_401_fetches_a_new_token_and_retries_once() {
+    let idp = token_endpoint(&["tok-1", "tok-2"]).await;
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"error": {"code": "InvalidAuthenticationToken", "message": "expired"}}),
+        ))
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "m"})))
+        .mount(&graph)
+        .await;
+    // create is not idempotent, but a 401 means the service did not act.
+    let answer = client(&graph, credentials(&idp, TestClock::new()))
+        .create(&user(), types::OnlineMeeting::default())
+        .await
+        .unwrap();
+    assert_eq!(answer.status.as_u16(), 201);
+    let sent = requests(&graph).await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0].headers.get("client-request-id"),
+        sent[1].headers.get("client-request-id")
+    );
+    assert_eq!(requests(&idp).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_second_401_is_an_authentication_error() {
+    let idp = token_endpoint(&["tok-1", "tok-2", "tok-3"]).await;
+    let graph = graph_answering(401).await;
+    let err = client(&graph, credentials(&idp, TestClock::new()))
+        .create_or_get(&user(), request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Authentication(AuthError::Rejected(g)) if g.status == 401),
+        "{err:?}"
+    );
+    assert_eq!(requests(&graph).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_static_token_rejected_with_401_is_not_resent() {
+    let graph = graph_answering(401).await;
+    let c = Client::builder()
+        .base_url(graph.uri())
+        .static_token("expired")
+        .build()
+        .unwrap();
+    let err = c.create_or_get(&User::Me, request()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Authentication(AuthError::Rejected(_))),
+        "{err:?}"
+    );
+    assert_eq!(requests(&graph).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_secret_reports_the_identity_platforms_error_and_never_the_secret() {
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client",
+            "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value.",
+            "error_codes": [7000215],
+            "trace_id": "t", "correlation_id": "c"
+        })))
+        .mount(&idp)
+        .await;
+    let graph = graph_answering(201).await;
+    let err = client(&graph, credentials(&idp, TestClock::new()))
+        .create_or_get(&user(), request())
+        .await
+        .unwrap_err();
+    let Error::Authentication(AuthError::TokenEndpoint {
+        status,
+        error,
+        aadsts,
+        description,
+    }) = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*status, error.as_deref(), aadsts.as_deref()),
+        (401, Some("invalid_client"), Some("AADSTS7000215"))
+    );
+    assert!(description
+        .as_deref()
+        .unwrap()
+        .contains("Invalid client secret"));
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("AADSTS7000215"));
+    assert!(
+        !text.contains(SECRET) && !text.contains("client_secret="),
+        "{text}"
+    );
+    assert!(requests(&graph).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_application_token_cannot_address_me() {
+    let idp = token_endpoint(&["tok-1"]).await;
+    let graph = graph_answering(201).await;
+    let err = client(&graph, credentials(&idp, TestClock::new()))
+        .create_or_get(&User::Me, request())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidRequest(InvalidRequest::AppTokenForMe)
+    ));
+    assert!(
+        err.to_string().contains("/users/"),
+        "says what to do instead: {err}"
+    );
+    assert!(requests(&idp).await.is_empty() && requests(&graph).await.is_empty());
+}
+
+#[test]
+fn credentials_are_checked_before_any_url_is_built() {
+    for tenant in ["", "..", "contoso/../common", "a?b=c", "evil.example#"] {
+        let err = ClientCredentials::builder(tenant, "id", "s")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{tenant}");
+    }
+    let err = ClientCredentials::builder(TENANT, "id", "s")
+        .authority_host("http://login.example.com")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)));
+    assert!(
+        ClientCredentials::builder(TENANT, "id", "")
+            .build()
+            .is_err(),
+        "empty secret"
+    );
+}
+
+/// Collects everything a subscriber at TRACE level would print.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_or_token_in_any_output() {
+    const TOKEN: &str = "canary-token-5a4b3c2d";
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut printed = String::new();
+
+    // Success, 401 twice, retries, a bad secret, an unreachable token endpoint.
+    let idp = token_endpoint(&[TOKEN]).await;
+    let provider = credentials(&idp, TestClock::new());
+    printed += &format!("{provider:?} {:?}", provider.token().await.unwrap());
+    for status in [201, 401, 503, 400] {
+        let graph = graph_answering(status).await;
+        let c = Client::builder()
+            .base_url(graph.uri())
+            .token_provider(provider.clone())
+            .retry(
+                RetryPolicy::default()
+                    .with_max_retries(1)
+                    .with_backoff(Duration::ZERO, Duration::ZERO),
+            )
+            .build()
+            .unwrap();
+        printed += &format!("{c:?}");
+        match c.create_or_get(&user(), request()).await {
+            Ok(answer) => printed += &format!("{answer:?}"),
+            Err(e) => printed += &format!("{e} {e:?}"),
+        }
+    }
+    let bad = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_string(format!("echoing client_secret={SECRET}")),
+        )
+        .mount(&bad)
+        .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for host in [bad.uri(), format!("http://{closed}")] {
+        let p = ClientCredentials::builder(TENANT, "app-id", SECRET)
+            .authority_host(host)
+            .build()
+            .unwrap();
+        let e = p.token().await.unwrap_err();
+        printed += &format!("{e} {e:?} {p:?}");
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("retrying"),
+        "the subscriber did capture the client's events"
+    );
+    for canary in [SECRET, TOKEN] {
+        assert!(!printed.contains(canary), "{canary} printed: {printed}");
+        assert!(!logs.contains(canary), "{canary} logged: {logs}");
+    }
+}
