@@ -195,6 +195,13 @@ async fn perform(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
     }
 }
 
+/// Counts calls: 0 for the first, 1 for the second, ...
+pub fn nth(count: &Arc<Mutex<usize>>) -> usize {
+    let mut c = count.lock().unwrap();
+    *c += 1;
+    *c - 1
+}
+
 /// A minimal meeting body, as Graph would answer.
 pub fn meeting(external_id: &str) -> serde_json::Value {
     serde_json::json!({
@@ -205,4 +212,39 @@ pub fn meeting(external_id: &str) -> serde_json::Value {
         "endDateTime": "2020-02-06T02:49:21.3524945Z",
         "joinWebUrl": "https://teams.example/l/meetup-join/1"
     })
+}
+
+/// Everything the crate logs, at every level, for tests that search it. Installed as the
+/// global subscriber: a thread-local one misses events from tasks on other threads and races
+/// with tracing's callsite cache, so each log-reading test is a test binary of its own.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn install() -> Self {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("one subscriber per test binary");
+        captured
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -1,0 +1,417 @@
+//! Fault injection on loopback: which failures are retried for which operation, how long the
+//! client waits, and that no fault ever turns one meeting into two.
+
+mod support;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::Utc;
+use graph_meetings::{types, Client, Error, Outcome, RetryPolicy, User};
+use serde_json::json;
+use support::{json, meeting, nth, Act, Script, Seen};
+
+fn quick() -> RetryPolicy {
+    RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(20))
+}
+
+fn client(server: &Script, policy: RetryPolicy) -> Client {
+    Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .retry(policy)
+        .build()
+        .unwrap()
+}
+
+fn cog(id: &str) -> types::CreateOrGetRequest {
+    types::CreateOrGetRequest {
+        external_id: id.into(),
+        ..Default::default()
+    }
+}
+
+fn meeting_request() -> types::OnlineMeeting {
+    types::OnlineMeeting {
+        subject: Some("standup".into()),
+        ..Default::default()
+    }
+}
+
+/// A stand-in that really stores meetings by externalId and can fail after storing.
+#[derive(Clone, Default)]
+struct Store(Arc<Mutex<HashMap<String, serde_json::Value>>>);
+
+impl Store {
+    /// createOrGet semantics; `fail_after_apply` answers the n-th request (0-based) with `fault`
+    /// after the meeting was stored.
+    fn answer(&self, seen: &Seen) -> (u16, serde_json::Value) {
+        let id = seen.json()["externalId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut meetings = self.0.lock().unwrap();
+        match meetings.get(&id) {
+            Some(m) => (200, m.clone()),
+            None => {
+                let m = meeting(&id);
+                meetings.insert(id, m.clone());
+                (201, m)
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+#[tokio::test]
+async fn throttled_with_retry_after_waits_that_long_then_succeeds() {
+    let calls = Arc::new(Mutex::new(0));
+    let server = Script::start(move |_| match nth(&calls) {
+        0 => Act::Respond(
+            429,
+            vec![("retry-after", "2".into())],
+            json!({"error": {"code": "TooManyRequests"}}).to_string(),
+        ),
+        _ => json(201, meeting("a")),
+    })
+    .await;
+    let answer = client(&server, quick())
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap();
+    assert_eq!(answer.outcome, Outcome::Created);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    let gap = seen[1].at - seen[0].at;
+    assert!(
+        gap >= Duration::from_millis(1990),
+        "waited {gap:?}, asked for 2 s"
+    );
+    assert_eq!(seen[0].header("retry-attempt"), None);
+    assert_eq!(seen[1].header("retry-attempt"), Some("1"));
+    assert_eq!(
+        seen[0].header("client-request-id"),
+        seen[1].header("client-request-id")
+    );
+    assert_eq!(seen[0].body, seen[1].body, "the same body is replayed");
+}
+
+#[tokio::test]
+async fn retry_after_as_a_date_uses_the_whole_duration() {
+    // 90 s ahead: over a 60 s cap on one wait, so the client gives up at once and reports it.
+    let when = (Utc::now() + chrono::Duration::seconds(90))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let server =
+        Script::start(move |_| Act::Respond(429, vec![("retry-after", when.clone())], "{}".into()))
+            .await;
+    let policy = quick().with_limits(Duration::from_secs(60), Duration::from_secs(300));
+    let err = client(&server, policy)
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap_err();
+    let Error::Graph(g) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((g.status, g.attempts), (429, 1));
+    let asked = g.retry_after.unwrap();
+    assert!(
+        asked > Duration::from_secs(85) && asked <= Duration::from_secs(90),
+        "{asked:?}"
+    );
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn retry_after_in_the_past_or_garbage_still_retries() {
+    for value in ["Wed, 21 Oct 2015 07:28:00 GMT", "in a bit", ""] {
+        let calls = Arc::new(Mutex::new(0));
+        let v = value.to_string();
+        let server = Script::start(move |_| match nth(&calls) {
+            0 => Act::Respond(503, vec![("retry-after", v.clone())], "{}".into()),
+            _ => json(200, meeting("a")),
+        })
+        .await;
+        let answer = client(&server, quick())
+            .create_or_get(&User::Me, cog("a"))
+            .await
+            .unwrap();
+        assert_eq!(answer.outcome, Outcome::Existing, "{value}");
+        assert_eq!(server.count(), 2, "{value}");
+    }
+}
+
+#[tokio::test]
+async fn persistent_503_stops_at_the_limit_with_the_last_error_and_attempts() {
+    let server = Script::start(|_| {
+        json(503, json!({"error": {"code": "ServiceUnavailable", "message": "try later", "innerError": {"request-id": "r"}}}))
+    })
+    .await;
+    let err = client(&server, quick().with_max_retries(3))
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap_err();
+    let Error::Graph(g) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (g.status, g.attempts, g.code.as_deref()),
+        (503, 4, Some("ServiceUnavailable"))
+    );
+    let attempts: Vec<_> = server
+        .seen()
+        .iter()
+        .map(|s| s.header("retry-attempt").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        attempts,
+        [None, Some("1".into()), Some("2".into()), Some("3".into())]
+    );
+    // Retries off: one request.
+    let server = Script::start(|_| json(503, json!({}))).await;
+    client(&server, RetryPolicy::none())
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap_err();
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn create_or_get_answered_504_after_the_meeting_was_made_is_retried_into_one_meeting() {
+    let store = Store::default();
+    let calls = Arc::new(Mutex::new(0));
+    let s = store.clone();
+    let server = Script::start(move |seen| {
+        let (status, body) = s.answer(seen);
+        match nth(&calls) {
+            0 => json(504, json!({"error": {"code": "GatewayTimeout"}})),
+            _ => json(status, body),
+        }
+    })
+    .await;
+    let answer = client(&server, quick())
+        .create_or_get(&User::Me, cog("ext-504"))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.outcome,
+        Outcome::Existing,
+        "the retry found the meeting the first attempt made"
+    );
+    assert_eq!(store.len(), 1);
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn create_answered_504_after_the_meeting_was_made_is_sent_once_and_outcome_unknown() {
+    let made = Arc::new(Mutex::new(0));
+    let m = made.clone();
+    let server = Script::start(move |_| {
+        *m.lock().unwrap() += 1;
+        json(
+            504,
+            json!({"error": {"code": "GatewayTimeout", "message": "upstream"}}),
+        )
+    })
+    .await;
+    let err = client(&server, quick())
+        .create(&User::Me, meeting_request())
+        .await
+        .unwrap_err();
+    let Error::OutcomeUnknown {
+        graph, attempts, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*attempts, graph.as_ref().map(|g| g.status)),
+        (1, Some(504))
+    );
+    assert!(
+        err.to_string().contains("create_or_get"),
+        "tells the caller what to do: {err}"
+    );
+    assert_eq!(*made.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn create_is_retried_when_the_service_says_it_did_not_act() {
+    for (status, retry_after) in [(429, None), (429, Some("0")), (503, Some("0"))] {
+        let calls = Arc::new(Mutex::new(0));
+        let server = Script::start(move |_| match nth(&calls) {
+            0 => Act::Respond(
+                status,
+                retry_after
+                    .map(|v| ("retry-after", v.to_string()))
+                    .into_iter()
+                    .collect(),
+                "{}".into(),
+            ),
+            _ => json(201, meeting("new")),
+        })
+        .await;
+        let answer = client(&server, quick())
+            .create(&User::Me, meeting_request())
+            .await
+            .unwrap();
+        assert_eq!(answer.status.as_u16(), 201, "{status}");
+        assert_eq!(server.count(), 2, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn create_is_not_retried_on_ambiguous_statuses() {
+    for status in [500, 502, 503, 504] {
+        let server = Script::start(move |_| json(status, json!({}))).await;
+        let err = client(&server, quick())
+            .create(&User::Me, meeting_request())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+            "{status}: {err:?}"
+        );
+        assert_eq!(server.count(), 1, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_retried_for_create_or_get_only() {
+    let calls = Arc::new(Mutex::new(0));
+    let server = Script::start(move |_| match nth(&calls) {
+        0 => Act::Drop,
+        _ => json(201, meeting("a")),
+    })
+    .await;
+    client(&server, quick())
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap();
+    assert_eq!(server.count(), 2);
+
+    let server = Script::start(|_| Act::Drop).await;
+    let err = client(&server, quick())
+        .create(&User::Me, meeting_request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn headers_that_never_arrive_time_out() {
+    let calls = Arc::new(Mutex::new(0));
+    let server = Script::start(move |_| match nth(&calls) {
+        0 => Act::Delay(Duration::from_secs(30), Box::new(json(201, meeting("a")))),
+        _ => json(200, meeting("a")),
+    })
+    .await;
+    let build = |server: &Script| {
+        Client::builder()
+            .base_url(&server.url)
+            .static_token("t")
+            .retry(quick())
+            .timeout(Duration::from_millis(300))
+            .build()
+            .unwrap()
+    };
+    let answer = build(&server)
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap();
+    assert_eq!(answer.outcome, Outcome::Existing);
+
+    let server =
+        Script::start(|_| Act::Delay(Duration::from_secs(30), Box::new(json(201, meeting("a")))))
+            .await;
+    let err = build(&server)
+        .create(&User::Me, meeting_request())
+        .await
+        .unwrap_err();
+    let Error::OutcomeUnknown { reason, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(reason.contains("timed out"), "{reason}");
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_retried_for_create_or_get_and_unknown_for_create() {
+    let calls = Arc::new(Mutex::new(0));
+    let server = Script::start(move |_| match nth(&calls) {
+        0 => Act::Truncate(201, 1000, r#"{"id": "m"#.into()),
+        _ => json(200, meeting("a")),
+    })
+    .await;
+    let answer = client(&server, quick())
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap();
+    assert_eq!(answer.outcome, Outcome::Existing);
+    assert_eq!(server.count(), 2);
+
+    let server = Script::start(|_| Act::Truncate(201, 1000, r#"{"id": "m"#.into())).await;
+    let err = client(&server, quick())
+        .create(&User::Me, meeting_request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn client_errors_are_never_retried() {
+    for status in [400, 401, 403, 404, 409] {
+        for create in [false, true] {
+            let server = Script::start(move |_| {
+                json(status, json!({"error": {"code": "Nope", "message": "no"}}))
+            })
+            .await;
+            let c = client(&server, quick());
+            let err = if create {
+                c.create(&User::Me, meeting_request()).await.unwrap_err()
+            } else {
+                c.create_or_get(&User::Me, cog("a")).await.unwrap_err()
+            };
+            assert_eq!(err.status(), Some(status), "{err:?}");
+            assert_eq!(err.graph().and_then(|g| g.code.as_deref()), Some("Nope"));
+            assert_eq!(server.count(), 1, "{status} create={create}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_for_both_operations() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = Client::builder()
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .static_token("t")
+        .retry(quick())
+        .build()
+        .unwrap();
+    let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Transport { attempts: 4, .. }),
+        "nothing was sent, so not ambiguous: {err:?}"
+    );
+    let err = c.create_or_get(&User::Me, cog("a")).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Transport { attempts: 4, .. }),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,47 @@
+//! Waiting is visible: one `tracing` event per retry, with the reason and the delay.
+
+mod support;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use graph_meetings::{types, Client, RetryPolicy, User};
+use serde_json::json;
+use support::{json, meeting, nth, Act, Captured, Script};
+
+#[tokio::test]
+async fn every_retry_is_announced_with_its_reason_and_delay() {
+    let captured = Captured::install();
+    let calls = Arc::new(Mutex::new(0));
+    let server = Script::start(move |_| match nth(&calls) {
+        0 => Act::Respond(429, vec![("retry-after", "1".into())], "{}".into()),
+        1 => json(502, json!({})),
+        _ => json(201, meeting("a")),
+    })
+    .await;
+    let client = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .retry(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
+        )
+        .build()
+        .unwrap();
+    let request = types::CreateOrGetRequest {
+        external_id: "a".into(),
+        ..Default::default()
+    };
+    client.create_or_get(&User::Me, request).await.unwrap();
+    let logs = captured.text();
+    let retries: Vec<&str> = logs.lines().filter(|l| l.contains("retrying")).collect();
+    assert_eq!(retries.len(), 2, "logs: {logs}");
+    assert!(
+        retries[0].contains("429") && retries[0].contains("delay_ms=1000"),
+        "{}",
+        retries[0]
+    );
+    assert!(retries[1].contains("502"), "{}", retries[1]);
+}

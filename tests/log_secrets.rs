@@ -1,0 +1,102 @@
+//! No secret (client secret, bearer token) in any Debug or Display output, any error, or any
+//! log line at any level: a canary of each is planted and everything printed is searched.
+
+mod support;
+
+use std::time::Duration;
+
+use graph_meetings::{types, Client, ClientCredentials, RetryPolicy, TokenProvider, User};
+use serde_json::json;
+use support::Captured;
+use wiremock::{
+    matchers::{method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+const SECRET: &str = "canary-secret-0f9e8d7c";
+const TENANT: &str = "contoso.onmicrosoft.com";
+const TOKEN_PATH: &str = "/contoso.onmicrosoft.com/oauth2/v2.0/token";
+
+fn user() -> User {
+    User::id("8b081ef6-4792-4def-b2c9-c363a1bf41d5").unwrap()
+}
+
+fn request() -> types::CreateOrGetRequest {
+    types::CreateOrGetRequest {
+        external_id: "ext-1".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn no_secret_or_token_in_any_output() {
+    const TOKEN: &str = "canary-token-5a4b3c2d";
+    let captured = Captured::install();
+    let mut printed = String::new();
+
+    // Success, 401 twice, retries, a bad secret, an unreachable token endpoint.
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"expires_in": 3600, "access_token": TOKEN})),
+        )
+        .mount(&idp)
+        .await;
+    let provider = ClientCredentials::builder(TENANT, "app-id", SECRET)
+        .authority_host(idp.uri())
+        .build()
+        .unwrap();
+    printed += &format!("{provider:?} {:?}", provider.token().await.unwrap());
+    for status in [201, 401, 503, 400] {
+        let graph = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(json!({"id": "m"})))
+            .mount(&graph)
+            .await;
+        let c = Client::builder()
+            .base_url(graph.uri())
+            .token_provider(provider.clone())
+            .retry(
+                RetryPolicy::default()
+                    .with_max_retries(1)
+                    .with_backoff(Duration::ZERO, Duration::ZERO),
+            )
+            .build()
+            .unwrap();
+        printed += &format!("{c:?}");
+        match c.create_or_get(&user(), request()).await {
+            Ok(answer) => printed += &format!("{answer:?}"),
+            Err(e) => printed += &format!("{e} {e:?}"),
+        }
+    }
+    let bad = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_string(format!("echoing client_secret={SECRET}")),
+        )
+        .mount(&bad)
+        .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for host in [bad.uri(), format!("http://{closed}")] {
+        let p = ClientCredentials::builder(TENANT, "app-id", SECRET)
+            .authority_host(host)
+            .build()
+            .unwrap();
+        let e = p.token().await.unwrap_err();
+        printed += &format!("{e} {e:?} {p:?}");
+    }
+    let logs = captured.text();
+    assert!(
+        logs.contains("retrying"),
+        "the subscriber did capture the client's events"
+    );
+    for canary in [SECRET, TOKEN] {
+        assert!(!printed.contains(canary), "{canary} printed: {printed}");
+        assert!(!logs.contains(canary), "{canary} logged: {logs}");
+    }
+}
