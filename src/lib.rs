@@ -52,3 +52,8 @@ pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
 pub use user::{User, UserId};
+
+/// README's code blocks, compiled as doctests so the library example cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
