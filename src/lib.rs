@@ -34,6 +34,8 @@
 pub mod auth;
 mod client;
 mod cloud;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
 #[doc(hidden)]
 pub mod generated;

@@ -1,0 +1,190 @@
+//! A local stand-in for Microsoft Graph's online-meeting operations and the identity
+//! platform's token endpoint, so tests, the `demo` and newcomers need no account and no network.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use graph_meetings::{emulator::Emulator, Client};
+//!
+//! let emu = Emulator::start().await?; // 127.0.0.1, an ephemeral port
+//! let client = Client::builder()
+//!     .base_url(emu.base_url())
+//!     .static_token("any-token-is-the-demo-user")
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! What it serves, on loopback only:
+//! - `POST /{v1.0|beta}/me/onlineMeetings[/createOrGet]` and
+//!   `POST /{v1.0|beta}/users/{userId}/onlineMeetings[/createOrGet]`: createOrGet keyed by
+//!   tenant, user and externalId (201 new, 200 stored), create (201); the documented time
+//!   rules, a required externalId, chatInfo refused on v1.0, Graph's error body and its
+//!   `request-id` and `client-request-id` headers; `joinInformation` in the `Accept-Language`
+//!   language where it knows it (en, pt, ja, zh, de, fr, es), English otherwise.
+//! - `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant.
+//! - `/_emulator/...`: fault injection and counters over HTTP (see the `admin` notes in the
+//!   crate's README and [`Faults`]).
+//!
+//! Tokens: a token from the token endpoint is an **application** token of its tenant, which
+//! `/me` refuses as Graph does (400). **Any other** bearer token is a **delegated** token of
+//! the demo user ([`DEMO_USER_ID`], [`DEMO_USER_UPN`]) in [`DEMO_TENANT_ID`]. Any token may act
+//! for any user under `/users/{id}`: application access policies are not modelled. `{id}` must
+//! be an object ID (GUID) or a UPN, else 404.
+//!
+//! Bounded: request bodies up to 1 MiB (413 beyond), a fixed number of stored meetings and
+//! connections. Malformed input is answered with Graph's 400, never a panic.
+
+mod admin;
+mod body;
+mod directory;
+mod faults;
+mod graph_error;
+mod join_info;
+mod meeting;
+mod operations;
+mod request;
+mod routes;
+mod server;
+mod state;
+mod store;
+mod token_endpoint;
+mod tokens;
+
+use std::{
+    io,
+    net::{Ipv4Addr, SocketAddr},
+    sync::Arc,
+};
+
+pub use body::MAX_REQUEST_BYTES;
+pub use directory::{DEMO_TENANT_ID, DEMO_USER_ID, DEMO_USER_UPN};
+pub use faults::{Fault, Faults};
+
+use state::State;
+
+use crate::{
+    times::{Clock, SystemClock},
+    Secret,
+};
+
+/// A running emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    state: Arc<State>,
+    server: server::Running,
+}
+
+/// Configures an [`Emulator`].
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    port: u16,
+    client_secret: Option<Secret>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            client_secret: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The port on 127.0.0.1 (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The only client secret the token endpoint accepts (default: any non-empty secret), so a
+    /// wrong secret can be tested.
+    pub fn client_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// Where "now" comes from: creation times and the default start.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Binds 127.0.0.1 and starts serving on a thread of the emulator's own, so it answers
+    /// whatever the caller's runtime is doing.
+    pub async fn start(self) -> io::Result<Emulator> {
+        let listener = server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::new(
+            format!("http://{addr}"),
+            self.client_secret,
+            self.clock,
+        ));
+        let server = server::spawn(listener, routes::router(state.clone()))?;
+        Ok(Emulator {
+            addr,
+            state,
+            server,
+        })
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator on 127.0.0.1 and a free port, with default settings.
+    pub async fn start() -> io::Result<Self> {
+        Self::builder().start().await
+    }
+
+    /// Starts a configuration.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// Graph's root without the version, e.g. `http://127.0.0.1:PORT`: what
+    /// [`ClientBuilder::base_url`](crate::ClientBuilder::base_url) takes.
+    pub fn base_url(&self) -> String {
+        self.state.root.clone()
+    }
+
+    /// The authority host for the token endpoint (the same server).
+    pub fn authority_host(&self) -> String {
+        self.state.root.clone()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The fault queue.
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    /// Meetings made so far, by create and createOrGet.
+    pub fn meeting_count(&self) -> usize {
+        self.state.store().len()
+    }
+
+    /// Requests to the meeting operations so far, whatever their answer.
+    pub fn graph_requests(&self) -> u64 {
+        self.state.graph_requests()
+    }
+
+    /// Requests to the token endpoint so far.
+    pub fn token_requests(&self) -> u64 {
+        self.state.token_requests()
+    }
+
+    /// Every application token issued so far is answered 401 from now on, as an expired one.
+    pub fn revoke_tokens(&self) {
+        self.state.tokens.revoke_all();
+    }
+
+    /// Stops serving and waits until every connection is closed.
+    pub fn shutdown(self) {
+        self.server.stop();
+    }
+}

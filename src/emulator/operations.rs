@@ -1,0 +1,222 @@
+//! The two meeting operations, from an authenticated request to the answer, with the injected
+//! faults applied around them.
+
+use std::io;
+
+use axum::{
+    body::Body,
+    http::{header, request::Parts, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::{
+    body::{self, BodyError, MAX_REQUEST_BYTES},
+    directory::UserRef,
+    faults::Fault,
+    graph_error::{GraphFailure, RequestIds, ENTITY_CONTENT_TYPE},
+    join_info, meeting,
+    request::{self, Operation},
+    server::ConnectionControl,
+    store::Key,
+    tokens::Caller,
+    State,
+};
+use crate::ApiVersion;
+
+/// Whose meetings the path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Target {
+    Me,
+    /// The `{userId}` segment, percent-decoded.
+    User(String),
+}
+
+/// One call of an operation.
+pub(super) struct Call {
+    pub version: ApiVersion,
+    pub target: Target,
+    pub operation: Operation,
+}
+
+/// Answers one request to a meeting operation.
+pub(super) async fn handle(
+    state: &State,
+    call: Call,
+    parts: Parts,
+    body: Body,
+    control: Option<ConnectionControl>,
+) -> Response {
+    state.count_graph_request();
+    let ids = RequestIds::new(&parts.headers);
+    if parts.method != Method::POST {
+        let failure = GraphFailure::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BadRequest",
+            format!(
+                "The method '{}' is not supported here; use POST.",
+                parts.method
+            ),
+        );
+        return failure.into_response(&ids, state.clock.now());
+    }
+
+    let after = match state.faults.take() {
+        Some(Fault::Status {
+            status,
+            retry_after,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return GraphFailure::for_status(status)
+                .with_retry_after(retry_after)
+                .into_response(&ids, state.clock.now());
+        }
+        Some(Fault::Drop) => return close(control).await,
+        Some(Fault::Delay(wait)) => {
+            tokio::time::sleep(wait).await;
+            None
+        }
+        later => later,
+    };
+
+    let (status, meeting) = match act(state, call, &parts, body).await {
+        Ok(done) => done,
+        Err(failure) => return failure.into_response(&ids, state.clock.now()),
+    };
+    let bytes = Bytes::from(meeting.to_string());
+    match after {
+        Some(Fault::ApplyThenStatus(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            GraphFailure::for_status(status).into_response(&ids, state.clock.now())
+        }
+        Some(Fault::ApplyThenDrop) => close(control).await,
+        Some(Fault::TruncatedBody) => {
+            let whole = bytes.len();
+            let part = bytes.slice(..whole / 2);
+            let chunks: [io::Result<Bytes>; 2] =
+                [Ok(part), Err(io::Error::other("injected truncation"))];
+            let mut response = entity(
+                status,
+                Body::from_stream(futures_util::stream::iter(chunks)),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(whole));
+            ids.stamp(&mut response);
+            response
+        }
+        _ => {
+            let mut response = entity(status, Body::from(bytes));
+            ids.stamp(&mut response);
+            response
+        }
+    }
+}
+
+/// Authenticates, checks and performs the operation: the status and the meeting.
+async fn act(
+    state: &State,
+    call: Call,
+    parts: &Parts,
+    request_body: Body,
+) -> Result<(StatusCode, Value), GraphFailure> {
+    let caller = state.tokens.authenticate(&parts.headers)?;
+    let organizer = match (&call.target, &caller) {
+        (Target::Me, Caller::Delegated { user, .. }) => user.clone(),
+        (Target::Me, Caller::Application { .. }) => {
+            return Err(GraphFailure::bad_request(
+                "/me request is only valid with delegated authentication flow.",
+            ))
+        }
+        (Target::User(segment), _) => UserRef::resolve(segment).ok_or_else(|| {
+            GraphFailure::new(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                format!(
+                    "Resource '{}' does not exist or one of its queried reference-property objects are not present.",
+                    segment.chars().take(128).collect::<String>()
+                ),
+            )
+        })?,
+    };
+    if !body::content_type_is(&parts.headers, "application/json") {
+        return Err(GraphFailure::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            "The Content-Type must be application/json.",
+        ));
+    }
+    let bytes = body::read_capped(&parts.headers, request_body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => GraphFailure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                format!("The request body is larger than {MAX_REQUEST_BYTES} bytes."),
+            ),
+            BodyError::Incomplete => GraphFailure::bad_request("The request body is incomplete."),
+        })?;
+    let now = state.clock.now();
+    let asked = request::parse(call.operation, call.version, &bytes, now)?;
+    let language = parts
+        .headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let tenant = caller.tenant();
+    let origin = meeting::Origin {
+        root: &state.root,
+        version: call.version,
+        tenant,
+        organizer: &organizer,
+        now,
+    };
+    let full = || {
+        GraphFailure::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "QuotaLimitReached",
+            "The emulator holds as many meetings as it keeps; start a new one.",
+        )
+    };
+    match (call.operation, asked.external_id.clone()) {
+        (Operation::CreateOrGet, Some(external_id)) => {
+            let key = Key {
+                tenant: tenant.to_owned(),
+                user: organizer.id.clone(),
+                external_id,
+            };
+            let (mut meeting, created) = state
+                .store()
+                .get_or_insert(key, || meeting::build(&asked, &origin, language))
+                .map_err(|_| full())?;
+            if created {
+                Ok((StatusCode::CREATED, meeting))
+            } else {
+                // The stored meeting, its invitation in this request's language.
+                meeting["joinInformation"] = join_info::render(&meeting, language);
+                Ok((StatusCode::OK, meeting))
+            }
+        }
+        _ => {
+            let meeting = meeting::build(&asked, &origin, language);
+            state.store().add(&meeting).map_err(|_| full())?;
+            Ok((StatusCode::CREATED, meeting))
+        }
+    }
+}
+
+fn entity(status: StatusCode, body: Body) -> Response {
+    (status, [(header::CONTENT_TYPE, ENTITY_CONTENT_TYPE)], body).into_response()
+}
+
+/// Closes the connection without answering.
+async fn close(control: Option<ConnectionControl>) -> Response {
+    match control {
+        Some(control) => {
+            control.close_without_answer();
+            std::future::pending().await
+        }
+        // Served outside the emulator's own server: the nearest thing is an empty 502.
+        None => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}

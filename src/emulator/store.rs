@@ -1,0 +1,114 @@
+//! The meetings the emulator has made, and the createOrGet index: tenant + user + externalId
+//! name at most one meeting, as Graph documents.
+//!
+//! Bounded in count and bytes: past either limit new meetings are refused, stored ones stay.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+/// Most meetings kept.
+pub const MAX_MEETINGS: usize = 100_000;
+/// Most bytes of meeting JSON kept.
+pub const MAX_STORED_BYTES: usize = 64 * 1024 * 1024;
+
+/// What identifies a meeting with an external ID. The user is the object ID, so a UPN and the
+/// object ID of one user reach the same meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Key {
+    pub tenant: String,
+    pub user: String,
+    pub external_id: String,
+}
+
+/// Why a meeting was not stored.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Full;
+
+#[derive(Debug, Default)]
+pub(super) struct Store {
+    count: usize,
+    bytes: usize,
+    keyed: HashMap<Key, Value>,
+}
+
+impl Store {
+    /// Meetings made so far (by create and createOrGet).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The meeting stored under `key`, or the one `make` builds, stored; `true` when it is new.
+    /// Looking up and storing happen under one lock, so concurrent callers with one key get
+    /// one meeting.
+    pub fn get_or_insert(
+        &mut self,
+        key: Key,
+        make: impl FnOnce() -> Value,
+    ) -> Result<(Value, bool), Full> {
+        if let Some(existing) = self.keyed.get(&key) {
+            return Ok((existing.clone(), false));
+        }
+        let meeting = make();
+        self.admit(&meeting)?;
+        self.keyed.insert(key, meeting.clone());
+        Ok((meeting, true))
+    }
+
+    /// Counts a meeting made by create, which keeps no index: create never finds a meeting.
+    pub fn add(&mut self, meeting: &Value) -> Result<(), Full> {
+        self.admit(meeting)
+    }
+
+    fn admit(&mut self, meeting: &Value) -> Result<(), Full> {
+        let size = meeting.to_string().len();
+        if self.count >= MAX_MEETINGS || self.bytes + size > MAX_STORED_BYTES {
+            return Err(Full);
+        }
+        self.count += 1;
+        self.bytes += size;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(tenant: &str, user: &str, external_id: &str) -> Key {
+        Key {
+            tenant: tenant.into(),
+            user: user.into(),
+            external_id: external_id.into(),
+        }
+    }
+
+    #[test]
+    fn one_meeting_per_tenant_user_and_external_id() {
+        let mut store = Store::default();
+        let (a, new) = store
+            .get_or_insert(key("t", "u", "x"), || json!({"id": "a"}))
+            .unwrap();
+        assert!(new);
+        let (again, new) = store
+            .get_or_insert(key("t", "u", "x"), || json!({"id": "b"}))
+            .unwrap();
+        assert!(!new);
+        assert_eq!(again, a);
+        for other in [key("t", "v", "x"), key("s", "u", "x"), key("t", "u", "X")] {
+            assert!(store.get_or_insert(other, || json!({"id": "c"})).unwrap().1);
+        }
+        store.add(&json!({"id": "d"})).unwrap();
+        assert_eq!(store.len(), 5);
+    }
+
+    #[test]
+    fn bytes_are_bounded() {
+        let mut store = Store::default();
+        let big = json!({"subject": "x".repeat(MAX_STORED_BYTES / 2)});
+        store.add(&big).unwrap();
+        assert_eq!(store.add(&big), Err(Full));
+        assert_eq!(store.len(), 1);
+    }
+}
