@@ -25,6 +25,9 @@ use super::{
 };
 use crate::ApiVersion;
 
+/// How long a truncated body waits before the connection is cut.
+const TRUNCATION_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Whose meetings the path names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Target {
@@ -94,12 +97,19 @@ pub(super) async fn handle(
         Some(Fault::TruncatedBody) => {
             let whole = bytes.len();
             let part = bytes.slice(..whole / 2);
-            let chunks: [io::Result<Bytes>; 2] =
-                [Ok(part), Err(io::Error::other("injected truncation"))];
-            let mut response = entity(
-                status,
-                Body::from_stream(futures_util::stream::iter(chunks)),
-            );
+            // Half the body, a pause so it is flushed with the headers, then an error, which
+            // makes hyper close the connection short of the announced length.
+            let chunks = futures_util::stream::unfold(Some(part), |part| async move {
+                match part {
+                    Some(part) => Some((Ok(part), None)),
+                    None => {
+                        tokio::time::sleep(TRUNCATION_PAUSE).await;
+                        let cut: io::Result<Bytes> = Err(io::Error::other("injected truncation"));
+                        Some((cut, None))
+                    }
+                }
+            });
+            let mut response = entity(status, Body::from_stream(chunks));
             response
                 .headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(whole));

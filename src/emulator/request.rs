@@ -5,7 +5,7 @@
 //! `chatInfo` is refused on v1.0. create takes an `onlineMeeting` and keeps whatever it is given
 //! except the properties only the service may set.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::graph_error::GraphFailure;
@@ -158,6 +158,12 @@ pub(super) fn parse(
             other => other.to_string(),
         })
     })?;
+    // Edm.DateTimeOffset ends with the year 9999.
+    if start.year() > 9999 || end.year() > 9999 {
+        return Err(GraphFailure::bad_request(
+            "The DateTimeOffset value is out of range: startDateTime and endDateTime must be before the year 10000.",
+        ));
+    }
     fields.insert("startDateTime".into(), Value::String(graph_time(start)));
     fields.insert("endDateTime".into(), Value::String(graph_time(end)));
     Ok(Asked {

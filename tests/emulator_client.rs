@@ -1,0 +1,360 @@
+//! The library client against the emulator: both operations, both token kinds, and how the
+//! client's retry rules meet the emulator's injected faults.
+#![cfg(feature = "emulator")]
+
+use std::time::Duration;
+
+use graph_meetings::{
+    emulator::{Emulator, Fault, DEMO_USER_ID},
+    types, ApiVersion, Client, ClientCredentials, Error, InvalidRequest, Outcome, RetryPolicy,
+    User,
+};
+use serde_json::Value;
+
+/// Retries without real waiting: tiny backoff, Retry-After of 0 in the faults.
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_retries(3)
+        .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
+}
+
+fn delegated(emu: &Emulator) -> Client {
+    Client::builder()
+        .base_url(emu.base_url())
+        .static_token("delegated-token-of-the-demo-user")
+        .retry(quick_retries())
+        .build()
+        .unwrap()
+}
+
+fn request(external_id: &str) -> types::CreateOrGetRequest {
+    types::CreateOrGetRequest {
+        external_id: external_id.into(),
+        subject: Some("Weekly sync".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn create_or_get_tells_created_from_existing() {
+    let emu = Emulator::start().await.unwrap();
+    let client = delegated(&emu);
+    let first = client
+        .create_or_get(&User::Me, request("weekly"))
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, Outcome::Created);
+    assert_eq!(first.status.as_u16(), 201);
+    assert!(first.request_id.is_some());
+    let meeting = &first.meeting;
+    assert!(meeting.id.is_some() && meeting.join_web_url.is_some());
+    assert!(meeting.creation_date_time.is_some());
+    assert_eq!(meeting.subject.as_deref(), Some("Weekly sync"));
+    assert_eq!(
+        meeting.end_date_time.unwrap() - meeting.start_date_time.unwrap(),
+        chrono::Duration::hours(1)
+    );
+    // Properties the typed model does not name are kept.
+    assert!(meeting.extra.contains_key("@odata.context"));
+    let raw: Value = serde_json::from_slice(&first.raw).unwrap();
+    assert!(raw["broadcastSettings"].is_null());
+
+    let second = client
+        .create_or_get(&User::Me, request("weekly"))
+        .await
+        .unwrap();
+    assert_eq!(second.outcome, Outcome::Existing);
+    assert_eq!(second.meeting.id, first.meeting.id);
+    assert_eq!(emu.meeting_count(), 1);
+}
+
+#[tokio::test]
+async fn create_with_passcode_and_language() {
+    let emu = Emulator::start().await.unwrap();
+    let client = delegated(&emu);
+    let meeting = types::OnlineMeeting {
+        subject: Some("Interview".into()),
+        join_meeting_id_settings: Some(types::JoinMeetingIdSettings {
+            is_passcode_required: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = client
+        .create_in_language(&User::Me, meeting.clone(), Some("pt-BR"))
+        .await
+        .unwrap();
+    assert_eq!(created.status.as_u16(), 201);
+    let settings = created.meeting.join_meeting_id_settings.unwrap();
+    assert!(settings.passcode.is_some_and(|p| !p.is_empty()));
+    let info = created.meeting.join_information.unwrap().content.unwrap();
+    assert!(info.contains("Participar"), "{info}");
+
+    let again = client.create(&User::Me, meeting).await.unwrap();
+    assert_ne!(again.meeting.id, created.meeting.id);
+    assert_eq!(emu.meeting_count(), 2);
+}
+
+#[tokio::test]
+async fn time_rules_and_chat_info_are_refused_before_anything_is_sent() {
+    let emu = Emulator::start().await.unwrap();
+    let client = delegated(&emu);
+    let start = chrono::Utc::now();
+    let mut backwards = request("t");
+    backwards.start_date_time = Some(start);
+    backwards.end_date_time = Some(start - chrono::Duration::minutes(1));
+    let err = client
+        .create_or_get(&User::Me, backwards)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidRequest(InvalidRequest::EndBeforeStart { .. })
+    ));
+
+    let mut chat = request("c");
+    chat.chat_info = Some(types::ChatInfo {
+        thread_id: Some("19:abc@thread.tacv2".into()),
+        ..Default::default()
+    });
+    let err = client
+        .create_or_get(&User::Me, chat.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidRequest(InvalidRequest::ChatInfoRequiresBeta)
+    ));
+    assert_eq!(emu.graph_requests(), 0);
+
+    let beta = Client::builder()
+        .base_url(emu.base_url())
+        .api_version(ApiVersion::Beta)
+        .static_token("t")
+        .build()
+        .unwrap();
+    let answer = beta.create_or_get(&User::Me, chat).await.unwrap();
+    assert_eq!(
+        answer.meeting.chat_info.unwrap().thread_id.as_deref(),
+        Some("19:abc@thread.tacv2")
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_get_one_cached_token_and_act_for_a_user() {
+    let emu = Emulator::start().await.unwrap();
+    let credentials = ClientCredentials::builder("contoso.example", "app-id", "app-secret")
+        .authority_host(emu.authority_host())
+        .build()
+        .unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .token_provider(credentials)
+        .retry(quick_retries())
+        .build()
+        .unwrap();
+    let user = User::id(DEMO_USER_ID).unwrap();
+    let first = client.create_or_get(&user, request("app")).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Created);
+    let second = client.create_or_get(&user, request("app")).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Existing);
+    assert_eq!(emu.token_requests(), 1, "the token is cached");
+
+    // /me with an application token is refused by the library, before sending.
+    let err = client
+        .create_or_get(&User::Me, request("app"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidRequest(InvalidRequest::AppTokenForMe)
+    ));
+    assert_eq!(emu.graph_requests(), 2);
+
+    // A revoked token is answered 401; the client fetches a fresh one and goes on.
+    emu.revoke_tokens();
+    let third = client
+        .create(&user, types::OnlineMeeting::default())
+        .await
+        .unwrap();
+    assert_eq!(third.status.as_u16(), 201);
+    assert_eq!(emu.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn an_application_token_on_me_gets_graphs_refusal() {
+    let emu = Emulator::start().await.unwrap();
+    let credentials = ClientCredentials::builder("contoso.example", "app-id", "app-secret")
+        .authority_host(emu.authority_host())
+        .build()
+        .unwrap();
+    let token = graph_meetings::TokenProvider::token(&credentials)
+        .await
+        .unwrap();
+    // Handed over as a plain token, the library cannot know its kind: Graph says no.
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .static_token(token.secret().expose())
+        .build()
+        .unwrap();
+    let err = client
+        .create_or_get(&User::Me, request("x"))
+        .await
+        .unwrap_err();
+    let graph = err.graph().expect("Graph's error");
+    assert_eq!(graph.status, 400);
+    assert_eq!(graph.code.as_deref(), Some("BadRequest"));
+    assert!(graph.message.as_deref().unwrap().contains("delegated"));
+    assert!(graph.request_id.is_some());
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_an_authentication_error() {
+    let emu = Emulator::builder()
+        .client_secret("right")
+        .start()
+        .await
+        .unwrap();
+    let credentials = ClientCredentials::builder("contoso.example", "app-id", "wrong")
+        .authority_host(emu.authority_host())
+        .build()
+        .unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .token_provider(credentials)
+        .build()
+        .unwrap();
+    let err = client
+        .create_or_get(&User::id(DEMO_USER_ID).unwrap(), request("x"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Authentication(_)), "{err:?}");
+    assert!(text.contains("AADSTS7000215"), "{text}");
+    assert!(
+        !text.contains("wrong"),
+        "the secret is never printed: {text}"
+    );
+    assert_eq!(emu.graph_requests(), 0);
+}
+
+#[tokio::test]
+async fn create_or_get_survives_every_fault_without_a_duplicate() {
+    let emu = Emulator::start().await.unwrap();
+    let client = delegated(&emu);
+    let faults = [
+        Fault::throttle(Duration::ZERO),
+        Fault::status(503),
+        Fault::status(504),
+        Fault::Drop,
+        Fault::ApplyThenStatus(504),
+        Fault::ApplyThenDrop,
+        Fault::TruncatedBody,
+    ];
+    for (i, fault) in faults.into_iter().enumerate() {
+        let before = emu.graph_requests();
+        emu.faults().push(fault.clone());
+        let external_id = format!("fault-{i}");
+        let answer = client.create_or_get(&User::Me, request(&external_id)).await;
+        let answer = answer.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(emu.graph_requests() - before, 2, "{fault:?}: one retry");
+        let acted_first = matches!(
+            fault,
+            Fault::ApplyThenStatus(_) | Fault::ApplyThenDrop | Fault::TruncatedBody
+        );
+        let expected = if acted_first {
+            Outcome::Existing
+        } else {
+            Outcome::Created
+        };
+        assert_eq!(answer.outcome, expected, "{fault:?}");
+        assert_eq!(emu.meeting_count(), i + 1, "{fault:?}: one meeting");
+    }
+}
+
+#[tokio::test]
+async fn create_is_retried_only_when_the_service_did_not_act() {
+    let emu = Emulator::start().await.unwrap();
+    let client = delegated(&emu);
+    let meeting = types::OnlineMeeting::default;
+
+    // 429, and 503 with Retry-After: the service said it did not act, so it is retried.
+    emu.faults().push(Fault::throttle(Duration::ZERO));
+    emu.faults().push(Fault::Status {
+        status: 503,
+        retry_after: Some(Duration::ZERO),
+    });
+    let answer = client.create(&User::Me, meeting()).await.unwrap();
+    assert_eq!(answer.status.as_u16(), 201);
+    assert_eq!(emu.graph_requests(), 3);
+    assert_eq!(emu.meeting_count(), 1);
+
+    // Ambiguous answers end in OutcomeUnknown, whether or not the meeting was made.
+    for (fault, made) in [
+        (Fault::status(504), false),
+        (Fault::ApplyThenStatus(504), true),
+        (Fault::ApplyThenDrop, true),
+        (Fault::TruncatedBody, true),
+        (Fault::Drop, false),
+    ] {
+        let before = (emu.graph_requests(), emu.meeting_count());
+        emu.faults().push(fault.clone());
+        let err = client.create(&User::Me, meeting()).await.unwrap_err();
+        assert!(
+            matches!(err, Error::OutcomeUnknown { .. }),
+            "{fault:?}: {err:?}"
+        );
+        assert_eq!(emu.graph_requests() - before.0, 1, "{fault:?}: not retried");
+        assert_eq!(
+            emu.meeting_count() - before.1,
+            usize::from(made),
+            "{fault:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_delay_longer_than_the_timeout_is_a_timeout() {
+    let emu = Emulator::start().await.unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .static_token("t")
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    emu.faults().push(Fault::Delay(Duration::from_secs(5)));
+    let err = client
+        .create_or_get(&User::Me, request("slow"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    // The emulator still answers the next request.
+    let answer = client
+        .create_or_get(&User::Me, request("next"))
+        .await
+        .unwrap();
+    assert_eq!(answer.outcome, Outcome::Created);
+}
+
+#[tokio::test]
+async fn throttling_past_the_retries_is_graphs_error_with_retry_after() {
+    let emu = Emulator::start().await.unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .static_token("t")
+        .retry(RetryPolicy::default().with_max_retries(1))
+        .build()
+        .unwrap();
+    emu.faults().throttle(2, Duration::ZERO);
+    let err = client
+        .create_or_get(&User::Me, request("busy"))
+        .await
+        .unwrap_err();
+    let graph = err.graph().expect("Graph's error");
+    assert_eq!(graph.status, 429);
+    assert_eq!(graph.code.as_deref(), Some("TooManyRequests"));
+    assert_eq!(graph.retry_after, Some(Duration::ZERO));
+    assert_eq!(graph.attempts, 2);
+    assert_eq!(emu.meeting_count(), 0);
+}
