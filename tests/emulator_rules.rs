@@ -61,6 +61,9 @@ async fn graph_error(response: Response) -> (StatusCode, String, String) {
     )
 }
 
+/// A token request's form fields.
+type Form<'a> = &'a [(&'a str, &'a str)];
+
 async fn app_token(emu: &Emulator, tenant: &str) -> String {
     let response = http()
         .post(format!(
@@ -410,7 +413,7 @@ async fn the_token_endpoint_refuses_like_the_identity_platform() {
         .unwrap();
     let url = format!("{}/contoso.example/oauth2/v2.0/token", emu.authority_host());
     let scope = "https://graph.microsoft.com/.default";
-    let cases: [(&[(&str, &str)], StatusCode, &str, &str); 5] = [
+    let cases: [(Form, StatusCode, &str, &str); 5] = [
         (
             &[
                 ("grant_type", "client_credentials"),
