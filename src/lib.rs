@@ -32,6 +32,9 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
 mod client;
 mod cloud;
 #[cfg(feature = "emulator")]

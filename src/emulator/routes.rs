@@ -61,7 +61,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
                 .into_response(&RequestIds::new(&parts.headers), state.clock.now())
         }
     };
-    tracing::debug!(%method, path = %path, status = response.status().as_u16(), "emulator answered");
+    tracing::info!(%method, path = %path, status = response.status().as_u16(), "emulator answered");
     response
 }
 

@@ -1,0 +1,225 @@
+//! The command line, as clap parses it. The contract (commands, flags, environment variables)
+//! is fixed by the project; additions are marked as such in their help.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::duration;
+use crate::Cloud;
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  another failure (e.g. the emulator could not listen, stdout closed)
+  2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with an
+     application token
+  3  authentication: no credentials, the token endpoint refused, Graph answered 401
+  4  Graph answered with an error (its code, message and request-id are on stderr)
+  5  transport failure: no complete answer (timeout, connection lost)
+  6  create's outcome is unknown: a meeting may have been made; use create-or-get to retry
+
+Credentials: GRAPH_TOKEN (a bearer token), else AZURE_TENANT_ID + AZURE_CLIENT_ID +
+AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).";
+
+/// Create Microsoft Teams online meetings through Microsoft Graph.
+#[derive(Debug, Parser)]
+#[command(name = "graph-meetings", version, after_help = EXIT_STATUS)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Create the meeting with this externalId, or get the one that already has it
+    /// (outcome "created", 201, or "existing", 200). Safe to repeat.
+    CreateOrGet(CreateOrGetArgs),
+    /// Create a new meeting (201). Every successful call makes another meeting.
+    Create(CreateArgs),
+    /// Serve the local Graph emulator on 127.0.0.1 until stopped (Ctrl-C).
+    Emulator(EmulatorArgs),
+    /// The main job against an embedded emulator: createOrGet twice, create, a refused time
+    /// rule. Needs no account and no network.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CreateOrGetArgs {
+    /// The meeting's external ID: with the tenant and the user, it names one meeting
+    /// (may instead come from --body).
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+    #[command(flatten)]
+    pub meeting: MeetingArgs,
+    /// Create the meeting in this Teams chat or channel thread (chatInfo.threadId; beta only).
+    #[arg(long, value_name = "THREAD_ID")]
+    pub chat_thread: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CreateArgs {
+    #[command(flatten)]
+    pub meeting: MeetingArgs,
+    /// Require a passcode to join by meeting ID (joinMeetingIdSettings.isPasscodeRequired).
+    #[arg(long)]
+    pub passcode_required: bool,
+    /// Language of the invitation (joinInformation), e.g. pt-BR; sent as Accept-Language.
+    #[arg(long, value_name = "TAG", value_parser = language_tag)]
+    pub language: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// What both request commands say about the meeting.
+#[derive(Debug, Args)]
+pub(super) struct MeetingArgs {
+    /// The meeting's subject.
+    #[arg(long, value_name = "S")]
+    pub subject: Option<String>,
+    /// Start, RFC 3339 with any offset (e.g. 2019-07-12T14:30:34.2444915-07:00).
+    /// Without --start and --end: now, for an hour.
+    #[arg(long, value_name = "T", value_parser = instant)]
+    pub start: Option<DateTime<Utc>>,
+    /// End, RFC 3339 with any offset. Without it: start + 1 hour.
+    #[arg(long, value_name = "T", value_parser = instant, conflicts_with = "duration")]
+    pub end: Option<DateTime<Utc>>,
+    /// Length instead of --end, e.g. 30m, 1h30m, 45s (from --start, or from now).
+    #[arg(long, value_name = "D", value_parser = duration::parse)]
+    pub duration: Option<chrono::Duration>,
+    /// An attendee by user principal name (repeatable); replaces the attendees of --body.
+    #[arg(long, value_name = "UPN")]
+    pub attendee: Vec<String>,
+    /// A JSON request body from FILE, or stdin for -; the flags above override its fields.
+    #[arg(long, value_name = "FILE|-")]
+    pub body: Option<PathBuf>,
+}
+
+/// Options of both request commands.
+#[derive(Debug, Args)]
+pub(super) struct CommonArgs {
+    /// Act for this user (/users/{ID}: object ID or UPN); without it, /me.
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+    /// Use /beta instead of /v1.0.
+    #[arg(long)]
+    pub beta: bool,
+    /// The national cloud: global, usgov, dod or china.
+    #[arg(long, value_name = "CLOUD", default_value = "global", value_parser = cloud)]
+    pub cloud: Cloud,
+    /// Graph root without the version, e.g. http://127.0.0.1:8080; plain http only for loopback.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "GRAPH_BASE_URL",
+        hide_env_values = true
+    )]
+    pub base_url: Option<String>,
+    /// Token authority, e.g. https://login.microsoftonline.com.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AZURE_AUTHORITY_HOST",
+        hide_env_values = true
+    )]
+    pub authority_host: Option<String>,
+    /// Time for one attempt, in seconds (default 60).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub timeout: Option<std::time::Duration>,
+    /// More detail on stderr (repeatable); never a token or secret.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Output::Json)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub port: u16,
+    /// Log each request on stderr (repeatable).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct DemoArgs {
+    /// More detail on stderr (repeatable).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The shape of stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum Output {
+    /// One JSON object: outcome, status, requestId and every property of the meeting.
+    Json,
+    /// A short human view.
+    Summary,
+}
+
+fn instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2019-07-12T14:30:34-07:00"))
+}
+
+fn cloud(text: &str) -> Result<Cloud, String> {
+    text.parse()
+}
+
+fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(value > 0.0 && value <= 86_400.0) {
+        return Err("the timeout must be more than 0 and at most 86400 seconds".into());
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
+}
+
+/// A BCP 47-shaped tag: letters, digits and hyphens, nothing a header could be bent with.
+fn language_tag(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 64
+        && text.split('-').all(|part| {
+            !part.is_empty() && part.len() <= 8 && part.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a language tag such as en, pt-BR or zh-Hans"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn values_are_checked() {
+        assert!(instant("2019-07-12T14:30:34.2444915-07:00").is_ok());
+        assert!(instant("2019-07-12 14:30").is_err());
+        assert!(seconds("2.5").is_ok());
+        for bad in ["0", "-1", "NaN", "inf", "1e9", "x"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+        assert!(language_tag("zh-Hans-CN").is_ok());
+        for bad in ["", "pt_BR", "en\r\nX-Evil: 1", "a--b", "toolongpart"] {
+            assert!(language_tag(bad).is_err(), "{bad:?}");
+        }
+    }
+}

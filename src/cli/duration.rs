@@ -1,0 +1,70 @@
+//! Meeting lengths as people write them: `30m`, `1h30m`, `90s`, `2h`.
+
+use chrono::Duration;
+
+/// Longest length accepted; far beyond any meeting, well within chrono's range.
+const MAX: Duration = Duration::days(366);
+
+/// Parses hours, minutes and seconds in that order, each at most once, at least one.
+pub(super) fn parse(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("{text:?} is not a duration such as 30m, 1h30m or 45s");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = Duration::zero();
+    for (unit, seconds) in [('h', 3600), ('m', 60), ('s', 1)] {
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        if digits == 0 || !rest[digits..].starts_with(unit) {
+            continue;
+        }
+        let amount: i64 = rest[..digits].parse().map_err(|_| invalid())?;
+        let part = amount
+            .checked_mul(seconds)
+            .and_then(Duration::try_seconds)
+            .ok_or_else(invalid)?;
+        total = total.checked_add(&part).ok_or_else(invalid)?;
+        rest = &rest[digits + 1..];
+    }
+    if !rest.is_empty() {
+        return Err(invalid());
+    }
+    if total > MAX {
+        return Err(format!("{text:?} is longer than 366 days"));
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_minutes_seconds() {
+        assert_eq!(parse("30m"), Ok(Duration::minutes(30)));
+        assert_eq!(parse("1h30m"), Ok(Duration::minutes(90)));
+        assert_eq!(parse("1h"), Ok(Duration::hours(1)));
+        assert_eq!(parse("45s"), Ok(Duration::seconds(45)));
+        assert_eq!(parse("2h0m5s"), Ok(Duration::seconds(7205)));
+        assert_eq!(parse("0m"), Ok(Duration::zero()));
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        for bad in [
+            "",
+            "30",
+            "m",
+            "1m1h",
+            "1h1h",
+            "1d",
+            "-5m",
+            "1.5h",
+            "1h 30m",
+            "99999999999999999999h",
+            "9000h",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

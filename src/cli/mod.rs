@@ -1,0 +1,61 @@
+//! The `graph-meetings` command: `create-or-get`, `create`, `emulator` and `demo`.
+//!
+//! Public only so `src/main.rs` can call [`main`]; the command line, not this module, is the
+//! interface.
+
+mod args;
+mod credentials;
+mod demo;
+mod duration;
+mod failure;
+mod logging;
+mod output;
+mod request;
+mod send;
+mod serve;
+mod terminal;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command, DemoArgs};
+use failure::Failure;
+
+/// Runs the command with the process's arguments and environment.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return Failure::Other(format!("cannot start the async runtime: {e}")).report(),
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::CreateOrGet(args) => {
+            logging::init(args.common.verbose);
+            send::create_or_get(args).await
+        }
+        Command::Create(args) => {
+            logging::init(args.common.verbose);
+            send::create(args).await
+        }
+        Command::Emulator(args) => serve::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}

@@ -1,0 +1,137 @@
+//! The request the command sends: `--body` first, then each flag overriding its field. The
+//! time rules are left to the library, which refuses before sending.
+
+use std::{
+    io::{self, Read},
+    path::Path,
+};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::{
+    args::{CreateArgs, CreateOrGetArgs, MeetingArgs},
+    failure::Failure,
+};
+use crate::types;
+
+/// A start or end, when known.
+type Instant = Option<DateTime<Utc>>;
+
+/// Largest `--body` read.
+const MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+/// The createOrGet body.
+pub(super) fn create_or_get(
+    args: &CreateOrGetArgs,
+    now: DateTime<Utc>,
+) -> Result<types::CreateOrGetRequest, Failure> {
+    let mut fields = read_body(args.meeting.body.as_deref())?;
+    if let Some(id) = &args.external_id {
+        fields.insert("externalId".into(), Value::String(id.clone()));
+    }
+    if !fields.contains_key("externalId") {
+        return Err(Failure::Usage(
+            "externalId is required: pass --external-id ID (or \"externalId\" in --body)".into(),
+        ));
+    }
+    let mut request: types::CreateOrGetRequest = typed(fields)?;
+    let m = &args.meeting;
+    request.subject = m.subject.clone().or(request.subject);
+    (request.start_date_time, request.end_date_time) =
+        times(m, request.start_date_time, request.end_date_time, now)?;
+    if !m.attendee.is_empty() {
+        request.participants.get_or_insert_default().attendees = Some(attendees(&m.attendee));
+    }
+    if let Some(thread) = &args.chat_thread {
+        request.chat_info.get_or_insert_default().thread_id = Some(thread.clone());
+    }
+    Ok(request)
+}
+
+/// The create body.
+pub(super) fn create(
+    args: &CreateArgs,
+    now: DateTime<Utc>,
+) -> Result<types::OnlineMeeting, Failure> {
+    let mut meeting: types::OnlineMeeting = typed(read_body(args.meeting.body.as_deref())?)?;
+    let m = &args.meeting;
+    meeting.subject = m.subject.clone().or(meeting.subject);
+    (meeting.start_date_time, meeting.end_date_time) =
+        times(m, meeting.start_date_time, meeting.end_date_time, now)?;
+    if !m.attendee.is_empty() {
+        meeting.participants.get_or_insert_default().attendees = Some(attendees(&m.attendee));
+    }
+    if args.passcode_required {
+        meeting
+            .join_meeting_id_settings
+            .get_or_insert_default()
+            .is_passcode_required = Some(true);
+    }
+    Ok(meeting)
+}
+
+/// Start and end after the flags: `--duration` counts from the start (now when there is none).
+fn times(
+    m: &MeetingArgs,
+    start: Instant,
+    end: Instant,
+    now: DateTime<Utc>,
+) -> Result<(Instant, Instant), Failure> {
+    let start = m.start.or(start);
+    let end = m.end.or(end);
+    let Some(length) = m.duration else {
+        return Ok((start, end));
+    };
+    let start = start.unwrap_or(now);
+    let end = start.checked_add_signed(length).ok_or_else(|| {
+        Failure::Usage("--duration takes the end past the representable range".into())
+    })?;
+    Ok((Some(start), Some(end)))
+}
+
+fn attendees(upns: &[String]) -> Vec<types::MeetingParticipantInfo> {
+    upns.iter()
+        .map(|upn| types::MeetingParticipantInfo {
+            upn: Some(upn.clone()),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn typed<T: serde::de::DeserializeOwned>(fields: Map<String, Value>) -> Result<T, Failure> {
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| Failure::Usage(format!("the request body does not fit: {e}")))
+}
+
+/// The `--body` object, or an empty one.
+fn read_body(path: Option<&Path>) -> Result<Map<String, Value>, Failure> {
+    let Some(path) = path else {
+        return Ok(Map::new());
+    };
+    let name = path.display().to_string();
+    let mut text = Vec::new();
+    let read = if name == "-" {
+        io::stdin()
+            .lock()
+            .take(MAX_BODY_BYTES + 1)
+            .read_to_end(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(MAX_BODY_BYTES + 1).read_to_end(&mut text))
+    };
+    read.map_err(|e| Failure::Usage(format!("cannot read --body {name}: {e}")))?;
+    if text.len() as u64 > MAX_BODY_BYTES {
+        return Err(Failure::Usage(format!(
+            "--body {name} is larger than 1 MiB"
+        )));
+    }
+    match serde_json::from_slice(&text) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        Ok(_) => Err(Failure::Usage(format!(
+            "--body {name} must hold a JSON object"
+        ))),
+        Err(e) => Err(Failure::Usage(format!(
+            "--body {name} is not valid JSON: {e}"
+        ))),
+    }
+}

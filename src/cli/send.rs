@@ -1,0 +1,140 @@
+//! `create-or-get` and `create`: check the input, find credentials, send with the library
+//! client, print the answer.
+//!
+//! Input is checked in full before credentials are looked at, so bad input is always exit
+//! status 2 with nothing sent, whatever the environment holds.
+
+use chrono::Utc;
+
+use super::{
+    args::{CommonArgs, CreateArgs, CreateOrGetArgs},
+    credentials::{self, Credentials},
+    failure::Failure,
+    output::{self, Answer},
+    request, terminal,
+};
+use crate::{times, ApiVersion, Client, ClientCredentials, User};
+
+pub(super) async fn create_or_get(args: CreateOrGetArgs) -> Result<(), Failure> {
+    let common = &args.common;
+    let body = request::create_or_get(&args, Utc::now())?;
+    let user = user(common)?;
+    times::resolve(body.start_date_time, body.end_date_time, Utc::now())?;
+    if body.chat_info.is_some() && !common.beta {
+        return Err(Failure::Usage(
+            "chatInfo (--chat-thread) is only supported on beta: add --beta (nothing was sent)"
+                .into(),
+        ));
+    }
+    let client = client(common)?;
+    tracing::info!(user = %describe(&user), "sending createOrGet");
+    let answer = client.create_or_get(&user, body).await?;
+    print(
+        common,
+        &Answer {
+            outcome: answer.outcome.as_str(),
+            status: answer.status.as_u16(),
+            request_id: answer.request_id.as_deref(),
+            client_request_id: &answer.client_request_id,
+            meeting: &answer.meeting,
+            raw: &answer.raw,
+        },
+    )
+}
+
+pub(super) async fn create(args: CreateArgs) -> Result<(), Failure> {
+    let common = &args.common;
+    let meeting = request::create(&args, Utc::now())?;
+    let user = user(common)?;
+    times::resolve(meeting.start_date_time, meeting.end_date_time, Utc::now())?;
+    let client = client(common)?;
+    tracing::info!(user = %describe(&user), language = ?args.language, "sending create");
+    let answer = client
+        .create_in_language(&user, meeting, args.language.as_deref())
+        .await?;
+    print(
+        common,
+        &Answer {
+            outcome: "created",
+            status: answer.status.as_u16(),
+            request_id: answer.request_id.as_deref(),
+            client_request_id: &answer.client_request_id,
+            meeting: &answer.meeting,
+            raw: &answer.raw,
+        },
+    )
+}
+
+fn user(common: &CommonArgs) -> Result<User, Failure> {
+    match &common.user {
+        Some(id) => Ok(User::id(id.clone())?),
+        None => Ok(User::Me),
+    }
+}
+
+fn describe(user: &User) -> String {
+    match user {
+        User::Me => "/me".into(),
+        User::Id(id) => format!("/users/{id}"),
+    }
+}
+
+/// The library client for the options and the environment's credentials.
+fn client(common: &CommonArgs) -> Result<Client, Failure> {
+    let credentials = credentials::from_env(|name| std::env::var(name).ok())?;
+    let version = if common.beta {
+        ApiVersion::Beta
+    } else {
+        ApiVersion::V1
+    };
+    let mut builder = Client::builder()
+        .cloud(common.cloud)
+        .api_version(version)
+        .user_agent(concat!("graph-meetings-cli/", env!("CARGO_PKG_VERSION")));
+    if let Some(root) = non_empty(&common.base_url) {
+        builder = builder.base_url(root);
+    }
+    if let Some(timeout) = common.timeout {
+        builder = builder.timeout(timeout);
+    }
+    tracing::info!(credentials = %credentials.describe(), "credentials");
+    let builder = match credentials {
+        Credentials::Token(token) => builder.static_token(token),
+        Credentials::App {
+            tenant,
+            client_id,
+            secret,
+        } => {
+            let mut app = ClientCredentials::builder(tenant, client_id, secret).cloud(common.cloud);
+            if let Some(host) = non_empty(&common.authority_host) {
+                app = app.authority_host(host);
+            }
+            if let Some(timeout) = common.timeout {
+                app = app.timeout(timeout);
+            }
+            builder.token_provider(app.build()?)
+        }
+    };
+    let client = builder.build()?;
+    tracing::info!(base_url = client.base_url(), "Graph");
+    Ok(client)
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn print(common: &CommonArgs, answer: &Answer<'_>) -> Result<(), Failure> {
+    tracing::info!(
+        status = answer.status,
+        request_id = answer.request_id.unwrap_or("none"),
+        "Graph answered"
+    );
+    if terminal::stdout(&output::render(answer, common.output)) {
+        Ok(())
+    } else {
+        Err(Failure::Other(
+            "stdout is closed; the answer was not printed".into(),
+        ))
+    }
+}

@@ -1,0 +1,36 @@
+//! Writing to stdout and stderr without panicking (a closed pipe is an error to report, not a
+//! crash) and without letting service-supplied text drive the terminal.
+
+use std::io::{self, Write};
+
+/// Writes `text` to stdout and flushes; `false` when stdout is gone.
+pub(super) fn stdout(text: &str) -> bool {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
+}
+
+/// Writes `text` to stderr; there is nowhere to report a failure to.
+pub(super) fn stderr(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+/// `text` without control characters, so a message from the service cannot move the cursor,
+/// recolour the terminal or forge extra lines.
+pub(super) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_blanked() {
+        assert_eq!(printable("a\u{1b}[31mb\nc\r"), "a [31mb c ");
+    }
+}
