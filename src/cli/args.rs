@@ -129,6 +129,10 @@ pub(super) struct CommonArgs {
     /// Time for one attempt, in seconds (default 60).
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub timeout: Option<std::time::Duration>,
+    /// Retries after the first attempt, for failures that allow one (default 3; 0: none).
+    /// An addition to the contract.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: Option<u32>,
     /// More detail on stderr (repeatable); never a token or secret.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

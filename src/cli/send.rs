@@ -13,7 +13,7 @@ use super::{
     output::{self, Answer},
     request, terminal,
 };
-use crate::{times, ApiVersion, Client, ClientCredentials, User};
+use crate::{times, ApiVersion, Client, ClientCredentials, RetryPolicy, User};
 
 pub(super) async fn create_or_get(args: CreateOrGetArgs) -> Result<(), Failure> {
     let common = &args.common;
@@ -96,6 +96,9 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
     }
     if let Some(timeout) = common.timeout {
         builder = builder.timeout(timeout);
+    }
+    if let Some(retries) = common.retries {
+        builder = builder.retry(RetryPolicy::default().with_max_retries(retries));
     }
     tracing::info!(credentials = %credentials.describe(), "credentials");
     let builder = match credentials {

@@ -1,0 +1,814 @@
+//! The `graph-meetings` binary end to end against the emulator: every flag of the request
+//! commands, both outputs, every exit status.
+#![cfg(feature = "cli")]
+
+use std::{process::Stdio, time::Duration};
+
+use graph_meetings::emulator::{Emulator, Fault, DEMO_USER_ID};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+
+const BIN: &str = env!("CARGO_BIN_EXE_graph-meetings");
+
+/// Variables the command reads; cleared so the host's environment cannot leak in.
+const ENVIRONMENT: &[&str] = &[
+    "GRAPH_TOKEN",
+    "GRAPH_BASE_URL",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_AUTHORITY_HOST",
+];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// stdout as the one JSON object it must be.
+    fn json(&self) -> Value {
+        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", self.stdout))
+    }
+}
+
+async fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .args(args)
+        .env("TZ", "UTC")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for name in ENVIRONMENT {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    let mut child = command.spawn().expect("the binary runs");
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the command finishes")
+        .unwrap();
+    Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// Runs against `emu` with a delegated token.
+async fn run(emu: &Emulator, args: &[&str]) -> Run {
+    let base = emu.base_url();
+    let mut all = args.to_vec();
+    all.extend(["--base-url", &base]);
+    run_with(&all, &[("GRAPH_TOKEN", "delegated-token")], None).await
+}
+
+#[tokio::test]
+async fn create_or_get_prints_created_then_existing_as_one_json_object() {
+    let emu = Emulator::start().await.unwrap();
+    let first = run(
+        &emu,
+        &[
+            "create-or-get",
+            "--external-id",
+            "weekly",
+            "--subject",
+            "Weekly sync",
+        ],
+    )
+    .await;
+    let first = first.json();
+    assert_eq!(first["outcome"], "created");
+    assert_eq!(first["status"], 201);
+    assert!(first["requestId"].as_str().is_some_and(|s| s.len() == 36));
+    let meeting = &first["meeting"];
+    assert_eq!(meeting["subject"], "Weekly sync");
+    assert_eq!(meeting["externalId"], "weekly");
+    // Every property the service sent, nulls and unknown ones included.
+    assert!(meeting["@odata.context"].is_string());
+    assert!(meeting.get("broadcastSettings").is_some_and(Value::is_null));
+    assert!(meeting["joinWebUrl"].is_string());
+
+    let second = run(&emu, &["create-or-get", "--external-id", "weekly"])
+        .await
+        .json();
+    assert_eq!(second["outcome"], "existing");
+    assert_eq!(second["status"], 200);
+    assert_eq!(second["meeting"]["id"], meeting["id"]);
+    assert_ne!(second["requestId"], first["requestId"]);
+    assert_eq!(emu.meeting_count(), 1);
+}
+
+#[tokio::test]
+async fn meeting_flags_set_subject_times_and_attendees() {
+    let emu = Emulator::start().await.unwrap();
+    let with_duration = run(
+        &emu,
+        &[
+            "create-or-get",
+            "--external-id",
+            "a",
+            "--subject",
+            "Planning",
+            "--start",
+            "2019-07-12T14:30:34.2444915-07:00",
+            "--duration",
+            "1h30m",
+            "--attendee",
+            "ann@contoso.example",
+            "--attendee",
+            "bo@contoso.example",
+        ],
+    )
+    .await
+    .json();
+    let m = &with_duration["meeting"];
+    assert_eq!(m["subject"], "Planning");
+    assert_eq!(m["startDateTime"], "2019-07-12T21:30:34.2444915Z");
+    assert_eq!(m["endDateTime"], "2019-07-12T23:00:34.2444915Z");
+    let upns: Vec<&str> = m["participants"]["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["upn"].as_str().unwrap())
+        .collect();
+    assert_eq!(upns, ["ann@contoso.example", "bo@contoso.example"]);
+
+    let with_end = run(
+        &emu,
+        &[
+            "create",
+            "--start",
+            "2030-01-01T09:00:00+09:00",
+            "--end",
+            "2030-01-01T09:45:00+09:00",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(
+        with_end["meeting"]["startDateTime"],
+        "2030-01-01T00:00:00.0000000Z"
+    );
+    assert_eq!(
+        with_end["meeting"]["endDateTime"],
+        "2030-01-01T00:45:00.0000000Z"
+    );
+
+    // Start only: an hour. Nothing: now for an hour.
+    let start_only = run(&emu, &["create", "--start", "2030-01-01T10:00:00Z"])
+        .await
+        .json();
+    assert_eq!(
+        start_only["meeting"]["endDateTime"],
+        "2030-01-01T11:00:00.0000000Z"
+    );
+    let nothing = run(&emu, &["create"]).await.json();
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let m = &nothing["meeting"];
+    assert_eq!(
+        at(&m["endDateTime"]) - at(&m["startDateTime"]),
+        chrono::Duration::hours(1)
+    );
+    // Duration without a start: from now.
+    let from_now = run(&emu, &["create", "--duration", "45m"]).await.json();
+    let m = &from_now["meeting"];
+    assert_eq!(
+        at(&m["endDateTime"]) - at(&m["startDateTime"]),
+        chrono::Duration::minutes(45)
+    );
+    assert_eq!(emu.meeting_count(), 5);
+}
+
+#[tokio::test]
+async fn body_from_a_file_or_stdin_with_flags_overriding() {
+    let emu = Emulator::start().await.unwrap();
+    let body = json!({
+        "externalId": "from-body",
+        "subject": "from body",
+        "startDateTime": "2030-05-01T10:00:00Z",
+        "endDateTime": "2030-05-01T10:30:00Z",
+        "participants": {"attendees": [{"upn": "old@contoso.example", "role": "presenter"}]}
+    });
+    let dir = std::env::temp_dir().join(format!("graph-meetings-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let base = emu.base_url();
+    let token = [("GRAPH_TOKEN", "t")];
+
+    let from_file = run_with(
+        &[
+            "create-or-get",
+            "--body",
+            file.to_str().unwrap(),
+            "--base-url",
+            &base,
+        ],
+        &token,
+        None,
+    )
+    .await
+    .json();
+    let m = &from_file["meeting"];
+    assert_eq!(m["externalId"], "from-body");
+    assert_eq!(m["subject"], "from body");
+    assert_eq!(m["endDateTime"], "2030-05-01T10:30:00.0000000Z");
+    assert_eq!(m["participants"]["attendees"][0]["role"], "presenter");
+
+    let overridden = run_with(
+        &[
+            "create-or-get",
+            "--body",
+            "-",
+            "--external-id",
+            "flag-id",
+            "--subject",
+            "from flag",
+            "--end",
+            "2030-05-01T11:00:00Z",
+            "--attendee",
+            "new@contoso.example",
+            "--base-url",
+            &base,
+        ],
+        &token,
+        Some(&body.to_string()),
+    )
+    .await
+    .json();
+    let m = &overridden["meeting"];
+    assert_eq!(m["externalId"], "flag-id");
+    assert_eq!(m["subject"], "from flag");
+    assert_eq!(m["startDateTime"], "2030-05-01T10:00:00.0000000Z");
+    assert_eq!(m["endDateTime"], "2030-05-01T11:00:00.0000000Z");
+    let attendees = m["participants"]["attendees"].as_array().unwrap();
+    assert_eq!(attendees.len(), 1);
+    assert_eq!(attendees[0]["upn"], "new@contoso.example");
+
+    let create_body =
+        json!({"subject": "s", "joinMeetingIdSettings": {"isPasscodeRequired": true}});
+    let created = run_with(
+        &["create", "--body", "-", "--base-url", &base],
+        &token,
+        Some(&create_body.to_string()),
+    )
+    .await
+    .json();
+    assert!(created["meeting"]["joinMeetingIdSettings"]["passcode"].is_string());
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(emu.meeting_count(), 3);
+}
+
+#[tokio::test]
+async fn beta_chat_thread_user_passcode_and_language() {
+    let emu = Emulator::start().await.unwrap();
+    let chat = run(
+        &emu,
+        &[
+            "create-or-get",
+            "--external-id",
+            "c",
+            "--beta",
+            "--chat-thread",
+            "19:abc@thread.tacv2",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(
+        chat["meeting"]["chatInfo"]["threadId"],
+        "19:abc@thread.tacv2"
+    );
+    assert!(chat["meeting"]["joinUrl"].is_string(), "beta sends joinUrl");
+
+    let for_alex = run(&emu, &["create", "--user", "alex@contoso.example"])
+        .await
+        .json();
+    assert_eq!(
+        for_alex["meeting"]["participants"]["organizer"]["upn"],
+        "alex@contoso.example"
+    );
+
+    let localized = run(
+        &emu,
+        &["create", "--passcode-required", "--language", "pt-BR"],
+    )
+    .await
+    .json();
+    assert_eq!(localized["outcome"], "created");
+    assert_eq!(localized["status"], 201);
+    let m = &localized["meeting"];
+    assert_eq!(m["joinMeetingIdSettings"]["isPasscodeRequired"], true);
+    assert!(m["joinMeetingIdSettings"]["passcode"]
+        .as_str()
+        .is_some_and(|p| !p.is_empty()));
+    let content = m["joinInformation"]["content"].as_str().unwrap();
+    assert!(content.contains("Participar"), "{content}");
+
+    let plain = run(&emu, &["create"]).await.json();
+    assert!(plain["meeting"]["joinMeetingIdSettings"]["passcode"].is_null());
+    assert!(plain["meeting"]["joinInformation"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Join+Microsoft+Teams"));
+}
+
+#[tokio::test]
+async fn client_credentials_from_the_environment() {
+    let emu = Emulator::builder()
+        .client_secret("app-secret")
+        .start()
+        .await
+        .unwrap();
+    let root = emu.base_url();
+    let app = [
+        ("AZURE_TENANT_ID", "contoso.example"),
+        ("AZURE_CLIENT_ID", "app-id"),
+        ("AZURE_CLIENT_SECRET", "app-secret"),
+        ("GRAPH_BASE_URL", root.as_str()),
+        ("AZURE_AUTHORITY_HOST", root.as_str()),
+    ];
+    let created = run_with(
+        &[
+            "create-or-get",
+            "--external-id",
+            "e",
+            "--user",
+            DEMO_USER_ID,
+        ],
+        &app,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(created["outcome"], "created");
+    assert_eq!(emu.token_requests(), 1);
+
+    // Flags instead of the environment, and another cloud's scope.
+    let flags = run_with(
+        &[
+            "create",
+            "--user",
+            "alex@contoso.example",
+            "--cloud",
+            "usgov",
+            "--base-url",
+            &root,
+            "--authority-host",
+            &root,
+        ],
+        &app[..3],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(flags["status"], 201);
+
+    // An application token has no /me: refused before sending.
+    let me = run_with(&["create-or-get", "--external-id", "e"], &app, None).await;
+    assert_eq!(me.code, 2, "{}", me.stderr);
+    assert!(me.stderr.contains("/me"), "{}", me.stderr);
+    assert_eq!(emu.graph_requests(), 2);
+}
+
+#[tokio::test]
+async fn summary_output_in_the_local_zone() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let args = [
+        "create",
+        "--subject",
+        "Review",
+        "--start",
+        "2030-01-01T00:00:00Z",
+        "--duration",
+        "30m",
+        "--passcode-required",
+        "--output",
+        "summary",
+        "--base-url",
+        &base,
+    ];
+    let tokyo = run_with(&args, &[("GRAPH_TOKEN", "t"), ("TZ", "JST-9")], None).await;
+    assert_eq!(tokyo.code, 0, "{}", tokyo.stderr);
+    let text = &tokyo.stdout;
+    assert!(text.starts_with("created: Review\n"), "{text}");
+    assert!(
+        text.contains("start      Tue 2030-01-01 09:00:00 +09:00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("end        Tue 2030-01-01 09:30:00 +09:00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("join       https://teams.microsoft.com/"),
+        "{text}"
+    );
+    assert!(text.contains("passcode   "), "{text}");
+    assert!(
+        serde_json::from_str::<Value>(text).is_err(),
+        "summary is not JSON"
+    );
+
+    let args = [
+        "create-or-get",
+        "--external-id",
+        "s",
+        "--output",
+        "summary",
+        "--base-url",
+        &base,
+    ];
+    let first = run_with(&args, &[("GRAPH_TOKEN", "t")], None).await;
+    assert!(
+        first.stdout.starts_with("created: (no subject)"),
+        "{}",
+        first.stdout
+    );
+    assert!(!first.stdout.contains("passcode"), "{}", first.stdout);
+    let again = run_with(&args, &[("GRAPH_TOKEN", "t")], None).await;
+    assert_eq!(again.code, 0);
+    assert!(again.stdout.starts_with("existing: "), "{}", again.stdout);
+}
+
+#[tokio::test]
+async fn bad_input_is_status_2_and_nothing_is_sent() {
+    let emu = Emulator::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("graph-meetings-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_json = dir.join("not.json");
+    std::fs::write(&not_json, "{ nope").unwrap();
+    let array = dir.join("array.json");
+    std::fs::write(&array, "[1]").unwrap();
+    let wrong_type = dir.join("wrong.json");
+    std::fs::write(
+        &wrong_type,
+        r#"{"externalId": "x", "startDateTime": "soon"}"#,
+    )
+    .unwrap();
+    let missing = dir.join("missing.json");
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "create-or-get",
+                "--external-id",
+                "x",
+                "--start",
+                "2030-01-01T10:00:00Z",
+                "--end",
+                "2030-01-01T09:59:59Z",
+            ],
+            "earlier than",
+        ),
+        (
+            vec![
+                "create-or-get",
+                "--external-id",
+                "x",
+                "--end",
+                "2030-01-01T10:00:00Z",
+            ],
+            "without a startDateTime",
+        ),
+        (
+            vec![
+                "create",
+                "--start",
+                "2030-01-01T10:00:00Z",
+                "--end",
+                "2030-01-01T09:00:00Z",
+            ],
+            "earlier than",
+        ),
+        (
+            vec!["create", "--end", "2030-01-01T10:00:00Z"],
+            "without a startDateTime",
+        ),
+        (
+            vec![
+                "create-or-get",
+                "--external-id",
+                "x",
+                "--chat-thread",
+                "19:a@thread.v2",
+            ],
+            "--beta",
+        ),
+        (vec!["create-or-get"], "externalId is required"),
+        (
+            vec!["create-or-get", "--external-id", "x", "--start", "tomorrow"],
+            "RFC 3339",
+        ),
+        (
+            vec![
+                "create-or-get",
+                "--external-id",
+                "x",
+                "--end",
+                "2030-01-01T10:00:00Z",
+                "--duration",
+                "1h",
+            ],
+            "cannot be used with",
+        ),
+        (vec!["create", "--duration", "90"], "not a duration"),
+        (vec!["create", "--language", "pt_BR"], "language tag"),
+        (vec!["create", "--timeout", "0"], "timeout"),
+        (vec!["create", "--cloud", "mars"], "unknown cloud"),
+        (vec!["create", "--output", "xml"], "invalid value"),
+        (vec!["create", "--retries", "99"], "99"),
+        (vec!["create", "--user", ".."], "not allowed"),
+        (
+            vec!["create", "--body", not_json.to_str().unwrap()],
+            "not valid JSON",
+        ),
+        (
+            vec!["create", "--body", array.to_str().unwrap()],
+            "JSON object",
+        ),
+        (
+            vec!["create-or-get", "--body", wrong_type.to_str().unwrap()],
+            "does not fit",
+        ),
+        (
+            vec!["create", "--body", missing.to_str().unwrap()],
+            "cannot read",
+        ),
+        (vec!["create", "--no-such-flag"], "unexpected argument"),
+        (vec!["launch-rockets"], "unrecognized subcommand"),
+        (vec![], "Usage"),
+    ];
+    for (args, needle) in cases {
+        let run = run(&emu, &args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+    // Input is checked before credentials: a time rule is status 2 with no credentials at all.
+    let no_credentials = run_with(&["create", "--end", "2030-01-01T10:00:00Z"], &[], None).await;
+    assert_eq!(no_credentials.code, 2, "{}", no_credentials.stderr);
+    // Plain http to a non-loopback host is refused before anything is sent.
+    let insecure = run_with(
+        &["create", "--base-url", "http://graph.example.com"],
+        &[("GRAPH_TOKEN", "t")],
+        None,
+    )
+    .await;
+    assert_eq!(insecure.code, 2, "{}", insecure.stderr);
+    assert!(insecure.stderr.contains("https"), "{}", insecure.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(emu.graph_requests(), 0);
+}
+
+#[tokio::test]
+async fn authentication_failures_are_status_3() {
+    let emu = Emulator::builder()
+        .client_secret("right")
+        .start()
+        .await
+        .unwrap();
+    let root = emu.base_url();
+
+    let none = run_with(&["create", "--base-url", &root], &[], None).await;
+    assert_eq!(none.code, 3);
+    assert!(
+        none.stderr.contains("GRAPH_TOKEN") && none.stderr.contains("AZURE_CLIENT_SECRET"),
+        "{}",
+        none.stderr
+    );
+
+    let partial = run_with(
+        &["create", "--base-url", &root],
+        &[("AZURE_CLIENT_ID", "app")],
+        None,
+    )
+    .await;
+    assert_eq!(partial.code, 3);
+    assert!(
+        partial
+            .stderr
+            .contains("missing: AZURE_TENANT_ID, AZURE_CLIENT_SECRET"),
+        "{}",
+        partial.stderr
+    );
+
+    let wrong = run_with(
+        &[
+            "create",
+            "--user",
+            DEMO_USER_ID,
+            "--base-url",
+            &root,
+            "--authority-host",
+            &root,
+        ],
+        &[
+            ("AZURE_TENANT_ID", "contoso.example"),
+            ("AZURE_CLIENT_ID", "app"),
+            ("AZURE_CLIENT_SECRET", "wrong"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(wrong.code, 3, "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("AADSTS7000215"), "{}", wrong.stderr);
+
+    emu.faults().push(Fault::status(401));
+    let rejected = run(&emu, &["create"]).await;
+    assert_eq!(rejected.code, 3, "{}", rejected.stderr);
+    assert!(
+        rejected.stderr.contains("InvalidAuthenticationToken"),
+        "{}",
+        rejected.stderr
+    );
+    assert!(
+        rejected.stderr.contains("request-id: "),
+        "{}",
+        rejected.stderr
+    );
+    assert_eq!(emu.meeting_count(), 0);
+}
+
+#[tokio::test]
+async fn graph_errors_are_status_4_with_code_message_and_request_id() {
+    let emu = Emulator::start().await.unwrap();
+    let unknown_user = run(&emu, &["create", "--user", "nobody"]).await;
+    assert_eq!(unknown_user.code, 4, "{}", unknown_user.stderr);
+    for needle in [
+        "code: Request_ResourceNotFound",
+        "message: Resource 'nobody' does not exist",
+        "request-id: ",
+        "status: 404",
+    ] {
+        assert!(
+            unknown_user.stderr.contains(needle),
+            "{needle}: {}",
+            unknown_user.stderr
+        );
+    }
+    assert!(unknown_user.stdout.is_empty());
+
+    // An application token handed over as GRAPH_TOKEN on /me: Graph's own refusal.
+    let app_token = {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response: Value = reqwest::Client::new()
+            .post(format!(
+                "{}/contoso.example/oauth2/v2.0/token",
+                emu.authority_host()
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "a"),
+                ("client_secret", "s"),
+                ("scope", "x/.default"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        response["access_token"].as_str().unwrap().to_owned()
+    };
+    let base = emu.base_url();
+    let me = run_with(
+        &["create-or-get", "--external-id", "x", "--base-url", &base],
+        &[("GRAPH_TOKEN", &app_token)],
+        None,
+    )
+    .await;
+    assert_eq!(me.code, 4, "{}", me.stderr);
+    assert!(me.stderr.contains("code: BadRequest"), "{}", me.stderr);
+    assert!(
+        me.stderr.contains("delegated authentication flow"),
+        "{}",
+        me.stderr
+    );
+}
+
+#[tokio::test]
+async fn transport_failures_are_status_5_and_unknown_create_outcomes_6() {
+    let emu = Emulator::start().await.unwrap();
+    emu.faults().push(Fault::Drop);
+    let dropped = run(
+        &emu,
+        &["create-or-get", "--external-id", "x", "--retries", "0"],
+    )
+    .await;
+    assert_eq!(dropped.code, 5, "{}", dropped.stderr);
+    assert!(
+        dropped.stderr.contains("transport failure"),
+        "{}",
+        dropped.stderr
+    );
+
+    emu.faults().push(Fault::Delay(Duration::from_secs(10)));
+    let slow = run(
+        &emu,
+        &[
+            "create-or-get",
+            "--external-id",
+            "y",
+            "--retries",
+            "0",
+            "--timeout",
+            "0.3",
+        ],
+    )
+    .await;
+    assert_eq!(slow.code, 5, "{}", slow.stderr);
+
+    emu.faults().push(Fault::ApplyThenStatus(504));
+    let unknown = run(&emu, &["create", "--subject", "maybe"]).await;
+    assert_eq!(unknown.code, 6, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("outcome of create is unknown"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(unknown.stderr.contains("status: 504"), "{}", unknown.stderr);
+    assert_eq!(
+        emu.meeting_count(),
+        1,
+        "the meeting was made although the answer said 504"
+    );
+
+    // The same failure on createOrGet is retried and finds the meeting: no duplicate.
+    emu.faults().push(Fault::ApplyThenStatus(504));
+    let retried = run(&emu, &["create-or-get", "--external-id", "z"])
+        .await
+        .json();
+    assert_eq!(retried["outcome"], "existing");
+    assert_eq!(emu.meeting_count(), 2);
+}
+
+#[tokio::test]
+async fn long_waits_are_announced_on_stderr_at_default_verbosity() {
+    let emu = Emulator::start().await.unwrap();
+    emu.faults().throttle(1, Duration::from_secs(1));
+    let run = run(&emu, &["create-or-get", "--external-id", "busy"]).await;
+    assert_eq!(run.json()["outcome"], "created");
+    assert!(run.stderr.contains("retrying"), "{}", run.stderr);
+    assert!(run.stderr.contains("429"), "{}", run.stderr);
+    assert!(run.stderr.contains("delay_ms=1000"), "{}", run.stderr);
+    assert_eq!(emu.graph_requests(), 2);
+}
+
+#[tokio::test]
+async fn help_and_version() {
+    let help = run_with(&["--help"], &[], None).await;
+    assert_eq!(help.code, 0);
+    for needle in ["create-or-get", "create", "emulator", "demo", "Exit status"] {
+        assert!(help.stdout.contains(needle), "{needle}: {}", help.stdout);
+    }
+    let sub = run_with(&["create-or-get", "--help"], &[], None).await;
+    assert_eq!(sub.code, 0);
+    for flag in [
+        "--external-id",
+        "--subject",
+        "--start",
+        "--end",
+        "--duration",
+        "--chat-thread",
+        "--attendee",
+        "--body",
+        "--user",
+        "--beta",
+        "--cloud",
+        "--base-url",
+        "--authority-host",
+        "--timeout",
+        "--verbose",
+        "--output",
+        "GRAPH_BASE_URL",
+        "AZURE_AUTHORITY_HOST",
+    ] {
+        assert!(sub.stdout.contains(flag), "{flag}: {}", sub.stdout);
+    }
+    let create = run_with(&["create", "--help"], &[], None).await;
+    assert!(create.stdout.contains("--passcode-required") && create.stdout.contains("--language"));
+    let version = run_with(&["--version"], &[], None).await;
+    assert_eq!(version.code, 0);
+    assert!(
+        version.stdout.starts_with("graph-meetings "),
+        "{}",
+        version.stdout
+    );
+}
