@@ -1,5 +1,8 @@
 //! The command line, as clap parses it. The contract (commands, flags, environment variables)
 //! is fixed by the project; additions are marked as such in their help.
+//!
+//! The `///` comments here are the command's help text, so URLs in them stay plain.
+#![allow(rustdoc::bare_urls)]
 
 use std::path::PathBuf;
 

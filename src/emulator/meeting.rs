@@ -82,8 +82,10 @@ pub(super) fn build(asked: &Asked, origin: &Origin<'_>, accept_language: Option<
     );
     set("id", json!(id));
     set("creationDateTime", json!(graph_time(origin.now)));
-    set("startDateTime", asked.fields["startDateTime"].clone());
-    set("endDateTime", asked.fields["endDateTime"].clone());
+    // Both are always set by the time rules; `get` keeps a slip from becoming a panic.
+    let field = |name: &str| asked.fields.get(name).cloned().unwrap_or(Value::Null);
+    set("startDateTime", field("startDateTime"));
+    set("endDateTime", field("endDateTime"));
     if origin.version == ApiVersion::Beta {
         // Deprecated on beta, still sent.
         set("joinUrl", json!(join_url));

@@ -20,9 +20,15 @@
 //!   rules, a required externalId, chatInfo refused on v1.0, Graph's error body and its
 //!   `request-id` and `client-request-id` headers; `joinInformation` in the `Accept-Language`
 //!   language where it knows it (en, pt, ja, zh, de, fr, es), English otherwise.
-//! - `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant.
-//! - `/_emulator/...`: fault injection and counters over HTTP (see the `admin` notes in the
-//!   crate's README and [`Faults`]).
+//! - `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant, with the identity
+//!   platform's refusals (`invalid_client` with `AADSTS7000215` for a wrong secret, set by
+//!   [`EmulatorBuilder::client_secret`]).
+//! - Control over HTTP, for tests in other processes (in-process tests use [`Faults`] and the
+//!   counters on [`Emulator`]): `POST /_emulator/faults` with
+//!   `{"fault": "throttle", "retryAfterSeconds": 2, "count": 3}` (`fault` is `status` with
+//!   `status`, `throttle`, `drop`, `delay` with `delayMs`, `applyThenStatus` with `status`,
+//!   `applyThenDrop` or `truncatedBody`); `DELETE /_emulator/faults`;
+//!   `GET /_emulator/stats`; `POST /_emulator/revoke-tokens`.
 //!
 //! Tokens: a token from the token endpoint is an **application** token of its tenant, which
 //! `/me` refuses as Graph does (400). **Any other** bearer token is a **delegated** token of
@@ -32,6 +38,11 @@
 //!
 //! Bounded: request bodies up to 1 MiB (413 beyond), a fixed number of stored meetings and
 //! connections. Malformed input is answered with Graph's 400, never a panic.
+//!
+//! Microsoft's Graph SDKs can be pointed at the emulator's root with any bearer token. MSAL
+//! insists on an https authority, so their client-credentials flows need a TLS front, which
+//! the emulator does not provide; this crate's [`ClientCredentials`](crate::ClientCredentials)
+//! accepts plain http on loopback.
 
 mod admin;
 mod body;
