@@ -1,5 +1,6 @@
 //! The command line, as clap parses it. The contract (commands, flags, environment variables)
-//! is fixed by the project; additions are marked as such in their help.
+//! is fixed by the project; what this adds to it: `demo`, `--retries`, `-v` on `emulator` and
+//! `demo`, and an `--external-id` that `--body` may supply instead.
 //!
 //! The `///` comments here are the command's help text, so URLs in them stay plain.
 #![allow(rustdoc::bare_urls)]
@@ -133,7 +134,6 @@ pub(super) struct CommonArgs {
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub timeout: Option<std::time::Duration>,
     /// Retries after the first attempt, for failures that allow one (default 3; 0: none).
-    /// An addition to the contract.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: Option<u32>,
     /// More detail on stderr (repeatable); never a token or secret.

@@ -66,7 +66,7 @@ impl Drop for Running {
     }
 }
 
-/// Binds `addr` now (so errors are the caller's) and serves `router` on a new thread.
+/// Binds `addr` on the caller's thread, so an address in use is the caller's error.
 pub(super) fn bind(addr: SocketAddr) -> io::Result<StdListener> {
     let listener = StdListener::bind(addr)?;
     listener.set_nonblocking(true)?;

@@ -12,7 +12,7 @@ use crate::{times::Clock, Secret};
 pub(super) struct State {
     /// `http://127.0.0.1:PORT`, for `@odata.context`.
     pub root: String,
-    pub store: Mutex<Store>,
+    store: Mutex<Store>,
     pub faults: Faults,
     pub tokens: Tokens,
     /// When set, the only client secret the token endpoint accepts.
