@@ -513,6 +513,10 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
         ),
         (vec!["create-or-get"], "externalId is required"),
         (
+            vec!["create-or-get", "--external-id", " "],
+            "must not be empty",
+        ),
+        (
             vec!["create-or-get", "--external-id", "x", "--start", "tomorrow"],
             "RFC 3339",
         ),

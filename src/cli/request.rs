@@ -36,6 +36,9 @@ pub(super) fn create_or_get(
         ));
     }
     let mut request: types::CreateOrGetRequest = typed(fields)?;
+    if request.external_id.trim().is_empty() {
+        return Err(Failure::Usage("externalId must not be empty".into()));
+    }
     let m = &args.meeting;
     request.subject = m.subject.clone().or(request.subject);
     (request.start_date_time, request.end_date_time) =
