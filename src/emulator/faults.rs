@@ -12,7 +12,7 @@ use std::{
 };
 
 /// Most faults that can wait in the queue; more are dropped, so memory stays bounded.
-pub const MAX_PENDING_FAULTS: usize = 10_000;
+pub(super) const MAX_PENDING_FAULTS: usize = 10_000;
 
 /// One injected failure.
 #[derive(Debug, Clone, PartialEq, Eq)]

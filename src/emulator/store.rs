@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 /// Most meetings kept.
-pub const MAX_MEETINGS: usize = 100_000;
+pub(super) const MAX_MEETINGS: usize = 100_000;
 /// Most bytes of meeting JSON kept.
-pub const MAX_STORED_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const MAX_STORED_BYTES: usize = 64 * 1024 * 1024;
 
 /// What identifies a meeting with an external ID. The user is the object ID, so a UPN and the
 /// object ID of one user reach the same meeting.
