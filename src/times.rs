@@ -136,7 +136,8 @@ mod tests {
     }
 
     fn offset() -> impl Strategy<Value = FixedOffset> {
-        (-86_399i32..86_399).prop_map(|s| FixedOffset::east_opt(s).unwrap())
+        // RFC 3339 offsets are whole minutes.
+        (-1439i32..=1439).prop_map(|m| FixedOffset::east_opt(m * 60).unwrap())
     }
 
     proptest! {

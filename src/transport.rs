@@ -41,11 +41,20 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, E
         return Err(Error::Config("timeouts must be greater than zero".into()));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_platform_verifier())
-        .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?
-        .with_no_client_auth();
+        .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?;
+    let tls = match builder.clone().with_platform_verifier() {
+        Ok(verified) => verified.with_no_client_auth(),
+        Err(e) => {
+            // No system roots (e.g. a container without ca-certificates): loopback http still
+            // works, and https fails at the handshake with an unknown-issuer error.
+            tracing::warn!(error = %e, "no system CA certificates; https connections will fail");
+            builder
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        }
+    };
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         // Graph does not redirect these operations; following one could hand the bearer

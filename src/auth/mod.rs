@@ -13,7 +13,7 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use cache::TokenCache;
+pub use cache::{TokenCache, REFRESH_WINDOW};
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
 use crate::{error::AuthError, secret::Secret};
