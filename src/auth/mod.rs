@@ -5,6 +5,8 @@
 //! application tokens from the identity platform and keeps them in a [`TokenCache`] that every
 //! clone of the client and every task share.
 
+#[cfg(feature = "azure-identity")]
+mod azure;
 mod cache;
 mod client_credentials;
 
@@ -13,6 +15,8 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+#[cfg(feature = "azure-identity")]
+pub use azure::AzureCredential;
 pub use cache::{TokenCache, REFRESH_WINDOW};
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
