@@ -48,6 +48,13 @@ async fn sent(server: &MockServer) -> Vec<wiremock::Request> {
     server.received_requests().await.unwrap_or_default()
 }
 
+fn cog(external_id: &str) -> types::CreateOrGetRequest {
+    types::CreateOrGetRequest {
+        external_id: external_id.into(),
+        ..Default::default()
+    }
+}
+
 /// The request of the first createOrGet example, as typed values.
 fn seed_create_or_get() -> types::CreateOrGetRequest {
     serde_json::from_value(json!({
@@ -247,11 +254,7 @@ async fn every_request_carries_bearer_json_and_a_fresh_client_request_id() {
     let server = answering(201, json!({"id": "m"})).await;
     let c = client(&server, ApiVersion::V1);
     for id in ["a", "b"] {
-        let request = types::CreateOrGetRequest {
-            external_id: id.into(),
-            ..Default::default()
-        };
-        c.create_or_get(&User::Me, request).await.unwrap();
+        c.create_or_get(&User::Me, cog(id)).await.unwrap();
     }
     let requests = sent(&server).await;
     let mut ids = Vec::new();
@@ -371,13 +374,7 @@ async fn time_rules_are_applied_before_sending() {
 async fn empty_external_id_is_refused() {
     let server = answering(201, json!({})).await;
     let err = client(&server, ApiVersion::V1)
-        .create_or_get(
-            &User::Me,
-            types::CreateOrGetRequest {
-                external_id: "  ".into(),
-                ..Default::default()
-            },
-        )
+        .create_or_get(&User::Me, cog("  "))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -401,10 +398,7 @@ async fn hostile_user_ids_reach_the_service_as_one_segment_or_not_at_all() {
         ("a b", "a%20b"),
     ];
     for (id, _) in cases {
-        let request = types::CreateOrGetRequest {
-            external_id: "x".into(),
-            ..Default::default()
-        };
+        let request = cog("x");
         c.create_or_get(&User::id(id).unwrap(), request)
             .await
             .unwrap();
@@ -444,13 +438,7 @@ async fn unknown_properties_unknown_enum_values_and_nulls_are_kept() {
     });
     let server = answering(201, body.clone()).await;
     let answer = client(&server, ApiVersion::V1)
-        .create_or_get(
-            &User::Me,
-            types::CreateOrGetRequest {
-                external_id: "x".into(),
-                ..Default::default()
-            },
-        )
+        .create_or_get(&User::Me, cog("x"))
         .await
         .unwrap();
     let m = &answer.meeting;
@@ -508,13 +496,7 @@ async fn graph_errors_keep_code_message_and_ids() {
         .mount(&server)
         .await;
     let err = client(&server, ApiVersion::V1)
-        .create_or_get(
-            &User::id("u1").unwrap(),
-            types::CreateOrGetRequest {
-                external_id: "x".into(),
-                ..Default::default()
-            },
-        )
+        .create_or_get(&User::id("u1").unwrap(), cog("x"))
         .await
         .unwrap_err();
     let Error::Graph(g) = &err else {
@@ -552,13 +534,7 @@ async fn malformed_answers_are_errors_with_status_and_excerpt() {
             .mount(&server)
             .await;
         let err = client(&server, ApiVersion::V1)
-            .create_or_get(
-                &User::Me,
-                types::CreateOrGetRequest {
-                    external_id: "x".into(),
-                    ..Default::default()
-                },
-            )
+            .create_or_get(&User::Me, cog("x"))
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(status), "{err}");
