@@ -872,3 +872,115 @@ async fn shutdown_closes_the_port() {
         .await;
     assert!(result.is_err_and(|e| e.is_connect()));
 }
+
+/// One HTTP/1.1 response read off a raw connection: status, lower-cased headers and body;
+/// `None` when the server closed the connection instead of answering.
+async fn read_raw_response(
+    stream: &mut tokio::net::TcpStream,
+) -> Option<(u16, std::collections::HashMap<String, String>, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let read = async {
+        let head_end = loop {
+            if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at;
+            }
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            data.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+        let headers: std::collections::HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let length: usize = headers.get("content-length")?.parse().ok()?;
+        let mut body = data[head_end + 4..].to_vec();
+        while body.len() < length {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        Some((status, headers, body))
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A keep-alive connection stays usable after a refusal: the emulator reads the whole request
+/// before answering, even when it refuses it unread (a missing token, `/me` with an
+/// application token, a queued fault), as SDKs' HTTP clients pool connections and send the
+/// next request on the same one. A request it will not read (a body over the cap) is answered
+/// with `Connection: close`, so no client reuses a connection the emulator then closes.
+#[tokio::test]
+async fn a_refusal_leaves_the_connection_usable_or_says_it_closes() {
+    use tokio::io::AsyncWriteExt;
+    let emu = Emulator::start().await.unwrap();
+    let token = app_token(&emu, "contoso.example").await;
+    let body = json!({"externalId": "keep-alive"}).to_string();
+    let request = |auth: Option<&str>| {
+        let auth = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        format!(
+            "POST /v1.0/me/onlineMeetings/createOrGet HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n{auth}\r\n",
+            body.len()
+        )
+    };
+    for (refused, status) in [
+        (None, 401),
+        (Some(token.as_str()), 400),
+        (Some("delegated"), 429),
+    ] {
+        if status == 429 {
+            emu.faults().push(Fault::throttle(Duration::from_secs(1)));
+        }
+        let mut stream = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
+        // The head first and the body a little later, as a client that streams its body does.
+        stream.write_all(request(refused).as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(body.as_bytes()).await.unwrap();
+        let (first, headers, _) = read_raw_response(&mut stream)
+            .await
+            .unwrap_or_else(|| panic!("no answer for the {status} request"));
+        assert_eq!(first, status);
+        assert_ne!(
+            headers.get("connection").map(String::as_str),
+            Some("close"),
+            "{status}"
+        );
+        // The same connection carries the next request.
+        let next = format!("{}{body}", request(Some("delegated")));
+        let sent = stream.write_all(next.as_bytes()).await;
+        assert!(
+            sent.is_ok(),
+            "the connection closed after the {status} answer: {sent:?}"
+        );
+        let (second, _, answer) = read_raw_response(&mut stream)
+            .await
+            .unwrap_or_else(|| panic!("the connection closed after the {status} answer"));
+        assert!(second == 201 || second == 200, "{second}");
+        let meeting: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(meeting["externalId"], "keep-alive");
+    }
+
+    // Over the cap: refused without reading, and the answer says the connection closes.
+    let mut stream = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
+    let head = format!(
+        "POST /v1.0/me/onlineMeetings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer delegated\r\nContent-Length: {}\r\n\r\n",
+        MAX_REQUEST_BYTES + 1
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (status, headers, _) = read_raw_response(&mut stream).await.unwrap();
+    assert_eq!(status, 413);
+    assert_eq!(headers.get("connection").map(String::as_str), Some("close"));
+}

@@ -1,18 +1,26 @@
 //! Which handler a request goes to. Graph's paths are matched by hand, case-insensitively as
 //! Graph matches them, with `{userId}` percent-decoded; anything else gets Graph's error
 //! shape rather than a framework's plain-text one.
+//!
+//! Every request is read whole (up to [`MAX_REQUEST_BYTES`]) before it is answered, refusals
+//! included, so a keep-alive connection stays usable for the client's next request: HTTP
+//! clients such as the SDKs' pool connections, and a server that answers without reading the
+//! body then closes the connection under them. A body over the cap is answered 413 with
+//! `Connection: close`.
 
 use std::sync::Arc;
 
 use axum::{
+    body::Body,
     extract::{Request, State as Shared},
-    http::{Method, StatusCode},
+    http::{header, HeaderValue, Method, StatusCode},
     response::Response,
     Router,
 };
 
 use super::{
     admin,
+    body::{self as request_body, BodyError, MAX_REQUEST_BYTES},
     graph_error::{GraphFailure, RequestIds},
     operations::{self, Call, Target},
     request::Operation,
@@ -40,7 +48,19 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     let control = parts.extensions.get::<ConnectionControl>().cloned();
     let method = parts.method.clone();
     let path = parts.uri.path().to_owned();
-    let response = match route(&path) {
+    let route = route(&path);
+    let body = match request_body::read_capped(&parts.headers, body, MAX_REQUEST_BYTES).await {
+        Ok(bytes) => Body::from(bytes),
+        Err(unread) => {
+            if matches!(route, Route::Graph(_)) {
+                state.count_graph_request();
+            }
+            let response = unreadable(unread, &RequestIds::new(&parts.headers), &state);
+            tracing::info!(%method, path = %path, status = response.status().as_u16(), "emulator answered");
+            return response;
+        }
+    };
+    let response = match route {
         Route::Token { tenant } if method == Method::POST => {
             token_endpoint::token(&state, &tenant, &parts.headers, body).await
         }
@@ -62,6 +82,24 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
         }
     };
     tracing::info!(%method, path = %path, status = response.status().as_u16(), "emulator answered");
+    response
+}
+
+/// The answer to a request whose body was not read whole: the rest of it is still on the
+/// connection (or never came), so the connection closes and the answer says so.
+fn unreadable(unread: BodyError, ids: &RequestIds, state: &State) -> Response {
+    let failure = match unread {
+        BodyError::TooLarge => GraphFailure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("The request body is larger than {MAX_REQUEST_BYTES} bytes."),
+        ),
+        BodyError::Incomplete => GraphFailure::bad_request("The request body is incomplete."),
+    };
+    let mut response = failure.into_response(ids, state.clock.now());
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
