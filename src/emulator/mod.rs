@@ -39,10 +39,14 @@
 //! Bounded: request bodies up to 1 MiB (413 beyond), a fixed number of stored meetings and
 //! connections. Malformed input is answered with Graph's 400, never a panic.
 //!
-//! Microsoft's Graph SDKs can be pointed at the emulator's root with any bearer token. MSAL
-//! insists on an https authority, so their client-credentials flows need a TLS front, which
-//! the emulator does not provide; this crate's [`ClientCredentials`](crate::ClientCredentials)
-//! accepts plain http on loopback.
+//! Microsoft's Graph SDKs work pointed at the emulator's root; `sdk-compat/run.sh` checks the
+//! JavaScript core client, the TypeScript and the Python (v1.0 and beta) SDKs against it. The
+//! Kiota-based ones send their bearer token to `http://127.0.0.1`; the JavaScript core client
+//! sends a token only to https hosts, so it needs a bearer middleware of its own
+//! (`Client.initWithMiddleware`). azure-identity and MSAL insist on an https authority, so
+//! their client-credentials flows need a TLS front, which the emulator does not provide; a
+//! credential that posts the grant to the token endpoint itself works, and this crate's
+//! [`ClientCredentials`](crate::ClientCredentials) accepts plain http on loopback.
 
 mod admin;
 mod body;
