@@ -90,8 +90,9 @@ if ! $js_ready && ! $py_ready; then
 fi
 
 # --- build and start the emulator -------------------------------------------------------
+# --all-features, as CI's `cargo test --all-features` builds it, so after CI's tests this is a no-op.
 say "building graph-meetings"
-if ! "${CARGO:-cargo}" build --quiet --features cli --bin graph-meetings --message-format=json-render-diagnostics \
+if ! "${CARGO:-cargo}" build --quiet --all-features --bin graph-meetings --message-format=json-render-diagnostics \
   >"$work/build.json"; then
   echo "FAIL: cargo build failed" >&2
   exit 1
