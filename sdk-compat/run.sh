@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '== sdk-compat: %s\n' "$*"; }
+say() { printf '== sdk-compat [%3d s]: %s\n' "$(($(date +%s) - started_at))" "$*"; }
 
 # Loopback never goes through a proxy.
 export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
