@@ -80,11 +80,8 @@ impl Error {
     /// The HTTP status the service answered with, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Graph(g) => Some(g.status),
-            Error::OutcomeUnknown { graph, .. } => graph.as_ref().map(|g| g.status),
             Error::ResponseTooLarge { status, .. } | Error::Decode { status, .. } => Some(*status),
-            Error::Authentication(AuthError::Rejected(g)) => Some(g.status),
-            _ => None,
+            _ => self.graph().map(|g| g.status),
         }
     }
 
@@ -143,6 +140,12 @@ pub enum InvalidRequest {
          meeting's organizer with User::id(..) (/users/{{id}})"
     )]
     AppTokenForMe,
+    /// A property in `extra` does not fit the type of the field with its name.
+    #[error("a property set through `extra` is invalid: {reason}")]
+    InvalidField {
+        /// What serde said.
+        reason: String,
+    },
     /// A header value cannot be sent (for example Accept-Language with a newline).
     #[error("header {name} has an invalid value")]
     InvalidHeader {
@@ -183,7 +186,7 @@ pub struct GraphError {
 }
 
 /// Why no usable token could be had.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
     /// The identity platform refused to issue a token.
@@ -206,8 +209,8 @@ pub enum AuthError {
     /// The token endpoint could not be reached or answered something unreadable.
     #[error("token endpoint failure: {0}")]
     Transport(String),
-    /// Graph answered 401 again with a freshly fetched token.
-    #[error("Graph rejected a fresh token: {0}")]
+    /// Graph answered 401, and no other token was to be had or it was refused too.
+    #[error("Graph rejected the token: {0}")]
     Rejected(Box<GraphError>),
     /// A token provider failed in its own way.
     #[error("token provider failed: {0}")]

@@ -50,7 +50,10 @@ pub fn resolve(
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), InvalidRequest> {
     match (start, end) {
-        (None, None) => Ok((now, now + DEFAULT_DURATION)),
+        (None, None) => now
+            .checked_add_signed(DEFAULT_DURATION)
+            .map(|end| (now, end))
+            .ok_or(InvalidRequest::StartOutOfRange { start: now }),
         (Some(start), None) => start
             .checked_add_signed(DEFAULT_DURATION)
             .map(|end| (start, end))

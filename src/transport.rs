@@ -15,12 +15,14 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time for one whole attempt (connect, send, headers, body).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Timeouts and identity of the HTTP client.
+/// Timeouts, identity and proxy of the HTTP client.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub user_agent: String,
+    /// A proxy for https requests only (a CONNECT tunnel: TLS stays end to end).
+    pub https_proxy: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -29,6 +31,7 @@ impl Default for HttpSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             user_agent: concat!("graph-meetings/", env!("CARGO_PKG_VERSION")).to_string(),
+            https_proxy: None,
         }
     }
 }
@@ -55,7 +58,16 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, E
                 .with_no_client_auth()
         }
     };
-    reqwest::Client::builder()
+    // Proxies only by explicit choice, and only as tunnels for https: reqwest would otherwise
+    // read HTTP_PROXY and friends and hand plain-http requests (bearer token, client secret)
+    // to whatever host they name.
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(url) = &settings.https_proxy {
+        let proxy = reqwest::Proxy::https(url.as_str())
+            .map_err(|e| Error::Config(format!("https proxy {url:?}: {e}")))?;
+        builder = builder.proxy(proxy);
+    }
+    builder
         .tls_backend_preconfigured(tls)
         // Graph does not redirect these operations; following one could hand the bearer
         // token's request to another origin.
@@ -99,6 +111,17 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
+    }
+}
+
+/// A transport failure in words, without the request it came from (which may hold a secret).
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "could not connect".into()
+    } else if e.is_timeout() {
+        "timed out after the request was sent".into()
+    } else {
+        "connection lost before a complete answer".into()
     }
 }
 

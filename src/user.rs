@@ -23,9 +23,9 @@ impl User {
 
 /// A user ID that is sent as exactly one percent-encoded path segment.
 ///
-/// Empty, `.`, `..` and IDs with control characters are refused: the first three would address
-/// a different path after URL normalisation, the last cannot be a real ID. Every other
-/// character (`/`, `?`, `#`, `%`, …) is percent-encoded on the wire.
+/// Empty, `.`, `..`, IDs with `\` and IDs with control characters are refused: the first four
+/// would address a different path after URL normalisation (`\` reads as `/`), the last cannot
+/// be a real ID. Every other character (`/`, `?`, `#`, `%`, …) is percent-encoded on the wire.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct UserId(String);
 
@@ -42,6 +42,9 @@ impl UserId {
             Some("'.' and '..' would address another path")
         } else if id.chars().any(char::is_control) {
             Some("it contains control characters")
+        } else if id.contains('\\') {
+            // URL parsers read '\' as '/' in http(s) URLs, so "..\me" would walk the path.
+            Some("'\\' would be read as a path separator")
         } else if id.len() > MAX_LEN {
             Some("it is longer than 1024 bytes")
         } else {
@@ -84,7 +87,9 @@ mod tests {
 
     #[test]
     fn ids_that_would_move_the_path_are_refused() {
-        for bad in ["", ".", "..", "a\nb", "\u{7f}", "x\u{0}"] {
+        for bad in [
+            "", ".", "..", "a\nb", "\u{7f}", "x\u{0}", "..\\me", "a\\b", ".\\..",
+        ] {
             assert!(
                 matches!(UserId::new(bad), Err(InvalidRequest::InvalidUserId { .. })),
                 "{bad:?}"

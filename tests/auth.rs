@@ -232,7 +232,13 @@ async fn tokens_are_refreshed_once_five_minutes_or_less_remain() {
 
 #[tokio::test]
 async fn expires_in_may_be_a_string_or_missing() {
-    for (expires_in, fresh_after) in [(json!("120"), 0), (json!(null), 4), (json!("never"), 4)] {
+    // (expires_in, seconds it stays fresh): short tokens are refreshed half-way; unknown
+    // lifetimes are assumed to be 10 minutes, so refreshed after 5.
+    for (expires_in, fresh_for) in [
+        (json!("120"), 60),
+        (json!(null), 300),
+        (json!("never"), 300),
+    ] {
         let idp = MockServer::start().await;
         Mock::given(method("POST"))
             .respond_with(token_answer("tok", expires_in.clone()))
@@ -241,16 +247,53 @@ async fn expires_in_may_be_a_string_or_missing() {
         let clock = TestClock::new();
         let provider = credentials(&idp, clock.clone());
         provider.token().await.unwrap();
-        clock.advance(chrono::Duration::minutes(fresh_after));
+        clock.advance(chrono::Duration::seconds(fresh_for - 1));
         provider.token().await.unwrap();
-        // "120" s is inside the refresh window at once; unknown lifetimes are assumed 10 min.
-        let expected = if fresh_after == 0 { 2 } else { 1 };
         assert_eq!(
             requests(&idp).await.len(),
-            expected,
-            "expires_in {expires_in}"
+            1,
+            "expires_in {expires_in}: still fresh"
+        );
+        clock.advance(chrono::Duration::seconds(1));
+        provider.token().await.unwrap();
+        assert_eq!(
+            requests(&idp).await.len(),
+            2,
+            "expires_in {expires_in}: refreshed"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_endpoint_is_asked_once_by_many_waiting_callers() {
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_body_json(json!({"error": "temporarily_unavailable"}))
+                .set_delay(Duration::from_millis(200)),
+        )
+        .mount(&idp)
+        .await;
+    let provider = credentials(&idp, TestClock::new());
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let p = provider.clone();
+            tokio::spawn(async move { p.token().await })
+        })
+        .collect();
+    for call in calls {
+        let err = call.await.unwrap().unwrap_err();
+        assert!(
+            matches!(err, AuthError::TokenEndpoint { status: 503, .. }),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        requests(&idp).await.len(),
+        1,
+        "the waiters shared the one failure"
+    );
 }
 
 #[tokio::test]

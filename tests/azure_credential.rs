@@ -47,9 +47,10 @@ async fn one_request_for_many_calls_with_the_clouds_graph_scope() {
         lifetime_s: 3600,
         ..Default::default()
     });
-    let provider = AzureCredential::new(fake.clone())
+    let provider = AzureCredential::builder(fake.clone())
         .cloud(Cloud::UsGov)
-        .with_kind(TokenKind::Application);
+        .kind(TokenKind::Application)
+        .build();
     let calls: Vec<_> = (0..50)
         .map(|_| {
             let p = provider.clone();
@@ -69,9 +70,9 @@ async fn one_request_for_many_calls_with_the_clouds_graph_scope() {
 
 #[tokio::test]
 async fn short_lived_and_rejected_tokens_are_replaced() {
-    // Four minutes left: inside the refresh window, so every call asks again.
+    // Already expired when it arrives: never reused.
     let fake = Arc::new(Fake {
-        lifetime_s: 240,
+        lifetime_s: -1,
         ..Default::default()
     });
     let provider = AzureCredential::new(fake.clone());

@@ -416,7 +416,15 @@ async fn hostile_user_ids_reach_the_service_as_one_segment_or_not_at_all() {
             "{id}"
         );
     }
-    for refused in ["", ".", "..", "a\r\nb"] {
+    for refused in [
+        "",
+        ".",
+        "..",
+        "a\r\nb",
+        "..\\me",
+        "x\\..\\..\\..\\beta\\me",
+        "a\\b",
+    ] {
         assert!(
             matches!(User::id(refused), Err(InvalidRequest::InvalidUserId { .. })),
             "{refused:?}"
@@ -562,10 +570,7 @@ async fn bodies_over_the_cap_are_refused() {
         .max_response_bytes(10_000)
         .build()
         .unwrap();
-    let err = c
-        .create(&User::Me, types::OnlineMeeting::default())
-        .await
-        .unwrap_err();
+    let err = c.create_or_get(&User::Me, cog("x")).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -587,10 +592,7 @@ async fn a_streamed_body_without_length_is_cut_off_at_the_cap() {
         .static_token("t")
         .build()
         .unwrap();
-    let err = c
-        .create(&User::Me, types::OnlineMeeting::default())
-        .await
-        .unwrap_err();
+    let err = c.create_or_get(&User::Me, cog("x")).await.unwrap_err();
     assert!(
         matches!(err, Error::ResponseTooLarge { status: 201, limit } if limit == graph_meetings::DEFAULT_MAX_RESPONSE_BYTES),
         "{err:?}"
@@ -665,4 +667,124 @@ fn plain_http_roots_are_refused_unless_loopback() {
 #[test]
 fn a_client_needs_a_token_provider() {
     assert!(matches!(Client::builder().build(), Err(Error::Config(_))));
+}
+
+#[tokio::test]
+async fn known_properties_smuggled_through_extra_are_checked_and_sent_once() {
+    let server = answering(201, json!({"id": "m"})).await;
+    let c = client(&server, ApiVersion::V1);
+    let mut request = cog("typed");
+    request.start_date_time = Some(at("2020-01-01T10:00:00Z"));
+    request
+        .extra
+        .insert("endDateTime".into(), json!("1999-01-01T00:00:00Z"));
+    let err = c.create_or_get(&User::Me, request).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidRequest(InvalidRequest::EndBeforeStart { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(sent(&server).await.is_empty());
+
+    let mut request = cog("typed");
+    request
+        .extra
+        .insert("externalId".into(), json!("from-extra"));
+    request
+        .extra
+        .insert("futureProperty".into(), json!({"on": true}));
+    c.create_or_get(&User::Me, request).await.unwrap();
+    let body = String::from_utf8(sent(&server).await[0].body.clone()).unwrap();
+    assert_eq!(body.matches("\"externalId\"").count(), 1, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["externalId"], "from-extra");
+    assert_eq!(body["futureProperty"], json!({"on": true}));
+
+    let mut request = cog("typed");
+    request
+        .extra
+        .insert("startDateTime".into(), json!("not a time"));
+    let err = c.create_or_get(&User::Me, request).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidRequest(InvalidRequest::InvalidField { .. })
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_error_body_keeps_the_response_ids() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .insert_header("request-id", "rid-42")
+                .insert_header("client-request-id", "crid-42")
+                .set_body_raw("<html>proxy error</html>", "text/html"),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, cog("x"))
+        .await
+        .unwrap_err();
+    let g = err.graph().expect("a Graph error");
+    assert_eq!(
+        (
+            g.status,
+            g.request_id.as_deref(),
+            g.client_request_id.as_deref()
+        ),
+        (400, Some("rid-42"), Some("crid-42"))
+    );
+    assert!(g.message.as_deref().unwrap().contains("proxy error"));
+}
+
+#[tokio::test]
+async fn create_answered_2xx_with_an_unusable_body_says_the_meeting_may_exist() {
+    for (body, limit) in [
+        ("<html>not json</html>".to_string(), 1024),
+        (format!(r#"{{"id": "{}"}}"#, "x".repeat(5000)), 1024),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_raw(body.clone(), "application/json"))
+            .mount(&server)
+            .await;
+        let c = Client::builder()
+            .base_url(server.uri())
+            .static_token("t")
+            .max_response_bytes(limit)
+            .build()
+            .unwrap();
+        let err = c
+            .create(&User::Me, types::OnlineMeeting::default())
+            .await
+            .unwrap_err();
+        let Error::OutcomeUnknown {
+            reason,
+            attempts: 1,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert!(
+            reason.contains("201") && reason.contains("created"),
+            "{reason}"
+        );
+        // createOrGet can simply be repeated, so there it stays a plain error.
+        let err = c.create_or_get(&User::Me, cog("x")).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Decode { status: 201, .. } | Error::ResponseTooLarge { status: 201, .. }
+            ),
+            "{err:?}"
+        );
+    }
 }

@@ -415,3 +415,48 @@ async fn a_refused_connection_is_retried_for_both_operations() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn retry_after_dates_use_the_wall_clock_not_the_meeting_clock() {
+    let calls = Arc::new(Mutex::new(0));
+    let server = Script::start(move |_| match nth(&calls) {
+        0 => {
+            let when =
+                (Utc::now() + chrono::Duration::seconds(1)).format("%a, %d %b %Y %H:%M:%S GMT");
+            Act::Respond(429, vec![("retry-after", when.to_string())], "{}".into())
+        }
+        _ => json(201, meeting("a")),
+    })
+    .await;
+    // The time rules run on a clock years behind; the Retry-After date is still ~1 s away.
+    let past = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let client = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .clock(Arc::new(graph_meetings::times::FixedClock(past)))
+        .retry(quick())
+        .build()
+        .unwrap();
+    client.create_or_get(&User::Me, cog("a")).await.unwrap();
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn create_or_get_is_retried_on_408_500_and_502() {
+    for status in [408, 500, 502] {
+        let calls = Arc::new(Mutex::new(0));
+        let server = Script::start(move |_| match nth(&calls) {
+            0 => json(status, json!({})),
+            _ => json(200, meeting("a")),
+        })
+        .await;
+        let answer = client(&server, quick())
+            .create_or_get(&User::Me, cog("a"))
+            .await
+            .unwrap();
+        assert_eq!(answer.outcome, Outcome::Existing, "{status}");
+        assert_eq!(server.count(), 2, "{status}");
+    }
+}

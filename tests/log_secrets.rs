@@ -78,11 +78,19 @@ async fn no_secret_or_token_in_any_output() {
         )
         .mount(&bad)
         .await;
+    // A 200 that is not JSON but echoes the form.
+    let echo = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!(
+            "grant_type=client_credentials&client_secret={SECRET}"
+        )))
+        .mount(&echo)
+        .await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    for host in [bad.uri(), format!("http://{closed}")] {
+    for host in [bad.uri(), echo.uri(), format!("http://{closed}")] {
         let p = ClientCredentials::builder(TENANT, "app-id", SECRET)
             .authority_host(host)
             .build()

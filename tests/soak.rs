@@ -22,7 +22,10 @@ const CALLS: usize = 10_000;
 const IDS: usize = 1_000;
 const CONCURRENCY: usize = 64;
 
-const FAULTS: [&str; 7] = [
+const FAULTS: [&str; 10] = [
+    "408",
+    "500",
+    "502",
     "429",
     "503",
     "504-after-apply",
@@ -35,7 +38,7 @@ const FAULTS: [&str; 7] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_calls_with_ten_percent_faults_make_exactly_one_meeting_per_id() {
     let meetings: Arc<Mutex<HashMap<String, serde_json::Value>>> = Arc::default();
-    let injected: Arc<[AtomicUsize; 7]> = Arc::new(Default::default());
+    let injected: Arc<[AtomicUsize; FAULTS.len()]> = Arc::new(Default::default());
     let rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(7)));
     let (store, counts) = (meetings.clone(), injected.clone());
     let server = Script::start(move |seen| {
@@ -63,7 +66,10 @@ async fn ten_thousand_calls_with_ten_percent_faults_make_exactly_one_meeting_per
         counts[fault].fetch_add(1, Ordering::Relaxed);
         match FAULTS[fault] {
             "429" => Act::Respond(429, vec![("retry-after", "0".into())], "{}".into()),
-            "503" => json(503, json!({"error": {"code": "ServiceUnavailable"}})),
+            "408" | "500" | "502" | "503" => json(
+                FAULTS[fault].parse().unwrap(),
+                json!({"error": {"code": "Transient"}}),
+            ),
             "504-after-apply" => {
                 apply();
                 json(504, json!({"error": {"code": "GatewayTimeout"}}))

@@ -31,71 +31,68 @@ struct Inner {
     cache: TokenCache,
 }
 
-impl AzureCredential {
-    /// Uses `credential` for the global cloud's Graph scope. The kind is unknown unless set:
-    /// managed and workload identities give application tokens, the Azure CLI a user's.
-    pub fn new(credential: Arc<dyn TokenCredential>) -> Self {
-        Self::build(
-            credential,
-            Cloud::Global.default_scope(),
-            TokenKind::Unknown,
-            Arc::new(SystemClock),
-        )
-    }
+/// Configures an [`AzureCredential`].
+#[derive(Debug, Clone)]
+pub struct AzureCredentialBuilder {
+    credential: Arc<dyn TokenCredential>,
+    scope: String,
+    kind: TokenKind,
+    clock: Arc<dyn Clock>,
+}
 
-    /// The Graph scope of another cloud.
+impl AzureCredentialBuilder {
+    /// The Graph scope of another cloud (default: global).
     pub fn cloud(self, cloud: Cloud) -> Self {
         self.scope(cloud.default_scope())
     }
 
     /// A scope other than Graph's `/.default`.
-    pub fn scope(self, scope: impl Into<String>) -> Self {
-        let inner = &self.inner;
-        Self::build(
-            inner.credential.clone(),
-            scope.into(),
-            inner.kind,
-            inner.cache.clock().clone(),
-        )
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = scope.into();
+        self
     }
 
-    /// Says what kind of token the credential gives, so `/me` with an application token is
-    /// refused before sending.
-    pub fn with_kind(self, kind: TokenKind) -> Self {
-        let inner = &self.inner;
-        Self::build(
-            inner.credential.clone(),
-            inner.scope.clone(),
-            kind,
-            inner.cache.clock().clone(),
-        )
+    /// What kind of token the credential gives, so `/me` with an application token is refused
+    /// before sending: managed and workload identities give application tokens, the Azure CLI
+    /// a user's. Unknown by default.
+    pub fn kind(mut self, kind: TokenKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// The clock the cache compares expiry with.
-    pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
-        let inner = &self.inner;
-        Self::build(
-            inner.credential.clone(),
-            inner.scope.clone(),
-            inner.kind,
-            clock,
-        )
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
-    fn build(
-        credential: Arc<dyn TokenCredential>,
-        scope: String,
-        kind: TokenKind,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
+    /// The provider, with its own cache (shared by its clones).
+    pub fn build(self) -> AzureCredential {
+        AzureCredential {
             inner: Arc::new(Inner {
-                credential,
-                scope,
-                kind,
-                cache: TokenCache::new(clock),
+                credential: self.credential,
+                scope: self.scope,
+                kind: self.kind,
+                cache: TokenCache::new(self.clock),
             }),
         }
+    }
+}
+
+impl AzureCredential {
+    /// Starts a configuration around `credential`.
+    pub fn builder(credential: Arc<dyn TokenCredential>) -> AzureCredentialBuilder {
+        AzureCredentialBuilder {
+            credential,
+            scope: Cloud::Global.default_scope(),
+            kind: TokenKind::Unknown,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// `credential` for the global cloud's Graph, with defaults.
+    pub fn new(credential: Arc<dyn TokenCredential>) -> Self {
+        Self::builder(credential).build()
     }
 
     async fn fetch(&self) -> Result<AccessToken, AuthError> {

@@ -2,7 +2,7 @@
 
 use std::{
     future::Future,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex},
 };
 
 use chrono::{DateTime, Duration, Utc};
@@ -10,27 +10,49 @@ use chrono::{DateTime, Duration, Utc};
 use super::AccessToken;
 use crate::{error::AuthError, times::Clock};
 
-/// How long before expiry a token is replaced.
+/// How long before expiry a token is replaced (or half its lifetime, if that is shorter).
 pub const REFRESH_WINDOW: Duration = Duration::minutes(5);
+
+/// After a failed refresh, how long an unexpired token is used before the next try.
+pub const RETRY_REFRESH_AFTER: Duration = Duration::seconds(10);
 
 /// Holds one token and refreshes it for everyone at once.
 ///
-/// - A token with more than [`REFRESH_WINDOW`] left is used as is.
-/// - Otherwise exactly one caller fetches (single flight); the others wait for its result.
-/// - If that fetch fails while the cached token has not yet expired, the cached token is used.
+/// - A token with more than [`REFRESH_WINDOW`] left (or half its lifetime, for short-lived
+///   tokens) is used as is.
+/// - Otherwise exactly one caller fetches (single flight); the others wait and share its
+///   result, success or failure: a failing token endpoint is asked once, not once per caller.
+/// - If that fetch fails while the cached token has not yet expired, the cached token is used,
+///   and the next try waits [`RETRY_REFRESH_AFTER`].
 #[derive(Debug)]
 pub struct TokenCache {
-    current: RwLock<Option<AccessToken>>,
-    refresh: tokio::sync::Mutex<()>,
+    state: Mutex<State>,
+    flight: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    token: Option<Cached>,
+    /// Bumped by every finished fetch, so waiters can tell one happened while they queued.
+    generation: u64,
+    /// The last fetch's failure, and when it happened.
+    failure: Option<(DateTime<Utc>, AuthError)>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    token: AccessToken,
+    /// When the token stops being fresh.
+    refresh_at: Option<DateTime<Utc>>,
 }
 
 impl TokenCache {
     /// An empty cache reading time from `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
-            current: RwLock::new(None),
-            refresh: tokio::sync::Mutex::new(()),
+            state: Mutex::default(),
+            flight: tokio::sync::Mutex::new(()),
             clock,
         }
     }
@@ -40,59 +62,92 @@ impl TokenCache {
         &self.clock
     }
 
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// A fresh token, fetching with `fetch` only when needed.
     pub async fn get<F, Fut>(&self, fetch: F) -> Result<AccessToken, AuthError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, AuthError>>,
     {
-        if let Some(token) = self.fresh() {
-            return Ok(token);
+        let queued_at = {
+            let state = self.state();
+            if let Some(token) = self.fresh(&state) {
+                return Ok(token);
+            }
+            state.generation
+        };
+        let _flight = self.flight.lock().await;
+        {
+            let state = self.state();
+            if let Some(token) = self.fresh(&state) {
+                return Ok(token);
+            }
+            let now = self.clock.now();
+            let recent_failure = state.failure.as_ref().filter(|(at, _)| {
+                // The fetch this caller queued behind failed, or one failed a moment ago.
+                state.generation != queued_at || now - *at < RETRY_REFRESH_AFTER
+            });
+            if let Some((_, error)) = recent_failure {
+                return self.unexpired(&state).ok_or_else(|| error.clone());
+            }
         }
-        let _flight = self.refresh.lock().await;
-        // Someone else may have refreshed while this caller waited.
-        if let Some(token) = self.fresh() {
-            return Ok(token);
-        }
-        match fetch().await {
+        let fetched = fetch().await;
+        let now = self.clock.now();
+        let mut state = self.state();
+        state.generation += 1;
+        match fetched {
             Ok(token) => {
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+                state.failure = None;
+                state.token = Some(Cached {
+                    refresh_at: refresh_at(&token, now),
+                    token: token.clone(),
+                });
                 Ok(token)
             }
-            Err(error) => match self.unexpired() {
-                Some(token) => {
-                    tracing::warn!(%error, "token refresh failed; using the cached token until it expires");
-                    Ok(token)
+            Err(error) => {
+                state.failure = Some((now, error.clone()));
+                match self.unexpired(&state) {
+                    Some(token) => {
+                        tracing::warn!(%error, "token refresh failed; using the cached token until it expires");
+                        Ok(token)
+                    }
+                    None => Err(error),
                 }
-                None => Err(error),
-            },
+            }
         }
     }
 
     /// Forgets `rejected` if it is still the cached token.
     pub fn invalidate(&self, rejected: &AccessToken) {
-        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
-        if current.as_ref() == Some(rejected) {
-            *current = None;
+        let mut state = self.state();
+        if state.token.as_ref().is_some_and(|c| &c.token == rejected) {
+            state.token = None;
+            state.failure = None;
         }
     }
 
-    fn cached(&self) -> Option<AccessToken> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn fresh(&self, state: &State) -> Option<AccessToken> {
+        let cached = state.token.as_ref()?;
+        let fresh = cached.refresh_at.is_none_or(|at| self.clock.now() < at);
+        fresh.then(|| cached.token.clone())
     }
 
-    fn fresh(&self) -> Option<AccessToken> {
-        let now = self.clock.now();
-        self.cached()
-            .filter(|t| t.expires_at().is_none_or(|at| at - now > REFRESH_WINDOW))
+    fn unexpired(&self, state: &State) -> Option<AccessToken> {
+        let cached = state.token.as_ref()?;
+        let valid = cached
+            .token
+            .expires_at()
+            .is_none_or(|at| self.clock.now() < at);
+        valid.then(|| cached.token.clone())
     }
+}
 
-    fn unexpired(&self) -> Option<AccessToken> {
-        let now: DateTime<Utc> = self.clock.now();
-        self.cached()
-            .filter(|t| t.expires_at().is_none_or(|at| at > now))
-    }
+/// Five minutes before expiry, or half-way for tokens that live less than ten minutes.
+fn refresh_at(token: &AccessToken, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let expires_at = token.expires_at()?;
+    let window = REFRESH_WINDOW.min((expires_at - now) / 2);
+    Some(expires_at - window.max(Duration::zero()))
 }

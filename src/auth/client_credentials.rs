@@ -85,7 +85,7 @@ impl ClientCredentials {
             .form(&form)
             .send()
             .await
-            .map_err(|e| AuthError::Transport(describe(&e)))?;
+            .map_err(|e| AuthError::Transport(endpoint_failure(&e)))?;
         let status = response.status();
         let body = transport::read_capped(response, MAX_TOKEN_RESPONSE)
             .await
@@ -93,18 +93,16 @@ impl ClientCredentials {
                 transport::ReadError::TooLarge => {
                     AuthError::Transport("token response too large".into())
                 }
-                transport::ReadError::Transport(e) => AuthError::Transport(describe(&e)),
+                transport::ReadError::Transport(e) => AuthError::Transport(endpoint_failure(&e)),
             })?;
         let received_at = inner.cache.clock().now();
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         if !status.is_success() {
             return Err(endpoint_error(status.as_u16(), json.as_ref()));
         }
+        // No excerpt: a misbehaving endpoint could echo the form, secret included.
         let json = json.ok_or_else(|| {
-            AuthError::Transport(format!(
-                "token response is not JSON: {:?}",
-                transport::excerpt(&body)
-            ))
+            AuthError::Transport(format!("token response is not JSON ({} bytes)", body.len()))
         })?;
         let token = json
             .get("access_token")
@@ -162,6 +160,12 @@ impl ClientCredentialsBuilder {
     /// Timeout of one token request.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.http.timeout = timeout;
+        self
+    }
+
+    /// A proxy for the (https) token endpoint. Environment proxy variables are ignored.
+    pub fn https_proxy(mut self, url: impl Into<String>) -> Self {
+        self.http.https_proxy = Some(url.into());
         self
     }
 
@@ -256,19 +260,12 @@ fn endpoint_error(status: u16, json: Option<&Value>) -> AuthError {
     }
 }
 
-/// A transport error without its URL's query or the request (which held the secret).
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
+/// A transport failure with the endpoint's origin and path, never the request's form.
+fn endpoint_failure(e: &reqwest::Error) -> String {
     let url = e
         .url()
         .map(|u| format!(" ({}{})", u.origin().ascii_serialization(), u.path()));
-    format!("{kind}{}", url.unwrap_or_default())
+    format!("{}{}", transport::describe(e), url.unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -14,9 +14,10 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use reqwest::header::HeaderValue;
 
 #[cfg(feature = "azure-identity")]
-pub use azure::AzureCredential;
+pub use azure::{AzureCredential, AzureCredentialBuilder};
 pub use cache::{TokenCache, REFRESH_WINDOW};
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
@@ -27,15 +28,30 @@ use crate::{error::AuthError, secret::Secret};
 pub struct AccessToken {
     secret: Secret,
     expires_at: Option<DateTime<Utc>>,
+    /// `Bearer …`, built once per token and marked sensitive; `None` if it cannot be a header.
+    bearer: Option<HeaderValue>,
 }
 
 impl AccessToken {
     /// A token that expires at `expires_at` (`None`: unknown, used until Graph rejects it).
     pub fn new(secret: impl Into<Secret>, expires_at: Option<DateTime<Utc>>) -> Self {
+        let secret = secret.into();
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
+            .ok()
+            .map(|mut value| {
+                value.set_sensitive(true);
+                value
+            });
         Self {
-            secret: secret.into(),
+            secret,
             expires_at,
+            bearer,
         }
+    }
+
+    /// The `Authorization` header value, if the token can be sent in one.
+    pub(crate) fn bearer(&self) -> Option<&HeaderValue> {
+        self.bearer.as_ref()
     }
 
     /// The token, to put in an `Authorization` header.

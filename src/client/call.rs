@@ -13,9 +13,10 @@ use std::{
 };
 
 use bytes::Bytes;
+use chrono::Utc;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo, ResponseValue};
 use reqwest::{
-    header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION},
+    header::{HeaderName, HeaderValue, AUTHORIZATION},
     StatusCode,
 };
 
@@ -30,7 +31,7 @@ use crate::{
 };
 
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
-const REQUEST_ID: &str = "request-id";
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const RETRY_ATTEMPT: HeaderName = HeaderName::from_static("retry-attempt");
 
 /// The per-call state the generated client carries as its inner value.
@@ -50,8 +51,10 @@ struct Record {
     failure: Option<Error>,
     /// Why a non-idempotent request's outcome is unknown.
     ambiguous: Option<String>,
-    /// Status, Retry-After and body of the final response.
+    /// What the final response said, for errors the generated code reports without it.
     status: Option<StatusCode>,
+    request_id: Option<HeaderValue>,
+    echoed_client_request_id: Option<HeaderValue>,
     retry_after: Option<Duration>,
     body: Bytes,
 }
@@ -85,13 +88,20 @@ impl ClientHooks<CallContext> for generated::Client {
     }
 }
 
+/// How the loop goes on after an attempt.
+enum Next {
+    Retry,
+    Stop,
+}
+
 impl CallContext {
     pub(crate) fn new(shared: Arc<Shared>, idempotency: Idempotency) -> Self {
-        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id);
         Self {
             shared,
             idempotency,
-            client_request_id: HeaderValue::from_str(&id).expect("a UUID is a valid header value"),
+            client_request_id: HeaderValue::from_str(id).expect("a UUID is a valid header value"),
             record: Arc::default(),
         }
     }
@@ -104,6 +114,18 @@ impl CallContext {
     fn fail(&self, error: Error) -> reqwest::Result<reqwest::Response> {
         self.record().failure = Some(error);
         Ok(http::Response::new(Bytes::new()).into())
+    }
+
+    /// A token from the provider, within the request timeout: a hung provider must not hang
+    /// every call behind it.
+    async fn token(&self) -> Result<AccessToken, Error> {
+        let limit = self.shared.token_timeout;
+        match tokio::time::timeout(limit, self.shared.tokens.token()).await {
+            Ok(result) => result.map_err(Error::Authentication),
+            Err(_) => Err(Error::Authentication(AuthError::Provider(format!(
+                "no token within {limit:?}"
+            )))),
+        }
     }
 
     /// Sends `request` until it has a final answer, as the operation's retry rule allows.
@@ -124,23 +146,20 @@ impl CallContext {
         loop {
             let current = match token.take() {
                 Some(t) => t,
-                None => match shared.tokens.token().await {
+                None => match self.token().await {
                     Ok(t) => t,
-                    Err(e) => return self.fail(Error::Authentication(e)),
+                    Err(e) => return self.fail(e),
                 },
             };
             let Some(mut attempt) = request.try_clone() else {
                 return self.fail(Error::Config("request body cannot be replayed".into()));
             };
-            let Ok(mut bearer) =
-                HeaderValue::from_str(&format!("Bearer {}", current.secret().expose()))
-            else {
+            let Some(bearer) = current.bearer() else {
                 return self.fail(Error::Authentication(AuthError::Provider(
                     "the token has characters that cannot be sent in a header".into(),
                 )));
             };
-            bearer.set_sensitive(true);
-            attempt.headers_mut().insert(AUTHORIZATION, bearer);
+            attempt.headers_mut().insert(AUTHORIZATION, bearer.clone());
             let number = {
                 let mut record = self.record();
                 record.attempts += 1;
@@ -156,17 +175,14 @@ impl CallContext {
                 Ok(response) => response,
                 Err(e) => {
                     let verdict = self.idempotency.transport(&e);
-                    if verdict == Verdict::Retry
-                        && self
-                            .pause(&mut retries, &mut waited, None, &describe(&e), number)
-                            .await
+                    let reason = transport::describe(&e);
+                    match self
+                        .after(verdict, reason, None, &mut retries, &mut waited, number)
+                        .await
                     {
-                        continue;
+                        Next::Retry => continue,
+                        Next::Stop => return Err(e),
                     }
-                    if verdict == Verdict::Ambiguous {
-                        self.record().ambiguous = Some(describe(&e));
-                    }
-                    return Err(e);
                 }
             };
             let status = response.status();
@@ -174,7 +190,7 @@ impl CallContext {
                 // 401: the service did not act, so a fresh token may try again, once.
                 reauthenticated = true;
                 shared.tokens.invalidate(&current);
-                match shared.tokens.token().await {
+                match self.token().await {
                     Ok(fresh) if fresh != current => {
                         tracing::info!(
                             attempt = number,
@@ -184,89 +200,105 @@ impl CallContext {
                         continue;
                     }
                     Ok(_) => {}
-                    Err(e) => return self.fail(Error::Authentication(e)),
+                    Err(e) => return self.fail(e),
                 }
             }
-            let retry_after = retry::retry_after(response.headers(), shared.clock.now());
-            if self.idempotency.status(status, retry_after.is_some()) == Verdict::Retry
-                && self
-                    .pause(
+            // Retry-After dates are wall-clock times, whatever clock the time rules use.
+            let retry_after = retry::retry_after(response.headers(), Utc::now());
+            let verdict = self.idempotency.status(status, retry_after.is_some());
+            if verdict == Verdict::Retry {
+                let reason = format!("HTTP {status}");
+                let next = self
+                    .after(
+                        verdict,
+                        reason,
+                        retry_after,
                         &mut retries,
                         &mut waited,
-                        retry_after,
-                        &format!("HTTP {status}"),
                         number,
                     )
-                    .await
-            {
-                continue;
+                    .await;
+                if let Next::Retry = next {
+                    continue;
+                }
             }
             // Final (or out of retries): hand the answer over, body and all.
             match self.buffer(response, retry_after).await {
                 Ok(answer) => return Ok(answer),
                 Err(ReadError::TooLarge) => {
                     let limit = shared.max_response_bytes;
-                    return self.fail(Error::ResponseTooLarge {
+                    let error = Error::ResponseTooLarge {
                         status: status.as_u16(),
                         limit,
-                    });
+                    };
+                    let attempts = self.record().attempts;
+                    return self.fail(self.unreadable_success(status, error, attempts));
                 }
                 Err(ReadError::Transport(e)) => {
-                    let reason = format!("HTTP {status} with a cut-off body");
                     let verdict = self.idempotency.transport(&e);
-                    if verdict == Verdict::Retry
-                        && self
-                            .pause(&mut retries, &mut waited, None, &reason, number)
-                            .await
+                    let reason = format!("HTTP {status} with a cut-off body");
+                    match self
+                        .after(verdict, reason, None, &mut retries, &mut waited, number)
+                        .await
                     {
-                        continue;
+                        Next::Retry => continue,
+                        Next::Stop => return Err(e),
                     }
-                    if verdict == Verdict::Ambiguous {
-                        self.record().ambiguous = Some(reason);
-                    }
-                    return Err(e);
                 }
             }
         }
     }
 
-    /// Waits before the next retry if the policy allows one; `false` when retries are over.
-    async fn pause(
+    /// After a failed attempt: wait and retry if the verdict and the policy allow, else stop
+    /// (noting why the outcome is unknown when the service may have acted).
+    async fn after(
         &self,
+        verdict: Verdict,
+        reason: String,
+        retry_after: Option<Duration>,
         retries: &mut u32,
         waited: &mut Duration,
-        retry_after: Option<Duration>,
-        reason: &str,
         attempt: u32,
-    ) -> bool {
-        *retries += 1;
-        let Some(delay) = self.shared.retry.delay(*retries, retry_after, *waited) else {
-            return false;
-        };
-        tracing::warn!(
-            attempt,
-            reason,
-            delay_ms = delay.as_millis() as u64,
-            "retrying after a transient failure"
-        );
-        tokio::time::sleep(delay).await;
-        *waited += delay;
-        true
+    ) -> Next {
+        match verdict {
+            Verdict::Retry => {
+                *retries += 1;
+                let Some(delay) = self.shared.retry.delay(*retries, retry_after, *waited) else {
+                    return Next::Stop;
+                };
+                tracing::warn!(
+                    attempt,
+                    reason,
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying after a transient failure"
+                );
+                tokio::time::sleep(delay).await;
+                *waited += delay;
+                Next::Retry
+            }
+            Verdict::Ambiguous => {
+                self.record().ambiguous = Some(reason);
+                Next::Stop
+            }
+            Verdict::Final => Next::Stop,
+        }
     }
 
     /// Reads the body under the cap and rebuilds a response the generated code can decode.
     async fn buffer(
         &self,
-        response: reqwest::Response,
+        mut response: reqwest::Response,
         retry_after: Option<Duration>,
     ) -> Result<reqwest::Response, ReadError> {
         let status = response.status();
         let version = response.version();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let body = transport::read_capped(response, self.shared.max_response_bytes).await?;
         {
             let mut record = self.record();
             record.status = Some(status);
+            record.request_id = headers.get(REQUEST_ID).cloned();
+            record.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
             record.retry_after = retry_after;
             record.body = body.clone();
         }
@@ -277,6 +309,21 @@ impl CallContext {
         Ok(rebuilt.into())
     }
 
+    /// A 2xx from create whose body cannot be had: the meeting exists, so the caller must not
+    /// treat this like a failure that is safe to repeat.
+    fn unreadable_success(&self, status: StatusCode, error: Error, attempts: u32) -> Error {
+        if self.idempotency == Idempotency::NotIdempotent && status.is_success() {
+            return Error::OutcomeUnknown {
+                reason: format!(
+                    "HTTP {status}: the meeting was created but its answer is unusable ({error})"
+                ),
+                graph: None,
+                attempts,
+            };
+        }
+        error
+    }
+
     /// Turns what the generated code returned, and what the hooks recorded, into the answer.
     pub(crate) fn finish(
         self,
@@ -285,54 +332,36 @@ impl CallContext {
             progenitor_client::Error<types::OdataError>,
         >,
     ) -> Result<Answer, Error> {
-        let client_request_id = self
-            .client_request_id
-            .to_str()
-            .unwrap_or_default()
-            .to_owned();
         let mut record = std::mem::take(&mut *self.record());
         if let Some(failure) = record.failure.take() {
             return Err(failure);
         }
         let attempts = record.attempts;
-        let status = record.status;
         use progenitor_client::Error as E;
         match result {
             Ok(value) => Ok(Answer {
                 status: value.status(),
-                request_id: header(value.headers(), REQUEST_ID),
-                client_request_id,
+                request_id: text(record.request_id.as_ref()),
+                client_request_id: text(Some(&self.client_request_id)).unwrap_or_default(),
                 meeting: value.into_inner(),
                 raw: record.body,
             }),
             Err(E::ErrorResponse(value)) => {
-                let (status, headers) = (value.status().as_u16(), value.headers().clone());
-                let graph = GraphError::from_response(
-                    status,
-                    &headers,
-                    Some(value.into_inner()),
-                    record.retry_after,
-                    attempts,
-                );
+                let graph = GraphError::new(value.status(), &record, Some(value.into_inner()));
                 Err(self.classify(graph))
             }
             Err(E::InvalidResponsePayload(bytes, error)) => {
-                let status = status.map_or(0, |s| s.as_u16());
-                if (200..300).contains(&status) {
-                    return Err(Error::Decode {
-                        status,
+                let status = record.status.unwrap_or(StatusCode::OK);
+                if status.is_success() {
+                    let error = Error::Decode {
+                        status: status.as_u16(),
                         reason: error.to_string(),
                         excerpt: transport::excerpt(&bytes),
-                    });
+                    };
+                    return Err(self.unreadable_success(status, error, attempts));
                 }
                 // An error status whose body is not Graph's error shape: keep the status.
-                let mut graph = GraphError::from_response(
-                    status,
-                    &HeaderMap::new(),
-                    None,
-                    record.retry_after,
-                    attempts,
-                );
+                let mut graph = GraphError::new(status, &record, None);
                 graph.message = Some(format!(
                     "unreadable error body: {:?}",
                     transport::excerpt(&bytes)
@@ -350,13 +379,7 @@ impl CallContext {
                 }
             }
             Err(E::UnexpectedResponse(response)) => {
-                let mut graph = GraphError::from_response(
-                    response.status().as_u16(),
-                    response.headers(),
-                    None,
-                    record.retry_after,
-                    attempts,
-                );
+                let mut graph = GraphError::new(response.status(), &record, None);
                 graph.message = Some(if response.status().is_redirection() {
                     "unexpected redirect; redirects are not followed so credentials stay with Graph"
                         .into()
@@ -387,44 +410,27 @@ impl CallContext {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out after the request was sent".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        "connection lost before a complete answer".into()
-    }
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+fn text(value: Option<&HeaderValue>) -> Option<String> {
+    value.and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 impl GraphError {
-    fn from_response(
-        status: u16,
-        headers: &HeaderMap,
-        body: Option<types::OdataError>,
-        retry_after: Option<Duration>,
-        attempts: u32,
-    ) -> Self {
+    /// Graph's error from the final response: its status, the headers the hooks recorded and
+    /// the body when it was Graph's error shape.
+    fn new(status: StatusCode, record: &Record, body: Option<types::OdataError>) -> Self {
         let main = body.as_ref().and_then(|b| b.error.as_ref());
         let inner = main.and_then(|m| m.inner_error.as_ref());
         GraphError {
-            status,
+            status: status.as_u16(),
             code: main.and_then(|m| m.code.clone()),
             message: main.and_then(|m| m.message.clone()),
-            request_id: header(headers, REQUEST_ID)
+            request_id: text(record.request_id.as_ref())
                 .or_else(|| inner.and_then(|i| i.request_id.clone())),
-            client_request_id: header(headers, "client-request-id")
+            client_request_id: text(record.echoed_client_request_id.as_ref())
                 .or_else(|| inner.and_then(|i| i.client_request_id.clone())),
             date: inner.and_then(|i| i.date.clone()),
-            retry_after,
-            attempts,
+            retry_after: record.retry_after,
+            attempts: record.attempts,
             body,
         }
     }

@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) retry: RetryPolicy,
     pub(crate) max_response_bytes: usize,
     pub(crate) clock: Arc<dyn Clock>,
+    /// How long a token provider may take.
+    pub(crate) token_timeout: Duration,
 }
 
 /// Configures a [`Client`]. Only the token provider is required.
@@ -124,6 +126,14 @@ impl ClientBuilder {
         self
     }
 
+    /// A proxy for https requests (a CONNECT tunnel; TLS stays end to end). Proxy environment
+    /// variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are ignored: they could hand a
+    /// plain-http request, bearer token included, to another host.
+    pub fn https_proxy(mut self, url: impl Into<String>) -> Self {
+        self.http.https_proxy = Some(url.into());
+        self
+    }
+
     /// The `User-Agent` header.
     pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
         self.http.user_agent = agent.into();
@@ -160,6 +170,7 @@ impl ClientBuilder {
                 retry: self.retry,
                 max_response_bytes: self.max_response_bytes,
                 clock: self.clock,
+                token_timeout: self.http.timeout,
             }),
         })
     }
@@ -184,8 +195,9 @@ impl Client {
     pub async fn create_or_get(
         &self,
         user: &User,
-        mut request: types::CreateOrGetRequest,
+        request: types::CreateOrGetRequest,
     ) -> Result<CreateOrGetResponse, Error> {
+        let mut request = settle_extra(request)?;
         if request.external_id.trim().is_empty() {
             return Err(InvalidRequest::MissingExternalId.into());
         }
@@ -223,9 +235,10 @@ impl Client {
     pub async fn create_in_language(
         &self,
         user: &User,
-        mut meeting: types::OnlineMeeting,
+        meeting: types::OnlineMeeting,
         language: Option<&str>,
     ) -> Result<MeetingResponse, Error> {
+        let mut meeting = settle_extra(meeting)?;
         if let Some(lang) = language {
             if lang.is_empty() || reqwest::header::HeaderValue::from_str(lang).is_err() {
                 return Err(InvalidRequest::InvalidHeader {
@@ -265,5 +278,43 @@ impl Client {
             context.clone(),
         );
         (api, context)
+    }
+}
+
+/// Properties this crate names must be set through their fields: one put in `extra` under a
+/// known name (say `"endDateTime"`) would be sent twice and could slip past the rules. A
+/// request with such an `extra` is read back through its type, so the named value lands in
+/// its field and is checked like any other. Requests without `extra` pass untouched.
+fn settle_extra<T>(request: T) -> Result<T, Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + HasExtra,
+{
+    if request.extra().is_empty() {
+        return Ok(request);
+    }
+    serde_json::to_value(&request)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            InvalidRequest::InvalidField {
+                reason: e.to_string(),
+            }
+            .into()
+        })
+}
+
+/// Request types with a flattened map of properties this crate does not name.
+trait HasExtra {
+    fn extra(&self) -> &serde_json::Map<String, serde_json::Value>;
+}
+
+impl HasExtra for types::CreateOrGetRequest {
+    fn extra(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.extra
+    }
+}
+
+impl HasExtra for types::OnlineMeeting {
+    fn extra(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.extra
     }
 }
