@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Build cost (issue 6, item 6): a cold `cargo build --release` of this library (default
+# features, the committed HEAD) against a plain crate that has the same reqwest/TLS stack and
+# the same serde/chrono/tokio/uuid/thiserror dependencies but no generator, plus the time
+# build.rs takes to compile and to run (cargo --timings).
+#
+# Slow: minutes of CPU on 2 cores. `cargo bench` runs it only with BENCH_BUILD=1; it can also be
+# run by hand: `bash benches/build_cost.sh`. Each build gets a fresh CARGO_TARGET_DIR under a
+# temporary directory that is removed afterwards, so builds are truly cold; crates come from the
+# registry already downloaded (--offline). Nothing is written to the repository.
+#
+# Environment: BUILD_COST_RUNS (default 1) alternates plain/library builds that many times and
+# reports the median; BUILD_COST_JOBS sets cargo's -j (default: cargo's own, all cores).
+#
+# Last line on stdout, for scripts:
+#   build_cost: lib_s=.. plain_s=.. ratio=.. lib_cpu_s=.. plain_cpu_s=.. cpu_ratio=..
+#               build_rs_compile_s=.. build_rs_run_s=.. lib_only_units_s=..   (one line)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runs=${BUILD_COST_RUNS:-1}
+jobs=()
+if [[ -n "${BUILD_COST_JOBS:-}" ]]; then jobs=(-j "$BUILD_COST_JOBS"); fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/graph-meetings-build-cost.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# A nested cargo must not inherit the outer one's target dir, wrapper or flags for this package.
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR RUSTC_WRAPPER CARGO_BUILD_RUSTC_WRAPPER \
+  RUSTC_WORKSPACE_WRAPPER CARGO_ENCODED_RUSTFLAGS OUT_DIR CARGO_MANIFEST_DIR CARGO_PRIMARY_PACKAGE
+
+# The library as committed (others' uncommitted edits do not change the measurement).
+mkdir "$work/lib"
+git -C "$repo" archive HEAD | tar -x -C "$work/lib"
+
+# The plain crate: the library's own dependency lines for these crates, copied verbatim so the
+# features stay identical, and the library's lockfile so the versions do too.
+mkdir -p "$work/plain/src"
+deps=$(awk '
+  /^\[/ { section = $0; next }
+  section == "[dependencies]" && /^(reqwest|rustls|rustls-platform-verifier|serde|serde_json|chrono|tokio|uuid|thiserror) *=/ { print }
+' "$work/lib/Cargo.toml")
+if [[ $(grep -c . <<<"$deps") -ne 9 ]]; then
+  echo "build_cost.sh: expected 9 dependency lines in Cargo.toml, found:" >&2
+  echo "$deps" >&2
+  exit 1
+fi
+cat >"$work/plain/Cargo.toml" <<EOF
+[package]
+name = "plain-graph-http"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+$deps
+
+[profile.release]
+debug = false
+EOF
+cp "$work/lib/Cargo.lock" "$work/plain/Cargo.lock"
+# What a hand-written client needs of that stack: the same TLS setup and a typed body.
+cat >"$work/plain/src/lib.rs" <<'EOF'
+use std::{sync::Arc, time::Duration};
+
+use rustls_platform_verifier::BuilderVerifierExt;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Error(String);
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meeting {
+    pub id: Option<String>,
+    pub external_id: Option<String>,
+    pub subject: Option<String>,
+    pub start_date_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub end_date_time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub fn client() -> Result<reqwest::Client, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_platform_verifier())
+        .map_err(|e| Error(e.to_string()))?
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error(e.to_string()))
+}
+
+pub async fn create_or_get(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    meeting: &Meeting,
+) -> Result<Meeting, Error> {
+    let one_at_a_time = tokio::sync::Mutex::new(());
+    let _guard = one_at_a_time.lock().await;
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .header("client-request-id", uuid::Uuid::new_v4().to_string())
+        .json(meeting)
+        .send()
+        .await
+        .map_err(|e| Error(e.to_string()))?;
+    let bytes = response.bytes().await.map_err(|e| Error(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error(e.to_string()))
+}
+EOF
+
+# One cold build of the crate in $1; prints "wall cpu" seconds; keeps cargo's timing report.
+cold_build() {
+  local dir=$1 name=$2 target="$work/target-$2"
+  rm -rf "$target"
+  local start end times
+  start=$(date +%s.%N)
+  # `time` of bash: user and sys of cargo and every rustc/build script it ran.
+  times=$( { TIMEFORMAT='%U %S'; time (cd "$dir" && CARGO_TARGET_DIR="$target" \
+    cargo build --release --lib --offline --timings "${jobs[@]}" >"$work/$name.log" 2>&1); } 2>&1 ) || {
+    echo "build_cost.sh: cold build of $name failed:" >&2
+    tail -20 "$work/$name.log" >&2
+    exit 1
+  }
+  end=$(date +%s.%N)
+  # Newer cargo names the report cargo-timing-<time>.html; older ones cargo-timing.html.
+  cp "$(ls -t "$target"/cargo-timings/cargo-timing*.html | head -1)" "$work/$name-timing.html"
+  read -r user sys <<<"$times"
+  awk -v s="$start" -v e="$end" -v u="$user" -v y="$sys" 'BEGIN { printf "%.1f %.1f\n", e - s, u + y }'
+}
+
+# Plain first on odd runs, library first on even ones: drift cancels over pairs.
+lib_wall=() lib_cpu=() plain_wall=() plain_cpu=()
+for ((i = 1; i <= runs; i++)); do
+  order=(plain lib)
+  if ((i % 2 == 0)); then order=(lib plain); fi
+  for which in "${order[@]}"; do
+    echo "build_cost.sh: run $i/$runs: cold release build of the $which crate..." >&2
+    read -r wall cpu < <(cold_build "$work/$which" "$which")
+    echo "build_cost.sh:   $which: ${wall} s wall, ${cpu} s CPU" >&2
+    if [[ $which == lib ]]; then lib_wall+=("$wall") lib_cpu+=("$cpu"); else plain_wall+=("$wall") plain_cpu+=("$cpu"); fi
+  done
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# From cargo's timing data: compiling graph-meetings' build.rs, running it, and the unit time
+# (seconds of rustc per crate, summed) that only the library's build has: the generator and
+# its build-dependencies, build.rs itself, and the library crate with its generated code.
+timings() {
+  python3 - "$work/lib-timing.html" "$work/plain-timing.html" <<'PY'
+import json, re, sys
+def units(path):
+    html = open(path).read()
+    return json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S).group(1))
+lib, plain = units(sys.argv[1]), units(sys.argv[2])
+ours = [u for u in lib if u["name"] == "graph-meetings"]
+run = sum(u["duration"] for u in ours if u.get("mode") == "run-custom-build")
+compile_ = sum(u["duration"] for u in ours
+               if u.get("mode") != "run-custom-build" and u.get("target", "").strip() == "build-script")
+key = lambda u: (u["name"], u["version"], u.get("mode"), u.get("target", "").strip())
+shared = {key(u) for u in plain}
+only = sum(u["duration"] for u in lib if key(u) not in shared)
+print(f"{compile_:.1f} {run:.2f} {only:.1f}")
+PY
+}
+read -r build_rs_compile build_rs_run lib_only_units < <(timings 2>/dev/null || echo "? ? ?")
+if [[ -n "${BUILD_COST_KEEP:-}" ]]; then
+  mkdir -p "$BUILD_COST_KEEP"
+  cp "$work"/*-timing.html "$work"/*.log "$BUILD_COST_KEEP"/
+fi
+
+lw=$(median "${lib_wall[@]}") pw=$(median "${plain_wall[@]}")
+lc=$(median "${lib_cpu[@]}") pc=$(median "${plain_cpu[@]}")
+awk -v lw="$lw" -v pw="$pw" -v lc="$lc" -v pc="$pc" -v bc="$build_rs_compile" -v br="$build_rs_run" -v lo="$lib_only_units" 'BEGIN {
+  printf "build_cost: lib_s=%.1f plain_s=%.1f ratio=%.2f lib_cpu_s=%.1f plain_cpu_s=%.1f cpu_ratio=%.2f build_rs_compile_s=%s build_rs_run_s=%s lib_only_units_s=%s\n",
+    lw, pw, lw / pw, lc, pc, lc / pc, bc, br, lo
+}'
