@@ -27,7 +27,7 @@ pub const RETRY_REFRESH_AFTER: Duration = Duration::seconds(10);
 #[derive(Debug)]
 pub struct TokenCache {
     state: Mutex<State>,
-    flight: tokio::sync::Mutex<()>,
+    flight: tokio::sync::RwLock<()>,
     clock: Arc<dyn Clock>,
 }
 
@@ -52,7 +52,7 @@ impl TokenCache {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             state: Mutex::default(),
-            flight: tokio::sync::Mutex::new(()),
+            flight: tokio::sync::RwLock::new(()),
             clock,
         }
     }
@@ -72,27 +72,20 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, AuthError>>,
     {
-        let queued_at = {
-            let state = self.state();
-            if let Some(token) = self.fresh(&state) {
-                return Ok(token);
+        let queued_at = self.state().generation;
+        // The fetcher holds the write side while it fetches; everyone else waits on the read
+        // side and is released at once when it is done (no convoy through a mutex).
+        let _fetcher = loop {
+            if let Some(settled) = self.settled(queued_at) {
+                return settled;
             }
-            state.generation
+            match self.flight.try_write() {
+                Ok(guard) => break guard,
+                Err(_) => drop(self.flight.read().await),
+            }
         };
-        let _flight = self.flight.lock().await;
-        {
-            let state = self.state();
-            if let Some(token) = self.fresh(&state) {
-                return Ok(token);
-            }
-            let now = self.clock.now();
-            let recent_failure = state.failure.as_ref().filter(|(at, _)| {
-                // The fetch this caller queued behind failed, or one failed a moment ago.
-                state.generation != queued_at || now - *at < RETRY_REFRESH_AFTER
-            });
-            if let Some((_, error)) = recent_failure {
-                return self.unexpired(&state).ok_or_else(|| error.clone());
-            }
+        if let Some(settled) = self.settled(queued_at) {
+            return settled;
         }
         let fetched = fetch().await;
         let now = self.clock.now();
@@ -118,6 +111,21 @@ impl TokenCache {
                 }
             }
         }
+    }
+
+    /// What a caller that queued at generation `queued_at` gets without fetching: a fresh
+    /// token, or the outcome of a fetch that failed since it queued (or a moment ago).
+    fn settled(&self, queued_at: u64) -> Option<Result<AccessToken, AuthError>> {
+        let state = self.state();
+        if let Some(token) = self.fresh(&state) {
+            return Some(Ok(token));
+        }
+        let now = self.clock.now();
+        let (failed_at, error) = state.failure.as_ref()?;
+        if state.generation == queued_at && now - *failed_at >= RETRY_REFRESH_AFTER {
+            return None;
+        }
+        Some(self.unexpired(&state).ok_or_else(|| error.clone()))
     }
 
     /// Forgets `rejected` if it is still the cached token.
