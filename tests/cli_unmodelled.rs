@@ -177,5 +177,8 @@ async fn a_body_over_the_cap_is_refused_not_buffered() {
     // is create's "outcome unknown" (6), not a plain Graph error that is safe to repeat.
     assert_eq!(code, 6, "{stderr}");
     assert!(stdout.is_empty());
-    assert!(stderr.contains("exceeds the limit") && stderr.contains("was created"), "{stderr}");
+    assert!(
+        stderr.contains("exceeds the limit") && stderr.contains("was created"),
+        "{stderr}"
+    );
 }
