@@ -12,7 +12,7 @@ use std::{
 use chrono::Utc;
 use graph_meetings::{types, Client, Error, Outcome, RetryPolicy, User};
 use serde_json::json;
-use support::{json, meeting, nth, Act, Script, Seen};
+use support::{first_then, json, meeting, nth, Act, Script, Seen};
 
 fn quick() -> RetryPolicy {
     RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(20))
@@ -70,15 +70,13 @@ impl Store {
 
 #[tokio::test]
 async fn throttled_with_retry_after_waits_that_long_then_succeeds() {
-    let calls = Arc::new(Mutex::new(0));
-    let server = Script::start(move |_| match nth(&calls) {
-        0 => Act::Respond(
-            429,
-            vec![("retry-after", "2".into())],
-            json!({"error": {"code": "TooManyRequests"}}).to_string(),
-        ),
-        _ => json(201, meeting("a")),
-    })
+    let server = first_then(
+        || {
+            let body = json!({"error": {"code": "TooManyRequests"}}).to_string();
+            Act::Respond(429, vec![("retry-after", "2".into())], body)
+        },
+        201,
+    )
     .await;
     let answer = client(&server, quick())
         .create_or_get(&User::Me, cog("a"))
@@ -130,12 +128,11 @@ async fn retry_after_as_a_date_uses_the_whole_duration() {
 #[tokio::test]
 async fn retry_after_in_the_past_or_garbage_still_retries() {
     for value in ["Wed, 21 Oct 2015 07:28:00 GMT", "in a bit", ""] {
-        let calls = Arc::new(Mutex::new(0));
         let v = value.to_string();
-        let server = Script::start(move |_| match nth(&calls) {
-            0 => Act::Respond(503, vec![("retry-after", v.clone())], "{}".into()),
-            _ => json(200, meeting("a")),
-        })
+        let server = first_then(
+            move || Act::Respond(503, vec![("retry-after", v.clone())], "{}".into()),
+            200,
+        )
         .await;
         let answer = client(&server, quick())
             .create_or_get(&User::Me, cog("a"))
@@ -283,12 +280,7 @@ async fn create_is_not_retried_on_ambiguous_statuses() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_retried_for_create_or_get_only() {
-    let calls = Arc::new(Mutex::new(0));
-    let server = Script::start(move |_| match nth(&calls) {
-        0 => Act::Drop,
-        _ => json(201, meeting("a")),
-    })
-    .await;
+    let server = first_then(|| Act::Drop, 201).await;
     client(&server, quick())
         .create_or_get(&User::Me, cog("a"))
         .await
@@ -309,12 +301,8 @@ async fn a_dropped_connection_is_retried_for_create_or_get_only() {
 
 #[tokio::test]
 async fn headers_that_never_arrive_time_out() {
-    let calls = Arc::new(Mutex::new(0));
-    let server = Script::start(move |_| match nth(&calls) {
-        0 => Act::Delay(Duration::from_secs(30), Box::new(json(201, meeting("a")))),
-        _ => json(200, meeting("a")),
-    })
-    .await;
+    let stall = || Act::Delay(Duration::from_secs(30), Box::new(json(201, meeting("a"))));
+    let server = first_then(stall, 200).await;
     let build = |server: &Script| {
         Client::builder()
             .base_url(&server.url)
@@ -346,12 +334,7 @@ async fn headers_that_never_arrive_time_out() {
 
 #[tokio::test]
 async fn a_truncated_body_is_retried_for_create_or_get_and_unknown_for_create() {
-    let calls = Arc::new(Mutex::new(0));
-    let server = Script::start(move |_| match nth(&calls) {
-        0 => Act::Truncate(201, 1000, r#"{"id": "m"#.into()),
-        _ => json(200, meeting("a")),
-    })
-    .await;
+    let server = first_then(|| Act::Truncate(201, 1000, r#"{"id": "m"#.into()), 200).await;
     let answer = client(&server, quick())
         .create_or_get(&User::Me, cog("a"))
         .await
@@ -446,12 +429,7 @@ async fn retry_after_dates_use_the_wall_clock_not_the_meeting_clock() {
 #[tokio::test]
 async fn create_or_get_is_retried_on_408_500_and_502() {
     for status in [408, 500, 502] {
-        let calls = Arc::new(Mutex::new(0));
-        let server = Script::start(move |_| match nth(&calls) {
-            0 => json(status, json!({})),
-            _ => json(200, meeting("a")),
-        })
-        .await;
+        let server = first_then(move || json(status, json!({})), 200).await;
         let answer = client(&server, quick())
             .create_or_get(&User::Me, cog("a"))
             .await

@@ -202,6 +202,17 @@ pub fn nth(count: &Arc<Mutex<usize>>) -> usize {
     *c - 1
 }
 
+/// Answers the first request with `first()` and every later one with `status` and a meeting
+/// for externalId "a": the shape of most retry tests.
+pub async fn first_then(first: impl Fn() -> Act + Send + Sync + 'static, status: u16) -> Script {
+    let calls = Arc::new(Mutex::new(0));
+    Script::start(move |_| match nth(&calls) {
+        0 => first(),
+        _ => json(status, meeting("a")),
+    })
+    .await
+}
+
 /// A minimal meeting body, as Graph would answer.
 pub fn meeting(external_id: &str) -> serde_json::Value {
     serde_json::json!({
