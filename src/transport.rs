@@ -67,7 +67,14 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, E
             .map_err(|e| Error::Config(format!("https proxy {url:?}: {e}")))?;
         builder = builder.proxy(proxy);
     }
+    // Plain http is allowed to "localhost" because it is loopback: make sure it is, whatever
+    // the resolver says.
+    let loopback = [
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+    ];
     builder
+        .resolve_to_addrs("localhost", &loopback)
         .tls_backend_preconfigured(tls)
         // Graph does not redirect these operations; following one could hand the bearer
         // token's request to another origin.

@@ -788,3 +788,16 @@ async fn create_answered_2xx_with_an_unusable_body_says_the_meeting_may_exist() 
         );
     }
 }
+
+#[tokio::test]
+async fn localhost_reaches_the_loopback_server_on_the_urls_port() {
+    let server = support::Script::start(|_| support::json(201, support::meeting("x"))).await;
+    let port = server.url.rsplit(':').next().unwrap();
+    let c = Client::builder()
+        .base_url(format!("http://localhost:{port}"))
+        .static_token("t")
+        .build()
+        .unwrap();
+    c.create_or_get(&User::Me, cog("x")).await.unwrap();
+    assert_eq!(server.count(), 1);
+}
