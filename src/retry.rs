@@ -142,7 +142,10 @@ impl Idempotency {
 
 /// `Retry-After` as delta-seconds or an HTTP date (compared in UTC); a date in the past means
 /// now; anything unreadable is ignored.
-pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn retry_after(
+    headers: &HeaderMap,
+    now: impl FnOnce() -> DateTime<Utc>,
+) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -154,7 +157,7 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Dur
     let at = DateTime::parse_from_rfc2822(value)
         .ok()?
         .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    Some((at - now()).to_std().unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -177,21 +180,21 @@ mod tests {
     #[test]
     fn retry_after_seconds_date_past_and_garbage() {
         assert_eq!(
-            retry_after(&headers("2"), now()),
+            retry_after(&headers("2"), now),
             Some(Duration::from_secs(2))
         );
         // 90 s ahead: the whole duration, not its seconds component.
         assert_eq!(
-            retry_after(&headers("Mon, 23 Nov 2026 10:01:30 GMT"), now()),
+            retry_after(&headers("Mon, 23 Nov 2026 10:01:30 GMT"), now),
             Some(Duration::from_secs(90))
         );
         assert_eq!(
-            retry_after(&headers("Mon, 23 Nov 2026 09:00:00 GMT"), now()),
+            retry_after(&headers("Mon, 23 Nov 2026 09:00:00 GMT"), now),
             Some(Duration::ZERO)
         );
-        assert_eq!(retry_after(&headers("soon-ish"), now()), None);
-        assert_eq!(retry_after(&headers("-3"), now()), None);
-        assert_eq!(retry_after(&HeaderMap::new(), now()), None);
+        assert_eq!(retry_after(&headers("soon-ish"), now), None);
+        assert_eq!(retry_after(&headers("-3"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 
     #[test]

@@ -148,12 +148,25 @@ pub(crate) async fn read_capped(
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(ReadError::TooLarge);
     }
-    let mut body = BytesMut::with_capacity(response.content_length().unwrap_or(0) as usize);
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+    // A body that arrives in one chunk (the usual case) is kept as is, without a copy.
+    let first = match response.chunk().await.map_err(ReadError::Transport)? {
+        Some(chunk) if chunk.len() > limit => return Err(ReadError::TooLarge),
+        Some(chunk) => chunk,
+        None => return Ok(Bytes::new()),
+    };
+    let Some(second) = response.chunk().await.map_err(ReadError::Transport)? else {
+        return Ok(first);
+    };
+    let expected = response.content_length().unwrap_or(0) as usize;
+    let mut body = BytesMut::with_capacity(expected.max(first.len() + second.len()));
+    let mut next = Some(second);
+    body.extend_from_slice(&first);
+    while let Some(chunk) = next {
         if body.len() + chunk.len() > limit {
             return Err(ReadError::TooLarge);
         }
         body.extend_from_slice(&chunk);
+        next = response.chunk().await.map_err(ReadError::Transport)?;
     }
     Ok(body.freeze())
 }

@@ -8,8 +8,8 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use graph_meetings::{
-    times::Clock, types, AuthError, Client, ClientCredentials, Cloud, Error, InvalidRequest,
-    RetryPolicy, TokenProvider, User,
+    times::Clock, types, AccessToken, AuthError, Client, ClientCredentials, Cloud, Error,
+    InvalidRequest, RetryPolicy, TokenProvider, User,
 };
 use serde_json::json;
 use wiremock::{
@@ -228,6 +228,57 @@ async fn tokens_are_refreshed_once_five_minutes_or_less_remain() {
         "5 min left: refreshed"
     );
     assert_eq!(requests(&idp).await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_cache_offers_a_ready_token_only_while_it_is_fresh() {
+    let idp = token_endpoint(&["tok-1"]).await;
+    let clock = TestClock::new();
+    let provider = credentials(&idp, clock.clone());
+    assert!(provider.ready().is_none(), "nothing fetched yet");
+    provider.token().await.unwrap();
+    assert_eq!(provider.ready().unwrap().secret().expose(), "tok-1");
+    clock.advance(chrono::Duration::seconds(3600 - 300));
+    assert!(
+        provider.ready().is_none(),
+        "due for refresh: the async path must run"
+    );
+}
+
+/// A provider whose token is always at hand, and whose async path fails and counts.
+#[derive(Debug, Default)]
+struct AtHand {
+    awaited: Mutex<usize>,
+}
+
+#[async_trait::async_trait]
+impl TokenProvider for AtHand {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        *self.awaited.lock().unwrap() += 1;
+        Err(AuthError::Provider("the async path was taken".into()))
+    }
+
+    fn ready(&self) -> Option<AccessToken> {
+        Some(AccessToken::new("at-hand", None))
+    }
+}
+
+#[tokio::test]
+async fn a_token_at_hand_is_used_without_the_async_path() {
+    let graph = graph_answering(201).await;
+    let provider = Arc::new(AtHand::default());
+    let c = Client::builder()
+        .base_url(graph.uri())
+        .shared_token_provider(provider.clone())
+        .build()
+        .unwrap();
+    c.create_or_get(&user(), request()).await.unwrap();
+    assert_eq!(*provider.awaited.lock().unwrap(), 0);
+    let sent = requests(&graph).await;
+    assert_eq!(
+        sent[0].headers.get("authorization").unwrap(),
+        "Bearer at-hand"
+    );
 }
 
 #[tokio::test]

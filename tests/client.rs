@@ -584,6 +584,24 @@ async fn bodies_over_the_cap_are_refused() {
 }
 
 #[tokio::test]
+async fn a_body_that_arrives_in_pieces_is_read_whole() {
+    let body = support::meeting("x").to_string();
+    let (a, rest) = body.split_at(10);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    let pieces = vec![a.to_owned(), b.to_owned(), c.to_owned()];
+    let server = support::Script::start(move |_| support::Act::InPieces(201, pieces.clone())).await;
+    let c = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .build()
+        .unwrap();
+    let answer = c.create_or_get(&User::Me, cog("x")).await.unwrap();
+    assert_eq!(answer.raw, body.as_bytes());
+    assert_eq!(answer.meeting.id.as_deref(), Some("meeting-x"));
+    assert_eq!(answer.outcome, Outcome::Created);
+}
+
+#[tokio::test]
 async fn a_streamed_body_without_length_is_cut_off_at_the_cap() {
     // 200 MiB promised in chunks: refused after the cap, not buffered.
     let server = support::Script::start(|_| support::Act::Chunked(201, 200 * 1024 * 1024)).await;

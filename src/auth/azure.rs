@@ -116,6 +116,10 @@ impl TokenProvider for AzureCredential {
         self.inner.cache.get(|| self.fetch()).await
     }
 
+    fn ready(&self) -> Option<AccessToken> {
+        self.inner.cache.fresh()
+    }
+
     fn invalidate(&self, rejected: &AccessToken) {
         self.inner.cache.invalidate(rejected);
     }

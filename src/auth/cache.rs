@@ -117,7 +117,7 @@ impl TokenCache {
     /// token, or the outcome of a fetch that failed since it queued (or a moment ago).
     fn settled(&self, queued_at: u64) -> Option<Result<AccessToken, AuthError>> {
         let state = self.state();
-        if let Some(token) = self.fresh(&state) {
+        if let Some(token) = self.fresh_in(&state) {
             return Some(Ok(token));
         }
         let now = self.clock.now();
@@ -126,6 +126,11 @@ impl TokenCache {
             return None;
         }
         Some(self.unexpired(&state).ok_or_else(|| error.clone()))
+    }
+
+    /// The cached token if it is fresh: what [`get`](Self::get) would answer at once.
+    pub fn fresh(&self) -> Option<AccessToken> {
+        self.fresh_in(&self.state())
     }
 
     /// Forgets `rejected` if it is still the cached token.
@@ -137,7 +142,7 @@ impl TokenCache {
         }
     }
 
-    fn fresh(&self, state: &State) -> Option<AccessToken> {
+    fn fresh_in(&self, state: &State) -> Option<AccessToken> {
         let cached = state.token.as_ref()?;
         let fresh = cached.refresh_at.is_none_or(|at| self.clock.now() < at);
         fresh.then(|| cached.token.clone())

@@ -123,6 +123,10 @@ impl TokenProvider for ClientCredentials {
         self.inner.cache.get(|| self.fetch()).await
     }
 
+    fn ready(&self) -> Option<AccessToken> {
+        self.inner.cache.fresh()
+    }
+
     fn invalidate(&self, rejected: &AccessToken) {
         self.inner.cache.invalidate(rejected);
     }

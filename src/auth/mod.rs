@@ -92,6 +92,13 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     /// A token that is valid now.
     async fn token(&self) -> Result<AccessToken, AuthError>;
 
+    /// A valid token already at hand, if there is one. Calls ask this first and take the
+    /// asynchronous [`token`](Self::token) path (boxed future, timeout) only when it says
+    /// `None`, which the default always does; it must not block.
+    fn ready(&self) -> Option<AccessToken> {
+        None
+    }
+
     /// Graph answered 401 with `rejected`: forget it, so the next [`token`](Self::token)
     /// fetches a new one. Providers that cannot refresh ignore this.
     fn invalidate(&self, _rejected: &AccessToken) {}
@@ -129,6 +136,10 @@ impl StaticToken {
 impl TokenProvider for StaticToken {
     async fn token(&self) -> Result<AccessToken, AuthError> {
         Ok(self.token.clone())
+    }
+
+    fn ready(&self) -> Option<AccessToken> {
+        Some(self.token.clone())
     }
 
     fn kind(&self) -> TokenKind {

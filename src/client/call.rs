@@ -17,7 +17,7 @@ use chrono::Utc;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo, ResponseValue};
 use reqwest::{
     header::{HeaderName, HeaderValue, AUTHORIZATION},
-    StatusCode,
+    ResponseBuilderExt, StatusCode,
 };
 
 use super::Shared;
@@ -144,7 +144,7 @@ impl CallContext {
         let mut reauthenticated = false;
         let mut token: Option<AccessToken> = None;
         loop {
-            let current = match token.take() {
+            let current = match token.take().or_else(|| shared.tokens.ready()) {
                 Some(t) => t,
                 None => match self.token().await {
                     Ok(t) => t,
@@ -204,7 +204,7 @@ impl CallContext {
                 }
             }
             // Retry-After dates are wall-clock times, whatever clock the time rules use.
-            let retry_after = retry::retry_after(response.headers(), Utc::now());
+            let retry_after = retry::retry_after(response.headers(), Utc::now);
             let verdict = self.idempotency.status(status, retry_after.is_some());
             if verdict == Verdict::Retry {
                 let reason = format!("HTTP {status}");
@@ -291,8 +291,12 @@ impl CallContext {
         retry_after: Option<Duration>,
     ) -> Result<reqwest::Response, ReadError> {
         let status = response.status();
-        let version = response.version();
         let headers = std::mem::take(response.headers_mut());
+        // Carried over, or the rebuilt response would parse a placeholder URL of its own.
+        let rebuilt = http::Response::builder()
+            .status(status)
+            .version(response.version())
+            .url(response.url().clone());
         let body = transport::read_capped(response, self.shared.max_response_bytes).await?;
         {
             let mut record = self.record();
@@ -302,9 +306,9 @@ impl CallContext {
             record.retry_after = retry_after;
             record.body = body.clone();
         }
-        let mut rebuilt = http::Response::new(body);
-        *rebuilt.status_mut() = status;
-        *rebuilt.version_mut() = version;
+        let mut rebuilt = rebuilt
+            .body(body)
+            .expect("status and version come from a response");
         *rebuilt.headers_mut() = headers;
         Ok(rebuilt.into())
     }

@@ -49,6 +49,9 @@ pub enum Act {
     Truncate(u16, usize, String),
     /// Answer with a body of `len` bytes sent in chunks without Content-Length.
     Chunked(u16, usize),
+    /// Answer with these pieces as separate chunks, a pause after each, so they reach the
+    /// client one at a time.
+    InPieces(u16, Vec<String>),
 }
 
 pub fn json(status: u16, body: serde_json::Value) -> Act {
@@ -188,6 +191,20 @@ async fn perform(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
                 stream.write_all(&piece[..n]).await?;
                 stream.write_all(b"\r\n").await?;
                 sent += n;
+            }
+            stream.write_all(b"0\r\n\r\n").await?;
+            stream.shutdown().await
+        }
+        Act::InPieces(status, pieces) => {
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            for piece in pieces {
+                let chunk = format!("{:x}\r\n{piece}\r\n", piece.len());
+                stream.write_all(chunk.as_bytes()).await?;
+                stream.flush().await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
             stream.write_all(b"0\r\n\r\n").await?;
             stream.shutdown().await
