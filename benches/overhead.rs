@@ -9,7 +9,9 @@
 //! Layout: the server runs on a thread of its own (a current-thread runtime); both sides run on
 //! one client runtime with `cores - 1` workers, so on a 2-core machine each has a core and the
 //! client's CPU, not the server's, is what bounds throughput (the table shows the server's share).
-//! Runs of the two sides alternate (ABBA) to cancel drift. All traffic goes to 127.0.0.1.
+//! A third side, the same hand-written code decoding into the generated types instead of
+//! `Value`, splits the gap: typed model on one side, the hand-written layer on the other.
+//! Runs of the sides rotate round by round to cancel drift. All traffic goes to 127.0.0.1.
 
 use std::{
     fmt::Write as _,
@@ -59,10 +61,10 @@ const TENANT: &str = "contoso.onmicrosoft.com";
 const USER_AGENT: &str = concat!("graph-meetings/", env!("CARGO_PKG_VERSION"));
 
 // Sizes: enough for stable medians on 2 cores, small enough for a run of about a minute.
-const LATENCY_ROUNDS: usize = 16;
-const LATENCY_CALLS: usize = 1_500;
+const LATENCY_ROUNDS: usize = 18;
+const LATENCY_CALLS: usize = 1_000;
 const CONCURRENCY: usize = 64;
-const THROUGHPUT_ROUNDS: usize = 8;
+const THROUGHPUT_ROUNDS: usize = 6;
 const THROUGHPUT_CALLS: usize = 12_000;
 const TOKEN_CALLS: usize = 1_000;
 const TOKEN_TRIALS: usize = 5;
@@ -90,12 +92,14 @@ fn main() {
     let _ = writeln!(
         out,
         "graph-meetings benchmarks: {cores} core(s); client runtime {workers} worker(s), \
-         server 1 thread; concurrency {CONCURRENCY}"
+         server 1 thread; threads pinned (server: core {}); concurrency {CONCURRENCY}",
+        server_core()
     );
 
     let server = Server::start(MEETING.as_bytes());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .on_thread_start(move || pin_to(0..workers))
         .enable_all()
         .build()
         .expect("runtime");
@@ -150,6 +154,28 @@ fn main() {
 
     report(&mut out, &io, &model, build.as_ref());
     print!("{out}");
+}
+
+/// The server's core: the last one. The client's workers take the others, so neither side
+/// is moved around or preempted by the other (run-to-run noise on a small VM).
+fn server_core() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) - 1
+}
+
+/// Pins the calling thread to `cores` (Linux; a no-op elsewhere or when it fails).
+fn pin_to(cores: std::ops::Range<usize>) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a zeroed cpu_set_t is a valid empty set, filled with in-range CPU indices and
+    // passed by pointer with its size, as sched_setaffinity(2) expects.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for core in cores {
+            libc::CPU_SET(core, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cores;
 }
 
 /// A bearer token about the size of a real Entra ID access token (~1.5 KB).
@@ -212,6 +238,7 @@ impl Server {
         std::thread::Builder::new()
             .name("loopback-server".into())
             .spawn(move || {
+                pin_to(server_core()..server_core() + 1);
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -319,26 +346,37 @@ fn request_target(request: &[u8]) -> &[u8] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The two sides.
+// The sides: the client, the baseline, and the baseline decoding into the generated types.
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Side {
     Client,
     Raw,
+    /// The baseline with the generated types in place of `Value`: what is left of the gap
+    /// between it and the client is the hand-written layer's; the rest is the typed model's.
+    Typed,
 }
 
-const SIDES: [Side; 2] = [Side::Client, Side::Raw];
+const SIDES: [Side; 3] = [Side::Client, Side::Raw, Side::Typed];
 
 impl Side {
     fn index(self) -> usize {
-        match self {
-            Side::Client => 0,
-            Side::Raw => 1,
+        self as usize
+    }
+
+    /// The order of the sides in round `round`: each side takes each position equally often,
+    /// so drift during a run does not favour one.
+    fn order(round: usize) -> [Side; 3] {
+        let mut order = SIDES;
+        order.rotate_left(round % 3);
+        if (round / 3) % 2 == 1 {
+            order.reverse();
         }
+        order
     }
 }
 
-/// Both sides, pointed at the same server, each making the caller's request anew every call.
+/// The sides, pointed at the same server, each making the caller's request anew every call.
 struct Sides {
     client: Client,
     user: User,
@@ -361,7 +399,7 @@ impl Sides {
         Sides {
             client,
             user: User::id(USER_ID).expect("user id"),
-            request,
+            request: request.clone(),
             raw: Raw {
                 http: raw_http_client(),
                 url: format!(
@@ -370,6 +408,7 @@ impl Sides {
                 ),
                 token: token.to_owned(),
                 body,
+                typed: request.clone(),
             },
         }
     }
@@ -387,6 +426,9 @@ impl Sides {
             Side::Raw => {
                 black_box(self.raw.call().await.expect("baseline call"));
             }
+            Side::Typed => {
+                black_box(self.raw.call_typed().await.expect("typed baseline call"));
+            }
         }
     }
 }
@@ -397,11 +439,23 @@ struct Raw {
     url: String,
     token: String,
     body: Value,
+    typed: types::CreateOrGetRequest,
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 impl Raw {
-    async fn call(&self) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+    async fn call(&self) -> Result<Value, BoxError> {
         let body = serde_json::to_vec(&self.body.clone())?;
+        Ok(serde_json::from_slice(&self.send(body).await?)?)
+    }
+
+    async fn call_typed(&self) -> Result<types::OnlineMeeting, BoxError> {
+        let body = serde_json::to_vec(&self.typed.clone())?;
+        Ok(serde_json::from_slice(&self.send(body).await?)?)
+    }
+
+    async fn send(&self, body: Vec<u8>) -> Result<bytes::Bytes, BoxError> {
         let response = self
             .http
             .post(&self.url)
@@ -420,7 +474,7 @@ impl Raw {
         if status != reqwest::StatusCode::OK && status != reqwest::StatusCode::CREATED {
             return Err(format!("HTTP {status}").into());
         }
-        Ok(serde_json::from_slice(&bytes)?)
+        Ok(bytes)
     }
 }
 
@@ -474,13 +528,13 @@ async fn run(sides: &Arc<Sides>, side: Side, total: usize, concurrency: usize) -
 struct Net {
     wire: String,
     /// Per side: every round trip at concurrency 1, in µs.
-    latency: [Vec<f64>; 2],
+    latency: [Vec<f64>; 3],
     /// Per side: requests/s of each round at concurrency 64.
-    rps: [Vec<f64>; 2],
+    rps: [Vec<f64>; 3],
     /// Per side: client-side (process minus server thread) CPU µs per call at concurrency 64.
-    cpu_us: [f64; 2],
+    cpu_us: [f64; 3],
     /// Per side: share of the wall time the server thread was on CPU at concurrency 64.
-    server_busy: [f64; 2],
+    server_busy: [f64; 3],
     tokens: Tokens,
     memory: Memory,
     /// Size in bytes of one call's future: client, baseline.
@@ -505,15 +559,10 @@ async fn network_benches(server: Server, token: String) -> Net {
         run(&sides, side, 1_000, 1).await;
     }
 
-    // 1. Latency at concurrency 1, ABBA-interleaved rounds.
-    let mut latency: [Vec<f64>; 2] = Default::default();
+    // 1. Latency at concurrency 1, rounds in rotating order.
+    let mut latency: [Vec<f64>; 3] = Default::default();
     for round in 0..LATENCY_ROUNDS {
-        let order = if round % 2 == 0 {
-            SIDES
-        } else {
-            [Side::Raw, Side::Client]
-        };
-        for side in order {
+        for side in Side::order(round) {
             let samples = &mut latency[side.index()];
             for _ in 0..LATENCY_CALLS {
                 let t = Instant::now();
@@ -523,18 +572,13 @@ async fn network_benches(server: Server, token: String) -> Net {
         }
     }
 
-    // 2. Throughput at concurrency 64, ABBA-interleaved rounds.
-    let mut rps: [Vec<f64>; 2] = Default::default();
-    let mut client_ticks = [0u64; 2];
-    let mut server_ticks = [0u64; 2];
-    let mut wall = [0f64; 2];
+    // 2. Throughput at concurrency 64, rounds in rotating order.
+    let mut rps: [Vec<f64>; 3] = Default::default();
+    let mut client_ticks = [0u64; 3];
+    let mut server_ticks = [0u64; 3];
+    let mut wall = [0f64; 3];
     for round in 0..THROUGHPUT_ROUNDS {
-        let order = if round % 2 == 0 {
-            SIDES
-        } else {
-            [Side::Raw, Side::Client]
-        };
-        for side in order {
+        for side in Side::order(round) {
             let (p0, s0) = (process_ticks(), server.cpu_ticks());
             let elapsed = run(&sides, side, THROUGHPUT_CALLS, CONCURRENCY).await;
             let (p1, s1) = (process_ticks(), server.cpu_ticks());
@@ -547,7 +591,7 @@ async fn network_benches(server: Server, token: String) -> Net {
     }
     let calls = (THROUGHPUT_ROUNDS * THROUGHPUT_CALLS) as f64;
     let cpu_us = client_ticks.map(|t| ticks_to_secs(t) * 1e6 / calls);
-    let server_busy = [0, 1].map(|i| ticks_to_secs(server_ticks[i]) / wall[i]);
+    let server_busy = [0, 1, 2].map(|i| ticks_to_secs(server_ticks[i]) / wall[i]);
 
     let tokens = token_cache(&server, &sides, &token).await;
     let memory = memory(&server, &token).await;
@@ -574,20 +618,22 @@ async fn wire_check(server: &Server, sides: &Arc<Sides>) -> String {
         assert_eq!(captured.len(), 1, "one request per call");
         seen.push(parse_capture(&captured[0]));
     }
-    let (client, raw) = (&seen[0], &seen[1]);
+    let client = &seen[0];
     let mut problems = Vec::new();
-    if client.0 != raw.0 {
-        problems.push(format!("request line: {:?} vs {:?}", client.0, raw.0));
-    }
-    if client.1 != raw.1 {
-        problems.push(format!("headers: {:?} vs {:?}", client.1, raw.1));
-    }
-    if client.2 != raw.2 {
-        problems.push("body bytes differ".to_string());
+    for (side, raw) in SIDES.iter().zip(&seen).skip(1) {
+        if client.0 != raw.0 {
+            problems.push(format!("{side:?} request line: {:?} vs {:?}", client.0, raw.0));
+        }
+        if client.1 != raw.1 {
+            problems.push(format!("{side:?} headers: {:?} vs {:?}", client.1, raw.1));
+        }
+        if client.2 != raw.2 {
+            problems.push(format!("{side:?} body bytes differ"));
+        }
     }
     assert!(
         problems.is_empty(),
-        "the baseline no longer sends what the client sends; update Raw::call: {problems:?}"
+        "a baseline no longer sends what the client sends; update Raw: {problems:?}"
     );
     let names: Vec<&str> = client.1.iter().map(|(n, _)| n.as_str()).collect();
     format!(
@@ -699,6 +745,7 @@ async fn token_cache(server: &Server, sides: &Arc<Sides>, token: &str) -> Tokens
             url: sides.raw.url.clone(),
             token: String::new(),
             body: Value::Null,
+            typed: types::CreateOrGetRequest::default(),
         },
     });
     // Open the connections 1,000 concurrent calls need, with a token that needs no fetching.
@@ -890,14 +937,12 @@ fn build_cost() -> Build {
 
 fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
     let mut lat = net.latency.clone();
-    let p = |v: &mut Vec<f64>, q: f64| percentile(v, q);
-    let (lc50, lr50) = (p(&mut lat[0], 0.5), p(&mut lat[1], 0.5));
-    let (lc90, lr90) = (p(&mut lat[0], 0.9), p(&mut lat[1], 0.9));
-    let (lc99, lr99) = (p(&mut lat[0], 0.99), p(&mut lat[1], 0.99));
-    let latency_ratio = lc50 / lr50;
+    let mut p = |q: f64| [0, 1, 2].map(|i| percentile(&mut lat[i], q));
+    let (l50, l90, l99) = (p(0.5), p(0.9), p(0.99));
+    let latency_ratio = l50[0] / l50[1];
     let mut rps = net.rps.clone();
-    let (tc, tr) = (median(&mut rps[0]), median(&mut rps[1]));
-    let throughput_ratio = tc / tr;
+    let tput = [0, 1, 2].map(|i| median(&mut rps[i]));
+    let throughput_ratio = tput[0] / tput[1];
 
     let t = &net.tokens;
     let token_requests = t.requests_per_trial.iter().copied().max().unwrap_or(0);
@@ -918,54 +963,43 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| measure | graph-meetings | baseline: reqwest + serde_json | client / baseline |"
+        "| measure | graph-meetings | baseline: reqwest + serde_json (`Value`) | client / baseline \
+         | typed baseline: the same into the generated types | client / typed baseline |"
     );
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |");
     let row = |out: &mut String, name: &str, c: String, r: String, ratio: f64| {
-        let _ = writeln!(out, "| {name} | {c} | {r} | {ratio:.2} |");
+        let _ = writeln!(out, "| {name} | {c} | {r} | {ratio:.2} | | |");
+    };
+    // A row with all three sides: values per side, ratios to the baseline and the typed one.
+    let row3 = |out: &mut String, name: &str, v: [f64; 3], show: fn(f64) -> String| {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {:.2} | {} | {:.2} |",
+            show(v[0]),
+            show(v[1]),
+            v[0] / v[1],
+            show(v[2]),
+            v[0] / v[2]
+        );
     };
     let n = LATENCY_ROUNDS * LATENCY_CALLS;
-    row(
-        out,
-        &format!("round trip, concurrency 1, median ({n} calls each)"),
-        us(lc50),
-        us(lr50),
-        latency_ratio,
-    );
-    row(
-        out,
-        "round trip, concurrency 1, p90",
-        us(lc90),
-        us(lr90),
-        lc90 / lr90,
-    );
-    row(
-        out,
-        "round trip, concurrency 1, p99",
-        us(lc99),
-        us(lr99),
-        lc99 / lr99,
-    );
+    let name = format!("round trip, concurrency 1, median ({n} calls each)");
+    row3(out, &name, l50, us);
+    row3(out, "round trip, concurrency 1, p90", l90, us);
+    row3(out, "round trip, concurrency 1, p99", l99, us);
     let n = THROUGHPUT_ROUNDS * THROUGHPUT_CALLS;
-    row(
-        out,
-        &format!("throughput, concurrency {CONCURRENCY}, median of {THROUGHPUT_ROUNDS} rounds ({n} calls each)"),
-        format!("{tc:.0} req/s"),
-        format!("{tr:.0} req/s"),
-        throughput_ratio,
+    let name = format!(
+        "throughput, concurrency {CONCURRENCY}, median of {THROUGHPUT_ROUNDS} rounds ({n} calls each)"
     );
-    row(
-        out,
-        &format!("client-side CPU per call, concurrency {CONCURRENCY}"),
-        us(net.cpu_us[0]),
-        us(net.cpu_us[1]),
-        net.cpu_us[0] / net.cpu_us[1],
-    );
+    row3(out, &name, tput, |v| format!("{v:.0} req/s"));
+    let name = format!("client-side CPU per call, concurrency {CONCURRENCY}");
+    row3(out, &name, net.cpu_us, us);
     let _ = writeln!(
         out,
-        "| server thread busy, concurrency {CONCURRENCY} (not the bottleneck if < 100%) | {:.0}% | {:.0}% | |",
+        "| server thread busy, concurrency {CONCURRENCY} (not the bottleneck if < 100%) | {:.0}% | {:.0}% | | {:.0}% | |",
         net.server_busy[0] * 100.0,
-        net.server_busy[1] * 100.0
+        net.server_busy[1] * 100.0,
+        net.server_busy[2] * 100.0
     );
     let names = [
         format!(
@@ -983,26 +1017,26 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
     }
     let _ = writeln!(
         out,
-        "| token cache: {TOKEN_CALLS} concurrent calls on a cold ClientCredentials, token requests per trial | {:?} | | |",
+        "| token cache: {TOKEN_CALLS} concurrent calls on a cold ClientCredentials, token requests per trial | {:?} | | | | |",
         t.requests_per_trial
     );
     let _ = writeln!(
         out,
-        "| token cache: median call latency, cold vs warm cache (median of {TOKEN_TRIALS} trials) | {} cold | {} warm | added {} |",
+        "| token cache: median call latency, cold vs warm cache (median of {TOKEN_TRIALS} trials) | {} cold | {} warm | added {} | | |",
         ms(cold_med),
         ms(warm_med),
         ms(cold_med - warm_med)
     );
     let _ = writeln!(
         out,
-        "| token cache: slowest call, cold vs warm | {} cold | {} warm | added {} |",
+        "| token cache: slowest call, cold vs warm | {} cold | {} warm | added {} | | |",
         ms(cold_max),
         ms(warm_max),
         ms(cold_max - warm_max)
     );
     let _ = writeln!(
         out,
-        "| token cache: wall time of the {TOKEN_CALLS} calls, cold vs warm | {} cold | {} warm | added {} |",
+        "| token cache: wall time of the {TOKEN_CALLS} calls, cold vs warm | {} cold | {} warm | added {} | | |",
         ms(cold_wall),
         ms(warm_wall),
         ms(cold_wall - warm_wall)
@@ -1013,7 +1047,7 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
     let (mut cw, mut ww) = (t.cold_waits.clone(), t.warm_waits.clone());
     let _ = writeln!(
         out,
-        "| token cache: time in token() per call, p50 / p99 / max; callers per trial that waited ≥ {WAITED_MS} ms | {} / {} / {}; {:.0} cold | {} / {} / {}; {:.0} warm | |",
+        "| token cache: time in token() per call, p50 / p99 / max; callers per trial that waited ≥ {WAITED_MS} ms | {} / {} / {}; {:.0} cold | {} / {} / {}; {:.0} warm | | | |",
         ms(percentile(&mut cw, 0.5)),
         ms(percentile(&mut cw, 0.99)),
         ms(percentile(&mut cw, 1.0)),
@@ -1025,7 +1059,7 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
     );
     let _ = writeln!(
         out,
-        "| memory: VmRSS before / after {} / after {MEMORY_CALLS} calls on one client (after {MEMORY_WARMUP} warm-up) | {} / {} / {} KiB | | growth {growth} KiB |",
+        "| memory: VmRSS before / after {} / after {MEMORY_CALLS} calls on one client (after {MEMORY_WARMUP} warm-up) | {} / {} / {} KiB | | growth {growth} KiB | | |",
         MEMORY_CALLS / 2,
         m.before_kib,
         m.middle_kib,
@@ -1041,40 +1075,43 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
         build_ratio = b.iter().find(|(k, _)| k == "ratio").map(|(_, v)| v.clone());
         let _ = writeln!(
             out,
-            "| cold `cargo build --release` (library, default features) vs plain crate, wall | {} s | {} s | {} |",
+            "| cold `cargo build --release` (library, default features) vs plain crate, wall | {} s | {} s | {} | | |",
             get("lib_s"),
             get("plain_s"),
             get("ratio")
         );
         let _ = writeln!(
             out,
-            "| cold build CPU (user+sys) | {} s | {} s | {} |",
+            "| cold build CPU (user+sys) | {} s | {} s | {} | | |",
             get("lib_cpu_s"),
             get("plain_cpu_s"),
             get("cpu_ratio")
         );
         let _ = writeln!(
             out,
-            "| build.rs: compiling it / running it (cargo --timings) | {} s / {} s | | |",
+            "| build.rs: compiling it / running it (cargo --timings) | {} s / {} s | | | | |",
             get("build_rs_compile_s"),
             get("build_rs_run_s")
         );
         let _ = writeln!(
             out,
-            "| rustc time only the library's build has (generator and its build-deps, build.rs, the crate) | {} s | | |",
+            "| rustc time only the library's build has (generator and its build-deps, build.rs, the crate) | {} s | | | | |",
             get("lib_only_units_s")
         );
     } else {
         let _ = writeln!(
             out,
-            "| cold build | not measured (BENCH_BUILD=1 runs benches/build_cost.sh) | | |"
+            "| cold build | not measured (BENCH_BUILD=1 runs benches/build_cost.sh) | | | | |"
         );
     }
     let _ = writeln!(out);
     let _ = write!(
         out,
         "bench: latency_ratio={latency_ratio:.2} throughput_ratio={throughput_ratio:.2} \
-         token_requests={token_requests} rss_growth_kib={growth}"
+         token_requests={token_requests} rss_growth_kib={growth} \
+         typed_latency_ratio={:.2} typed_throughput_ratio={:.2}",
+        l50[0] / l50[2],
+        tput[0] / tput[2]
     );
     if let Some(r) = build_ratio {
         let _ = write!(out, " build_ratio={r}");
