@@ -104,7 +104,7 @@ fn main() {
         .build()
         .expect("runtime");
 
-    // For a profiler: `BENCH_PROFILE=client|baseline` runs only that side's throughput loop
+    // For a profiler: `BENCH_PROFILE=client|baseline|typed` runs only that side's throughput loop
     // (`BENCH_PROFILE_CALLS` calls after 2,000 to warm up), e.g. under perf or callgrind.
     if let Some(side) = std::env::var("BENCH_PROFILE")
         .ok()
@@ -113,7 +113,8 @@ fn main() {
         let side = match side.as_str() {
             "client" => Side::Client,
             "baseline" => Side::Raw,
-            other => panic!("BENCH_PROFILE={other}: expected client or baseline"),
+            "typed" => Side::Typed,
+            other => panic!("BENCH_PROFILE={other}: expected client, baseline or typed"),
         };
         let calls = std::env::var("BENCH_PROFILE_CALLS")
             .ok()
@@ -479,7 +480,8 @@ impl Raw {
 }
 
 /// The same reqwest settings the crate uses (src/transport.rs): rustls with ring and the
-/// platform verifier, no redirects, 10 s connect and 60 s overall timeouts, same User-Agent.
+/// platform verifier, no redirects, no reqwest-level retries, 10 s connect and 60 s overall
+/// timeouts, same User-Agent.
 fn raw_http_client() -> reqwest::Client {
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -491,6 +493,7 @@ fn raw_http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .user_agent(USER_AGENT)
@@ -622,7 +625,10 @@ async fn wire_check(server: &Server, sides: &Arc<Sides>) -> String {
     let mut problems = Vec::new();
     for (side, raw) in SIDES.iter().zip(&seen).skip(1) {
         if client.0 != raw.0 {
-            problems.push(format!("{side:?} request line: {:?} vs {:?}", client.0, raw.0));
+            problems.push(format!(
+                "{side:?} request line: {:?} vs {:?}",
+                client.0, raw.0
+            ));
         }
         if client.1 != raw.1 {
             problems.push(format!("{side:?} headers: {:?} vs {:?}", client.1, raw.1));

@@ -79,6 +79,9 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, E
         // Graph does not redirect these operations; following one could hand the bearer
         // token's request to another origin.
         .redirect(reqwest::redirect::Policy::none())
+        // Retries are the attempt loop's, decided per operation; reqwest's own layer would
+        // otherwise copy every request in case it wants to resend it.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
         .user_agent(&settings.user_agent)

@@ -75,7 +75,11 @@ impl ClientHooks<CallContext> for generated::Client {
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         // The generator adds the spec's version as a header; Graph takes it from the path.
-        request.headers_mut().remove("api-version");
+        let headers = request.headers_mut();
+        headers.remove("api-version");
+        // Room for what `execute` adds (client-request-id, authorization, retry-attempt), so
+        // the map is not regrown on the way.
+        headers.reserve(3);
         Ok(())
     }
 
@@ -129,6 +133,10 @@ impl CallContext {
     }
 
     /// Sends `request` until it has a final answer, as the operation's retry rule allows.
+    ///
+    /// The paths a successful first attempt does not take (fetching a token, waiting to retry)
+    /// are boxed: their futures would otherwise make this one, and every future that awaits
+    /// it, bigger, and each is copied in full once per call.
     async fn execute(
         &self,
         http: &reqwest::Client,
@@ -146,7 +154,7 @@ impl CallContext {
         loop {
             let current = match token.take().or_else(|| shared.tokens.ready()) {
                 Some(t) => t,
-                None => match self.token().await {
+                None => match Box::pin(self.token()).await {
                     Ok(t) => t,
                     Err(e) => return self.fail(e),
                 },
@@ -176,10 +184,9 @@ impl CallContext {
                 Err(e) => {
                     let verdict = self.idempotency.transport(&e);
                     let reason = transport::describe(&e);
-                    match self
-                        .after(verdict, reason, None, &mut retries, &mut waited, number)
-                        .await
-                    {
+                    let after =
+                        self.after(verdict, reason, None, &mut retries, &mut waited, number);
+                    match Box::pin(after).await {
                         Next::Retry => continue,
                         Next::Stop => return Err(e),
                     }
@@ -190,7 +197,7 @@ impl CallContext {
                 // 401: the service did not act, so a fresh token may try again, once.
                 reauthenticated = true;
                 shared.tokens.invalidate(&current);
-                match self.token().await {
+                match Box::pin(self.token()).await {
                     Ok(fresh) if fresh != current => {
                         tracing::info!(
                             attempt = number,
@@ -203,21 +210,24 @@ impl CallContext {
                     Err(e) => return self.fail(e),
                 }
             }
-            // Retry-After dates are wall-clock times, whatever clock the time rules use.
-            let retry_after = retry::retry_after(response.headers(), Utc::now);
+            // Retry-After dates are wall-clock times, whatever clock the time rules use. It
+            // only matters on errors (a retry's wait, or part of Graph's error).
+            let retry_after = match status.is_success() {
+                true => None,
+                false => retry::retry_after(response.headers(), Utc::now),
+            };
             let verdict = self.idempotency.status(status, retry_after.is_some());
             if verdict == Verdict::Retry {
                 let reason = format!("HTTP {status}");
-                let next = self
-                    .after(
-                        verdict,
-                        reason,
-                        retry_after,
-                        &mut retries,
-                        &mut waited,
-                        number,
-                    )
-                    .await;
+                let after = self.after(
+                    verdict,
+                    reason,
+                    retry_after,
+                    &mut retries,
+                    &mut waited,
+                    number,
+                );
+                let next = Box::pin(after).await;
                 if let Next::Retry = next {
                     continue;
                 }
@@ -237,10 +247,9 @@ impl CallContext {
                 Err(ReadError::Transport(e)) => {
                     let verdict = self.idempotency.transport(&e);
                     let reason = format!("HTTP {status} with a cut-off body");
-                    match self
-                        .after(verdict, reason, None, &mut retries, &mut waited, number)
-                        .await
-                    {
+                    let after =
+                        self.after(verdict, reason, None, &mut retries, &mut waited, number);
+                    match Box::pin(after).await {
                         Next::Retry => continue,
                         Next::Stop => return Err(e),
                     }
@@ -291,12 +300,10 @@ impl CallContext {
         retry_after: Option<Duration>,
     ) -> Result<reqwest::Response, ReadError> {
         let status = response.status();
+        let version = response.version();
         let headers = std::mem::take(response.headers_mut());
         // Carried over, or the rebuilt response would parse a placeholder URL of its own.
-        let rebuilt = http::Response::builder()
-            .status(status)
-            .version(response.version())
-            .url(response.url().clone());
+        let url = response.url().clone();
         let body = transport::read_capped(response, self.shared.max_response_bytes).await?;
         {
             let mut record = self.record();
@@ -306,7 +313,10 @@ impl CallContext {
             record.retry_after = retry_after;
             record.body = body.clone();
         }
-        let mut rebuilt = rebuilt
+        let mut rebuilt = http::Response::builder()
+            .status(status)
+            .version(version)
+            .url(url)
             .body(body)
             .expect("status and version come from a response");
         *rebuilt.headers_mut() = headers;

@@ -270,7 +270,7 @@ impl Client {
     }
 
     /// A generated client for one call, carrying that call's context to the hooks.
-    pub(crate) fn call(&self, idempotency: Idempotency) -> (generated::Client, CallContext) {
+    fn call(&self, idempotency: Idempotency) -> (generated::Client, CallContext) {
         let context = CallContext::new(self.shared.clone(), idempotency);
         let api = generated::Client::new_with_client(
             &self.shared.base_url,
