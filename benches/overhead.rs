@@ -61,11 +61,10 @@ const TENANT: &str = "contoso.onmicrosoft.com";
 const USER_AGENT: &str = concat!("graph-meetings/", env!("CARGO_PKG_VERSION"));
 
 // Sizes: enough for stable medians on 2 cores, small enough for a run of about a minute.
-const LATENCY_ROUNDS: usize = 18;
-const LATENCY_CALLS: usize = 1_000;
+const LATENCY_CALLS: usize = 20_000;
 const CONCURRENCY: usize = 64;
-const THROUGHPUT_ROUNDS: usize = 6;
-const THROUGHPUT_CALLS: usize = 12_000;
+const THROUGHPUT_ROUNDS: usize = 18;
+const THROUGHPUT_CALLS: usize = 4_000;
 const TOKEN_CALLS: usize = 1_000;
 const TOKEN_TRIALS: usize = 5;
 /// A token() that took this long waited for someone else's fetch.
@@ -562,20 +561,19 @@ async fn network_benches(server: Server, token: String) -> Net {
         run(&sides, side, 1_000, 1).await;
     }
 
-    // 1. Latency at concurrency 1, rounds in rotating order.
+    // 1. Latency at concurrency 1: the sides take turns call by call, in rotating order, so
+    //    whatever the machine does meanwhile lands on all of them alike.
     let mut latency: [Vec<f64>; 3] = Default::default();
-    for round in 0..LATENCY_ROUNDS {
-        for side in Side::order(round) {
-            let samples = &mut latency[side.index()];
-            for _ in 0..LATENCY_CALLS {
-                let t = Instant::now();
-                sides.call(side).await;
-                samples.push(t.elapsed().as_secs_f64() * 1e6);
-            }
+    for turn in 0..LATENCY_CALLS {
+        for side in Side::order(turn) {
+            let t = Instant::now();
+            sides.call(side).await;
+            latency[side.index()].push(t.elapsed().as_secs_f64() * 1e6);
         }
     }
 
-    // 2. Throughput at concurrency 64, rounds in rotating order.
+    // 2. Throughput at concurrency 64, short rounds in rotating order; the ratios are taken
+    //    round by round, between rounds that ran side by side.
     let mut rps: [Vec<f64>; 3] = Default::default();
     let mut client_ticks = [0u64; 3];
     let mut server_ticks = [0u64; 3];
@@ -947,8 +945,15 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
     let (l50, l90, l99) = (p(0.5), p(0.9), p(0.99));
     let latency_ratio = l50[0] / l50[1];
     let mut rps = net.rps.clone();
+    // Per round, each side against the client; the median of those paired ratios.
+    let paired = |other: usize| {
+        let mut r: Vec<f64> = (0..rps[0].len())
+            .map(|k| rps[0][k] / rps[other][k])
+            .collect();
+        median(&mut r)
+    };
+    let (throughput_ratio, typed_throughput_ratio) = (paired(1), paired(2));
     let tput = [0, 1, 2].map(|i| median(&mut rps[i]));
-    let throughput_ratio = tput[0] / tput[1];
 
     let t = &net.tokens;
     let token_requests = t.requests_per_trial.iter().copied().max().unwrap_or(0);
@@ -988,16 +993,21 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
             v[0] / v[2]
         );
     };
-    let n = LATENCY_ROUNDS * LATENCY_CALLS;
-    let name = format!("round trip, concurrency 1, median ({n} calls each)");
+    let name =
+        format!("round trip, concurrency 1, median ({LATENCY_CALLS} calls each, taking turns)");
     row3(out, &name, l50, us);
     row3(out, "round trip, concurrency 1, p90", l90, us);
     row3(out, "round trip, concurrency 1, p99", l99, us);
     let n = THROUGHPUT_ROUNDS * THROUGHPUT_CALLS;
     let name = format!(
-        "throughput, concurrency {CONCURRENCY}, median of {THROUGHPUT_ROUNDS} rounds ({n} calls each)"
+        "throughput, concurrency {CONCURRENCY}, median of {THROUGHPUT_ROUNDS} rounds of \
+         {THROUGHPUT_CALLS} calls ({n} calls each); ratio: median of per-round ratios"
     );
-    row3(out, &name, tput, |v| format!("{v:.0} req/s"));
+    let _ = writeln!(
+        out,
+        "| {name} | {:.0} req/s | {:.0} req/s | {throughput_ratio:.2} | {:.0} req/s | {typed_throughput_ratio:.2} |",
+        tput[0], tput[1], tput[2]
+    );
     let name = format!("client-side CPU per call, concurrency {CONCURRENCY}");
     row3(out, &name, net.cpu_us, us);
     let _ = writeln!(
@@ -1117,7 +1127,7 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
          token_requests={token_requests} rss_growth_kib={growth} \
          typed_latency_ratio={:.2} typed_throughput_ratio={:.2}",
         l50[0] / l50[2],
-        tput[0] / tput[2]
+        typed_throughput_ratio
     );
     if let Some(r) = build_ratio {
         let _ = write!(out, " build_ratio={r}");
