@@ -2,9 +2,10 @@
 //! to [`Error`].
 //!
 //! The generated code builds the request (typed body, encoded path) and decodes the answer. In
-//! between, its `exec` hook hands the request to [`CallContext::execute`], which adds the
-//! bearer token and request IDs, retries as the operation allows, and buffers the body under
-//! the cap. Failures the generated code has no words for are kept in the context and win over
+//! between, its `exec` hook hands the request to [`CallContext::attempt`], which adds the
+//! bearer token and request IDs, sends, and buffers the body under the cap. When the
+//! operation's rule allows another attempt, [`CallContext::run`] runs the generated operation
+//! again. Failures the generated code has no words for are kept in the context and win over
 //! whatever it returns.
 
 use std::{
@@ -43,10 +44,20 @@ pub struct CallContext {
     record: Arc<Mutex<Record>>,
 }
 
-/// What happened during the call, for [`CallContext::finish`].
+/// What happened during the call: the loop's state between attempts, and what
+/// [`CallContext::finish`] needs.
 #[derive(Debug, Default)]
 struct Record {
     attempts: u32,
+    /// Retries so far, and the time spent waiting for them.
+    retries: u32,
+    waited: Duration,
+    /// Set by an attempt that wants another one after this wait.
+    again: Option<Duration>,
+    /// A 401 has been answered with a fresh token (once per call).
+    reauthenticated: bool,
+    /// The fresh token for the attempt after a 401.
+    fresh_token: Option<AccessToken>,
     /// A failure the generated code cannot express; it takes precedence.
     failure: Option<Error>,
     /// Why a non-idempotent request's outcome is unknown.
@@ -88,14 +99,8 @@ impl ClientHooks<CallContext> for generated::Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        self.inner().execute(self.client(), request).await
+        self.inner().attempt(self.client(), request).await
     }
-}
-
-/// How the loop goes on after an attempt.
-enum Next {
-    Retry,
-    Stop,
 }
 
 impl CallContext {
@@ -117,6 +122,11 @@ impl CallContext {
     /// Keeps `error` for `finish` and gives the generated code an inert answer to discard.
     fn fail(&self, error: Error) -> reqwest::Result<reqwest::Response> {
         self.record().failure = Some(error);
+        Self::inert()
+    }
+
+    /// An empty answer for the generated code to decode and the loop to discard.
+    fn inert() -> reqwest::Result<reqwest::Response> {
         Ok(http::Response::new(Bytes::new()).into())
     }
 
@@ -132,164 +142,157 @@ impl CallContext {
         }
     }
 
-    /// Sends `request` until it has a final answer, as the operation's retry rule allows.
-    ///
-    /// The paths a successful first attempt does not take (fetching a token, waiting to retry)
-    /// are boxed: their futures would otherwise make this one, and every future that awaits
-    /// it, bigger, and each is copied in full once per call.
-    async fn execute(
+    /// Runs the generated operation `op` until it has a final answer: each run is one attempt
+    /// (see [`attempt`](Self::attempt)), which either answers or asks for another after a wait.
+    /// A retry builds its request anew through the generated code, so the first attempt never
+    /// pays for a copy kept in case of one.
+    pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Fut::Output
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, progenitor_client::Error<types::OdataError>>>,
+    {
+        loop {
+            let result = op().await;
+            let Some(wait) = self.record().again.take() else {
+                return result;
+            };
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+                self.record().waited += wait;
+            }
+        }
+    }
+
+    /// One attempt: token, request IDs, send, and then either the answer for the generated
+    /// code (body buffered under the cap) or, when the operation's rule and the policy allow
+    /// another attempt, an inert answer and a wait noted for [`run`](Self::run).
+    async fn attempt(
         &self,
         http: &reqwest::Client,
         mut request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
         let shared = &*self.shared;
-        request
-            .headers_mut()
-            .insert(CLIENT_REQUEST_ID, self.client_request_id.clone());
+        let (number, fresh) = {
+            let mut record = self.record();
+            record.attempts += 1;
+            (record.attempts, record.fresh_token.take())
+        };
+        let current = match fresh.or_else(|| shared.tokens.ready()) {
+            Some(t) => t,
+            None => match Box::pin(self.token()).await {
+                Ok(t) => t,
+                Err(e) => return self.fail(e),
+            },
+        };
+        let Some(bearer) = current.bearer() else {
+            return self.fail(Error::Authentication(AuthError::Provider(
+                "the token has characters that cannot be sent in a header".into(),
+            )));
+        };
+        let headers = request.headers_mut();
+        headers.insert(CLIENT_REQUEST_ID, self.client_request_id.clone());
+        headers.insert(AUTHORIZATION, bearer.clone());
+        if number > 1 {
+            headers.insert(RETRY_ATTEMPT, HeaderValue::from(number - 1));
+        }
 
-        let mut retries = 0u32;
-        let mut waited = Duration::ZERO;
-        let mut reauthenticated = false;
-        let mut token: Option<AccessToken> = None;
-        loop {
-            let current = match token.take().or_else(|| shared.tokens.ready()) {
-                Some(t) => t,
-                None => match Box::pin(self.token()).await {
-                    Ok(t) => t,
-                    Err(e) => return self.fail(e),
-                },
-            };
-            let Some(mut attempt) = request.try_clone() else {
-                return self.fail(Error::Config("request body cannot be replayed".into()));
-            };
-            let Some(bearer) = current.bearer() else {
-                return self.fail(Error::Authentication(AuthError::Provider(
-                    "the token has characters that cannot be sent in a header".into(),
-                )));
-            };
-            attempt.headers_mut().insert(AUTHORIZATION, bearer.clone());
-            let number = {
-                let mut record = self.record();
-                record.attempts += 1;
-                record.attempts
-            };
-            if number > 1 {
-                attempt
-                    .headers_mut()
-                    .insert(RETRY_ATTEMPT, HeaderValue::from(number - 1));
+        let response = match http.execute(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                let verdict = self.idempotency.transport(&e);
+                return match self.again(verdict, || transport::describe(&e), None, number) {
+                    true => Self::inert(),
+                    false => Err(e),
+                };
             }
-
-            let response = match http.execute(attempt).await {
-                Ok(response) => response,
-                Err(e) => {
-                    let verdict = self.idempotency.transport(&e);
-                    let reason = transport::describe(&e);
-                    let after =
-                        self.after(verdict, reason, None, &mut retries, &mut waited, number);
-                    match Box::pin(after).await {
-                        Next::Retry => continue,
-                        Next::Stop => return Err(e),
-                    }
+        };
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED && !self.record().reauthenticated {
+            // 401: the service did not act, so a fresh token may try again, once.
+            self.record().reauthenticated = true;
+            shared.tokens.invalidate(&current);
+            match Box::pin(self.token()).await {
+                Ok(fresh) if fresh != current => {
+                    tracing::info!(
+                        attempt = number,
+                        "Graph answered 401; retrying once with a fresh token"
+                    );
+                    let mut record = self.record();
+                    record.fresh_token = Some(fresh);
+                    record.again = Some(Duration::ZERO);
+                    return Self::inert();
                 }
-            };
-            let status = response.status();
-            if status == StatusCode::UNAUTHORIZED && !reauthenticated {
-                // 401: the service did not act, so a fresh token may try again, once.
-                reauthenticated = true;
-                shared.tokens.invalidate(&current);
-                match Box::pin(self.token()).await {
-                    Ok(fresh) if fresh != current => {
-                        tracing::info!(
-                            attempt = number,
-                            "Graph answered 401; retrying once with a fresh token"
-                        );
-                        token = Some(fresh);
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(e) => return self.fail(e),
-                }
+                Ok(_) => {}
+                Err(e) => return self.fail(e),
             }
-            // Retry-After dates are wall-clock times, whatever clock the time rules use. It
-            // only matters on errors (a retry's wait, or part of Graph's error).
-            let retry_after = match status.is_success() {
-                true => None,
-                false => retry::retry_after(response.headers(), Utc::now),
-            };
-            let verdict = self.idempotency.status(status, retry_after.is_some());
-            if verdict == Verdict::Retry {
-                let reason = format!("HTTP {status}");
-                let after = self.after(
-                    verdict,
-                    reason,
-                    retry_after,
-                    &mut retries,
-                    &mut waited,
-                    number,
-                );
-                let next = Box::pin(after).await;
-                if let Next::Retry = next {
-                    continue;
-                }
+        }
+        // Retry-After dates are wall-clock times, whatever clock the time rules use. It
+        // only matters on errors (a retry's wait, or part of Graph's error).
+        let retry_after = match status.is_success() {
+            true => None,
+            false => retry::retry_after(response.headers(), Utc::now),
+        };
+        let verdict = self.idempotency.status(status, retry_after.is_some());
+        if verdict == Verdict::Retry
+            && self.again(verdict, || format!("HTTP {status}"), retry_after, number)
+        {
+            return Self::inert();
+        }
+        // Final (or out of retries): hand the answer over, body and all.
+        match self.buffer(response, retry_after).await {
+            Ok(answer) => Ok(answer),
+            Err(ReadError::TooLarge) => {
+                let limit = shared.max_response_bytes;
+                let error = Error::ResponseTooLarge {
+                    status: status.as_u16(),
+                    limit,
+                };
+                self.fail(self.unreadable_success(status, error, number))
             }
-            // Final (or out of retries): hand the answer over, body and all.
-            match self.buffer(response, retry_after).await {
-                Ok(answer) => return Ok(answer),
-                Err(ReadError::TooLarge) => {
-                    let limit = shared.max_response_bytes;
-                    let error = Error::ResponseTooLarge {
-                        status: status.as_u16(),
-                        limit,
-                    };
-                    let attempts = self.record().attempts;
-                    return self.fail(self.unreadable_success(status, error, attempts));
-                }
-                Err(ReadError::Transport(e)) => {
-                    let verdict = self.idempotency.transport(&e);
-                    let reason = format!("HTTP {status} with a cut-off body");
-                    let after =
-                        self.after(verdict, reason, None, &mut retries, &mut waited, number);
-                    match Box::pin(after).await {
-                        Next::Retry => continue,
-                        Next::Stop => return Err(e),
-                    }
+            Err(ReadError::Transport(e)) => {
+                let verdict = self.idempotency.transport(&e);
+                let reason = || format!("HTTP {status} with a cut-off body");
+                match self.again(verdict, reason, None, number) {
+                    true => Self::inert(),
+                    false => Err(e),
                 }
             }
         }
     }
 
-    /// After a failed attempt: wait and retry if the verdict and the policy allow, else stop
-    /// (noting why the outcome is unknown when the service may have acted).
-    async fn after(
+    /// After a failed attempt: whether another one follows, as the verdict and the policy
+    /// allow (its wait noted for [`run`](Self::run)); when not, and the service may have
+    /// acted, why the outcome is unknown.
+    fn again(
         &self,
         verdict: Verdict,
-        reason: String,
+        reason: impl FnOnce() -> String,
         retry_after: Option<Duration>,
-        retries: &mut u32,
-        waited: &mut Duration,
         attempt: u32,
-    ) -> Next {
+    ) -> bool {
+        let mut record = self.record();
         match verdict {
             Verdict::Retry => {
-                *retries += 1;
-                let Some(delay) = self.shared.retry.delay(*retries, retry_after, *waited) else {
-                    return Next::Stop;
+                record.retries += 1;
+                let retries = record.retries;
+                let waited = record.waited;
+                let Some(delay) = self.shared.retry.delay(retries, retry_after, waited) else {
+                    return false;
                 };
                 tracing::warn!(
                     attempt,
-                    reason,
+                    reason = reason(),
                     delay_ms = delay.as_millis() as u64,
                     "retrying after a transient failure"
                 );
-                tokio::time::sleep(delay).await;
-                *waited += delay;
-                Next::Retry
+                record.again = Some(delay);
+                true
             }
             Verdict::Ambiguous => {
-                self.record().ambiguous = Some(reason);
-                Next::Stop
+                record.ambiguous = Some(reason());
+                false
             }
-            Verdict::Final => Next::Stop,
+            Verdict::Final => false,
         }
     }
 

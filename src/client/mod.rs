@@ -212,10 +212,15 @@ impl Client {
         )?;
 
         let (api, context) = self.call(Idempotency::Keyed);
-        let result = match user {
-            User::Me => api.create_or_get_for_me(&request).await,
-            User::Id(id) => api.create_or_get_for_user(id.as_str(), &request).await,
-        };
+        let (api, request) = (&api, &request);
+        let result = context
+            .run(|| async move {
+                match user {
+                    User::Me => api.create_or_get_for_me(request).await,
+                    User::Id(id) => api.create_or_get_for_user(id.as_str(), request).await,
+                }
+            })
+            .await;
         context.finish(result).map(CreateOrGetResponse::from)
     }
 
@@ -255,10 +260,15 @@ impl Client {
         )?;
 
         let (api, context) = self.call(Idempotency::NotIdempotent);
-        let result = match user {
-            User::Me => api.create_for_me(language, &meeting).await,
-            User::Id(id) => api.create_for_user(id.as_str(), language, &meeting).await,
-        };
+        let (api, meeting) = (&api, &meeting);
+        let result = context
+            .run(|| async move {
+                match user {
+                    User::Me => api.create_for_me(language, meeting).await,
+                    User::Id(id) => api.create_for_user(id.as_str(), language, meeting).await,
+                }
+            })
+            .await;
         context.finish(result).map(MeetingResponse::from)
     }
 
