@@ -88,7 +88,7 @@ impl ClientHooks<CallContext> for generated::Client {
         // The generator adds the spec's version as a header; Graph takes it from the path.
         let headers = request.headers_mut();
         headers.remove("api-version");
-        // Room for what `execute` adds (client-request-id, authorization, retry-attempt), so
+        // Room for what `attempt` adds (client-request-id, authorization, retry-attempt), so
         // the map is not regrown on the way.
         headers.reserve(3);
         Ok(())
@@ -146,10 +146,10 @@ impl CallContext {
     /// (see [`attempt`](Self::attempt)), which either answers or asks for another after a wait.
     /// A retry builds its request anew through the generated code, so the first attempt never
     /// pays for a copy kept in case of one.
-    pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Fut::Output
+    pub(crate) async fn run<F, Fut>(&self, op: F) -> Fut::Output
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, progenitor_client::Error<types::OdataError>>>,
+        Fut: std::future::Future,
     {
         loop {
             let result = op().await;
@@ -198,18 +198,13 @@ impl CallContext {
 
         let response = match http.execute(request).await {
             Ok(response) => response,
-            Err(e) => {
-                let verdict = self.idempotency.transport(&e);
-                return match self.again(verdict, || transport::describe(&e), None, number) {
-                    true => Self::inert(),
-                    false => Err(e),
-                };
-            }
+            Err(e) => return self.transport_failure(e, None, number),
         };
         let status = response.status();
-        if status == StatusCode::UNAUTHORIZED && !self.record().reauthenticated {
+        if status == StatusCode::UNAUTHORIZED
+            && !std::mem::replace(&mut self.record().reauthenticated, true)
+        {
             // 401: the service did not act, so a fresh token may try again, once.
-            self.record().reauthenticated = true;
             shared.tokens.invalidate(&current);
             match Box::pin(self.token()).await {
                 Ok(fresh) if fresh != current => {
@@ -249,14 +244,26 @@ impl CallContext {
                 };
                 self.fail(self.unreadable_success(status, error, number))
             }
-            Err(ReadError::Transport(e)) => {
-                let verdict = self.idempotency.transport(&e);
-                let reason = || format!("HTTP {status} with a cut-off body");
-                match self.again(verdict, reason, None, number) {
-                    true => Self::inert(),
-                    false => Err(e),
-                }
-            }
+            Err(ReadError::Transport(e)) => self.transport_failure(e, Some(status), number),
+        }
+    }
+
+    /// No answer, or one whose body was cut off (`status`): another attempt if the operation
+    /// and the policy allow, else the error for the generated code to report.
+    fn transport_failure(
+        &self,
+        error: reqwest::Error,
+        status: Option<StatusCode>,
+        attempt: u32,
+    ) -> reqwest::Result<reqwest::Response> {
+        let verdict = self.idempotency.transport(&error);
+        let reason = || match status {
+            Some(status) => format!("HTTP {status} with a cut-off body"),
+            None => transport::describe(&error),
+        };
+        match self.again(verdict, reason, None, attempt) {
+            true => Self::inert(),
+            false => Err(error),
         }
     }
 
