@@ -3,12 +3,14 @@
 //! bytes and headers, the same loopback server, the same reqwest settings.
 //!
 //! `cargo bench` runs it (`harness = false`). It prints a table and, last, one line for scripts:
-//! `bench: latency_ratio=.. throughput_ratio=.. token_requests=.. rss_growth_kib=..`, plus
-//! `build_ratio=..` when `BENCH_BUILD=1` also runs `benches/build_cost.sh` (minutes of CPU).
+//! `bench: latency_ratio=.. throughput_ratio=.. token_requests=.. rss_growth_kib=..
+//! typed_latency_ratio=.. typed_throughput_ratio=..`, plus `build_ratio=..` when
+//! `BENCH_BUILD=1` also runs `benches/build_cost.sh` (minutes of CPU).
 //!
-//! Layout: the server runs on a thread of its own (a current-thread runtime); both sides run on
-//! one client runtime with `cores - 1` workers, so on a 2-core machine each has a core and the
-//! client's CPU, not the server's, is what bounds throughput (the table shows the server's share).
+//! Layout: the server runs on a thread of its own (a current-thread runtime) pinned to the last
+//! core; the sides run on one client runtime with `cores - 1` workers pinned to the others, so
+//! on a 2-core machine each has a core and the client's CPU, not the server's, is what bounds
+//! throughput (the table shows the server's share).
 //! A third side, the same hand-written code decoding into the generated types instead of
 //! `Value`, splits the gap: typed model on one side, the hand-written layer on the other.
 //! Runs of the sides rotate round by round to cancel drift. All traffic goes to 127.0.0.1.
