@@ -144,8 +144,9 @@ pub(crate) enum ReadError {
 
 /// Reads a body, refusing it as soon as it passes `limit` bytes (and before reading when
 /// Content-Length already says so): memory stays bounded whatever the server sends.
+/// Borrows the response, so a caller's future does not keep a second copy of it.
 pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
+    response: &mut reqwest::Response,
     limit: usize,
 ) -> Result<Bytes, ReadError> {
     if response.content_length().is_some_and(|n| n > limit as u64) {

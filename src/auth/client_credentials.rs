@@ -79,7 +79,7 @@ impl ClientCredentials {
         ];
         tracing::debug!(url = %inner.token_url, client_id = %inner.client_id, "requesting an application token");
         // The form holds the secret: a transport error is reported without its request.
-        let response = inner
+        let mut response = inner
             .http
             .post(inner.token_url.clone())
             .form(&form)
@@ -87,7 +87,7 @@ impl ClientCredentials {
             .await
             .map_err(|e| AuthError::Transport(endpoint_failure(&e)))?;
         let status = response.status();
-        let body = transport::read_capped(response, MAX_TOKEN_RESPONSE)
+        let body = transport::read_capped(&mut response, MAX_TOKEN_RESPONSE)
             .await
             .map_err(|e| match e {
                 transport::ReadError::TooLarge => {

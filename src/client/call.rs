@@ -94,12 +94,14 @@ impl ClientHooks<CallContext> for generated::Client {
         Ok(())
     }
 
-    async fn exec(
+    // The attempt's own future, not one wrapped around it: every layer of `async` adds its
+    // own copy of the request to each call's future.
+    fn exec(
         &self,
         request: reqwest::Request,
         _info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.inner().attempt(self.client(), request).await
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+        self.inner().attempt(self.client(), request)
     }
 }
 
@@ -156,6 +158,9 @@ impl CallContext {
             let Some(wait) = self.record().again.take() else {
                 return result;
             };
+            // Not kept across the wait: the answer is as large as a meeting, and whatever
+            // lives across an await makes every call's future larger.
+            drop(result);
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
                 self.record().waited += wait;
@@ -166,85 +171,92 @@ impl CallContext {
     /// One attempt: token, request IDs, send, and then either the answer for the generated
     /// code (body buffered under the cap) or, when the operation's rule and the policy allow
     /// another attempt, an inert answer and a wait noted for [`run`](Self::run).
-    async fn attempt(
-        &self,
-        http: &reqwest::Client,
+    ///
+    /// A plain function around an `async move` block: an `async fn` would keep the request
+    /// twice in its future (argument and local), and the future is part of every call's.
+    #[allow(clippy::manual_async_fn)]
+    fn attempt<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
         mut request: reqwest::Request,
-    ) -> reqwest::Result<reqwest::Response> {
-        let shared = &*self.shared;
-        let (number, fresh) = {
-            let mut record = self.record();
-            record.attempts += 1;
-            (record.attempts, record.fresh_token.take())
-        };
-        let current = match fresh.or_else(|| shared.tokens.ready()) {
-            Some(t) => t,
-            None => match Box::pin(self.token()).await {
-                Ok(t) => t,
-                Err(e) => return self.fail(e),
-            },
-        };
-        let Some(bearer) = current.bearer() else {
-            return self.fail(Error::Authentication(AuthError::Provider(
-                "the token has characters that cannot be sent in a header".into(),
-            )));
-        };
-        let headers = request.headers_mut();
-        headers.insert(CLIENT_REQUEST_ID, self.client_request_id.clone());
-        headers.insert(AUTHORIZATION, bearer.clone());
-        if number > 1 {
-            headers.insert(RETRY_ATTEMPT, HeaderValue::from(number - 1));
-        }
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + 'a {
+        async move {
+            let shared = &*self.shared;
+            let (number, fresh) = {
+                let mut record = self.record();
+                record.attempts += 1;
+                (record.attempts, record.fresh_token.take())
+            };
+            let current = match fresh.or_else(|| shared.tokens.ready()) {
+                Some(t) => t,
+                None => match Box::pin(self.token()).await {
+                    Ok(t) => t,
+                    Err(e) => return self.fail(e),
+                },
+            };
+            let Some(bearer) = current.bearer() else {
+                return self.fail(Error::Authentication(AuthError::Provider(
+                    "the token has characters that cannot be sent in a header".into(),
+                )));
+            };
+            let headers = request.headers_mut();
+            headers.insert(CLIENT_REQUEST_ID, self.client_request_id.clone());
+            headers.insert(AUTHORIZATION, bearer.clone());
+            if number > 1 {
+                headers.insert(RETRY_ATTEMPT, HeaderValue::from(number - 1));
+            }
 
-        let response = match http.execute(request).await {
-            Ok(response) => response,
-            Err(e) => return self.transport_failure(e, None, number),
-        };
-        let status = response.status();
-        if status == StatusCode::UNAUTHORIZED
-            && !std::mem::replace(&mut self.record().reauthenticated, true)
-        {
-            // 401: the service did not act, so a fresh token may try again, once.
-            shared.tokens.invalidate(&current);
-            match Box::pin(self.token()).await {
-                Ok(fresh) if fresh != current => {
-                    tracing::info!(
-                        attempt = number,
-                        "Graph answered 401; retrying once with a fresh token"
-                    );
-                    let mut record = self.record();
-                    record.fresh_token = Some(fresh);
-                    record.again = Some(Duration::ZERO);
-                    return Self::inert();
+            let mut response = match http.execute(request).await {
+                Ok(response) => response,
+                Err(e) => return self.transport_failure(e, None, number),
+            };
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED
+                && !std::mem::replace(&mut self.record().reauthenticated, true)
+            {
+                // 401: the service did not act, so a fresh token may try again, once.
+                shared.tokens.invalidate(&current);
+                match Box::pin(self.token()).await {
+                    Ok(fresh) if fresh != current => {
+                        tracing::info!(
+                            attempt = number,
+                            "Graph answered 401; retrying once with a fresh token"
+                        );
+                        let mut record = self.record();
+                        record.fresh_token = Some(fresh);
+                        record.again = Some(Duration::ZERO);
+                        return Self::inert();
+                    }
+                    Ok(_) => {}
+                    Err(e) => return self.fail(e),
                 }
-                Ok(_) => {}
-                Err(e) => return self.fail(e),
             }
-        }
-        // Retry-After dates are wall-clock times, whatever clock the time rules use. It
-        // only matters on errors (a retry's wait, or part of Graph's error).
-        let retry_after = match status.is_success() {
-            true => None,
-            false => retry::retry_after(response.headers(), Utc::now),
-        };
-        let verdict = self.idempotency.status(status, retry_after.is_some());
-        if verdict == Verdict::Retry
-            && self.again(verdict, || format!("HTTP {status}"), retry_after, number)
-        {
-            return Self::inert();
-        }
-        // Final (or out of retries): hand the answer over, body and all.
-        match self.buffer(response, retry_after).await {
-            Ok(answer) => Ok(answer),
-            Err(ReadError::TooLarge) => {
-                let limit = shared.max_response_bytes;
-                let error = Error::ResponseTooLarge {
-                    status: status.as_u16(),
-                    limit,
-                };
-                self.fail(self.unreadable_success(status, error, number))
+            drop(current);
+            // Retry-After dates are wall-clock times, whatever clock the time rules use. It
+            // only matters on errors (a retry's wait, or part of Graph's error).
+            let retry_after = match status.is_success() {
+                true => None,
+                false => retry::retry_after(response.headers(), Utc::now),
+            };
+            let verdict = self.idempotency.status(status, retry_after.is_some());
+            if verdict == Verdict::Retry
+                && self.again(verdict, || format!("HTTP {status}"), retry_after, number)
+            {
+                return Self::inert();
             }
-            Err(ReadError::Transport(e)) => self.transport_failure(e, Some(status), number),
+            // Final (or out of retries): hand the answer over, body and all.
+            let limit = shared.max_response_bytes;
+            match transport::read_capped(&mut response, limit).await {
+                Ok(body) => Ok(self.hand_over(&response, body, retry_after)),
+                Err(ReadError::TooLarge) => {
+                    let error = Error::ResponseTooLarge {
+                        status: status.as_u16(),
+                        limit,
+                    };
+                    self.fail(self.unreadable_success(status, error, number))
+                }
+                Err(ReadError::Transport(e)) => self.transport_failure(e, Some(status), number),
+            }
         }
     }
 
@@ -303,18 +315,17 @@ impl CallContext {
         }
     }
 
-    /// Reads the body under the cap and rebuilds a response the generated code can decode.
-    async fn buffer(
+    /// Notes what the final answer said and rebuilds it around its buffered body for the
+    /// generated code to decode. The headers stay behind: the generated code would only copy
+    /// them, and what this crate reports from them is in the record.
+    fn hand_over(
         &self,
-        mut response: reqwest::Response,
+        response: &reqwest::Response,
+        body: Bytes,
         retry_after: Option<Duration>,
-    ) -> Result<reqwest::Response, ReadError> {
+    ) -> reqwest::Response {
         let status = response.status();
-        let version = response.version();
-        let headers = std::mem::take(response.headers_mut());
-        // Carried over, or the rebuilt response would parse a placeholder URL of its own.
-        let url = response.url().clone();
-        let body = transport::read_capped(response, self.shared.max_response_bytes).await?;
+        let headers = response.headers();
         {
             let mut record = self.record();
             record.status = Some(status);
@@ -323,14 +334,14 @@ impl CallContext {
             record.retry_after = retry_after;
             record.body = body.clone();
         }
-        let mut rebuilt = http::Response::builder()
+        // The URL is carried over, or the rebuilt response would parse a placeholder of its own.
+        http::Response::builder()
             .status(status)
-            .version(version)
-            .url(url)
+            .version(response.version())
+            .url(response.url().clone())
             .body(body)
-            .expect("status and version come from a response");
-        *rebuilt.headers_mut() = headers;
-        Ok(rebuilt.into())
+            .expect("status and version come from a response")
+            .into()
     }
 
     /// A 2xx from create whose body cannot be had: the meeting exists, so the caller must not

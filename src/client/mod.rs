@@ -3,7 +3,7 @@
 mod call;
 mod response;
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 pub(crate) use call::CallContext;
 pub use response::{CreateOrGetResponse, MeetingResponse, Outcome};
@@ -191,12 +191,40 @@ impl Client {
     /// has it. Safe to repeat: the service keys it by tenant, user and externalId, so retries
     /// (and callers repeating themselves) never make a second meeting.
     ///
-    /// The time rules are applied first; the request always carries explicit UTC times.
-    pub async fn create_or_get(
+    /// The request is checked and the time rules applied when this is called (not when the
+    /// future is first polled); the request always carries explicit UTC times.
+    pub fn create_or_get<'a>(
+        &'a self,
+        user: &'a User,
+        request: types::CreateOrGetRequest,
+    ) -> impl Future<Output = Result<CreateOrGetResponse, Error>> + Send + 'a {
+        let checked = self.check_create_or_get(user, request);
+        // Plain functions returning `async move` blocks, here and below: an `async fn` keeps a
+        // by-value argument twice in its future, and a request is the size of a meeting.
+        async move {
+            let request = match checked {
+                Ok(ref request) => request,
+                Err(e) => return Err(e),
+            };
+            let (api, context) = self.call(Idempotency::Keyed);
+            let api = &api;
+            let result = context
+                .run(|| async move {
+                    match user {
+                        User::Me => api.create_or_get_for_me(request).await,
+                        User::Id(id) => api.create_or_get_for_user(id.as_str(), request).await,
+                    }
+                })
+                .await;
+            context.finish(result).map(CreateOrGetResponse::from)
+        }
+    }
+
+    fn check_create_or_get(
         &self,
         user: &User,
         request: types::CreateOrGetRequest,
-    ) -> Result<CreateOrGetResponse, Error> {
+    ) -> Result<types::CreateOrGetRequest, Error> {
         let mut request = settle_extra(request)?;
         if request.external_id.trim().is_empty() {
             return Err(InvalidRequest::MissingExternalId.into());
@@ -210,39 +238,56 @@ impl Client {
             &mut request.end_date_time,
             &*self.shared.clock,
         )?;
-
-        let (api, context) = self.call(Idempotency::Keyed);
-        let (api, request) = (&api, &request);
-        let result = context
-            .run(|| async move {
-                match user {
-                    User::Me => api.create_or_get_for_me(request).await,
-                    User::Id(id) => api.create_or_get_for_user(id.as_str(), request).await,
-                }
-            })
-            .await;
-        context.finish(result).map(CreateOrGetResponse::from)
+        Ok(request)
     }
 
     /// Creates a meeting for `user`. Not idempotent: it is retried only when the service said
     /// it did not act; an ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
     /// [`create_or_get`](Self::create_or_get) when a retry must never duplicate.
-    pub async fn create(
-        &self,
-        user: &User,
+    ///
+    /// Checked, and the time rules applied, when called.
+    pub fn create<'a>(
+        &'a self,
+        user: &'a User,
         meeting: types::OnlineMeeting,
-    ) -> Result<MeetingResponse, Error> {
-        self.create_in_language(user, meeting, None).await
+    ) -> impl Future<Output = Result<MeetingResponse, Error>> + Send + 'a {
+        self.create_in_language(user, meeting, None)
     }
 
     /// [`create`](Self::create), with `Accept-Language` (e.g. `pt-BR`) choosing the language of
     /// the meeting's `joinInformation`.
-    pub async fn create_in_language(
+    pub fn create_in_language<'a>(
+        &'a self,
+        user: &'a User,
+        meeting: types::OnlineMeeting,
+        language: Option<&'a str>,
+    ) -> impl Future<Output = Result<MeetingResponse, Error>> + Send + 'a {
+        let checked = self.check_create(user, meeting, language);
+        async move {
+            let meeting = match checked {
+                Ok(ref meeting) => meeting,
+                Err(e) => return Err(e),
+            };
+            let (api, context) = self.call(Idempotency::NotIdempotent);
+            let api = &api;
+            let result = context
+                .run(|| async move {
+                    match user {
+                        User::Me => api.create_for_me(language, meeting).await,
+                        User::Id(id) => api.create_for_user(id.as_str(), language, meeting).await,
+                    }
+                })
+                .await;
+            context.finish(result).map(MeetingResponse::from)
+        }
+    }
+
+    fn check_create(
         &self,
         user: &User,
         meeting: types::OnlineMeeting,
         language: Option<&str>,
-    ) -> Result<MeetingResponse, Error> {
+    ) -> Result<types::OnlineMeeting, Error> {
         let mut meeting = settle_extra(meeting)?;
         if let Some(lang) = language {
             if lang.is_empty() || reqwest::header::HeaderValue::from_str(lang).is_err() {
@@ -258,18 +303,7 @@ impl Client {
             &mut meeting.end_date_time,
             &*self.shared.clock,
         )?;
-
-        let (api, context) = self.call(Idempotency::NotIdempotent);
-        let (api, meeting) = (&api, &meeting);
-        let result = context
-            .run(|| async move {
-                match user {
-                    User::Me => api.create_for_me(language, meeting).await,
-                    User::Id(id) => api.create_for_user(id.as_str(), language, meeting).await,
-                }
-            })
-            .await;
-        context.finish(result).map(MeetingResponse::from)
+        Ok(meeting)
     }
 
     fn check_user(&self, user: &User) -> Result<(), InvalidRequest> {
