@@ -28,6 +28,12 @@ fn main() {
     for name in object_schemas(&spec) {
         settings.with_patch(name, &default);
     }
+    // Open enums (`oneOf`: a known enum or any string) become `Open<Known…>`, one small
+    // hand-written type, instead of an untagged enum each (see src/open.rs).
+    for (name, known) in open_enums(&spec) {
+        let replacement = format!("crate::open::Open<{known}>");
+        settings.with_replacement(name, replacement, std::iter::empty());
+    }
 
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator
@@ -47,23 +53,66 @@ fn main() {
 
 /// Rust type names of the spec's object schemas (`onlineMeeting` becomes `OnlineMeeting`).
 fn object_schemas(spec: &openapiv3::OpenAPI) -> Vec<String> {
-    let schemas = spec.components.iter().flat_map(|c| &c.schemas);
-    schemas
+    schemas(spec)
         .filter(|(_, schema)| {
             matches!(
-                schema.as_item().map(|s| &s.schema_kind),
-                Some(openapiv3::SchemaKind::Type(openapiv3::Type::Object(_)))
+                schema.schema_kind,
+                openapiv3::SchemaKind::Type(openapiv3::Type::Object(_))
             )
         })
-        .map(|(name, _)| {
-            let mut chars = name.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase())
-                .into_iter()
-                .chain(chars)
-                .collect()
+        .map(|(name, _)| type_name(name))
+        .collect()
+}
+
+/// Open enums and their known halves, as Rust type names: schemas that are `oneOf` a reference
+/// (directly or as a lone `allOf`) and a plain string.
+fn open_enums(spec: &openapiv3::OpenAPI) -> Vec<(String, String)> {
+    use openapiv3::{ReferenceOr, SchemaKind, Type};
+    let reference = |schema: &ReferenceOr<openapiv3::Schema>| -> Option<String> {
+        match schema {
+            ReferenceOr::Reference { reference } => Some(reference.clone()),
+            ReferenceOr::Item(item) => match &item.schema_kind {
+                SchemaKind::AllOf { all_of } if all_of.len() == 1 => match &all_of[0] {
+                    ReferenceOr::Reference { reference } => Some(reference.clone()),
+                    ReferenceOr::Item(_) => None,
+                },
+                _ => None,
+            },
+        }
+    };
+    let plain_string = |schema: &ReferenceOr<openapiv3::Schema>| {
+        matches!(schema, ReferenceOr::Item(item)
+            if matches!(&item.schema_kind, SchemaKind::Type(Type::String(s))
+                if s.enumeration.is_empty() && s.format == Default::default()))
+    };
+    schemas(spec)
+        .filter_map(|(name, schema)| {
+            let SchemaKind::OneOf { one_of } = &schema.schema_kind else {
+                return None;
+            };
+            let [first, second] = one_of.as_slice() else {
+                return None;
+            };
+            let known = reference(first).filter(|_| plain_string(second))?;
+            let known = known.rsplit('/').next()?;
+            Some((type_name(name), type_name(known)))
         })
+        .collect()
+}
+
+fn schemas(spec: &openapiv3::OpenAPI) -> impl Iterator<Item = (&String, &openapiv3::Schema)> {
+    let schemas = spec.components.iter().flat_map(|c| &c.schemas);
+    schemas.filter_map(|(name, schema)| Some((name, schema.as_item()?)))
+}
+
+/// The generator's name for a schema: `onlineMeeting` becomes `OnlineMeeting`.
+fn type_name(schema: &str) -> String {
+    let mut chars = schema.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
         .collect()
 }
 

@@ -8,19 +8,6 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///Open enum: a value this description does not know is kept as its string.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum AllowedLobbyAdmitterRoles {
-        Known(KnownAllowedLobbyAdmitterRoles),
-        Other(::std::string::String),
-    }
-    impl ::std::convert::From<KnownAllowedLobbyAdmitterRoles>
-    for AllowedLobbyAdmitterRoles {
-        fn from(value: KnownAllowedLobbyAdmitterRoles) -> Self {
-            Self::Known(value)
-        }
-    }
     ///`AudioConferencing`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct AudioConferencing {
@@ -60,18 +47,6 @@ pub mod types {
         >,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    }
-    ///Open enum: a value this description does not know is kept as its string.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum BodyType {
-        Known(KnownBodyType),
-        Other(::std::string::String),
-    }
-    impl ::std::convert::From<KnownBodyType> for BodyType {
-        fn from(value: KnownBodyType) -> Self {
-            Self::Known(value)
-        }
     }
     ///`ChatInfo`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -193,7 +168,7 @@ pub mod types {
             rename = "contentType",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub content_type: ::std::option::Option<BodyType>,
+        pub content_type: ::std::option::Option<crate::open::Open<KnownBodyType>>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
@@ -729,18 +704,6 @@ pub mod types {
             value.parse()
         }
     }
-    ///Open enum: a value this description does not know is kept as its string.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum LobbyBypassScope {
-        Known(KnownLobbyBypassScope),
-        Other(::std::string::String),
-    }
-    impl ::std::convert::From<KnownLobbyBypassScope> for LobbyBypassScope {
-        fn from(value: KnownLobbyBypassScope) -> Self {
-            Self::Known(value)
-        }
-    }
     ///`LobbyBypassSettings`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct LobbyBypassSettings {
@@ -750,7 +713,7 @@ pub mod types {
         )]
         pub is_dial_in_bypass_enabled: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub scope: ::std::option::Option<LobbyBypassScope>,
+        pub scope: ::std::option::Option<crate::open::Open<KnownLobbyBypassScope>>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
@@ -771,50 +734,13 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///Open enum: a value this description does not know is kept as its string.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum MeetingChatHistoryDefaultMode {
-        Known(KnownMeetingChatHistoryDefaultMode),
-        Other(::std::string::String),
-    }
-    impl ::std::convert::From<KnownMeetingChatHistoryDefaultMode>
-    for MeetingChatHistoryDefaultMode {
-        fn from(value: KnownMeetingChatHistoryDefaultMode) -> Self {
-            Self::Known(value)
-        }
-    }
-    ///Open enum: a value this description does not know is kept as its string.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum MeetingChatMode {
-        Known(KnownMeetingChatMode),
-        Other(::std::string::String),
-    }
-    impl ::std::convert::From<KnownMeetingChatMode> for MeetingChatMode {
-        fn from(value: KnownMeetingChatMode) -> Self {
-            Self::Known(value)
-        }
-    }
-    ///Open enum: a value this description does not know is kept as its string.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum MeetingLiveShareOptions {
-        Known(KnownMeetingLiveShareOptions),
-        Other(::std::string::String),
-    }
-    impl ::std::convert::From<KnownMeetingLiveShareOptions> for MeetingLiveShareOptions {
-        fn from(value: KnownMeetingLiveShareOptions) -> Self {
-            Self::Known(value)
-        }
-    }
     ///`MeetingParticipantInfo`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingParticipantInfo {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub identity: ::std::option::Option<IdentitySet>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub role: ::std::option::Option<OnlineMeetingRole>,
+        pub role: ::std::option::Option<crate::open::Open<KnownOnlineMeetingRole>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub upn: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
@@ -864,12 +790,16 @@ pub mod types {
             rename = "allowLiveShare",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub allow_live_share: ::std::option::Option<MeetingLiveShareOptions>,
+        pub allow_live_share: ::std::option::Option<
+            crate::open::Open<KnownMeetingLiveShareOptions>,
+        >,
         #[serde(
             rename = "allowMeetingChat",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub allow_meeting_chat: ::std::option::Option<MeetingChatMode>,
+        pub allow_meeting_chat: ::std::option::Option<
+            crate::open::Open<KnownMeetingChatMode>,
+        >,
         #[serde(
             rename = "allowParticipantsToChangeName",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -904,12 +834,16 @@ pub mod types {
             rename = "allowedLobbyAdmitters",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub allowed_lobby_admitters: ::std::option::Option<AllowedLobbyAdmitterRoles>,
+        pub allowed_lobby_admitters: ::std::option::Option<
+            crate::open::Open<KnownAllowedLobbyAdmitterRoles>,
+        >,
         #[serde(
             rename = "allowedPresenters",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub allowed_presenters: ::std::option::Option<OnlineMeetingPresenters>,
+        pub allowed_presenters: ::std::option::Option<
+            crate::open::Open<KnownOnlineMeetingPresenters>,
+        >,
         #[serde(
             rename = "audioConferencing",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -1019,7 +953,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub share_meeting_chat_history_default: ::std::option::Option<
-            MeetingChatHistoryDefaultMode,
+            crate::open::Open<KnownMeetingChatHistoryDefaultMode>,
         >,
         #[serde(
             rename = "startDateTime",
@@ -1042,30 +976,6 @@ pub mod types {
         pub watermark_protection: ::std::option::Option<WatermarkProtectionValues>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    }
-    ///Open enum: a value this description does not know is kept as its string.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum OnlineMeetingPresenters {
-        Known(KnownOnlineMeetingPresenters),
-        Other(::std::string::String),
-    }
-    impl ::std::convert::From<KnownOnlineMeetingPresenters> for OnlineMeetingPresenters {
-        fn from(value: KnownOnlineMeetingPresenters) -> Self {
-            Self::Known(value)
-        }
-    }
-    ///Open enum: a value this description does not know is kept as its string.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum OnlineMeetingRole {
-        Known(KnownOnlineMeetingRole),
-        Other(::std::string::String),
-    }
-    impl ::std::convert::From<KnownOnlineMeetingRole> for OnlineMeetingRole {
-        fn from(value: KnownOnlineMeetingRole) -> Self {
-            Self::Known(value)
-        }
     }
     ///`WatermarkProtectionValues`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]

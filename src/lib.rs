@@ -42,17 +42,18 @@ pub mod emulator;
 mod error;
 #[doc(hidden)]
 pub mod generated;
+mod open;
 pub mod retry;
 mod secret;
 pub mod times;
 mod transport;
+pub mod types;
 mod user;
 
 pub use auth::{AccessToken, ClientCredentials, StaticToken, TokenKind, TokenProvider};
 pub use client::{Client, ClientBuilder, CreateOrGetResponse, MeetingResponse, Outcome};
 pub use cloud::{ApiVersion, Cloud};
 pub use error::{AuthError, Error, GraphError, InvalidRequest};
-pub use generated::types;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
