@@ -191,23 +191,20 @@ impl Client {
     /// has it. Safe to repeat: the service keys it by tenant, user and externalId, so retries
     /// (and callers repeating themselves) never make a second meeting.
     ///
-    /// The request is checked and the time rules applied when this is called (not when the
-    /// future is first polled); the request always carries explicit UTC times.
+    /// The time rules are applied first; the request always carries explicit UTC times.
+    // Plain functions returning `async move` blocks, here and below: an `async fn` keeps a
+    // by-value argument twice in its future (argument and local), and a request is the size of
+    // a meeting. The block checks the request where it was captured.
+    #[allow(clippy::manual_async_fn)]
     pub fn create_or_get<'a>(
         &'a self,
         user: &'a User,
-        request: types::CreateOrGetRequest,
+        mut request: types::CreateOrGetRequest,
     ) -> impl Future<Output = Result<CreateOrGetResponse, Error>> + Send + 'a {
-        let checked = self.check_create_or_get(user, request);
-        // Plain functions returning `async move` blocks, here and below: an `async fn` keeps a
-        // by-value argument twice in its future, and a request is the size of a meeting.
         async move {
-            let request = match checked {
-                Ok(ref request) => request,
-                Err(e) => return Err(e),
-            };
+            self.check_create_or_get(user, &mut request)?;
             let (api, context) = self.call(Idempotency::Keyed);
-            let api = &api;
+            let (api, request) = (&api, &request);
             let result = context
                 .run(|| async move {
                     match user {
@@ -223,9 +220,9 @@ impl Client {
     fn check_create_or_get(
         &self,
         user: &User,
-        request: types::CreateOrGetRequest,
-    ) -> Result<types::CreateOrGetRequest, Error> {
-        let mut request = settle_extra(request)?;
+        request: &mut types::CreateOrGetRequest,
+    ) -> Result<(), Error> {
+        settle_extra(request)?;
         if request.external_id.trim().is_empty() {
             return Err(InvalidRequest::MissingExternalId.into());
         }
@@ -238,14 +235,12 @@ impl Client {
             &mut request.end_date_time,
             &*self.shared.clock,
         )?;
-        Ok(request)
+        Ok(())
     }
 
     /// Creates a meeting for `user`. Not idempotent: it is retried only when the service said
     /// it did not act; an ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
     /// [`create_or_get`](Self::create_or_get) when a retry must never duplicate.
-    ///
-    /// Checked, and the time rules applied, when called.
     pub fn create<'a>(
         &'a self,
         user: &'a User,
@@ -256,20 +251,17 @@ impl Client {
 
     /// [`create`](Self::create), with `Accept-Language` (e.g. `pt-BR`) choosing the language of
     /// the meeting's `joinInformation`.
+    #[allow(clippy::manual_async_fn)]
     pub fn create_in_language<'a>(
         &'a self,
         user: &'a User,
-        meeting: types::OnlineMeeting,
+        mut meeting: types::OnlineMeeting,
         language: Option<&'a str>,
     ) -> impl Future<Output = Result<MeetingResponse, Error>> + Send + 'a {
-        let checked = self.check_create(user, meeting, language);
         async move {
-            let meeting = match checked {
-                Ok(ref meeting) => meeting,
-                Err(e) => return Err(e),
-            };
+            self.check_create(user, &mut meeting, language)?;
             let (api, context) = self.call(Idempotency::NotIdempotent);
-            let api = &api;
+            let (api, meeting) = (&api, &meeting);
             let result = context
                 .run(|| async move {
                     match user {
@@ -285,10 +277,10 @@ impl Client {
     fn check_create(
         &self,
         user: &User,
-        meeting: types::OnlineMeeting,
+        meeting: &mut types::OnlineMeeting,
         language: Option<&str>,
-    ) -> Result<types::OnlineMeeting, Error> {
-        let mut meeting = settle_extra(meeting)?;
+    ) -> Result<(), Error> {
+        settle_extra(meeting)?;
         if let Some(lang) = language {
             if lang.is_empty() || reqwest::header::HeaderValue::from_str(lang).is_err() {
                 return Err(InvalidRequest::InvalidHeader {
@@ -303,7 +295,7 @@ impl Client {
             &mut meeting.end_date_time,
             &*self.shared.clock,
         )?;
-        Ok(meeting)
+        Ok(())
     }
 
     fn check_user(&self, user: &User) -> Result<(), InvalidRequest> {
@@ -328,22 +320,20 @@ impl Client {
 /// Properties this crate names must be set through their fields: one put in `extra` under a
 /// known name (say `"endDateTime"`) would be sent twice and could slip past the rules. A
 /// request with such an `extra` is read back through its type, so the named value lands in
-/// its field and is checked like any other. Requests without `extra` pass untouched.
-fn settle_extra<T>(request: T) -> Result<T, Error>
+/// its field and is checked like any other. Requests without `extra` are left as they are.
+fn settle_extra<T>(request: &mut T) -> Result<(), Error>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + HasExtra,
 {
     if request.extra().is_empty() {
-        return Ok(request);
+        return Ok(());
     }
-    serde_json::to_value(&request)
+    *request = serde_json::to_value(&*request)
         .and_then(serde_json::from_value)
-        .map_err(|e| {
-            InvalidRequest::InvalidField {
-                reason: e.to_string(),
-            }
-            .into()
-        })
+        .map_err(|e| InvalidRequest::InvalidField {
+            reason: e.to_string(),
+        })?;
+    Ok(())
 }
 
 /// Request types with a flattened map of properties this crate does not name.
