@@ -4,13 +4,15 @@
 //! it. Sizes are deterministic for a given compiler, so this is a plain test, not a benchmark:
 //! it guards the layout work in `src/client` (by-value requests held once, no answer kept
 //! across a retry's wait, the attempt's future not wrapped again) against an innocent-looking
-//! `async fn` undoing it. The bound leaves room for compiler changes; the bench prints the
-//! exact size (about 2.6 KB when this was written, from 6 KB before that work).
+//! `async fn` undoing it. When this was written, create_or_get's future was 3,008 bytes in a
+//! debug build and 2,624 in release (the bench prints it), from 5,984 before that work; the
+//! bound leaves about a third for compiler changes and still catches a return to the old
+//! layout.
 
 use graph_meetings::{types, Client, User};
 
-/// About a third over what the layout work reached.
-const BOUND: usize = 3_500;
+/// About a third over the debug-build size the layout work reached.
+const BOUND: usize = 4_000;
 
 fn client() -> Client {
     Client::builder()

@@ -29,3 +29,49 @@ fn committed_generated_code_matches_build_output() {
         );
     }
 }
+
+/// Every open enum in the spec (`oneOf` a known enum and a plain string) is generated as
+/// `Open<Known…>` and keeps its own name in `types` (src/types.rs): a schema the generator
+/// settings miss would come out as an untagged enum of its own, and one without an alias would
+/// lose its name.
+#[test]
+fn every_open_enum_is_open_and_named_in_types() {
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("../spec/onlineMeetings.json")).expect("spec is JSON");
+    let aliases = include_str!("../src/types.rs");
+    let built = graph_meetings::generated::SOURCE;
+    let schemas = spec["components"]["schemas"].as_object().expect("schemas");
+    let mut found = 0;
+    for (name, schema) in schemas {
+        let Some([known, other]) = schema["oneOf"].as_array().map(Vec::as_slice) else {
+            continue;
+        };
+        if other["type"] != "string" {
+            continue;
+        }
+        let reference = known["$ref"]
+            .as_str()
+            .or_else(|| known["allOf"][0]["$ref"].as_str())
+            .expect("the known half is a reference");
+        let rust = |schema: &str| {
+            let mut chars = schema.chars();
+            let first = chars.next().expect("a name").to_ascii_uppercase();
+            std::iter::once(first).chain(chars).collect::<String>()
+        };
+        let (name, known) = (rust(name), rust(reference.rsplit('/').next().unwrap()));
+        assert!(
+            built.contains(&format!("crate::open::Open<{known}>")),
+            "{name}: not generated as Open<{known}> (build.rs open_enums)"
+        );
+        assert!(
+            !built.contains(&format!("pub enum {name} ")),
+            "{name}: generated as an enum of its own"
+        );
+        assert!(
+            aliases.contains(&format!("pub type {name} = Open<{known}>;")),
+            "{name}: no alias in src/types.rs"
+        );
+        found += 1;
+    }
+    assert!(found >= 8, "only {found} open enums found in the spec");
+}
