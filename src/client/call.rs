@@ -231,6 +231,7 @@ impl CallContext {
                     Err(e) => return self.fail(e),
                 }
             }
+            // Done with the token: not kept across the body read below.
             drop(current);
             // Retry-After dates are wall-clock times, whatever clock the time rules use. It
             // only matters on errors (a retry's wait, or part of Graph's error).
