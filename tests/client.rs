@@ -276,7 +276,8 @@ async fn every_request_carries_bearer_json_and_a_fresh_client_request_id() {
             .to_str()
             .unwrap()
             .to_owned();
-        assert!(uuid::Uuid::parse_str(&id).is_ok(), "GUID: {id}");
+        let parsed = uuid::Uuid::parse_str(&id).unwrap_or_else(|e| panic!("GUID {id}: {e}"));
+        assert_eq!(parsed.get_version_num(), 4, "a random GUID: {id}");
         ids.push(id);
     }
     assert_ne!(ids[0], ids[1]);
