@@ -24,8 +24,8 @@ import {
   equal,
   expect,
   inject,
-  isLoopback,
   joinHtml,
+  refuseUnlessLoopback,
 } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
@@ -37,8 +37,7 @@ const last = () => statuses.at(-1);
 
 /** The SDK's last middleware calls this fetch for every attempt. */
 async function loopbackFetch(input, init) {
-  const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
-  if (!isLoopback(url.hostname)) throw new Error(`refusing to send a request to ${url.hostname}`);
+  refuseUnlessLoopback(input);
   const response = await fetch(input, init);
   statuses.push(response.status);
   return response;

@@ -32,8 +32,8 @@ import {
   equal,
   expect,
   inject,
-  isLoopback,
   joinHtml,
+  refuseUnlessLoopback,
 } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
@@ -76,8 +76,7 @@ class LoopbackBearerHandler {
  */
 class WireHandler {
   async execute(context) {
-    const url = new URL(typeof context.request === "string" ? context.request : context.request.url);
-    if (!isLoopback(url.hostname)) throw new Error(`refusing to send a request to ${url.hostname}`);
+    refuseUnlessLoopback(context.request);
     await this.nextMiddleware.execute(context);
     wire.statuses.push(context.response?.status);
   }

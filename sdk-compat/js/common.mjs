@@ -13,6 +13,12 @@ export function isLoopback(hostname) {
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/** Throws before an SDK request (a URL string, URL or Request) could leave loopback. */
+export function refuseUnlessLoopback(request) {
+  const url = new URL(typeof request === "string" || request instanceof URL ? request : request.url);
+  if (!isLoopback(url.hostname)) throw new Error(`refusing to send a request to ${url.hostname}`);
+}
+
 /** GRAPH_EMULATOR_URL without a trailing slash; exits unless it is http on loopback. */
 export function emulatorRoot() {
   const root = (process.env.GRAPH_EMULATOR_URL ?? "").replace(/\/+$/, "");
