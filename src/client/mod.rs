@@ -5,6 +5,8 @@ mod response;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+use chrono::{DateTime, Utc};
+
 pub(crate) use call::CallContext;
 pub use response::{CreateOrGetResponse, MeetingResponse, Outcome};
 
@@ -229,13 +231,11 @@ impl Client {
         if request.chat_info.is_some() && self.shared.version != ApiVersion::Beta {
             return Err(InvalidRequest::ChatInfoRequiresBeta.into());
         }
-        self.check_user(user)?;
-        times::apply(
+        self.check_user_and_times(
+            user,
             &mut request.start_date_time,
             &mut request.end_date_time,
-            &*self.shared.clock,
-        )?;
-        Ok(())
+        )
     }
 
     /// Creates a meeting for `user`. Not idempotent: it is retried only when the service said
@@ -289,12 +289,23 @@ impl Client {
                 .into());
             }
         }
-        self.check_user(user)?;
-        times::apply(
+        self.check_user_and_times(
+            user,
             &mut meeting.start_date_time,
             &mut meeting.end_date_time,
-            &*self.shared.clock,
-        )?;
+        )
+    }
+
+    /// What both operations check last: the token fits `user`, then the time rules fill in
+    /// and check the meeting's times.
+    fn check_user_and_times(
+        &self,
+        user: &User,
+        start: &mut Option<DateTime<Utc>>,
+        end: &mut Option<DateTime<Utc>>,
+    ) -> Result<(), Error> {
+        self.check_user(user)?;
+        times::apply(start, end, &*self.shared.clock)?;
         Ok(())
     }
 
