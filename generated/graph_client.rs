@@ -92,9 +92,7 @@ pub mod types {
             rename = "endDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub end_date_time: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub end_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
         #[serde(rename = "externalId")]
         pub external_id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -103,9 +101,7 @@ pub mod types {
             rename = "startDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub start_date_time: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub start_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub subject: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
@@ -870,23 +866,17 @@ pub mod types {
             rename = "creationDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub creation_date_time: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub creation_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
         #[serde(
             rename = "endDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub end_date_time: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub end_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
         #[serde(
             rename = "expiryDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub expiry_date_time: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub expiry_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
         #[serde(
             rename = "externalId",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -959,9 +949,7 @@ pub mod types {
             rename = "startDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub start_date_time: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub start_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub subject: ::std::option::Option<::std::string::String>,
         #[serde(

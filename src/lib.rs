@@ -46,6 +46,7 @@ mod open;
 pub mod retry;
 mod secret;
 pub mod times;
+mod timestamp;
 mod transport;
 pub mod types;
 mod user;
@@ -56,6 +57,7 @@ pub use cloud::{ApiVersion, Cloud};
 pub use error::{AuthError, Error, GraphError, InvalidRequest};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
+pub use timestamp::Timestamp;
 pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
 pub use user::{User, UserId};
 

@@ -12,7 +12,7 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::error::InvalidRequest;
+use crate::{error::InvalidRequest, timestamp::Timestamp};
 
 /// Where "now" comes from. Injectable so tests (and replays) are exact.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -68,13 +68,13 @@ pub fn resolve(
 
 /// Applies [`resolve`] to a pair of request fields in place.
 pub(crate) fn apply(
-    start: &mut Option<DateTime<Utc>>,
-    end: &mut Option<DateTime<Utc>>,
+    start: &mut Option<Timestamp>,
+    end: &mut Option<Timestamp>,
     clock: &dyn Clock,
 ) -> Result<(), InvalidRequest> {
-    let (s, e) = resolve(*start, *end, clock.now())?;
-    *start = Some(s);
-    *end = Some(e);
+    let (s, e) = resolve(start.map(Into::into), end.map(Into::into), clock.now())?;
+    *start = Some(s.into());
+    *end = Some(e.into());
     Ok(())
 }
 

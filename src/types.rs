@@ -1,8 +1,10 @@
 //! Request and response types, generated from `spec/` at build time, plus names for the open
-//! enums: each is an [`Open`] of its known values (see `src/open.rs`).
+//! enums: each is an [`Open`] of its known values (see `src/open.rs`). Date-times are
+//! [`Timestamp`]s.
 
 pub use crate::generated::types::*;
 pub use crate::open::Open;
+pub use crate::timestamp::Timestamp;
 
 /// Who may admit people from the lobby.
 pub type AllowedLobbyAdmitterRoles = Open<KnownAllowedLobbyAdmitterRoles>;

@@ -136,7 +136,10 @@ async fn seed_create_or_get_example_goes_out_as_documented_and_its_answer_decode
         m.external_id.as_deref(),
         Some("7eb8263f-d0e0-4149-bb1c-1f0476083c56")
     );
-    assert_eq!(m.start_date_time, Some(at("2020-09-11T06:30:18.0615989Z")));
+    assert_eq!(
+        m.start_date_time,
+        Some(at("2020-09-11T06:30:18.0615989Z").into())
+    );
     assert_eq!(m.is_entry_exit_announced, Some(true));
     let attendee = &m.participants.as_ref().unwrap().attendees.as_ref().unwrap()[0];
     assert_eq!(attendee.upn.as_deref(), Some("test1@contoso.com"));
@@ -216,8 +219,8 @@ async fn seed_create_examples_keep_their_instants_passcode_and_language() {
     let c = client(&server, ApiVersion::V1);
     for passcode in [Some(true), Some(false), None] {
         let meeting = types::OnlineMeeting {
-            start_date_time: Some(at("2019-07-12T14:30:34.2444915-07:00")),
-            end_date_time: Some(at("2019-07-12T15:00:34.2464912-07:00")),
+            start_date_time: Some(at("2019-07-12T14:30:34.2444915-07:00").into()),
+            end_date_time: Some(at("2019-07-12T15:00:34.2464912-07:00").into()),
             subject: Some("User meeting".into()),
             join_meeting_id_settings: passcode.map(|p| types::JoinMeetingIdSettings {
                 is_passcode_required: Some(p),
@@ -295,8 +298,8 @@ async fn time_rules_are_applied_before_sending() {
         .unwrap();
     let req = |start: Option<&str>, end: Option<&str>| types::CreateOrGetRequest {
         external_id: "x".into(),
-        start_date_time: start.map(at),
-        end_date_time: end.map(at),
+        start_date_time: start.map(|s| at(s).into()),
+        end_date_time: end.map(|e| at(e).into()),
         ..Default::default()
     };
 
@@ -350,8 +353,8 @@ async fn time_rules_are_applied_before_sending() {
         .create(
             &User::Me,
             types::OnlineMeeting {
-                start_date_time: Some(at("2020-01-01T15:00:00Z")),
-                end_date_time: Some(at("2020-01-01T14:59:59.9999999Z")),
+                start_date_time: Some(at("2020-01-01T15:00:00Z").into()),
+                end_date_time: Some(at("2020-01-01T14:59:59.9999999Z").into()),
                 ..Default::default()
             },
         )
@@ -693,7 +696,7 @@ async fn known_properties_smuggled_through_extra_are_checked_and_sent_once() {
     let server = answering(201, json!({"id": "m"})).await;
     let c = client(&server, ApiVersion::V1);
     let mut request = cog("typed");
-    request.start_date_time = Some(at("2020-01-01T10:00:00Z"));
+    request.start_date_time = Some(at("2020-01-01T10:00:00Z").into());
     request
         .extra
         .insert("endDateTime".into(), json!("1999-01-01T00:00:00Z"));

@@ -51,7 +51,7 @@ async fn create_or_get_tells_created_from_existing() {
     assert!(meeting.creation_date_time.is_some());
     assert_eq!(meeting.subject.as_deref(), Some("Weekly sync"));
     assert_eq!(
-        meeting.end_date_time.unwrap() - meeting.start_date_time.unwrap(),
+        *meeting.end_date_time.unwrap() - *meeting.start_date_time.unwrap(),
         chrono::Duration::hours(1)
     );
     // Properties the typed model does not name are kept.
@@ -101,8 +101,8 @@ async fn time_rules_and_chat_info_are_refused_before_anything_is_sent() {
     let client = delegated(&emu);
     let start = chrono::Utc::now();
     let mut backwards = request("t");
-    backwards.start_date_time = Some(start);
-    backwards.end_date_time = Some(start - chrono::Duration::minutes(1));
+    backwards.start_date_time = Some(start.into());
+    backwards.end_date_time = Some((start - chrono::Duration::minutes(1)).into());
     let err = client
         .create_or_get(&User::Me, backwards)
         .await

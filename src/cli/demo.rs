@@ -38,7 +38,7 @@ pub(super) async fn run(args: DemoArgs) -> Result<(), Failure> {
     let weekly = || types::CreateOrGetRequest {
         external_id: EXTERNAL_ID.into(),
         subject: Some("Weekly sync (demo)".into()),
-        start_date_time: Some(start),
+        start_date_time: Some(start.into()),
         ..Default::default()
     };
     demo.say(&format!(
@@ -73,8 +73,8 @@ pub(super) async fn run(args: DemoArgs) -> Result<(), Failure> {
     demo.say("3. create, with a passcode, its invitation in Portuguese (Accept-Language: pt-BR)")?;
     let interview = types::OnlineMeeting {
         subject: Some("Interview (demo)".into()),
-        start_date_time: Some(start + chrono::Duration::hours(2)),
-        end_date_time: Some(start + chrono::Duration::minutes(150)),
+        start_date_time: Some((start + chrono::Duration::hours(2)).into()),
+        end_date_time: Some((start + chrono::Duration::minutes(150)).into()),
         join_meeting_id_settings: Some(types::JoinMeetingIdSettings {
             is_passcode_required: Some(true),
             ..Default::default()
@@ -113,8 +113,8 @@ pub(super) async fn run(args: DemoArgs) -> Result<(), Failure> {
     let before = emu.graph_requests();
     let backwards = types::CreateOrGetRequest {
         external_id: "graph-meetings-demo-backwards".into(),
-        start_date_time: Some(start),
-        end_date_time: Some(start - chrono::Duration::hours(1)),
+        start_date_time: Some(start.into()),
+        end_date_time: Some((start - chrono::Duration::hours(1)).into()),
         ..Default::default()
     };
     match client.create_or_get(&User::Me, backwards).await {

@@ -4,7 +4,7 @@
 //! The JSON's `meeting` is the body exactly as the service sent it, parsed but not re-typed, so
 //! nulls, unknown properties and unknown enum values all survive.
 
-use chrono::{DateTime, Local, Utc};
+use chrono::Local;
 use serde_json::{json, Value};
 
 use super::{args::Output, terminal::printable};
@@ -76,7 +76,7 @@ fn summary(answer: &Answer<'_>) -> String {
 }
 
 /// An instant in the local zone, with its offset so it is unambiguous.
-fn local(t: DateTime<Utc>) -> String {
+fn local(t: crate::Timestamp) -> String {
     t.with_timezone(&Local)
         .format("%a %Y-%m-%d %H:%M:%S %:z")
         .to_string()

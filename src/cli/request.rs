@@ -16,7 +16,7 @@ use super::{
 use crate::types;
 
 /// A start or end, when known.
-type Instant = Option<DateTime<Utc>>;
+type Instant = Option<types::Timestamp>;
 
 /// Largest `--body` read.
 const MAX_BODY_BYTES: u64 = 1024 * 1024;
@@ -81,16 +81,16 @@ fn times(
     end: Instant,
     now: DateTime<Utc>,
 ) -> Result<(Instant, Instant), Failure> {
-    let start = m.start.or(start);
-    let end = m.end.or(end);
+    let start = m.start.map(Into::into).or(start);
+    let end = m.end.map(Into::into).or(end);
     let Some(length) = m.duration else {
         return Ok((start, end));
     };
-    let start = start.unwrap_or(now);
+    let start = start.unwrap_or(now.into());
     let end = start.checked_add_signed(length).ok_or_else(|| {
         Failure::Usage("--duration takes the end past the representable range".into())
     })?;
-    Ok((Some(start), Some(end)))
+    Ok((Some(start), Some(end.into())))
 }
 
 fn attendees(upns: &[String]) -> Vec<types::MeetingParticipantInfo> {

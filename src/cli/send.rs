@@ -19,7 +19,11 @@ pub(super) async fn create_or_get(args: CreateOrGetArgs) -> Result<(), Failure> 
     let common = &args.common;
     let body = request::create_or_get(&args, Utc::now())?;
     let user = user(common)?;
-    times::resolve(body.start_date_time, body.end_date_time, Utc::now())?;
+    times::resolve(
+        body.start_date_time.map(Into::into),
+        body.end_date_time.map(Into::into),
+        Utc::now(),
+    )?;
     if body.chat_info.is_some() && !common.beta {
         return Err(Failure::Usage(
             "chatInfo (--chat-thread) is only supported on beta: add --beta (nothing was sent)"
@@ -46,7 +50,11 @@ pub(super) async fn create(args: CreateArgs) -> Result<(), Failure> {
     let common = &args.common;
     let meeting = request::create(&args, Utc::now())?;
     let user = user(common)?;
-    times::resolve(meeting.start_date_time, meeting.end_date_time, Utc::now())?;
+    times::resolve(
+        meeting.start_date_time.map(Into::into),
+        meeting.end_date_time.map(Into::into),
+        Utc::now(),
+    )?;
     let client = client(common)?;
     tracing::info!(user = %describe(&user), language = ?args.language, "sending create");
     let answer = client

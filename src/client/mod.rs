@@ -5,8 +5,6 @@ mod response;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
-
 pub(crate) use call::CallContext;
 pub use response::{CreateOrGetResponse, MeetingResponse, Outcome};
 
@@ -301,8 +299,8 @@ impl Client {
     fn check_user_and_times(
         &self,
         user: &User,
-        start: &mut Option<DateTime<Utc>>,
-        end: &mut Option<DateTime<Utc>>,
+        start: &mut Option<types::Timestamp>,
+        end: &mut Option<types::Timestamp>,
     ) -> Result<(), Error> {
         self.check_user(user)?;
         times::apply(start, end, &*self.shared.clock)?;
