@@ -106,7 +106,8 @@ fn main() {
         .expect("runtime");
 
     // For a profiler: `BENCH_PROFILE=client|baseline|typed` runs only that side's throughput loop
-    // (`BENCH_PROFILE_CALLS` calls after 2,000 to warm up), e.g. under perf or callgrind.
+    // (`BENCH_PROFILE_CALLS` calls after 2,000 to warm up, `BENCH_PROFILE_CONCURRENCY` at a
+    // time), e.g. under perf or callgrind.
     if let Some(side) = std::env::var("BENCH_PROFILE")
         .ok()
         .filter(|v| !v.is_empty())
@@ -121,17 +122,21 @@ fn main() {
             .ok()
             .and_then(|n| n.parse().ok())
             .unwrap_or(PROFILE_CALLS);
+        let concurrency = std::env::var("BENCH_PROFILE_CONCURRENCY")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(CONCURRENCY);
         let elapsed = rt.block_on(async move {
             tokio::spawn(async move {
                 let sides = Arc::new(Sides::new(&server, &token));
-                run(&sides, side, PROFILE_WARMUP, CONCURRENCY).await;
-                run(&sides, side, calls, CONCURRENCY).await
+                run(&sides, side, PROFILE_WARMUP, concurrency).await;
+                run(&sides, side, calls, concurrency).await
             })
             .await
             .expect("profile run")
         });
         println!(
-            "{side:?}: {calls} calls at concurrency {CONCURRENCY} in {:.2} s ({:.0} req/s)",
+            "{side:?}: {calls} calls at concurrency {concurrency} in {:.2} s ({:.0} req/s)",
             elapsed.as_secs_f64(),
             calls as f64 / elapsed.as_secs_f64()
         );

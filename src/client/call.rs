@@ -33,15 +33,30 @@ use crate::{
 
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 const RETRY_ATTEMPT: HeaderName = HeaderName::from_static("retry-attempt");
 
-/// The per-call state the generated client carries as its inner value.
+/// The per-call state the generated client carries as its inner value. One allocation per
+/// call, shared by the hooks and the loop.
 #[derive(Debug, Clone)]
-pub struct CallContext {
+pub struct CallContext(Arc<Call>);
+
+/// What a [`CallContext`] shares.
+#[derive(Debug)]
+pub struct Call {
     shared: Arc<Shared>,
     idempotency: Idempotency,
-    client_request_id: HeaderValue,
-    record: Arc<Mutex<Record>>,
+    /// A hyphenated UUID, ASCII.
+    client_request_id: [u8; uuid::fmt::Hyphenated::LENGTH],
+    record: Mutex<Record>,
+}
+
+impl std::ops::Deref for CallContext {
+    type Target = Call;
+
+    fn deref(&self) -> &Call {
+        &self.0
+    }
 }
 
 /// What happened during the call: the loop's state between attempts, and what
@@ -87,7 +102,7 @@ impl ClientHooks<CallContext> for generated::Client {
     ) -> Result<(), progenitor_client::Error<E>> {
         // The generator adds the spec's version as a header; Graph takes it from the path.
         let headers = request.headers_mut();
-        headers.remove("api-version");
+        headers.remove(API_VERSION);
         // Room for what `attempt` adds (client-request-id, authorization, retry-attempt), so
         // the map is not regrown on the way.
         headers.reserve(3);
@@ -107,21 +122,27 @@ impl ClientHooks<CallContext> for generated::Client {
 
 impl CallContext {
     pub(crate) fn new(shared: Arc<Shared>, idempotency: Idempotency) -> Self {
-        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let id = uuid::Builder::from_random_bytes(correlation_bits())
+        let mut client_request_id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Builder::from_random_bytes(correlation_bits())
             .into_uuid()
             .hyphenated()
-            .encode_lower(&mut id);
-        Self {
+            .encode_lower(&mut client_request_id);
+        Self(Arc::new(Call {
             shared,
             idempotency,
-            client_request_id: HeaderValue::from_str(id).expect("a UUID is a valid header value"),
-            record: Arc::default(),
-        }
+            client_request_id,
+            record: Mutex::default(),
+        }))
     }
+}
 
+impl Call {
     fn record(&self) -> std::sync::MutexGuard<'_, Record> {
         self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn client_request_id(&self) -> &str {
+        std::str::from_utf8(&self.client_request_id).unwrap_or_default()
     }
 
     /// Keeps `error` for `finish` and gives the generated code an inert answer to discard.
@@ -203,7 +224,11 @@ impl CallContext {
                 )));
             };
             let headers = request.headers_mut();
-            headers.insert(CLIENT_REQUEST_ID, self.client_request_id.clone());
+            headers.insert(
+                CLIENT_REQUEST_ID,
+                HeaderValue::from_bytes(&self.client_request_id)
+                    .expect("a UUID is a valid header value"),
+            );
             headers.insert(AUTHORIZATION, bearer.clone());
             if number > 1 {
                 headers.insert(RETRY_ATTEMPT, HeaderValue::from(number - 1));
@@ -365,7 +390,7 @@ impl CallContext {
 
     /// Turns what the generated code returned, and what the hooks recorded, into the answer.
     pub(crate) fn finish(
-        self,
+        &self,
         result: Result<
             ResponseValue<types::OnlineMeeting>,
             progenitor_client::Error<types::OdataError>,
@@ -381,7 +406,7 @@ impl CallContext {
             Ok(value) => Ok(Answer {
                 status: value.status(),
                 request_id: text(record.request_id.as_ref()),
-                client_request_id: text(Some(&self.client_request_id)).unwrap_or_default(),
+                client_request_id: self.client_request_id().to_owned(),
                 meeting: value.into_inner(),
                 raw: record.body,
             }),

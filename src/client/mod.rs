@@ -5,6 +5,8 @@ mod response;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+use futures_util::future::Either;
+
 pub(crate) use call::CallContext;
 pub use response::{CreateOrGetResponse, MeetingResponse, Outcome};
 
@@ -194,7 +196,9 @@ impl Client {
     /// The time rules are applied first; the request always carries explicit UTC times.
     // Plain functions returning `async move` blocks, here and below: an `async fn` keeps a
     // by-value argument twice in its future (argument and local), and a request is the size of
-    // a meeting. The block checks the request where it was captured.
+    // a meeting. The block checks the request where it was captured. The operation for `user`
+    // is one of two generated futures, picked by `Either` rather than awaited inside another
+    // `async` block, which would be one more layer to move each answer through.
     #[allow(clippy::manual_async_fn)]
     pub fn create_or_get<'a>(
         &'a self,
@@ -206,11 +210,9 @@ impl Client {
             let (api, context) = self.call(Idempotency::Keyed);
             let (api, request) = (&api, &request);
             let result = context
-                .run(|| async move {
-                    match user {
-                        User::Me => api.create_or_get_for_me(request).await,
-                        User::Id(id) => api.create_or_get_for_user(id.as_str(), request).await,
-                    }
+                .run(|| match user {
+                    User::Me => Either::Left(api.create_or_get_for_me(request)),
+                    User::Id(id) => Either::Right(api.create_or_get_for_user(id.as_str(), request)),
                 })
                 .await;
             context.finish(result).map(CreateOrGetResponse::from)
@@ -261,10 +263,10 @@ impl Client {
             let (api, context) = self.call(Idempotency::NotIdempotent);
             let (api, meeting) = (&api, &meeting);
             let result = context
-                .run(|| async move {
-                    match user {
-                        User::Me => api.create_for_me(language, meeting).await,
-                        User::Id(id) => api.create_for_user(id.as_str(), language, meeting).await,
+                .run(|| match user {
+                    User::Me => Either::Left(api.create_for_me(language, meeting)),
+                    User::Id(id) => {
+                        Either::Right(api.create_for_user(id.as_str(), language, meeting))
                     }
                 })
                 .await;
