@@ -146,6 +146,8 @@ impl Call {
     }
 
     /// Keeps `error` for `finish` and gives the generated code an inert answer to discard.
+    #[cold]
+    #[inline(never)]
     fn fail(&self, error: Error) -> reqwest::Result<reqwest::Response> {
         self.record().failure = Some(error);
         Self::inert()
@@ -291,6 +293,8 @@ impl Call {
 
     /// No answer, or one whose body was cut off (`status`): another attempt if the operation
     /// and the policy allow, else the error for the generated code to report.
+    #[cold]
+    #[inline(never)]
     fn transport_failure(
         &self,
         error: reqwest::Error,
@@ -311,6 +315,8 @@ impl Call {
     /// After a failed attempt: whether another one follows, as the verdict and the policy
     /// allow (its wait noted for [`run`](Self::run)); when not, and the service may have
     /// acted, why the outcome is unknown.
+    #[cold]
+    #[inline(never)]
     fn again(
         &self,
         verdict: Verdict,
@@ -359,7 +365,10 @@ impl Call {
             let mut record = self.record();
             record.status = Some(status);
             record.request_id = headers.get(REQUEST_ID).cloned();
-            record.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
+            if !status.is_success() {
+                // Only Graph's errors report the echo; a meeting's answer has the ID sent.
+                record.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
+            }
             record.retry_after = retry_after;
             record.body = body.clone();
         }
@@ -375,6 +384,8 @@ impl Call {
 
     /// A 2xx from create whose body cannot be had: the meeting exists, so the caller must not
     /// treat this like a failure that is safe to repeat.
+    #[cold]
+    #[inline(never)]
     fn unreadable_success(&self, status: StatusCode, error: Error, attempts: u32) -> Error {
         if self.idempotency == Idempotency::NotIdempotent && status.is_success() {
             return Error::OutcomeUnknown {
@@ -397,24 +408,32 @@ impl Call {
         >,
     ) -> Result<Answer, Error> {
         let mut record = std::mem::take(&mut *self.record());
-        if let Some(failure) = record.failure.take() {
-            return Err(failure);
-        }
-        let attempts = record.attempts;
-        use progenitor_client::Error as E;
-        match result {
-            Ok(value) => Ok(Answer {
+        match (record.failure.take(), result) {
+            (None, Ok(value)) => Ok(Answer {
                 status: value.status(),
                 request_id: text(record.request_id.as_ref()),
                 client_request_id: self.client_request_id().to_owned(),
                 meeting: value.into_inner(),
                 raw: record.body,
             }),
-            Err(E::ErrorResponse(value)) => {
+            (Some(failure), _) => Err(failure),
+            (None, Err(error)) => Err(self.failed(record, error)),
+        }
+    }
+
+    /// The error for a call the generated code did not answer with a meeting. Out of line:
+    /// the way to a meeting is every call's, and stays short.
+    #[cold]
+    #[inline(never)]
+    fn failed(&self, record: Record, error: progenitor_client::Error<types::OdataError>) -> Error {
+        let attempts = record.attempts;
+        use progenitor_client::Error as E;
+        match error {
+            E::ErrorResponse(value) => {
                 let graph = GraphError::new(value.status(), &record, Some(value.into_inner()));
-                Err(self.classify(graph))
+                self.classify(graph)
             }
-            Err(E::InvalidResponsePayload(bytes, error)) => {
+            E::InvalidResponsePayload(bytes, error) => {
                 let status = record.status.unwrap_or(StatusCode::OK);
                 if status.is_success() {
                     let error = Error::Decode {
@@ -422,7 +441,7 @@ impl Call {
                         reason: error.to_string(),
                         excerpt: transport::excerpt(&bytes),
                     };
-                    return Err(self.unreadable_success(status, error, attempts));
+                    return self.unreadable_success(status, error, attempts);
                 }
                 // An error status whose body is not Graph's error shape: keep the status.
                 let mut graph = GraphError::new(status, &record, None);
@@ -430,19 +449,19 @@ impl Call {
                     "unreadable error body: {:?}",
                     transport::excerpt(&bytes)
                 ));
-                Err(self.classify(graph))
+                self.classify(graph)
             }
-            Err(E::CommunicationError(source) | E::ResponseBodyError(source)) => {
+            E::CommunicationError(source) | E::ResponseBodyError(source) => {
                 match record.ambiguous {
-                    Some(reason) => Err(Error::OutcomeUnknown {
+                    Some(reason) => Error::OutcomeUnknown {
                         reason,
                         graph: None,
                         attempts,
-                    }),
-                    None => Err(Error::Transport { source, attempts }),
+                    },
+                    None => Error::Transport { source, attempts },
                 }
             }
-            Err(E::UnexpectedResponse(response)) => {
+            E::UnexpectedResponse(response) => {
                 let mut graph = GraphError::new(response.status(), &record, None);
                 graph.message = Some(if response.status().is_redirection() {
                     "unexpected redirect; redirects are not followed so credentials stay with Graph"
@@ -450,9 +469,9 @@ impl Call {
                 } else {
                     "unexpected status".into()
                 });
-                Err(self.classify(graph))
+                self.classify(graph)
             }
-            Err(other) => Err(Error::Config(other.to_string())),
+            other => Error::Config(other.to_string()),
         }
     }
 
