@@ -72,7 +72,12 @@ pub(crate) fn apply(
     end: &mut Option<Timestamp>,
     clock: &dyn Clock,
 ) -> Result<(), InvalidRequest> {
-    let (s, e) = resolve(start.map(Into::into), end.map(Into::into), clock.now())?;
+    // "Now" only matters without a start; a request that has one skips the clock.
+    let now = match *start {
+        Some(start) => start.into(),
+        None => clock.now(),
+    };
+    let (s, e) = resolve(start.map(Into::into), end.map(Into::into), now)?;
     *start = Some(s.into());
     *end = Some(e.into());
     Ok(())
