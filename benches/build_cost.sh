@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build cost (issue 6, item 6): a cold `cargo build --release` of this library (default
 # features, the committed HEAD) against a plain crate that has the same reqwest/TLS stack and
-# the same serde/chrono/tokio/uuid/thiserror dependencies but no generator, plus the time
+# the same serde/chrono/tokio/uuid/fastrand/thiserror dependencies but no generator, plus the time
 # build.rs takes to compile and to run (cargo --timings).
 #
 # Slow: minutes of CPU on 2 cores. `cargo bench` runs it only with BENCH_BUILD=1; it can also be
@@ -36,10 +36,10 @@ git -C "$repo" archive HEAD | tar -x -C "$work/lib"
 mkdir -p "$work/plain/src"
 deps=$(awk '
   /^\[/ { section = $0; next }
-  section == "[dependencies]" && /^(reqwest|rustls|rustls-platform-verifier|serde|serde_json|chrono|tokio|uuid|thiserror) *=/ { print }
+  section == "[dependencies]" && /^(reqwest|rustls|rustls-platform-verifier|serde|serde_json|chrono|tokio|uuid|fastrand|thiserror) *=/ { print }
 ' "$work/lib/Cargo.toml")
-if [[ $(grep -c . <<<"$deps") -ne 9 ]]; then
-  echo "build_cost.sh: expected 9 dependency lines in Cargo.toml, found:" >&2
+if [[ $(grep -c . <<<"$deps") -ne 10 ]]; then
+  echo "build_cost.sh: expected 10 dependency lines in Cargo.toml, found:" >&2
   echo "$deps" >&2
   exit 1
 fi
@@ -103,7 +103,12 @@ pub async fn create_or_get(
     let response = http
         .post(url)
         .bearer_auth(token)
-        .header("client-request-id", uuid::Uuid::new_v4().to_string())
+        .header(
+            "client-request-id",
+            uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+                .into_uuid()
+                .to_string(),
+        )
         .json(meeting)
         .send()
         .await

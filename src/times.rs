@@ -49,11 +49,22 @@ pub fn resolve(
     end: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), InvalidRequest> {
+    resolve_with(start, end, || now)
+}
+
+/// [`resolve`], reading the clock only when the rules need "now".
+fn resolve_with(
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    now: impl FnOnce() -> DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), InvalidRequest> {
     match (start, end) {
-        (None, None) => now
-            .checked_add_signed(DEFAULT_DURATION)
-            .map(|end| (now, end))
-            .ok_or(InvalidRequest::StartOutOfRange { start: now }),
+        (None, None) => {
+            let now = now();
+            now.checked_add_signed(DEFAULT_DURATION)
+                .map(|end| (now, end))
+                .ok_or(InvalidRequest::StartOutOfRange { start: now })
+        }
         (Some(start), None) => start
             .checked_add_signed(DEFAULT_DURATION)
             .map(|end| (start, end))
@@ -72,12 +83,8 @@ pub(crate) fn apply(
     end: &mut Option<Timestamp>,
     clock: &dyn Clock,
 ) -> Result<(), InvalidRequest> {
-    // "Now" only matters without a start; a request that has one skips the clock.
-    let now = match *start {
-        Some(start) => start.into(),
-        None => clock.now(),
-    };
-    let (s, e) = resolve(start.map(Into::into), end.map(Into::into), now)?;
+    // A request with a start does not ask the clock.
+    let (s, e) = resolve_with(start.map(Into::into), end.map(Into::into), || clock.now())?;
     *start = Some(s.into());
     *end = Some(e.into());
     Ok(())

@@ -17,16 +17,12 @@ use chrono::{
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant, as the model's date-time properties carry it. Converts to and from chrono's
-/// `DateTime<Utc>` (`From` both ways) and derefs to it, so its methods are at hand.
+/// `DateTime<Utc>` (`From` both ways: `Some(Utc::now().into())`, `DateTime::from(t)`) and
+/// derefs to it, so its methods are at hand (`*t` for the `DateTime` itself, e.g. for
+/// arithmetic). `Display` and `Debug` print the RFC 3339 text that is sent
+/// (`2020-02-06T01:49:21.352494500Z`), not chrono's `Display` (`2020-02-06 01:49:21.352494500 UTC`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(DateTime<Utc>);
-
-impl Timestamp {
-    /// The instant as chrono's `DateTime<Utc>`.
-    pub fn as_datetime(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
 
 impl From<DateTime<Utc>> for Timestamp {
     fn from(instant: DateTime<Utc>) -> Self {
@@ -316,6 +312,29 @@ mod tests {
             serde_json::to_string(&Timestamp(far)).unwrap(),
             serde_json::to_string(&far).unwrap()
         );
+    }
+
+    #[test]
+    fn leaves_edge_instants_to_chrono_and_agrees_with_it() {
+        // Offsets that carry the instant out of years 0..=9999, a leap second, a negative
+        // year, year 0: read and written exactly as chrono does, through either path.
+        for text in [
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:30:00-01:00",
+            "0000-03-01T00:00:00.5Z",
+            "2016-12-31T23:59:60.5Z",
+            "-0001-06-01T00:00:00Z",
+            "+10000-01-01T00:00:00Z",
+        ] {
+            let ours: Timestamp = text.parse().expect(text);
+            let theirs = chrono(text).expect(text);
+            assert_eq!(DateTime::from(ours), theirs, "{text}");
+            let written = serde_json::to_string(&theirs).unwrap();
+            assert_eq!(serde_json::to_string(&ours).unwrap(), written, "{text}");
+            assert_eq!(format!("\"{ours}\""), written, "{text}");
+            let back: Timestamp = serde_json::from_str(&written).unwrap();
+            assert_eq!(back, ours, "{text}");
+        }
     }
 
     #[test]

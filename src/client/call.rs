@@ -42,13 +42,22 @@ const RETRY_ATTEMPT: HeaderName = HeaderName::from_static("retry-attempt");
 pub struct CallContext(Arc<Call>);
 
 /// What a [`CallContext`] shares.
-#[derive(Debug)]
 pub struct Call {
     shared: Arc<Shared>,
     idempotency: Idempotency,
     /// A hyphenated UUID, ASCII.
     client_request_id: [u8; uuid::fmt::Hyphenated::LENGTH],
     record: Mutex<Record>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("idempotency", &self.idempotency)
+            .field("client_request_id", &self.client_request_id())
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::ops::Deref for CallContext {
@@ -365,10 +374,7 @@ impl Call {
             let mut record = self.record();
             record.status = Some(status);
             record.request_id = headers.get(REQUEST_ID).cloned();
-            if !status.is_success() {
-                // Only Graph's errors report the echo; a meeting's answer has the ID sent.
-                record.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
-            }
+            record.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
             record.retry_after = retry_after;
             record.body = body.clone();
         }
