@@ -643,6 +643,32 @@ async fn redirects_are_not_followed() {
     );
 }
 
+#[tokio::test]
+async fn an_undeclared_success_status_is_an_error_that_keeps_graphs_headers() {
+    // create declares 201 only: a 200 is not a meeting this client can vouch for, and the
+    // error still carries what Graph said for support cases.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "m"}))
+                .insert_header("request-id", "rid-200")
+                .insert_header("client-request-id", "echo-200"),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server, ApiVersion::V1)
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    let Error::Graph(g) = &err else {
+        panic!("expected a Graph error, got {err:?}")
+    };
+    assert_eq!(g.status, 200);
+    assert_eq!(g.request_id.as_deref(), Some("rid-200"));
+    assert_eq!(g.client_request_id.as_deref(), Some("echo-200"));
+}
+
 #[test]
 fn plain_http_roots_are_refused_unless_loopback() {
     for bad in [
