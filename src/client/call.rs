@@ -2,9 +2,9 @@
 //! to [`Error`].
 //!
 //! The generated code builds the request (typed body, encoded path) and decodes the answer. In
-//! between, its `exec` hook hands the request to [`CallContext::attempt`], which adds the
+//! between, its `exec` hook hands the request to [`Call::attempt`], which adds the
 //! bearer token and request IDs, sends, and buffers the body under the cap. When the
-//! operation's rule allows another attempt, [`CallContext::run`] runs the generated operation
+//! operation's rule allows another attempt, [`Call::run`] runs the generated operation
 //! again. Failures the generated code has no words for are kept in the context and win over
 //! whatever it returns.
 
@@ -69,7 +69,7 @@ impl std::ops::Deref for CallContext {
 }
 
 /// What happened during the call: the loop's state between attempts, and what
-/// [`CallContext::finish`] needs.
+/// [`Call::finish`] needs.
 #[derive(Debug, Default)]
 struct Record {
     attempts: u32,
