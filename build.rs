@@ -20,6 +20,9 @@ fn main() {
         .with_interface(progenitor::InterfaceStyle::Positional)
         // Every call gets its own context: the hand-written layer's hooks read it.
         .with_inner_type(tokens("crate::client::CallContext"))
+        // The hooks carry the token and the retries: without this, a mismatch in our
+        // `ClientHooks` impl would silently fall back to progenitor's no-op default.
+        .with_hooks(progenitor::HooksMode::Expected)
         .with_derive("PartialEq");
     // Object schemas get `Default` so callers can write `OnlineMeeting { subject, ..Default::default() }`.
     let default = progenitor::TypePatch::default()

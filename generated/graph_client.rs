@@ -1073,7 +1073,13 @@ impl ClientInfo<crate::client::CallContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::client::CallContext> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<crate::client::CallContext>,
+    {}
+};
 #[allow(clippy::all)]
 impl Client {
     /**Create an online meeting for the signed-in user (delegated token). Answers 201.
