@@ -81,7 +81,8 @@ impl Serialize for Timestamp {
         let mut buf = [0; RFC3339_MAX];
         match write_rfc3339(&self.0, &mut buf) {
             Some(text) => serializer.serialize_str(text),
-            None => self.0.serialize(serializer),
+            // Display's own fallback: one place says what the rare shapes look like.
+            None => serializer.collect_str(self),
         }
     }
 }
