@@ -94,10 +94,14 @@ struct Record {
     body: Bytes,
 }
 
+/// What a generated operation returns.
+type GeneratedResult =
+    Result<ResponseValue<types::OnlineMeeting>, progenitor_client::Error<types::OdataError>>;
+
 /// A successful answer, before it is shaped for the operation.
 pub(crate) struct Answer {
     pub status: StatusCode,
-    pub meeting: types::OnlineMeeting,
+    pub meeting: Box<types::OnlineMeeting>,
     pub request_id: Option<String>,
     pub client_request_id: String,
     pub raw: Bytes,
@@ -179,19 +183,21 @@ impl Call {
         }
     }
 
-    /// Runs the generated operation `op` until it has a final answer: each run is one attempt
-    /// (see [`attempt`](Self::attempt)), which either answers or asks for another after a wait.
-    /// A retry builds its request anew through the generated code, so the first attempt never
-    /// pays for a copy kept in case of one.
-    pub(crate) async fn run<F, Fut>(&self, op: F) -> Fut::Output
+    /// Runs the generated operation `op` until it has a final answer, and turns that into the
+    /// call's result (see [`finish`](Self::finish)): each run is one attempt (see
+    /// [`attempt`](Self::attempt)), which either answers or asks for another after a wait. A
+    /// retry builds its request anew through the generated code, so the first attempt never
+    /// pays for a copy kept in case of one. The generated answer is finished here rather than
+    /// returned: it is the size of a meeting, and every layer it is returned through copies it.
+    pub(crate) async fn run<F, Fut>(&self, op: F) -> Result<Answer, Error>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future,
+        Fut: std::future::Future<Output = GeneratedResult>,
     {
         loop {
             let result = op().await;
             let Some(wait) = self.record().again.take() else {
-                return result;
+                return self.finish(result);
             };
             // Not kept across the wait: the answer is as large as a meeting, and whatever
             // lives across an await makes every call's future larger.
@@ -406,24 +412,30 @@ impl Call {
     }
 
     /// Turns what the generated code returned, and what the hooks recorded, into the answer.
-    pub(crate) fn finish(
-        &self,
-        result: Result<
-            ResponseValue<types::OnlineMeeting>,
-            progenitor_client::Error<types::OdataError>,
-        >,
-    ) -> Result<Answer, Error> {
-        let mut record = std::mem::take(&mut *self.record());
-        match (record.failure.take(), result) {
-            (None, Ok(value)) => Ok(Answer {
-                status: value.status(),
-                request_id: text(record.request_id.as_ref()),
-                client_request_id: self.client_request_id().to_owned(),
-                meeting: value.into_inner(),
-                raw: record.body,
-            }),
-            (Some(failure), _) => Err(failure),
-            (None, Err(error)) => Err(self.failed(record, error)),
+    fn finish(&self, result: GeneratedResult) -> Result<Answer, Error> {
+        // Only what the answer needs is taken out of the record, and the result is matched in
+        // place: both are the size of a meeting or more, and each move of them is a copy.
+        let mut record = self.record();
+        if let Some(failure) = record.failure.take() {
+            return Err(failure);
+        }
+        match result {
+            Ok(value) => {
+                let request_id = text(record.request_id.as_ref());
+                let raw = std::mem::take(&mut record.body);
+                drop(record);
+                Ok(Answer {
+                    status: value.status(),
+                    request_id,
+                    client_request_id: self.client_request_id().to_owned(),
+                    meeting: Box::new(value.into_inner()),
+                    raw,
+                })
+            }
+            Err(error) => {
+                let record = std::mem::take(&mut *record);
+                Err(self.failed(record, error))
+            }
         }
     }
 

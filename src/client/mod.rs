@@ -209,13 +209,13 @@ impl Client {
             self.check_create_or_get(user, &mut request)?;
             let (api, context) = self.call(Idempotency::Keyed);
             let (api, request) = (&api, &request);
-            let result = context
+            context
                 .run(|| match user {
                     User::Me => Either::Left(api.create_or_get_for_me(request)),
                     User::Id(id) => Either::Right(api.create_or_get_for_user(id.as_str(), request)),
                 })
-                .await;
-            context.finish(result).map(CreateOrGetResponse::from)
+                .await
+                .map(CreateOrGetResponse::from)
         }
     }
 
@@ -262,15 +262,15 @@ impl Client {
             self.check_create(user, &mut meeting, language)?;
             let (api, context) = self.call(Idempotency::NotIdempotent);
             let (api, meeting) = (&api, &meeting);
-            let result = context
+            context
                 .run(|| match user {
                     User::Me => Either::Left(api.create_for_me(language, meeting)),
                     User::Id(id) => {
                         Either::Right(api.create_for_user(id.as_str(), language, meeting))
                     }
                 })
-                .await;
-            context.finish(result).map(MeetingResponse::from)
+                .await
+                .map(MeetingResponse::from)
         }
     }
 

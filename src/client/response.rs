@@ -31,8 +31,9 @@ impl Outcome {
 pub struct CreateOrGetResponse {
     /// Created (201) or existing (200).
     pub outcome: Outcome,
-    /// The meeting, typed; properties this crate does not know are in `extra`.
-    pub meeting: OnlineMeeting,
+    /// The meeting, typed; properties this crate does not know are in `extra`. Boxed: a
+    /// meeting is about 1.4 KB, and an answer is moved through every layer that returns it.
+    pub meeting: Box<OnlineMeeting>,
     /// HTTP status (200 or 201).
     pub status: StatusCode,
     /// Graph's `request-id`, for support cases.
@@ -47,8 +48,9 @@ pub struct CreateOrGetResponse {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct MeetingResponse {
-    /// The meeting, typed; properties this crate does not know are in `extra`.
-    pub meeting: OnlineMeeting,
+    /// The meeting, typed; properties this crate does not know are in `extra`. Boxed: a
+    /// meeting is about 1.4 KB, and an answer is moved through every layer that returns it.
+    pub meeting: Box<OnlineMeeting>,
     /// HTTP status (201).
     pub status: StatusCode,
     /// Graph's `request-id`, for support cases.
