@@ -413,8 +413,9 @@ impl Call {
 
     /// Turns what the generated code returned, and what the hooks recorded, into the answer.
     fn finish(&self, result: GeneratedResult) -> Result<Answer, Error> {
-        // Only what the answer needs is taken out of the record, and the result is matched in
-        // place: both are the size of a meeting or more, and each move of them is a copy.
+        // Only what the answer needs is taken out of the record, and the result is matched as
+        // it is rather than moved into a tuple first: both are over a kilobyte, and each move of
+        // them is a copy.
         let mut record = self.record();
         if let Some(failure) = record.failure.take() {
             return Err(failure);
