@@ -196,7 +196,9 @@ impl Call {
     {
         loop {
             let result = op().await;
-            let Some(wait) = self.record().again.take() else {
+            // Its own statement, so the record's lock is released before `finish` takes it.
+            let again = self.record().again.take();
+            let Some(wait) = again else {
                 return self.finish(result);
             };
             // Not kept across the wait: the answer is as large as a meeting, and whatever
@@ -413,18 +415,18 @@ impl Call {
 
     /// Turns what the generated code returned, and what the hooks recorded, into the answer.
     fn finish(&self, result: GeneratedResult) -> Result<Answer, Error> {
-        // Only what the answer needs is taken out of the record, and the result is matched as
-        // it is rather than moved into a tuple first: both are over a kilobyte, and each move of
-        // them is a copy.
-        let mut record = self.record();
-        if let Some(failure) = record.failure.take() {
+        // The result (over a kilobyte) is matched as it is rather than moved into a tuple
+        // first, and on the way to a meeting only what the answer needs is taken out of the
+        // record: each move of either is a copy.
+        let mut guard = self.record();
+        if let Some(failure) = guard.failure.take() {
             return Err(failure);
         }
         match result {
             Ok(value) => {
-                let request_id = text(record.request_id.as_ref());
-                let raw = std::mem::take(&mut record.body);
-                drop(record);
+                let request_id = text(guard.request_id.as_ref());
+                let raw = std::mem::take(&mut guard.body);
+                drop(guard);
                 Ok(Answer {
                     status: value.status(),
                     request_id,
@@ -434,7 +436,8 @@ impl Call {
                 })
             }
             Err(error) => {
-                let record = std::mem::take(&mut *record);
+                let record = std::mem::take(&mut *guard);
+                drop(guard);
                 Err(self.failed(record, error))
             }
         }
