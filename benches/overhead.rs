@@ -1118,8 +1118,10 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
         );
         let _ = writeln!(
             out,
-            "| rustc time only the library's build has (generator and its build-deps, build.rs, the crate) | {} s | | | | |",
-            get("lib_only_units_s")
+            "| rustc time the generator adds (progenitor, typify, their build-deps, host copies, build.rs) / the crate itself / the plain build in all | {} s / {} s | {} s | | | |",
+            get("generator_units_s"),
+            get("crate_units_s"),
+            get("plain_units_s")
         );
     } else {
         let _ = writeln!(
