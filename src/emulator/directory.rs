@@ -6,10 +6,24 @@
 
 /// Tenant of the demo user, and so of every delegated token.
 pub const DEMO_TENANT_ID: &str = "5f7e0c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b";
+/// The demo tenant's domain: its users' UPNs end in it, and a token asked for by this name is
+/// a token of [`DEMO_TENANT_ID`], as the identity platform resolves a domain to its tenant.
+pub const DEMO_TENANT_DOMAIN: &str = "contoso.example";
 /// Object ID of the demo user: the signed-in user of every delegated token.
 pub const DEMO_USER_ID: &str = "6b1d4c8e-3a2f-4d7e-9c5b-8e2a1f0d3c4b";
 /// User principal name of the demo user.
 pub const DEMO_USER_UPN: &str = "organizer@contoso.example";
+
+/// The tenant a token endpoint path names, as meetings are keyed by it: the demo tenant's ID
+/// or domain (any case) is the demo tenant's ID; any other tenant is known by its name.
+pub(super) fn tenant_id(tenant: &str) -> String {
+    let tenant = tenant.to_ascii_lowercase();
+    if tenant == DEMO_TENANT_DOMAIN {
+        DEMO_TENANT_ID.to_owned()
+    } else {
+        tenant
+    }
+}
 
 /// A user as the meetings record them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,7 +31,8 @@
 //!   `GET /_emulator/stats`; `POST /_emulator/revoke-tokens`.
 //!
 //! Tokens: a token from the token endpoint is an **application** token of its tenant, which
-//! `/me` refuses as Graph does (400). **Any other** bearer token is a **delegated** token of
+//! `/me` refuses as Graph does (400); the demo tenant may be named by its ID or by its domain
+//! ([`DEMO_TENANT_DOMAIN`]), and either way its meetings are the same. **Any other** bearer token is a **delegated** token of
 //! the demo user ([`DEMO_USER_ID`], [`DEMO_USER_UPN`]) in [`DEMO_TENANT_ID`]. Any token may act
 //! for any user under `/users/{id}`: application access policies are not modelled. `{id}` must
 //! be an object ID (GUID) or a UPN, else 404.
@@ -71,7 +72,7 @@ use std::{
 };
 
 pub use body::MAX_REQUEST_BYTES;
-pub use directory::{DEMO_TENANT_ID, DEMO_USER_ID, DEMO_USER_UPN};
+pub use directory::{DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, DEMO_USER_ID, DEMO_USER_UPN};
 pub use faults::{Fault, Faults};
 
 use state::State;

@@ -13,7 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::{header, HeaderMap, StatusCode};
 
-use super::{directory::UserRef, graph_error::GraphFailure, DEMO_TENANT_ID};
+use super::{
+    directory::{tenant_id, UserRef},
+    graph_error::GraphFailure,
+    DEMO_TENANT_ID,
+};
 
 const APP_PREFIX: &str = "emuapp~";
 
@@ -50,11 +54,13 @@ impl Default for Tokens {
 
 impl Tokens {
     /// A new application token for `tenant` (already checked to be letters, digits, `.`, `-`).
+    /// The token carries the tenant's ID where the emulator knows it, as a real token's `tid`
+    /// does, so a tenant asked for by domain or by ID keys the same meetings.
     pub fn issue(&self, tenant: &str) -> String {
         format!(
             "{APP_PREFIX}{:016x}~{}~{}",
             self.epoch.load(Ordering::Relaxed),
-            tenant.to_ascii_lowercase(),
+            tenant_id(tenant),
             uuid::Uuid::new_v4().simple()
         )
     }
@@ -131,13 +137,24 @@ mod tests {
     #[test]
     fn issued_tokens_are_application_tokens_until_revoked() {
         let tokens = Tokens::default();
-        let token = tokens.issue("Contoso.example");
+        let token = tokens.issue("Fabrikam.example");
         assert_eq!(
             tokens.authenticate(&bearer(&token)).unwrap(),
             Caller::Application {
-                tenant: "contoso.example".into()
+                tenant: "fabrikam.example".into()
             }
         );
+        // The demo tenant by domain (any case) or by ID: one tenant, its ID.
+        for name in ["Contoso.Example", DEMO_TENANT_ID] {
+            let token = tokens.issue(name);
+            assert_eq!(
+                tokens.authenticate(&bearer(&token)).unwrap(),
+                Caller::Application {
+                    tenant: DEMO_TENANT_ID.into()
+                },
+                "{name}"
+            );
+        }
         tokens.revoke_all();
         let err = tokens.authenticate(&bearer(&token)).unwrap_err();
         assert_eq!(err.status, StatusCode::UNAUTHORIZED);
