@@ -34,15 +34,19 @@ pub enum Error {
     #[error(
         "the outcome of create is unknown after {attempts} attempt(s) ({reason}); a meeting may \
          have been created. create cannot be retried safely: use create_or_get with an \
-         externalId to retry without duplicates"
+         externalId to retry without duplicates (client-request-id: {client_request_id})"
     )]
     OutcomeUnknown {
-        /// What made it ambiguous (a 5xx status, a timeout, a lost connection).
+        /// What made it ambiguous (a 5xx status, a timeout, a lost connection, an answer
+        /// that could not be read).
         reason: String,
         /// Graph's answer, when there was one.
         graph: Option<Box<GraphError>>,
         /// Requests sent.
         attempts: u32,
+        /// The `client-request-id` every attempt carried: what Microsoft support can look
+        /// the request up by when no answer (and so no `request-id`) came back.
+        client_request_id: String,
     },
 
     /// The request could not be completed at the transport level.
@@ -173,7 +177,8 @@ pub struct GraphError {
     pub message: Option<String>,
     /// The `request-id` Graph assigned (response header, else the body's innerError).
     pub request_id: Option<String>,
-    /// The `client-request-id` the client sent and Graph echoed.
+    /// The `client-request-id` Graph echoed (header or innerError), else the one the client
+    /// sent; always set by this client.
     pub client_request_id: Option<String>,
     /// The `date` from innerError, as Graph wrote it.
     pub date: Option<String>,

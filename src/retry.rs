@@ -88,7 +88,9 @@ impl RetryPolicy {
                 step / 2 + step.mul_f64(fastrand::f64() / 2.0)
             }
         };
-        (delay <= self.max_wait && waited + delay <= self.budget).then_some(delay)
+        // Checked: with limits set to `Duration::MAX`, a hostile Retry-After must not overflow.
+        let within_budget = waited.checked_add(delay).is_some_and(|t| t <= self.budget);
+        (delay <= self.max_wait && within_budget).then_some(delay)
     }
 }
 
@@ -272,5 +274,15 @@ mod tests {
             assert!(d >= step / 2 && d <= step, "{d:?} for retry {retry}");
         }
         assert_eq!(RetryPolicy::none().delay(1, None, Duration::ZERO), None);
+    }
+
+    #[test]
+    fn unlimited_waits_do_not_overflow() {
+        // No limits, a wait already taken and a Retry-After as long as a Duration gets: the
+        // sum does not fit, so it is past the budget rather than a panic.
+        let p = RetryPolicy::default().with_limits(Duration::MAX, Duration::MAX);
+        let huge = Duration::from_secs(u64::MAX);
+        assert_eq!(p.delay(2, Some(huge), Duration::from_secs(1)), None);
+        assert_eq!(p.delay(1, Some(huge), Duration::ZERO), Some(huge));
     }
 }

@@ -16,13 +16,56 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Timeouts, identity and proxy of the HTTP client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub user_agent: String,
     /// A proxy for https requests only (a CONNECT tunnel: TLS stays end to end).
     pub https_proxy: Option<String>,
+}
+
+/// The proxy's user and password (`https://user:pass@proxy`) stay out of debug output.
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("https_proxy", &self.https_proxy.as_deref().map(redacted))
+            .finish()
+    }
+}
+
+/// A URL for messages: without its user and password, which a proxy URL may carry.
+fn redacted(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut url) => {
+            if !url.username().is_empty() || url.password().is_some() {
+                // Both fail only for URLs that cannot have credentials in the first place.
+                let _ = url.set_username("***");
+                let _ = url.set_password(None);
+            }
+            url.to_string()
+        }
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
+/// The HTTP client, whose own `Debug` would print a proxy URL with its password.
+#[derive(Clone)]
+pub(crate) struct Http(reqwest::Client);
+
+impl Http {
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reqwest::Client { .. }")
+    }
 }
 
 impl Default for HttpSettings {
@@ -37,7 +80,7 @@ impl Default for HttpSettings {
 }
 
 /// Builds the reqwest client: rustls with ring and the platform's roots, redirects off.
-pub(crate) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, Error> {
+pub(crate) fn build_client(settings: &HttpSettings) -> Result<Http, Error> {
     use rustls_platform_verifier::BuilderVerifierExt;
 
     if settings.timeout.is_zero() || settings.connect_timeout.is_zero() {
@@ -64,7 +107,7 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, E
     let mut builder = reqwest::Client::builder().no_proxy();
     if let Some(url) = &settings.https_proxy {
         let proxy = reqwest::Proxy::https(url.as_str())
-            .map_err(|e| Error::Config(format!("https proxy {url:?}: {e}")))?;
+            .map_err(|e| Error::Config(format!("https proxy {:?}: {e}", redacted(url))))?;
         builder = builder.proxy(proxy);
     }
     // Plain http is allowed to "localhost" because it is loopback: make sure it is, whatever
@@ -86,6 +129,7 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, E
         .timeout(settings.timeout)
         .user_agent(&settings.user_agent)
         .build()
+        .map(Http)
         .map_err(|e| Error::Config(format!("HTTP client setup failed: {e}")))
 }
 
@@ -161,7 +205,13 @@ pub(crate) async fn read_capped(
     let Some(second) = response.chunk().await.map_err(ReadError::Transport)? else {
         return Ok(first);
     };
-    let expected = response.content_length().unwrap_or(0) as usize;
+    // Sized from Content-Length, but only up to a point: the header is the server's word, and
+    // a cap set very high must not let it reserve memory its body never fills.
+    const PRESIZE_MAX: usize = 64 * 1024;
+    let expected = response
+        .content_length()
+        .unwrap_or(0)
+        .min(PRESIZE_MAX as u64) as usize;
     let mut body = BytesMut::with_capacity(expected.max(first.len() + second.len()));
     let mut next = Some(second);
     body.extend_from_slice(&first);

@@ -644,14 +644,15 @@ async fn redirects_are_not_followed() {
 }
 
 #[tokio::test]
-async fn an_undeclared_success_status_is_an_error_that_keeps_graphs_headers() {
-    // create declares 201 only: a 200 is not a meeting this client can vouch for, and the
-    // error still carries what Graph said for support cases.
+async fn an_undeclared_success_status_from_create_is_an_unknown_outcome_that_keeps_the_body() {
+    // create declares 201 only. A 200 is not a meeting this client can vouch for, but the
+    // service did act: the caller must not take it for a failure that is safe to repeat, and
+    // the error keeps what Graph said, the start of the body included, for support cases.
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "m"}))
+                .set_body_json(json!({"id": "meeting-200"}))
                 .insert_header("request-id", "rid-200")
                 .insert_header("client-request-id", "echo-200"),
         )
@@ -661,12 +662,80 @@ async fn an_undeclared_success_status_is_an_error_that_keeps_graphs_headers() {
         .create(&User::Me, types::OnlineMeeting::default())
         .await
         .unwrap_err();
-    let Error::Graph(g) = &err else {
-        panic!("expected a Graph error, got {err:?}")
+    let Error::OutcomeUnknown {
+        graph: Some(g),
+        attempts: 1,
+        ..
+    } = &err
+    else {
+        panic!("expected an unknown outcome, got {err:?}")
     };
     assert_eq!(g.status, 200);
     assert_eq!(g.request_id.as_deref(), Some("rid-200"));
     assert_eq!(g.client_request_id.as_deref(), Some("echo-200"));
+    assert!(
+        g.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("meeting-200"),
+        "{g:?}"
+    );
+    assert_eq!(sent(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_undeclared_success_status_from_create_or_get_is_a_graph_error() {
+    // createOrGet is keyed, so repeating it is safe: a plain Graph error, with the client's
+    // own client-request-id when Graph echoed none.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, cog("x"))
+        .await
+        .unwrap_err();
+    let Error::Graph(g) = &err else {
+        panic!("expected a Graph error, got {err:?}")
+    };
+    assert_eq!(g.status, 202);
+    let requests = sent(&server).await;
+    let sent_id = requests[0]
+        .headers
+        .get("client-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(g.client_request_id.as_deref(), Some(sent_id));
+}
+
+#[tokio::test]
+async fn a_content_length_far_beyond_the_body_reserves_no_memory_for_it() {
+    // The header promises a petabyte, the cap allows it, and two small pieces arrive before
+    // the connection closes: a cut-off body, not an attempt to allocate what was promised.
+    let server = support::Script::start(|_| {
+        support::Act::Promise(
+            201,
+            1_000_000_000_000_000,
+            vec!["{".into(), "\"id\"".into()],
+        )
+    })
+    .await;
+    let c = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .max_response_bytes(usize::MAX)
+        .build()
+        .unwrap();
+    let err = c
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -848,4 +917,38 @@ async fn localhost_reaches_the_loopback_server_on_the_urls_port() {
         .unwrap();
     c.create_or_get(&User::Me, cog("x")).await.unwrap();
     assert_eq!(server.count(), 1);
+}
+
+#[test]
+fn a_proxy_password_stays_out_of_debug_output_and_errors() {
+    let with_password = "http://proxy-user:hunter2@127.0.0.1:3128";
+    let builder = Client::builder()
+        .static_token("t")
+        .https_proxy(with_password);
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("***@127.0.0.1:3128"),
+        "the proxy itself is shown: {shown}"
+    );
+    let client = builder.build().unwrap();
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+
+    let credentials =
+        graph_meetings::ClientCredentials::builder("contoso.example", "app", "s3cret")
+            .https_proxy(with_password)
+            .build()
+            .unwrap();
+    assert!(!format!("{credentials:?}").contains("hunter2"));
+
+    for bad in ["http://proxy-user:hunter2@[::1", "hunter2@@::"] {
+        let err = Client::builder()
+            .static_token("t")
+            .https_proxy(bad)
+            .build()
+            .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+    }
 }

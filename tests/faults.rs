@@ -200,6 +200,10 @@ async fn create_or_get_answered_504_after_the_meeting_was_made_is_retried_into_o
         Outcome::Existing,
         "the retry found the meeting the first attempt made"
     );
+    assert_eq!(
+        answer.attempts, 2,
+        "the answer says it came after a retry, so `Existing` can be read for what it is"
+    );
     assert_eq!(store.len(), 1);
     assert_eq!(server.count(), 2);
 }
@@ -235,6 +239,83 @@ async fn create_answered_504_after_the_meeting_was_made_is_sent_once_and_outcome
         "tells the caller what to do: {err}"
     );
     assert_eq!(*made.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_names_the_client_request_id_that_was_sent() {
+    // A timeout: no answer, so no request-id. The ID the client sent is what support can
+    // look the request up by.
+    let server = Script::start(|_| Act::Delay(Duration::from_secs(30), Box::new(Act::Drop))).await;
+    let c = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .retry(quick())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
+    let Error::OutcomeUnknown {
+        client_request_id, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    let sent = server.seen()[0]
+        .header("client-request-id")
+        .unwrap()
+        .to_owned();
+    assert_eq!(client_request_id, &sent);
+    assert!(err.to_string().contains(&sent), "{err}");
+}
+
+#[tokio::test]
+async fn create_answered_5xx_with_an_unreadable_body_is_an_unknown_outcome() {
+    // Over the cap, or cut off: the status said the service may have acted, so the body's
+    // fate must not turn that into an error that looks safe to repeat.
+    let acts: [fn() -> Act; 2] = [
+        || {
+            Act::Respond(
+                502,
+                vec![("content-type", "text/html".into())],
+                "x".repeat(5_000),
+            )
+        },
+        || Act::Truncate(500, 1_000, "{\"error\"".into()),
+    ];
+    for act in acts {
+        let server = Script::start(move |_| act()).await;
+        let err = Client::builder()
+            .base_url(&server.url)
+            .static_token("t")
+            .retry(quick())
+            .max_response_bytes(1_024)
+            .build()
+            .unwrap()
+            .create(&User::Me, meeting_request())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(server.count(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_client_error_with_a_cut_off_body_is_final_for_both_operations() {
+    // 400 says the service did not act: neither a retry nor an unknown outcome, whatever
+    // happened to its body.
+    for create in [false, true] {
+        let server = Script::start(|_| Act::Truncate(400, 1_000, "{\"error\"".into())).await;
+        let c = client(&server, quick());
+        let err = match create {
+            true => c.create(&User::Me, meeting_request()).await.unwrap_err(),
+            false => c.create_or_get(&User::Me, cog("a")).await.unwrap_err(),
+        };
+        assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+        assert_eq!(server.count(), 1, "create: {create}");
+    }
 }
 
 #[tokio::test]

@@ -29,7 +29,7 @@ pub struct ClientCredentials {
 
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
+    http: transport::Http,
     token_url: reqwest::Url,
     client_id: String,
     secret: Secret,
@@ -81,6 +81,7 @@ impl ClientCredentials {
         // The form holds the secret: a transport error is reported without its request.
         let mut response = inner
             .http
+            .client()
             .post(inner.token_url.clone())
             .form(&form)
             .send()

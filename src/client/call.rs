@@ -105,6 +105,7 @@ pub(crate) struct Answer {
     pub request_id: Option<String>,
     pub client_request_id: String,
     pub raw: Bytes,
+    pub attempts: u32,
 }
 
 impl ClientHooks<CallContext> for generated::Client {
@@ -255,7 +256,10 @@ impl Call {
 
             let mut response = match http.execute(request).await {
                 Ok(response) => response,
-                Err(e) => return self.transport_failure(e, None, number),
+                Err(e) => {
+                    let verdict = self.idempotency.transport(&e);
+                    return self.transport_failure(e, verdict, None, number);
+                }
             };
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED
@@ -301,24 +305,35 @@ impl Call {
                         status: status.as_u16(),
                         limit,
                     };
-                    self.fail(self.unreadable_success(status, error, number))
+                    let ambiguous = verdict == Verdict::Ambiguous;
+                    self.fail(self.unusable(status, ambiguous, error, number))
                 }
-                Err(ReadError::Transport(e)) => self.transport_failure(e, Some(status), number),
+                Err(ReadError::Transport(e)) => {
+                    // The status already told whether the service acted; only a success's
+                    // cut-off body is judged as a lost answer. (A retry verdict that reached
+                    // this point has run out of retries.)
+                    let verdict = match verdict {
+                        _ if status.is_success() => self.idempotency.transport(&e),
+                        Verdict::Retry => Verdict::Final,
+                        other => other,
+                    };
+                    self.transport_failure(e, verdict, Some(status), number)
+                }
             }
         }
     }
 
-    /// No answer, or one whose body was cut off (`status`): another attempt if the operation
-    /// and the policy allow, else the error for the generated code to report.
+    /// No answer, or one whose body was cut off (`status`), judged `verdict`: another attempt
+    /// if that and the policy allow, else the error for the generated code to report.
     #[cold]
     #[inline(never)]
     fn transport_failure(
         &self,
         error: reqwest::Error,
+        verdict: Verdict,
         status: Option<StatusCode>,
         attempt: u32,
     ) -> reqwest::Result<reqwest::Response> {
-        let verdict = self.idempotency.transport(&error);
         let reason = || match status {
             Some(status) => format!("HTTP {status} with a cut-off body"),
             None => transport::describe(&error),
@@ -396,21 +411,34 @@ impl Call {
             .into()
     }
 
-    /// A 2xx from create whose body cannot be had: the meeting exists, so the caller must not
-    /// treat this like a failure that is safe to repeat.
+    /// An answer from create whose body cannot be had or read: after a 2xx the meeting exists,
+    /// and after an `ambiguous` status (a 5xx) it may, so the caller must not treat either
+    /// like a failure that is safe to repeat. Other answers keep `error`.
     #[cold]
     #[inline(never)]
-    fn unreadable_success(&self, status: StatusCode, error: Error, attempts: u32) -> Error {
-        if self.idempotency == Idempotency::NotIdempotent && status.is_success() {
-            return Error::OutcomeUnknown {
-                reason: format!(
-                    "HTTP {status}: the meeting was created but its answer is unusable ({error})"
-                ),
-                graph: None,
-                attempts,
-            };
+    fn unusable(&self, status: StatusCode, ambiguous: bool, error: Error, attempts: u32) -> Error {
+        if self.idempotency != Idempotency::NotIdempotent {
+            return error;
         }
-        error
+        let reason = if status.is_success() {
+            format!("HTTP {status}: the meeting was created but its answer is unusable ({error})")
+        } else if ambiguous {
+            format!(
+                "HTTP {status}: the service may have acted, and its answer is unusable ({error})"
+            )
+        } else {
+            return error;
+        };
+        self.outcome_unknown(reason, None, attempts)
+    }
+
+    fn outcome_unknown(&self, reason: String, graph: Option<GraphError>, attempts: u32) -> Error {
+        Error::OutcomeUnknown {
+            reason,
+            graph: graph.map(Box::new),
+            attempts,
+            client_request_id: self.client_request_id().to_owned(),
+        }
     }
 
     /// Turns what the generated code returned, and what the hooks recorded, into the answer.
@@ -426,6 +454,7 @@ impl Call {
             Ok(value) => {
                 let request_id = text(guard.request_id.as_ref());
                 let raw = std::mem::take(&mut guard.body);
+                let attempts = guard.attempts;
                 drop(guard);
                 Ok(Answer {
                     status: value.status(),
@@ -433,6 +462,7 @@ impl Call {
                     client_request_id: self.client_request_id().to_owned(),
                     meeting: Box::new(value.into_inner()),
                     raw,
+                    attempts,
                 })
             }
             Err(error) => {
@@ -452,7 +482,8 @@ impl Call {
         use progenitor_client::Error as E;
         match error {
             E::ErrorResponse(value) => {
-                let graph = GraphError::new(value.status(), &record, Some(value.into_inner()));
+                let status = value.status();
+                let graph = self.graph_error(status, &record, Some(value.into_inner()));
                 self.classify(graph)
             }
             E::InvalidResponsePayload(bytes, error) => {
@@ -463,10 +494,10 @@ impl Call {
                         reason: error.to_string(),
                         excerpt: transport::excerpt(&bytes),
                     };
-                    return self.unreadable_success(status, error, attempts);
+                    return self.unusable(status, false, error, attempts);
                 }
                 // An error status whose body is not Graph's error shape: keep the status.
-                let mut graph = GraphError::new(status, &record, None);
+                let mut graph = self.graph_error(status, &record, None);
                 graph.message = Some(format!(
                     "unreadable error body: {:?}",
                     transport::excerpt(&bytes)
@@ -475,22 +506,33 @@ impl Call {
             }
             E::CommunicationError(source) | E::ResponseBodyError(source) => {
                 match record.ambiguous {
-                    Some(reason) => Error::OutcomeUnknown {
-                        reason,
-                        graph: None,
-                        attempts,
-                    },
+                    Some(reason) => self.outcome_unknown(reason, None, attempts),
                     None => Error::Transport { source, attempts },
                 }
             }
             E::UnexpectedResponse(response) => {
-                let mut graph = GraphError::new(response.status(), &record, None);
-                graph.message = Some(if response.status().is_redirection() {
-                    "unexpected redirect; redirects are not followed so credentials stay with Graph"
-                        .into()
+                let status = response.status();
+                let mut graph = self.graph_error(status, &record, None);
+                if status.is_redirection() {
+                    graph.message = Some(
+                        "unexpected redirect; redirects are not followed so credentials stay \
+                         with Graph"
+                            .into(),
+                    );
+                } else if status.is_success() {
+                    // A success the operation does not declare (create answers 201): the body
+                    // may well be the meeting, so its start is kept where the caller sees it.
+                    graph.message = Some(format!(
+                        "unexpected success status; body starts: {:?}",
+                        transport::excerpt(&record.body)
+                    ));
+                    if self.idempotency == Idempotency::NotIdempotent {
+                        let reason = format!("HTTP {status} instead of 201 Created");
+                        return self.outcome_unknown(reason, Some(graph), attempts);
+                    }
                 } else {
-                    "unexpected status".into()
-                });
+                    graph.message = Some("unexpected status".into());
+                }
                 self.classify(graph)
             }
             other => Error::Config(other.to_string()),
@@ -505,11 +547,7 @@ impl Call {
         }
         if self.idempotency.status(status, graph.retry_after.is_some()) == Verdict::Ambiguous {
             let attempts = graph.attempts;
-            return Error::OutcomeUnknown {
-                reason: format!("HTTP {status}"),
-                graph: Some(Box::new(graph)),
-                attempts,
-            };
+            return self.outcome_unknown(format!("HTTP {status}"), Some(graph), attempts);
         }
         Error::Graph(Box::new(graph))
     }
@@ -532,10 +570,16 @@ fn text(value: Option<&HeaderValue>) -> Option<String> {
     value.and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-impl GraphError {
+impl Call {
     /// Graph's error from the final response: its status, the headers the hooks recorded and
-    /// the body when it was Graph's error shape.
-    fn new(status: StatusCode, record: &Record, body: Option<types::OdataError>) -> Self {
+    /// the body when it was Graph's error shape. The `client-request-id` is the one Graph
+    /// echoed or put in its body, else the one this call sent: a support case needs one.
+    fn graph_error(
+        &self,
+        status: StatusCode,
+        record: &Record,
+        body: Option<types::OdataError>,
+    ) -> GraphError {
         let main = body.as_ref().and_then(|b| b.error.as_ref());
         let inner = main.and_then(|m| m.inner_error.as_ref());
         GraphError {
@@ -545,7 +589,8 @@ impl GraphError {
             request_id: text(record.request_id.as_ref())
                 .or_else(|| inner.and_then(|i| i.request_id.clone())),
             client_request_id: text(record.echoed_client_request_id.as_ref())
-                .or_else(|| inner.and_then(|i| i.client_request_id.clone())),
+                .or_else(|| inner.and_then(|i| i.client_request_id.clone()))
+                .or_else(|| Some(self.client_request_id().to_owned())),
             date: inner.and_then(|i| i.date.clone()),
             retry_after: record.retry_after,
             attempts: record.attempts,

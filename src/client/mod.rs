@@ -33,7 +33,7 @@ pub struct Client {
 /// What every call of every clone shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: transport::Http,
     /// Graph root plus version, e.g. `https://graph.microsoft.com/v1.0`.
     pub(crate) base_url: String,
     pub(crate) version: ApiVersion,
@@ -321,7 +321,7 @@ impl Client {
         let context = CallContext::new(self.shared.clone(), idempotency);
         let api = generated::Client::new_with_client(
             &self.shared.base_url,
-            self.shared.http.clone(),
+            self.shared.http.client().clone(),
             context.clone(),
         );
         (api, context)

@@ -6,12 +6,18 @@ use reqwest::StatusCode;
 use super::call::Answer;
 use crate::types::OnlineMeeting;
 
-/// Whether createOrGet made the meeting or found it.
+/// Whether createOrGet made the meeting or found it, as the answer that came back says.
+///
+/// After a retry (`attempts > 1` on the response) an [`Existing`](Outcome::Existing) meeting
+/// may be one an earlier attempt of the same call created before its answer was lost: the
+/// service cannot tell the two apart, and neither can the client. Callers that act once per
+/// new meeting (sending invitations, say) should key that on the externalId, not on
+/// `Created` alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// 201 Created: this call made the meeting.
+    /// 201 Created: the attempt that was answered made the meeting.
     Created,
-    /// 200 OK: a meeting with this externalId already existed and was returned.
+    /// 200 OK: a meeting with this externalId existed when the answered attempt arrived.
     Existing,
 }
 
@@ -42,6 +48,8 @@ pub struct CreateOrGetResponse {
     pub client_request_id: String,
     /// The body exactly as received, nulls and all.
     pub raw: Bytes,
+    /// Requests sent, retries included; above 1, see [`Outcome`] on what `Existing` means.
+    pub attempts: u32,
 }
 
 /// The answer to create.
@@ -59,6 +67,8 @@ pub struct MeetingResponse {
     pub client_request_id: String,
     /// The body exactly as received, nulls and all.
     pub raw: Bytes,
+    /// Requests sent, retries included (create is retried only when the service did not act).
+    pub attempts: u32,
 }
 
 impl From<Answer> for CreateOrGetResponse {
@@ -75,6 +85,7 @@ impl From<Answer> for CreateOrGetResponse {
             request_id: a.request_id,
             client_request_id: a.client_request_id,
             raw: a.raw,
+            attempts: a.attempts,
         }
     }
 }
@@ -87,6 +98,7 @@ impl From<Answer> for MeetingResponse {
             request_id: a.request_id,
             client_request_id: a.client_request_id,
             raw: a.raw,
+            attempts: a.attempts,
         }
     }
 }

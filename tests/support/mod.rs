@@ -52,6 +52,9 @@ pub enum Act {
     /// Answer with these pieces as separate chunks, a pause after each, so they reach the
     /// client one at a time.
     InPieces(u16, Vec<String>),
+    /// Send headers promising `declared` bytes, then these pieces one at a time (a pause
+    /// after each), then close.
+    Promise(u16, u64, Vec<String>),
 }
 
 pub fn json(status: u16, body: serde_json::Value) -> Act {
@@ -207,6 +210,18 @@ async fn perform(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             stream.write_all(b"0\r\n\r\n").await?;
+            stream.shutdown().await
+        }
+        Act::Promise(status, declared, pieces) => {
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            for piece in pieces {
+                stream.write_all(piece.as_bytes()).await?;
+                stream.flush().await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             stream.shutdown().await
         }
     }
