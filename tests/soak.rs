@@ -37,10 +37,14 @@ const FAULTS: [&str; 10] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_calls_with_ten_percent_faults_make_exactly_one_meeting_per_id() {
+    // The stand-in acts as Graph would on whatever path it is sent: createOrGet finds the
+    // meeting by externalId or makes one; anything else (create) makes one every time. `made`
+    // counts every meeting made, so a request sent to the wrong operation is a duplicate.
     let meetings: Arc<Mutex<HashMap<String, serde_json::Value>>> = Arc::default();
+    let made = Arc::new(AtomicUsize::new(0));
     let injected: Arc<[AtomicUsize; FAULTS.len()]> = Arc::new(Default::default());
     let rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(7)));
-    let (store, counts) = (meetings.clone(), injected.clone());
+    let (store, made_here, counts) = (meetings.clone(), made.clone(), injected.clone());
     let server = Script::start(move |seen| {
         let roll = rng.lock().unwrap().usize(0..100);
         let fault = (roll < 10).then(|| roll % FAULTS.len());
@@ -48,14 +52,16 @@ async fn ten_thousand_calls_with_ten_percent_faults_make_exactly_one_meeting_per
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        let keyed = seen.path.ends_with("/onlineMeetings/createOrGet");
         let apply = || {
             let mut m = store.lock().unwrap();
             match m.get(&id) {
-                Some(existing) => (200, existing.clone()),
-                None => {
-                    let made = meeting(&id);
-                    m.insert(id.clone(), made.clone());
-                    (201, made)
+                Some(existing) if keyed => (200, existing.clone()),
+                _ => {
+                    let new = meeting(&id);
+                    m.insert(id.clone(), new.clone());
+                    made_here.fetch_add(1, Ordering::Relaxed);
+                    (201, new)
                 }
             }
         };
@@ -147,14 +153,24 @@ async fn ten_thousand_calls_with_ten_percent_faults_make_exactly_one_meeting_per
         "soak: calls={CALLS} ids={IDS} concurrency={CONCURRENCY} requests={requests} faults={total_faults} ({}) \
          meetings={} created_outcomes={} elapsed_ms={}",
         faults.join(" "),
-        meetings.lock().unwrap().len(),
+        made.load(Ordering::Relaxed),
         created.load(Ordering::Relaxed),
         elapsed.as_millis()
     );
     assert_eq!(
+        made.load(Ordering::Relaxed),
+        IDS,
+        "exactly one meeting made per externalId"
+    );
+    assert_eq!(
         meetings.lock().unwrap().len(),
         IDS,
-        "exactly one meeting per externalId"
+        "every externalId has one"
+    );
+    let created = created.load(Ordering::Relaxed);
+    assert!(
+        created <= IDS,
+        "no more calls told `Created` than meetings were made: {created}"
     );
     assert!(
         total_faults > CALLS / 20,
