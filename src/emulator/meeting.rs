@@ -28,6 +28,42 @@ pub(super) struct Origin<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// A stored meeting as `origin`'s version shows it: `@odata.context` names that version, and
+/// the beta-only `joinUrl` is there on beta alone (right after the times, where `build` puts
+/// it). A meeting made on one version and fetched on the other looks as if made on the second.
+pub(super) fn fit_version(meeting: Value, origin: &Origin<'_>) -> Value {
+    let Value::Object(stored) = meeting else {
+        return meeting;
+    };
+    let join_url = stored.get("joinWebUrl").cloned();
+    let mut fitted = Map::new();
+    for (name, value) in stored {
+        match name.as_str() {
+            "@odata.context" => {
+                fitted.insert(name, json!(odata_context(origin)));
+            }
+            "joinUrl" => {}
+            "endDateTime" => {
+                fitted.insert(name, value);
+                if let (ApiVersion::Beta, Some(url)) = (origin.version, &join_url) {
+                    fitted.insert("joinUrl".into(), url.clone());
+                }
+            }
+            _ => {
+                fitted.insert(name, value);
+            }
+        }
+    }
+    Value::Object(fitted)
+}
+
+fn odata_context(origin: &Origin<'_>) -> String {
+    format!(
+        "{}/{}/$metadata#users('{}')/onlineMeetings/$entity",
+        origin.root, origin.version, origin.organizer.id
+    )
+}
+
 /// The meeting for `asked`, its `joinInformation` in the language `accept_language` picks.
 pub(super) fn build(asked: &Asked, origin: &Origin<'_>, accept_language: Option<&str>) -> Value {
     let organizer = origin.organizer;
@@ -73,13 +109,7 @@ pub(super) fn build(asked: &Asked, origin: &Origin<'_>, accept_language: Option<
     let mut set = |name: &str, value: Value| {
         meeting.insert(name.to_owned(), value);
     };
-    set(
-        "@odata.context",
-        json!(format!(
-            "{}/{}/$metadata#users('{}')/onlineMeetings/$entity",
-            origin.root, origin.version, organizer.id
-        )),
-    );
+    set("@odata.context", json!(odata_context(origin)));
     set("id", json!(id));
     set("creationDateTime", json!(graph_time(origin.now)));
     // Both are always set by the time rules; `get` keeps a slip from becoming a panic.
@@ -310,5 +340,30 @@ mod tests {
         assert_eq!(m["joinUrl"], m["joinWebUrl"]);
         assert!(m["joinMeetingIdSettings"]["passcode"].is_null());
         assert_eq!(m["externalId"], "e");
+    }
+
+    #[test]
+    fn a_stored_meeting_shows_as_the_version_it_is_fetched_on() {
+        let organizer = UserRef::demo();
+        let asked = parse(
+            Operation::CreateOrGet,
+            ApiVersion::Beta,
+            br#"{"externalId":"e"}"#,
+            Utc::now(),
+        )
+        .unwrap();
+        let beta = build(&asked, &origin(&organizer, ApiVersion::Beta), None);
+        let names = |m: &Value| m.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+
+        let v1 = fit_version(beta.clone(), &origin(&organizer, ApiVersion::V1));
+        assert!(v1.get("joinUrl").is_none(), "joinUrl is beta only");
+        let context = v1["@odata.context"].as_str().unwrap();
+        assert!(context.contains("/v1.0/$metadata"), "{context}");
+        assert_eq!(v1["joinWebUrl"], beta["joinWebUrl"]);
+
+        // And back: the same meeting, the same properties in the same order.
+        let again = fit_version(v1, &origin(&organizer, ApiVersion::Beta));
+        assert_eq!(names(&again), names(&beta));
+        assert_eq!(again, beta);
     }
 }

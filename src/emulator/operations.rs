@@ -195,14 +195,16 @@ async fn act(
                 user: organizer.id.clone(),
                 external_id,
             };
-            let (mut meeting, created) = state
+            let (meeting, created) = state
                 .store()
                 .get_or_insert(key, || meeting::build(&asked, &origin, language))
                 .map_err(|_| full())?;
             if created {
                 Ok((StatusCode::CREATED, meeting))
             } else {
-                // The stored meeting, its invitation in this request's language.
+                // The stored meeting as this request's version shows it, its invitation in
+                // this request's language.
+                let mut meeting = meeting::fit_version(meeting, &origin);
                 meeting["joinInformation"] = join_info::render(&meeting, language);
                 Ok((StatusCode::OK, meeting))
             }
