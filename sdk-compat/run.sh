@@ -39,6 +39,14 @@ skipped=()
 js_ready=false
 py_ready=false
 
+# A missing tool is a broken machine, not an unreachable registry: fail, do not skip.
+for tool in node npm; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "FAIL: $tool is not installed; the JavaScript SDK checks need Node.js and npm" >&2
+    exit 1
+  fi
+done
+
 say "installing the JavaScript SDKs (npm ci, sdk-compat/js/package-lock.json)"
 if (cd "$SDK/js" && timeout 240 npm ci --no-audit --no-fund --loglevel=error --fetch-retries=2 --fetch-retry-maxtimeout=15000 >"$work/npm.log" 2>&1); then
   js_ready=true
