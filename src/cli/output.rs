@@ -19,6 +19,8 @@ pub(super) struct Answer<'a> {
     pub client_request_id: &'a str,
     pub meeting: &'a OnlineMeeting,
     pub raw: &'a [u8],
+    /// Requests sent, retries included.
+    pub attempts: u32,
 }
 
 /// The text for stdout.
@@ -39,6 +41,7 @@ fn json_object(answer: &Answer<'_>) -> String {
         "status": answer.status,
         "requestId": answer.request_id,
         "clientRequestId": answer.client_request_id,
+        "attempts": answer.attempts,
         "meeting": meeting,
     });
     format!("{object:#}\n")
@@ -51,6 +54,12 @@ fn summary(answer: &Answer<'_>) -> String {
         .as_deref()
         .map_or("(no subject)".into(), printable);
     let mut text = match answer.outcome {
+        // After a retry the meeting found may be the one an earlier attempt made.
+        "existing" if answer.attempts > 1 => format!(
+            "existing: {subject} (found after {} attempts: an earlier attempt of this command \
+             may have made it; either way there is one meeting with this externalId)\n",
+            answer.attempts
+        ),
         "existing" => format!(
             "existing: {subject} (a meeting with this externalId already existed; nothing new was made)\n"
         ),
@@ -97,6 +106,7 @@ mod tests {
             client_request_id: "c",
             meeting: &meeting,
             raw,
+            attempts: 1,
         };
         let printed: Value = serde_json::from_str(&render(&answer, Output::Json)).unwrap();
         assert_eq!(printed["outcome"], "existing");
@@ -122,10 +132,33 @@ mod tests {
             client_request_id: "c",
             meeting: &meeting,
             raw: b"{}",
+            attempts: 1,
         };
         let text = render(&answer, Output::Summary);
         assert!(text.starts_with("created: Sync [2J\n"), "{text}");
         assert!(text.contains("join       https://teams.example/x"));
         assert!(!text.contains("passcode"));
+    }
+
+    #[test]
+    fn an_existing_meeting_found_after_a_retry_does_not_claim_nothing_was_made() {
+        let meeting = OnlineMeeting::default();
+        let mut answer = Answer {
+            outcome: "existing",
+            status: 200,
+            request_id: None,
+            client_request_id: "c",
+            meeting: &meeting,
+            raw: b"{}",
+            attempts: 1,
+        };
+        let once = render(&answer, Output::Summary);
+        assert!(once.contains("nothing new was made"), "{once}");
+        answer.attempts = 3;
+        let retried = render(&answer, Output::Summary);
+        assert!(!retried.contains("nothing new was made"), "{retried}");
+        assert!(retried.contains("after 3 attempts"), "{retried}");
+        let printed: Value = serde_json::from_str(&render(&answer, Output::Json)).unwrap();
+        assert_eq!(printed["attempts"], 3);
     }
 }

@@ -42,6 +42,7 @@ pub(super) async fn create_or_get(args: CreateOrGetArgs) -> Result<(), Failure> 
             client_request_id: &answer.client_request_id,
             meeting: &answer.meeting,
             raw: &answer.raw,
+            attempts: answer.attempts,
         },
     )
 }
@@ -69,6 +70,7 @@ pub(super) async fn create(args: CreateArgs) -> Result<(), Failure> {
             client_request_id: &answer.client_request_id,
             meeting: &answer.meeting,
             raw: &answer.raw,
+            attempts: answer.attempts,
         },
     )
 }
