@@ -20,14 +20,20 @@ pub const RETRY_REFRESH_AFTER: Duration = Duration::seconds(10);
 ///
 /// - A token with more than [`REFRESH_WINDOW`] left (or half its lifetime, for short-lived
 ///   tokens) is used as is.
-/// - Otherwise exactly one caller fetches (single flight); the others wait and share its
-///   result, success or failure: a failing token endpoint is asked once, not once per caller.
-/// - If that fetch fails while the cached token has not yet expired, the cached token is used,
-///   and the next try waits [`RETRY_REFRESH_AFTER`].
+/// - Otherwise exactly one caller fetches (single flight). While it does, callers are handed
+///   the cached token if it has not expired yet; without one they wait for the fetch and
+///   share its result, success or failure: a failing token endpoint is asked once, not once
+///   per waiting caller. A caller that comes after a failure asks again.
+/// - If a refresh fails while the cached token has not yet expired, the cached token is used,
+///   and the next refresh is tried after [`RETRY_REFRESH_AFTER`].
+/// - A fetch that is abandoned (its caller's future dropped, say by a timeout) leaves nothing
+///   behind: the next caller in line fetches.
 #[derive(Debug)]
 pub struct TokenCache {
     state: Mutex<State>,
-    flight: tokio::sync::RwLock<()>,
+    /// Held by the caller that fetches. Tokio's mutex is fair, so waiters take turns in order
+    /// and a dropped fetcher hands over to the next one.
+    flight: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
 }
 
@@ -38,6 +44,14 @@ struct State {
     generation: u64,
     /// The last fetch's failure, and when it happened.
     failure: Option<(DateTime<Utc>, AuthError)>,
+}
+
+/// What a caller without a fresh token does next.
+enum Next<'a> {
+    /// Wait for the flight, having seen this generation.
+    Wait(u64),
+    /// Refresh, holding the flight.
+    Fetch(tokio::sync::MutexGuard<'a, ()>),
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +66,7 @@ impl TokenCache {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             state: Mutex::default(),
-            flight: tokio::sync::RwLock::new(()),
+            flight: tokio::sync::Mutex::new(()),
             clock,
         }
     }
@@ -72,21 +86,57 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, AuthError>>,
     {
-        let queued_at = self.state().generation;
-        // The fetcher holds the write side while it fetches; everyone else waits on the read
-        // side and is released at once when it is done (no convoy through a mutex).
-        let _fetcher = loop {
-            if let Some(settled) = self.settled(queued_at) {
-                return settled;
+        // Decided under the state's lock, acted on after it is released: it is not `Send`.
+        let next = {
+            let state = self.state();
+            if let Some(token) = self.fresh_in(&state) {
+                return Ok(token);
             }
-            match self.flight.try_write() {
-                Ok(guard) => break guard,
-                Err(_) => drop(self.flight.read().await),
+            match self.unexpired(&state) {
+                // Due for a refresh but still good: nobody waits for the refresh. One caller
+                // makes it, unless one is under way or the last one failed a moment ago.
+                Some(token) => match self.flight.try_lock() {
+                    Ok(fetcher) if !self.backing_off(&state) => Next::Fetch(fetcher),
+                    _ => return Ok(token),
+                },
+                None => Next::Wait(state.generation),
             }
         };
-        if let Some(settled) = self.settled(queued_at) {
-            return settled;
+        let queued_at = match next {
+            Next::Wait(generation) => generation,
+            Next::Fetch(fetcher) => return self.fetch_holding(fetcher, fetch).await,
+        };
+        let fetcher = self.flight.lock().await;
+        {
+            let state = self.state();
+            if let Some(token) = self.fresh_in(&state) {
+                return Ok(token);
+            }
+            if state.generation != queued_at {
+                // A fetch finished while this caller waited: its outcome is this caller's too.
+                match (&state.failure, &state.token) {
+                    (Some((_, error)), _) => {
+                        return self.unexpired(&state).ok_or_else(|| error.clone())
+                    }
+                    (None, Some(cached)) => return Ok(cached.token.clone()),
+                    // Fetched, then invalidated since: fetch again.
+                    (None, None) => {}
+                }
+            }
         }
+        self.fetch_holding(fetcher, fetch).await
+    }
+
+    /// Fetches while holding the flight, and records the outcome for everyone.
+    async fn fetch_holding<F, Fut>(
+        &self,
+        _fetcher: tokio::sync::MutexGuard<'_, ()>,
+        fetch: F,
+    ) -> Result<AccessToken, AuthError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<AccessToken, AuthError>>,
+    {
         let fetched = fetch().await;
         let now = self.clock.now();
         let mut state = self.state();
@@ -113,19 +163,13 @@ impl TokenCache {
         }
     }
 
-    /// What a caller that queued at generation `queued_at` gets without fetching: a fresh
-    /// token, or the outcome of a fetch that failed since it queued (or a moment ago).
-    fn settled(&self, queued_at: u64) -> Option<Result<AccessToken, AuthError>> {
-        let state = self.state();
-        if let Some(token) = self.fresh_in(&state) {
-            return Some(Ok(token));
-        }
+    /// Whether the last refresh failed less than [`RETRY_REFRESH_AFTER`] ago. A clock that
+    /// stepped back past the failure does not stretch the wait.
+    fn backing_off(&self, state: &State) -> bool {
         let now = self.clock.now();
-        let (failed_at, error) = state.failure.as_ref()?;
-        if state.generation == queued_at && now - *failed_at >= RETRY_REFRESH_AFTER {
-            return None;
-        }
-        Some(self.unexpired(&state).ok_or_else(|| error.clone()))
+        state.failure.as_ref().is_some_and(|(failed_at, _)| {
+            now >= *failed_at && now - *failed_at < RETRY_REFRESH_AFTER
+        })
     }
 
     /// The cached token if it is fresh: what [`get`](Self::get) would answer at once.
@@ -163,4 +207,137 @@ fn refresh_at(token: &AccessToken, now: DateTime<Utc>) -> Option<DateTime<Utc>> 
     let expires_at = token.expires_at()?;
     let window = REFRESH_WINDOW.min((expires_at - now) / 2);
     Some(expires_at - window.max(Duration::zero()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::times::FixedClock;
+
+    /// A clock the test moves.
+    #[derive(Debug)]
+    struct Moving(Mutex<DateTime<Utc>>);
+
+    impl Clock for Moving {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    fn start() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn token(name: &str, expires_at: DateTime<Utc>) -> AccessToken {
+        AccessToken::new(name.to_owned(), Some(expires_at))
+    }
+
+    /// A cache already holding `name`, valid for an hour from `start()`.
+    async fn holding(name: &str, clock: Arc<dyn Clock>) -> TokenCache {
+        let cache = TokenCache::new(clock);
+        let t = token(name, start() + Duration::hours(1));
+        cache.get(|| async { Ok(t) }).await.unwrap();
+        cache
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn an_abandoned_fetch_hands_over_to_one_waiter() {
+        // More waiters than workers, and the fetcher's future dropped mid-fetch (as the
+        // client's token timeout does): one waiter fetches next, the rest share its token.
+        let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let stuck = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let hung = cache.get(|| std::future::pending());
+                tokio::time::timeout(std::time::Duration::from_millis(50), hung).await
+            })
+        };
+        tokio::task::yield_now().await;
+        let waiters: Vec<_> = (0..20)
+            .map(|_| {
+                let (cache, fetches) = (cache.clone(), fetches.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get(|| async move {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            Ok(token("after", start() + Duration::hours(1)))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        assert!(
+            stuck.await.unwrap().is_err(),
+            "the first fetch was abandoned"
+        );
+        // Not a speed limit: a hang detector, far beyond what this takes.
+        let all = futures_util::future::join_all(waiters);
+        let results = tokio::time::timeout(std::time::Duration::from_secs(30), all)
+            .await
+            .expect("every waiter got an answer");
+        for result in results {
+            assert_eq!(result.unwrap().unwrap().secret().expose(), "after");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_is_handed_out_while_its_refresh_is_under_way() {
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        // Three minutes left: due for a refresh, still valid.
+        *clock.0.lock().unwrap() = start() + Duration::minutes(57);
+        let refresh = cache.get(|| std::future::pending());
+        tokio::pin!(refresh);
+        assert!((&mut refresh).now_or_never().is_none(), "the refresh hangs");
+        let other = cache
+            .get(|| async { unreachable!("one refresh at a time") })
+            .now_or_never()
+            .expect("answered without waiting for the refresh");
+        assert_eq!(other.unwrap().secret().expose(), "old");
+    }
+
+    #[tokio::test]
+    async fn a_caller_after_a_failure_without_a_token_asks_again() {
+        let cache = TokenCache::new(Arc::new(FixedClock(start())));
+        let failed = cache
+            .get(|| async { Err(AuthError::Transport("blip".into())) })
+            .await;
+        assert!(failed.is_err());
+        let t = token("next", start() + Duration::hours(1));
+        let next = cache.get(|| async { Ok(t) }).await.unwrap();
+        assert_eq!(next.secret().expose(), "next");
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_waits_before_the_next_even_if_the_clock_steps_back() {
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        let set = |at| *clock.0.lock().unwrap() = at;
+        set(start() + Duration::minutes(56));
+        let failing = || async { Err(AuthError::Transport("blip".into())) };
+        assert_eq!(cache.get(failing).await.unwrap().secret().expose(), "old");
+        // Within RETRY_REFRESH_AFTER: the cached token, no new fetch.
+        set(start() + Duration::minutes(56) + Duration::seconds(5));
+        let no_fetch = || async { unreachable!("still backing off") };
+        assert_eq!(cache.get(no_fetch).await.unwrap().secret().expose(), "old");
+        // The clock stepped back to before the failure (still in the refresh window): the
+        // wait is over, not stretched by the step.
+        set(start() + Duration::minutes(55) + Duration::seconds(30));
+        let t = token("new", start() + Duration::hours(2));
+        assert_eq!(
+            cache
+                .get(|| async { Ok(t) })
+                .await
+                .unwrap()
+                .secret()
+                .expose(),
+            "new"
+        );
+    }
 }
