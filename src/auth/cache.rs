@@ -253,7 +253,7 @@ mod tests {
         let stuck = {
             let cache = cache.clone();
             tokio::spawn(async move {
-                let hung = cache.get(|| std::future::pending());
+                let hung = cache.get(std::future::pending);
                 tokio::time::timeout(std::time::Duration::from_millis(50), hung).await
             })
         };
@@ -292,7 +292,7 @@ mod tests {
         let cache = holding("old", clock.clone()).await;
         // Three minutes left: due for a refresh, still valid.
         *clock.0.lock().unwrap() = start() + Duration::minutes(57);
-        let refresh = cache.get(|| std::future::pending());
+        let refresh = cache.get(std::future::pending);
         tokio::pin!(refresh);
         assert!((&mut refresh).now_or_never().is_none(), "the refresh hangs");
         let other = cache
