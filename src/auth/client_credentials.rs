@@ -99,7 +99,8 @@ impl ClientCredentials {
         let received_at = inner.cache.clock().now();
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         if !status.is_success() {
-            return Err(endpoint_error(status.as_u16(), json.as_ref()));
+            let secret = inner.secret.expose();
+            return Err(endpoint_error(status.as_u16(), json.as_ref(), secret));
         }
         // No excerpt: a misbehaving endpoint could echo the form, secret included.
         let json = json.ok_or_else(|| {
@@ -236,11 +237,12 @@ fn expires_in(json: &Value) -> Option<chrono::Duration> {
     (seconds > 0).then(|| chrono::Duration::seconds(seconds.min(86_400 * 365)))
 }
 
-fn endpoint_error(status: u16, json: Option<&Value>) -> AuthError {
+/// The identity platform's error, its text scrubbed (see [`scrub`]).
+fn endpoint_error(status: u16, json: Option<&Value>, secret: &str) -> AuthError {
     let field = |name: &str| {
         json.and_then(|j| j.get(name))
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .map(|text| scrub(text, secret))
     };
     let description = field("error_description");
     let aadsts = json
@@ -263,6 +265,22 @@ fn endpoint_error(status: u16, json: Option<&Value>) -> AuthError {
         description,
         aadsts,
     }
+}
+
+/// Text from the token endpoint, fit for an error: the client secret, as sent or
+/// form-encoded, becomes `***` (a misbehaving endpoint could echo the form back), and control
+/// characters become spaces (the text ends up in logs and on terminals).
+fn scrub(text: &str, secret: &str) -> String {
+    let mut text = text.to_owned();
+    if !secret.is_empty() {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for form in [secret, encoded.as_str()] {
+            text = text.replace(form, "***");
+        }
+    }
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// A transport failure with the endpoint's origin and path, never the request's form.
@@ -326,6 +344,7 @@ mod tests {
             Some(
                 &json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}),
             ),
+            "s3cret",
         );
         assert!(
             matches!(&e, AuthError::TokenEndpoint { aadsts: Some(c), .. } if c == "AADSTS7000215")
@@ -335,10 +354,34 @@ mod tests {
             Some(
                 &json!({"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found."}),
             ),
+            "s3cret",
         );
         assert!(
             matches!(&e, AuthError::TokenEndpoint { aadsts: Some(c), .. } if c == "AADSTS90002")
         );
         assert!(e.to_string().contains("invalid_request"));
+    }
+
+    #[test]
+    fn an_echoed_secret_and_control_characters_stay_out_of_the_error() {
+        use serde_json::json;
+        let secret = "p@ss word+/=";
+        let echoed = format!(
+            "bad request: grant_type=client_credentials&client_secret=p%40ss+word%2B%2F%3D \
+             (raw: {secret})\u{1b}[31m\nerror: forged"
+        );
+        let e = endpoint_error(
+            400,
+            Some(&json!({"error": "invalid_request", "error_description": echoed})),
+            secret,
+        );
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("p%40ss"), "{shown}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\n'),
+            "{shown}"
+        );
+        assert!(shown.contains("client_secret=***"), "{shown}");
     }
 }

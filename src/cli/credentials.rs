@@ -50,7 +50,9 @@ pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Credentia
         [Some(tenant), Some(client_id), Some(secret)] => Ok(Credentials::App {
             tenant: tenant.trim().to_owned(),
             client_id: client_id.trim().to_owned(),
-            secret: Secret::new(secret.clone()),
+            // Trimmed like the others: a secret read from a file often ends in a newline,
+            // and Entra ID secrets never start or end with whitespace.
+            secret: Secret::new(secret.trim().to_owned()),
         }),
         [None, None, None] => Err(Failure::Credentials(HOW.into())),
         partial => {
@@ -96,6 +98,15 @@ mod tests {
         );
         assert!(!format!("{app:?}").contains("canary"));
         assert!(!app.describe().contains("canary"));
+        let mounted = [
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s3cr3t\n"),
+        ];
+        assert!(
+            matches!(from_env(env(&mounted)), Ok(Credentials::App { secret, .. }) if secret.expose() == "s3cr3t"),
+            "a secret from a file loses its trailing newline"
+        );
     }
 
     #[test]

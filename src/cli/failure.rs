@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use super::terminal;
-use crate::{Error, InvalidRequest};
+use crate::{AuthError, Error, InvalidRequest};
 
 /// A failure of the command.
 #[derive(Debug)]
@@ -40,6 +40,8 @@ impl Failure {
             Failure::Other(_) => 1,
             Failure::Library(e) => match e {
                 Error::InvalidRequest(_) | Error::Config(_) => 2,
+                // Unreachable is not refused: a script may retry the one, not the other.
+                Error::Authentication(AuthError::Transport(_)) => 5,
                 Error::Authentication(_) => 3,
                 Error::Graph(_) | Error::ResponseTooLarge { .. } | Error::Decode { .. } => 4,
                 Error::Transport { .. } => 5,
@@ -50,11 +52,18 @@ impl Failure {
 
     /// Writes the failure to stderr and gives the exit status.
     pub fn report(&self) -> ExitCode {
+        terminal::stderr(&self.text());
+        ExitCode::from(self.exit_status())
+    }
+
+    /// What [`report`](Self::report) writes: the error on one line, then Graph's details.
+    fn text(&self) -> String {
+        // One line, whatever the message holds: it can carry the service's text.
         let mut text = match self {
             Failure::Usage(m) | Failure::Credentials(m) | Failure::Other(m) => {
-                format!("error: {m}\n")
+                format!("error: {}\n", terminal::printable(m))
             }
-            Failure::Library(e) => format!("error: {e}\n"),
+            Failure::Library(e) => format!("error: {}\n", terminal::printable(&e.to_string())),
         };
         if let Failure::Library(e) = self {
             if let Some(graph) = e.graph() {
@@ -77,7 +86,47 @@ impl Failure {
                 }
             }
         }
-        terminal::stderr(&text);
-        ExitCode::from(self.exit_status())
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::GraphError;
+
+    #[test]
+    fn service_text_cannot_drive_the_terminal() {
+        let graph = GraphError {
+            status: 400,
+            code: Some("BadRequest".into()),
+            message: Some("x\u{1b}[2J\nerror: forged".into()),
+            request_id: None,
+            client_request_id: None,
+            date: None,
+            retry_after: None,
+            attempts: 1,
+            body: None,
+        };
+        let text = Failure::Library(Error::Graph(Box::new(graph))).text();
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "no forged line: {text}"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_token_endpoint_is_a_transport_failure_not_a_refusal() {
+        let unreachable = AuthError::Transport("could not connect".into());
+        assert_eq!(Failure::Library(unreachable.into()).exit_status(), 5);
+        let refused = AuthError::TokenEndpoint {
+            status: 401,
+            error: Some("invalid_client".into()),
+            description: None,
+            aadsts: None,
+        };
+        assert_eq!(Failure::Library(refused.into()).exit_status(), 3);
     }
 }
