@@ -582,6 +582,42 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
 }
 
 #[tokio::test]
+async fn a_bad_root_is_bad_input_even_without_credentials() {
+    // Refused before anything is read from the environment or sent anywhere.
+    for flag in ["--base-url", "--authority-host"] {
+        let bad = run_with(&["create", flag, "http://192.0.2.1"], &[], None).await;
+        assert_eq!(bad.code, 2, "{flag}: {}", bad.stderr);
+        assert!(bad.stderr.contains("plain http"), "{}", bad.stderr);
+    }
+    let tiny = run_with(&["create", "--timeout", "1e-12"], &[], None).await;
+    assert_eq!(tiny.code, 2, "{}", tiny.stderr);
+}
+
+#[tokio::test]
+async fn an_unreachable_token_endpoint_is_status_5() {
+    // Port 1 on loopback: nothing listens, so the connection is refused at once.
+    let app = [
+        ("AZURE_TENANT_ID", "contoso.example"),
+        ("AZURE_CLIENT_ID", "app"),
+        ("AZURE_CLIENT_SECRET", "s3cret"),
+    ];
+    let args = [
+        "create",
+        "--user",
+        "alex@contoso.example",
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--authority-host",
+        "http://127.0.0.1:1",
+        "--retries",
+        "0",
+    ];
+    let unreachable = run_with(&args, &app, None).await;
+    assert_eq!(unreachable.code, 5, "{}", unreachable.stderr);
+    assert!(!unreachable.stderr.contains("s3cret"));
+}
+
+#[tokio::test]
 async fn authentication_failures_are_status_3() {
     let emu = Emulator::builder()
         .client_secret("right")

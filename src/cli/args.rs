@@ -185,8 +185,9 @@ fn seconds(text: &str) -> Result<std::time::Duration, String> {
     let value: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(value > 0.0 && value <= 86_400.0) {
-        return Err("the timeout must be more than 0 and at most 86400 seconds".into());
+    // At least a millisecond: anything shorter would round to a zero timeout.
+    if !(0.001..=86_400.0).contains(&value) {
+        return Err("the timeout must be at least 0.001 and at most 86400 seconds".into());
     }
     Ok(std::time::Duration::from_secs_f64(value))
 }

@@ -91,6 +91,15 @@ fn describe(user: &User) -> String {
 
 /// The library client for the options and the environment's credentials.
 fn client(common: &CommonArgs) -> Result<Client, Failure> {
+    // The roots are arguments: a bad one is bad input (exit 2), whatever the credentials.
+    for (root, what) in [
+        (&common.base_url, "Graph root"),
+        (&common.authority_host, "authority host"),
+    ] {
+        if let Some(root) = non_empty(root) {
+            crate::transport::secure_root(root, what)?;
+        }
+    }
     let credentials = credentials::from_env(|name| std::env::var(name).ok())?;
     let version = if common.beta {
         ApiVersion::Beta
