@@ -37,9 +37,15 @@ impl std::fmt::Debug for HttpSettings {
     }
 }
 
-/// A URL for messages: without its user and password, which a proxy URL may carry.
+/// A URL for messages: without its user and password, which a proxy URL may carry. Read as
+/// reqwest reads a proxy: without a scheme, as `http://…` (`user:pass@host` would otherwise
+/// parse as a URL of scheme `user`, its password in plain sight).
 fn redacted(url: &str) -> String {
-    match Url::parse(url) {
+    let url = match url.contains("://") {
+        true => url.to_owned(),
+        false => format!("http://{url}"),
+    };
+    match Url::parse(&url) {
         Ok(mut url) => {
             if !url.username().is_empty() || url.password().is_some() {
                 // Both fail only for URLs that cannot have credentials in the first place.

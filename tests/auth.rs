@@ -231,6 +231,52 @@ async fn tokens_are_refreshed_once_five_minutes_or_less_remain() {
 }
 
 #[tokio::test]
+async fn a_refresh_that_hangs_does_not_fail_calls_while_the_token_is_valid() {
+    // The first token comes at once; every later token request hangs for a minute. In the
+    // refresh window the call gives up waiting for the refresh (its timeout) and is sent with
+    // the token that is still valid; the next call does not start another refresh at once.
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-1", json!(3600)))
+        .up_to_n_times(1)
+        .mount(&idp)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-2", json!(3600)).set_delay(Duration::from_secs(60)))
+        .mount(&idp)
+        .await;
+    let clock = TestClock::new();
+    let provider = credentials(&idp, clock.clone());
+    let graph = graph_answering(201).await;
+    let c = Client::builder()
+        .base_url(graph.uri())
+        .token_provider(provider)
+        .retry(RetryPolicy::none())
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    c.create(&user(), types::OnlineMeeting::default())
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::minutes(57));
+    for _ in 0..2 {
+        c.create(&user(), types::OnlineMeeting::default())
+            .await
+            .unwrap();
+    }
+    let sent = requests(&graph).await;
+    assert_eq!(sent.len(), 3);
+    for request in &sent {
+        assert_eq!(request.headers["authorization"], "Bearer tok-1");
+    }
+    assert_eq!(
+        requests(&idp).await.len(),
+        2,
+        "one refresh tried; the next call waits before trying again"
+    );
+}
+
+#[tokio::test]
 async fn the_cache_offers_a_ready_token_only_while_it_is_fresh() {
     let idp = token_endpoint(&["tok-1"]).await;
     let clock = TestClock::new();

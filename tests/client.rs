@@ -712,14 +712,13 @@ async fn an_undeclared_success_status_from_create_or_get_is_a_graph_error() {
 
 #[tokio::test]
 async fn a_content_length_far_beyond_the_body_reserves_no_memory_for_it() {
-    // The header promises a petabyte, the cap allows it, and two small pieces arrive before
-    // the connection closes: a cut-off body, not an attempt to allocate what was promised.
-    let server = support::Script::start(|_| {
-        support::Act::Promise(
-            201,
-            1_000_000_000_000_000,
-            vec!["{".into(), "\"id\"".into()],
-        )
+    // The header promises a petabyte, the cap allows it, and small pieces arrive one at a
+    // time before the connection closes: a cut-off body, not an attempt to allocate what was
+    // promised. (The buffer is sized once a second piece arrives; several pieces, each after
+    // a pause, make sure one does.)
+    let pieces: Vec<String> = ["{", "\"id\"", ":", "\"m\"", ","].map(String::from).into();
+    let server = support::Script::start(move |_| {
+        support::Act::Promise(201, 1_000_000_000_000_000, pieces.clone())
     })
     .await;
     let c = Client::builder()
@@ -922,15 +921,19 @@ async fn localhost_reaches_the_loopback_server_on_the_urls_port() {
 #[test]
 fn a_proxy_password_stays_out_of_debug_output_and_errors() {
     let with_password = "http://proxy-user:hunter2@127.0.0.1:3128";
+    // Without a scheme too: reqwest reads it as http://.
+    for proxy in [with_password, "proxy-user:hunter2@127.0.0.1:3128"] {
+        let builder = Client::builder().static_token("t").https_proxy(proxy);
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("***@127.0.0.1:3128"),
+            "the proxy itself is shown: {shown}"
+        );
+    }
     let builder = Client::builder()
         .static_token("t")
         .https_proxy(with_password);
-    let shown = format!("{builder:?}");
-    assert!(!shown.contains("hunter2"), "{shown}");
-    assert!(
-        shown.contains("***@127.0.0.1:3128"),
-        "the proxy itself is shown: {shown}"
-    );
     let client = builder.build().unwrap();
     let shown = format!("{client:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
@@ -942,7 +945,11 @@ fn a_proxy_password_stays_out_of_debug_output_and_errors() {
             .unwrap();
     assert!(!format!("{credentials:?}").contains("hunter2"));
 
-    for bad in ["http://proxy-user:hunter2@[::1", "hunter2@@::"] {
+    for bad in [
+        "http://proxy-user:hunter2@[::1",
+        "hunter2@@::",
+        "proxy-user:hunter2@127.0.0.1:99999",
+    ] {
         let err = Client::builder()
             .static_token("t")
             .https_proxy(bad)

@@ -305,7 +305,7 @@ async fn create_answered_5xx_with_an_unreadable_body_is_an_unknown_outcome() {
 #[tokio::test]
 async fn a_client_error_with_a_cut_off_body_is_final_for_both_operations() {
     // 400 says the service did not act: neither a retry nor an unknown outcome, whatever
-    // happened to its body.
+    // happened to its body, and the status is kept (Graph's error, not a transport failure).
     for create in [false, true] {
         let server = Script::start(|_| Act::Truncate(400, 1_000, "{\"error\"".into())).await;
         let c = client(&server, quick());
@@ -313,7 +313,8 @@ async fn a_client_error_with_a_cut_off_body_is_final_for_both_operations() {
             true => c.create(&User::Me, meeting_request()).await.unwrap_err(),
             false => c.create_or_get(&User::Me, cog("a")).await.unwrap_err(),
         };
-        assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+        assert_eq!(err.graph().map(|g| g.status), Some(400), "{err:?}");
+        assert!(matches!(err, Error::Graph(_)), "{err:?}");
         assert_eq!(server.count(), 1, "create: {create}");
     }
 }

@@ -120,6 +120,10 @@ impl TokenProvider for AzureCredential {
         self.inner.cache.fresh()
     }
 
+    fn still_valid(&self) -> Option<AccessToken> {
+        self.inner.cache.still_valid()
+    }
+
     fn invalidate(&self, rejected: &AccessToken) {
         self.inner.cache.invalidate(rejected);
     }

@@ -46,6 +46,26 @@ struct State {
     failure: Option<(DateTime<Utc>, AuthError)>,
 }
 
+/// Dropped only when a fetch is abandoned before it finishes (its caller's future dropped, say
+/// by a timeout). If the cached token is still valid, that counts as a failed refresh, so the
+/// next callers use the token for [`RETRY_REFRESH_AFTER`] rather than each starting a refresh
+/// that may hang the same way. Waiters without a valid token are not told anything: the next
+/// one in line fetches.
+struct Abandoned<'a> {
+    cache: &'a TokenCache,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        let mut state = self.cache.state();
+        if self.cache.unexpired(&state).is_some() {
+            let now = self.cache.clock.now();
+            let abandoned = AuthError::Provider("the token refresh was abandoned".into());
+            state.failure = Some((now, abandoned));
+        }
+    }
+}
+
 /// What a caller without a fresh token does next.
 enum Next<'a> {
     /// Wait for the flight, having seen this generation.
@@ -137,7 +157,9 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, AuthError>>,
     {
+        let abandoned = Abandoned { cache: self };
         let fetched = fetch().await;
+        std::mem::forget(abandoned);
         let now = self.clock.now();
         let mut state = self.state();
         state.generation += 1;
@@ -175,6 +197,11 @@ impl TokenCache {
     /// The cached token if it is fresh: what [`get`](Self::get) would answer at once.
     pub fn fresh(&self) -> Option<AccessToken> {
         self.fresh_in(&self.state())
+    }
+
+    /// The cached token if it has not expired, fresh or due for a refresh.
+    pub fn still_valid(&self) -> Option<AccessToken> {
+        self.unexpired(&self.state())
     }
 
     /// Forgets `rejected` if it is still the cached token.
@@ -250,14 +277,19 @@ mod tests {
         // client's token timeout does): one waiter fetches next, the rest share its token.
         let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
         let fetches = Arc::new(AtomicUsize::new(0));
+        let (started, fetching) = tokio::sync::oneshot::channel();
         let stuck = {
             let cache = cache.clone();
             tokio::spawn(async move {
-                let hung = cache.get(std::future::pending);
+                let hung = cache.get(|| {
+                    let _ = started.send(());
+                    std::future::pending()
+                });
                 tokio::time::timeout(std::time::Duration::from_millis(50), hung).await
             })
         };
-        tokio::task::yield_now().await;
+        // The waiters come while the first fetch is under way.
+        fetching.await.unwrap();
         let waiters: Vec<_> = (0..20)
             .map(|_| {
                 let (cache, fetches) = (cache.clone(), fetches.clone());

@@ -129,6 +129,10 @@ impl TokenProvider for ClientCredentials {
         self.inner.cache.fresh()
     }
 
+    fn still_valid(&self) -> Option<AccessToken> {
+        self.inner.cache.still_valid()
+    }
+
     fn invalidate(&self, rejected: &AccessToken) {
         self.inner.cache.invalidate(rejected);
     }

@@ -99,6 +99,12 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
         None
     }
 
+    /// A token that has not expired yet, fresh or due for a refresh: what a call uses when
+    /// [`token`](Self::token) does not answer in time. The default has none; it must not block.
+    fn still_valid(&self) -> Option<AccessToken> {
+        None
+    }
+
     /// Graph answered 401 with `rejected`: forget it, so the next [`token`](Self::token)
     /// fetches a new one. Providers that cannot refresh ignore this.
     fn invalidate(&self, _rejected: &AccessToken) {}

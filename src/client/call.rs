@@ -173,14 +173,19 @@ impl Call {
     }
 
     /// A token from the provider, within the request timeout: a hung provider must not hang
-    /// every call behind it.
+    /// every call behind it. When it does not answer in time, a token that is due for a
+    /// refresh but has not expired still serves; without one, the call fails as a transport
+    /// failure would (no answer in time), not as a refusal.
     async fn token(&self) -> Result<AccessToken, Error> {
         let limit = self.shared.token_timeout;
         match tokio::time::timeout(limit, self.shared.tokens.token()).await {
             Ok(result) => result.map_err(Error::Authentication),
-            Err(_) => Err(Error::Authentication(AuthError::Provider(format!(
-                "no token within {limit:?}"
-            )))),
+            Err(_) => match self.shared.tokens.still_valid() {
+                Some(token) => Ok(token),
+                None => Err(Error::Authentication(AuthError::Transport(format!(
+                    "no token within {limit:?}"
+                )))),
+            },
         }
     }
 
@@ -317,6 +322,9 @@ impl Call {
                         Verdict::Retry => Verdict::Final,
                         other => other,
                     };
+                    if verdict == Verdict::Final && !status.is_success() {
+                        return self.fail(self.cut_off(&response, retry_after, &e));
+                    }
                     self.transport_failure(e, verdict, Some(status), number)
                 }
             }
@@ -409,6 +417,33 @@ impl Call {
             .body(body)
             .expect("status and version come from a response")
             .into()
+    }
+
+    /// A final error status whose body was cut off: the status is the answer (the service
+    /// did not act), so the error is Graph's, with the status and IDs, not a transport failure
+    /// that would look worth repeating.
+    #[cold]
+    #[inline(never)]
+    fn cut_off(
+        &self,
+        response: &reqwest::Response,
+        retry_after: Option<Duration>,
+        error: &reqwest::Error,
+    ) -> Error {
+        let status = response.status();
+        let mut graph = {
+            let mut record = self.record();
+            record.status = Some(status);
+            record.request_id = response.headers().get(REQUEST_ID).cloned();
+            record.echoed_client_request_id = response.headers().get(CLIENT_REQUEST_ID).cloned();
+            record.retry_after = retry_after;
+            self.graph_error(status, &record, None)
+        };
+        graph.message = Some(format!(
+            "the error body was cut off ({})",
+            transport::describe(error)
+        ));
+        self.classify(graph)
     }
 
     /// An answer from create whose body cannot be had or read: after a 2xx the meeting exists,
