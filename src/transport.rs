@@ -231,6 +231,14 @@ pub(crate) async fn read_capped(
     Ok(body.freeze())
 }
 
+/// `text` with control characters as spaces: service text in messages, logs and terminals
+/// cannot move the cursor, recolour the terminal or forge extra lines.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// The first bytes of a body as text, for error messages.
 pub(crate) fn excerpt(body: &[u8]) -> String {
     const MAX: usize = 256;

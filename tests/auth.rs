@@ -69,6 +69,21 @@ async fn token_endpoint(tokens: &[&str]) -> MockServer {
     server
 }
 
+/// A token endpoint that issues `tok-1` (an hour) once, then answers every request with `later`.
+async fn token_then(later: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-1", json!(3600)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(later)
+        .mount(&server)
+        .await;
+    server
+}
+
 async fn graph_answering(status: u16) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -235,16 +250,8 @@ async fn a_refresh_that_hangs_does_not_fail_calls_while_the_token_is_valid() {
     // The first token comes at once; every later token request hangs for a minute. In the
     // refresh window the call gives up waiting for the refresh (its timeout) and is sent with
     // the token that is still valid; the next call does not start another refresh at once.
-    let idp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(token_answer("tok-1", json!(3600)))
-        .up_to_n_times(1)
-        .mount(&idp)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(token_answer("tok-2", json!(3600)).set_delay(Duration::from_secs(60)))
-        .mount(&idp)
-        .await;
+    let idp =
+        token_then(token_answer("tok-2", json!(3600)).set_delay(Duration::from_secs(60))).await;
     let clock = TestClock::new();
     let provider = credentials(&idp, clock.clone());
     let graph = graph_answering(201).await;
@@ -395,18 +402,10 @@ async fn a_failing_token_endpoint_is_asked_once_by_many_waiting_callers() {
 
 #[tokio::test]
 async fn a_failed_refresh_falls_back_to_the_cached_token_until_it_expires() {
-    let idp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(token_answer("tok-1", json!(3600)))
-        .up_to_n_times(1)
-        .mount(&idp)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
-        )
-        .mount(&idp)
-        .await;
+    let idp = token_then(
+        ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
+    )
+    .await;
     let clock = TestClock::new();
     let provider = credentials(&idp, clock.clone());
     provider.token().await.unwrap();

@@ -115,9 +115,10 @@ impl TokenCache {
             match self.unexpired(&state) {
                 // Due for a refresh but still good: nobody waits for the refresh. One caller
                 // makes it, unless one is under way or the last one failed a moment ago.
+                Some(token) if self.backing_off(&state) => return Ok(token),
                 Some(token) => match self.flight.try_lock() {
-                    Ok(fetcher) if !self.backing_off(&state) => Next::Fetch(fetcher),
-                    _ => return Ok(token),
+                    Ok(fetcher) => Next::Fetch(fetcher),
+                    Err(_) => return Ok(token),
                 },
                 None => Next::Wait(state.generation),
             }

@@ -282,9 +282,7 @@ fn scrub(text: &str, secret: &str) -> String {
             text = text.replace(form, "***");
         }
     }
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    transport::printable(&text)
 }
 
 /// A transport failure with the endpoint's origin and path, never the request's form.

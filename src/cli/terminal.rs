@@ -17,13 +17,9 @@ pub(super) fn stderr(text: &str) {
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
-/// `text` without control characters, so a message from the service cannot move the cursor,
-/// recolour the terminal or forge extra lines.
-pub(super) fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
+/// What the command prints of the service's text goes through the library's filter: control
+/// characters become spaces.
+pub(super) use crate::transport::printable;
 
 #[cfg(test)]
 mod tests {

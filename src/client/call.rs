@@ -94,6 +94,17 @@ struct Record {
     body: Bytes,
 }
 
+impl Record {
+    /// What the final response's status and headers said, for the answer or its error.
+    fn note(&mut self, response: &reqwest::Response, retry_after: Option<Duration>) {
+        let headers = response.headers();
+        self.status = Some(response.status());
+        self.request_id = headers.get(REQUEST_ID).cloned();
+        self.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
+        self.retry_after = retry_after;
+    }
+}
+
 /// What a generated operation returns.
 type GeneratedResult =
     Result<ResponseValue<types::OnlineMeeting>, progenitor_client::Error<types::OdataError>>;
@@ -400,13 +411,9 @@ impl Call {
         retry_after: Option<Duration>,
     ) -> reqwest::Response {
         let status = response.status();
-        let headers = response.headers();
         {
             let mut record = self.record();
-            record.status = Some(status);
-            record.request_id = headers.get(REQUEST_ID).cloned();
-            record.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
-            record.retry_after = retry_after;
+            record.note(response, retry_after);
             record.body = body.clone();
         }
         // The URL is carried over, or the rebuilt response would parse a placeholder of its own.
@@ -433,10 +440,7 @@ impl Call {
         let status = response.status();
         let mut graph = {
             let mut record = self.record();
-            record.status = Some(status);
-            record.request_id = response.headers().get(REQUEST_ID).cloned();
-            record.echoed_client_request_id = response.headers().get(CLIENT_REQUEST_ID).cloned();
-            record.retry_after = retry_after;
+            record.note(response, retry_after);
             self.graph_error(status, &record, None)
         };
         graph.message = Some(format!(

@@ -32,15 +32,20 @@ pub(super) struct Origin<'a> {
 /// the beta-only `joinUrl` is there on beta alone (right after the times, where `build` puts
 /// it). A meeting made on one version and fetched on the other looks as if made on the second.
 pub(super) fn fit_version(meeting: Value, origin: &Origin<'_>) -> Value {
+    let context = odata_context(origin);
     let Value::Object(stored) = meeting else {
         return meeting;
     };
+    // Fetched on the version it was made on (the usual case): nothing to change.
+    if stored.get("@odata.context").and_then(Value::as_str) == Some(context.as_str()) {
+        return Value::Object(stored);
+    }
     let join_url = stored.get("joinWebUrl").cloned();
     let mut fitted = Map::new();
     for (name, value) in stored {
         match name.as_str() {
             "@odata.context" => {
-                fitted.insert(name, json!(odata_context(origin)));
+                fitted.insert(name, json!(context));
             }
             "joinUrl" => {}
             "endDateTime" => {
