@@ -57,6 +57,8 @@ pub enum Error {
         source: reqwest::Error,
         /// Requests sent (or tried).
         attempts: u32,
+        /// The `client-request-id` the attempts carried.
+        client_request_id: String,
     },
 
     /// The response body was larger than the configured cap; it was not buffered.
@@ -66,6 +68,8 @@ pub enum Error {
         status: u16,
         /// The cap that was exceeded.
         limit: usize,
+        /// The `client-request-id` the request carried.
+        client_request_id: String,
     },
 
     /// The response could not be decoded.
@@ -77,6 +81,8 @@ pub enum Error {
         reason: String,
         /// The first bytes of the body, lossily as text.
         excerpt: String,
+        /// The `client-request-id` the request carried.
+        client_request_id: String,
     },
 }
 
@@ -86,6 +92,29 @@ impl Error {
         match self {
             Error::ResponseTooLarge { status, .. } | Error::Decode { status, .. } => Some(*status),
             _ => self.graph().map(|g| g.status),
+        }
+    }
+
+    /// The `client-request-id` of the request, whenever one was sent: the ID Microsoft support
+    /// can find a call by, even when no answer (and so no `request-id`) came back. `None` for
+    /// errors raised before anything was sent, and for token failures. (Only
+    /// [`OutcomeUnknown`](Error::OutcomeUnknown) and Graph's errors also put it in their
+    /// message.)
+    pub fn client_request_id(&self) -> Option<&str> {
+        match self {
+            Error::OutcomeUnknown {
+                client_request_id, ..
+            }
+            | Error::Transport {
+                client_request_id, ..
+            }
+            | Error::ResponseTooLarge {
+                client_request_id, ..
+            }
+            | Error::Decode {
+                client_request_id, ..
+            } => Some(client_request_id),
+            _ => self.graph().and_then(|g| g.client_request_id.as_deref()),
         }
     }
 

@@ -143,7 +143,9 @@ impl Idempotency {
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date (compared in UTC); a date in the past means
-/// now; anything unreadable is ignored.
+/// now; anything unreadable is ignored. Dates are read in all three forms HTTP recipients must
+/// accept (RFC 9110, 5.6.7): the IMF-fixdate senders use, and the obsolete RFC 850 and asctime
+/// forms an old proxy may still write.
 pub(crate) fn retry_after(
     headers: &HeaderMap,
     now: impl FnOnce() -> DateTime<Utc>,
@@ -156,10 +158,31 @@ pub(crate) fn retry_after(
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((at - now()).to_std().unwrap_or(Duration::ZERO))
+    let now = now();
+    let at = match DateTime::parse_from_rfc2822(value) {
+        Ok(at) => at.with_timezone(&Utc),
+        Err(_) => obsolete_http_date(value, now)?,
+    };
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// `Sunday, 06-Nov-94 08:49:37 GMT` (RFC 850) or `Sun Nov  6 08:49:37 1994` (asctime), in UTC.
+/// A two-digit year is taken in `now`'s century, or the one before when that would be more
+/// than 50 years ahead (RFC 9110's rule, not chrono's fixed 1969-2068 window).
+fn obsolete_http_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use chrono::{Datelike, NaiveDateTime};
+    if let Ok(at) = NaiveDateTime::parse_from_str(value, "%A, %d-%b-%y %H:%M:%S GMT") {
+        let mut year = now.year() - now.year().rem_euclid(100) + at.year().rem_euclid(100);
+        if year > now.year() + 50 {
+            year -= 100;
+        }
+        return at.with_year(year).map(|at| at.and_utc());
+    }
+    // asctime pads a one-digit day with a space; chrono's `%e` reads it either way.
+    let single_spaced = value.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
+    NaiveDateTime::parse_from_str(&single_spaced, "%a %b %e %H:%M:%S %Y")
+        .ok()
+        .map(|at| at.and_utc())
 }
 
 #[cfg(test)]
@@ -194,6 +217,28 @@ mod tests {
             retry_after(&headers("Mon, 23 Nov 2026 09:00:00 GMT"), now),
             Some(Duration::ZERO)
         );
+        // The obsolete forms HTTP recipients must still read.
+        assert_eq!(
+            retry_after(&headers("Monday, 23-Nov-26 10:00:45 GMT"), now),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(
+            retry_after(&headers("Mon Nov 23 10:02:00 2026"), now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after(&headers("Sun Nov  1 10:00:00 2026"), now),
+            Some(Duration::ZERO),
+            "a space-padded day, in the past"
+        );
+        // A two-digit year more than 50 years ahead is the century before (2094: 1994, long
+        // past); one less far ahead stays in this century (70: 2070, not 1970).
+        assert_eq!(
+            retry_after(&headers("Sunday, 06-Nov-94 08:49:37 GMT"), now),
+            Some(Duration::ZERO)
+        );
+        let far = retry_after(&headers("Thursday, 01-Jan-70 00:00:00 GMT"), now).unwrap();
+        assert!(far > Duration::from_secs(40 * 365 * 86_400), "{far:?}");
         assert_eq!(retry_after(&headers("soon-ish"), now), None);
         assert_eq!(retry_after(&headers("-3"), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);

@@ -33,6 +33,15 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", self.stdout))
     }
+
+    /// stdout of a failed run as the one JSON object it must be; its exit status agrees.
+    fn failure_json(&self) -> Value {
+        assert_ne!(self.code, 0, "stdout: {}", self.stdout);
+        let doc: Value = serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", self.stdout));
+        assert_eq!(doc["exitStatus"], self.code, "{doc}");
+        doc
+    }
 }
 
 async fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
@@ -563,7 +572,22 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
         let run = run(&emu, &args).await;
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
-        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        if run.stderr.contains("try '--help'") {
+            // Refused by the argument parser, before the output format is known.
+            assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        } else {
+            // Refused by the command: JSON output (the default) says so on stdout too.
+            let doc = run.failure_json();
+            assert_eq!(doc["outcome"], "failed", "{args:?}");
+            assert_eq!(doc["exitStatus"], 2, "{args:?}");
+            let kind = doc["error"]["kind"].as_str().unwrap();
+            assert!(
+                ["usage", "invalidRequest"].contains(&kind),
+                "{args:?}: {kind}"
+            );
+            let message = doc["error"]["message"].as_str().unwrap();
+            assert!(run.stderr.contains(message), "{args:?}: {message}");
+        }
     }
     // Input is checked before credentials: a time rule is status 2 with no credentials at all.
     let no_credentials = run_with(&["create", "--end", "2030-01-01T10:00:00Z"], &[], None).await;
@@ -703,7 +727,27 @@ async fn graph_errors_are_status_4_with_code_message_and_request_id() {
             unknown_user.stderr
         );
     }
-    assert!(unknown_user.stdout.is_empty());
+    // Scripts get the same on stdout, as one JSON object.
+    let doc = unknown_user.failure_json();
+    assert_eq!(doc["outcome"], "failed");
+    assert_eq!(doc["exitStatus"], 4);
+    assert_eq!(doc["error"]["kind"], "graph");
+    assert_eq!(doc["error"]["status"], 404);
+    assert_eq!(doc["error"]["code"], "Request_ResourceNotFound");
+    assert_eq!(doc["error"]["attempts"], 1);
+    for key in ["requestId", "clientRequestId"] {
+        let id = doc["error"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key}: {doc}"));
+        assert!(
+            unknown_user.stderr.contains(id),
+            "{key} {id}: {}",
+            unknown_user.stderr
+        );
+    }
+    let summary = run(&emu, &["create", "--user", "nobody", "--output", "summary"]).await;
+    assert_eq!(summary.code, 4);
+    assert!(summary.stdout.is_empty(), "{}", summary.stdout);
 
     // An application token handed over as GRAPH_TOKEN on /me: Graph's own refusal.
     let app_token = {
@@ -758,6 +802,13 @@ async fn transport_failures_are_status_5_and_unknown_create_outcomes_6() {
         "{}",
         dropped.stderr
     );
+    let doc = dropped.failure_json();
+    assert_eq!(doc["exitStatus"], 5);
+    assert_eq!(doc["error"]["kind"], "transport");
+    assert_eq!(doc["error"]["status"], Value::Null, "no answer came");
+    assert_eq!(doc["error"]["attempts"], 1);
+    let id = doc["error"]["clientRequestId"].as_str().unwrap();
+    assert!(dropped.stderr.contains(id), "{}", dropped.stderr);
 
     emu.faults().push(Fault::Delay(Duration::from_secs(10)));
     let slow = run(
@@ -784,6 +835,11 @@ async fn transport_failures_are_status_5_and_unknown_create_outcomes_6() {
         unknown.stderr
     );
     assert!(unknown.stderr.contains("status: 504"), "{}", unknown.stderr);
+    let doc = unknown.failure_json();
+    assert_eq!(doc["outcome"], "unknown", "a meeting may exist: {doc}");
+    assert_eq!(doc["exitStatus"], 6);
+    assert_eq!(doc["error"]["kind"], "outcomeUnknown");
+    assert_eq!(doc["error"]["status"], 504);
     assert_eq!(
         emu.meeting_count(),
         1,

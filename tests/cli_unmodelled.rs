@@ -103,7 +103,9 @@ async fn a_gateways_html_page_is_a_graph_failure_with_its_status() {
     )
     .await;
     assert_eq!(code, 4, "{stderr}");
-    assert!(stdout.is_empty());
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "graph", "{doc}");
+    assert_eq!(doc["error"]["status"], 502, "{doc}");
     assert!(stderr.contains("status: 502"), "{stderr}");
     assert!(stderr.contains("Bad Gateway"), "{stderr}");
 }
@@ -176,7 +178,11 @@ async fn a_body_over_the_cap_is_refused_not_buffered() {
     // The service answered 201: a meeting exists even though its answer was refused, so this
     // is create's "outcome unknown" (6), not a plain Graph error that is safe to repeat.
     assert_eq!(code, 6, "{stderr}");
-    assert!(stdout.is_empty());
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["outcome"], "unknown", "{doc}");
+    // The 201 is kept, on both streams: the meeting was made.
+    assert_eq!(doc["error"]["status"], 201, "{doc}");
+    assert!(stderr.contains("status: 201"), "{stderr}");
     assert!(
         stderr.contains("exceeds the limit") && stderr.contains("was created"),
         "{stderr}"

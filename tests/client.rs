@@ -552,7 +552,10 @@ async fn malformed_answers_are_errors_with_status_and_excerpt() {
         assert_eq!(err.status(), Some(status), "{err}");
         match (kind, &err) {
             ("decode", Error::Decode { excerpt, .. }) => {
-                assert!(body.starts_with(excerpt.as_str()), "{excerpt}")
+                assert!(body.starts_with(excerpt.as_str()), "{excerpt}");
+                let sent = server.received_requests().await.unwrap();
+                let sent = sent.last().unwrap().headers.get("client-request-id");
+                assert_eq!(err.client_request_id(), sent.map(|v| v.to_str().unwrap()));
             }
             ("graph", Error::Graph(g)) => assert_eq!(g.code, None),
             _ => panic!("{status} {body:?}: unexpected {err:?}"),
@@ -580,11 +583,17 @@ async fn bodies_over_the_cap_are_refused() {
             err,
             Error::ResponseTooLarge {
                 status: 201,
-                limit: 10_000
+                limit: 10_000,
+                ..
             }
         ),
         "{err:?}"
     );
+    // No request-id can be read from an answer that was not kept: the ID the call sent is what
+    // support can find it by, and it is the one the service saw.
+    let received = server.received_requests().await.unwrap();
+    let sent = received[0].headers.get("client-request-id").unwrap();
+    assert_eq!(err.client_request_id(), Some(sent.to_str().unwrap()));
 }
 
 #[tokio::test]
@@ -616,7 +625,7 @@ async fn a_streamed_body_without_length_is_cut_off_at_the_cap() {
         .unwrap();
     let err = c.create_or_get(&User::Me, cog("x")).await.unwrap_err();
     assert!(
-        matches!(err, Error::ResponseTooLarge { status: 201, limit } if limit == graph_meetings::DEFAULT_MAX_RESPONSE_BYTES),
+        matches!(err, Error::ResponseTooLarge { status: 201, limit, .. } if limit == graph_meetings::DEFAULT_MAX_RESPONSE_BYTES),
         "{err:?}"
     );
 }
@@ -868,7 +877,11 @@ async fn create_answered_2xx_with_an_unusable_body_says_the_meeting_may_exist() 
     ] {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(201).set_body_raw(body.clone(), "application/json"))
+            .respond_with(
+                ResponseTemplate::new(201)
+                    .set_body_raw(body.clone(), "application/json")
+                    .insert_header("request-id", "req-201"),
+            )
             .mount(&server)
             .await;
         let c = Client::builder()
@@ -884,6 +897,7 @@ async fn create_answered_2xx_with_an_unusable_body_says_the_meeting_may_exist() 
         let Error::OutcomeUnknown {
             reason,
             attempts: 1,
+            graph: Some(answer),
             ..
         } = &err
         else {
@@ -893,6 +907,9 @@ async fn create_answered_2xx_with_an_unusable_body_says_the_meeting_may_exist() 
             reason.contains("201") && reason.contains("created"),
             "{reason}"
         );
+        // What the answer did say is kept: its status, and its request-id to trace the meeting.
+        assert_eq!(err.status(), Some(201));
+        assert_eq!(answer.request_id.as_deref(), Some("req-201"));
         // createOrGet can simply be repeated, so there it stays a plain error.
         let err = c.create_or_get(&User::Me, cog("x")).await.unwrap_err();
         assert!(

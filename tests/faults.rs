@@ -479,6 +479,11 @@ async fn a_refused_connection_is_retried_for_both_operations() {
         matches!(err, Error::Transport { attempts: 4, .. }),
         "{err:?}"
     );
+    // Nothing answered, yet the call has an ID to quote: the GUID it sent.
+    let id = err
+        .client_request_id()
+        .expect("a transport failure keeps the ID it sent");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 }
 
 #[tokio::test]

@@ -56,6 +56,46 @@ impl Failure {
         ExitCode::from(self.exit_status())
     }
 
+    /// The failure as one JSON object for stdout (`--output json`), so that a script reading
+    /// stdout gets a document whether the command worked or not. `outcome` is `"unknown"`
+    /// when a meeting may have been made (exit status 6), else `"failed"`. Every key is always
+    /// there, `null` when it does not apply.
+    pub fn json(&self) -> String {
+        let library = match self {
+            Failure::Library(e) => Some(e),
+            _ => None,
+        };
+        let graph = library.and_then(Error::graph);
+        let (kind, message) = match self {
+            Failure::Usage(m) => ("usage", m.clone()),
+            Failure::Credentials(m) => ("credentials", m.clone()),
+            Failure::Other(m) => ("other", m.clone()),
+            Failure::Library(e) => (kind(e), e.to_string()),
+        };
+        let attempts = library.and_then(|e| match e {
+            Error::Transport { attempts, .. } | Error::OutcomeUnknown { attempts, .. } => {
+                Some(*attempts)
+            }
+            _ => graph.map(|g| g.attempts),
+        });
+        let object = serde_json::json!({
+            "outcome": if self.exit_status() == 6 { "unknown" } else { "failed" },
+            "exitStatus": self.exit_status(),
+            "error": {
+                "kind": kind,
+                "message": message,
+                "status": library.and_then(Error::status),
+                "code": graph.and_then(|g| g.code.as_deref()),
+                "graphMessage": graph.and_then(|g| g.message.as_deref()),
+                "requestId": graph.and_then(|g| g.request_id.as_deref()),
+                "clientRequestId": library.and_then(Error::client_request_id),
+                "retryAfterSeconds": graph.and_then(|g| g.retry_after).map(|d| d.as_secs()),
+                "attempts": attempts,
+            },
+        });
+        format!("{object:#}\n")
+    }
+
     /// What [`report`](Self::report) writes: the error on one line, then Graph's details.
     fn text(&self) -> String {
         // One line, whatever the message holds: it can carry the service's text.
@@ -84,9 +124,26 @@ impl Failure {
                         text += &format!("  {name}: {}\n", terminal::printable(&value));
                     }
                 }
+            } else if let Some(id) = e.client_request_id() {
+                // No answer to quote: the ID the request carried is what support can go by.
+                text += &format!("  client-request-id: {}\n", terminal::printable(id));
             }
         }
         text
+    }
+}
+
+/// A library error's `kind` in the JSON document: its variant, in the document's case.
+fn kind(error: &Error) -> &'static str {
+    match error {
+        Error::InvalidRequest(_) => "invalidRequest",
+        Error::Config(_) => "config",
+        Error::Authentication(_) => "authentication",
+        Error::Graph(_) => "graph",
+        Error::OutcomeUnknown { .. } => "outcomeUnknown",
+        Error::Transport { .. } => "transport",
+        Error::ResponseTooLarge { .. } => "responseTooLarge",
+        Error::Decode { .. } => "decode",
     }
 }
 

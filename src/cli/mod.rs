@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, DemoArgs};
+use args::{Cli, Command, DemoArgs, Output};
 use failure::Failure;
 
 /// Runs the command with the process's arguments and environment.
@@ -49,13 +49,24 @@ async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::CreateOrGet(args) => {
             logging::init(args.common.verbose);
-            send::create_or_get(args).await
+            let output = args.common.output;
+            also_on_stdout(send::create_or_get(args).await, output)
         }
         Command::Create(args) => {
             logging::init(args.common.verbose);
-            send::create(args).await
+            let output = args.common.output;
+            also_on_stdout(send::create(args).await, output)
         }
         Command::Emulator(args) => serve::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
+}
+
+/// With `--output json`, a failure is also a JSON object on stdout (stderr still says it in
+/// words): a script that parses stdout gets a document either way.
+fn also_on_stdout(result: Result<(), Failure>, output: Output) -> Result<(), Failure> {
+    if let (Err(failure), Output::Json) = (&result, output) {
+        terminal::stdout(&failure.json());
+    }
+    result
 }

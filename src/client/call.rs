@@ -320,9 +320,15 @@ impl Call {
                     let error = Error::ResponseTooLarge {
                         status: status.as_u16(),
                         limit,
+                        client_request_id: self.client_request_id().to_owned(),
                     };
                     let ambiguous = verdict == Verdict::Ambiguous;
-                    self.fail(self.unusable(status, ambiguous, error, number))
+                    let unusable = {
+                        let mut record = self.record();
+                        record.note(&response, retry_after);
+                        self.unusable(&record, ambiguous, error)
+                    };
+                    self.fail(unusable)
                 }
                 Err(ReadError::Transport(e)) => {
                     // The status already told whether the service acted; only a success's
@@ -452,10 +458,15 @@ impl Call {
 
     /// An answer from create whose body cannot be had or read: after a 2xx the meeting exists,
     /// and after an `ambiguous` status (a 5xx) it may, so the caller must not treat either
-    /// like a failure that is safe to repeat. Other answers keep `error`.
+    /// like a failure that is safe to repeat. Other answers keep `error`. The unknown outcome
+    /// keeps what the answer's status and headers said (`record`): its `request-id` is the
+    /// best lead a support case has to the meeting.
     #[cold]
     #[inline(never)]
-    fn unusable(&self, status: StatusCode, ambiguous: bool, error: Error, attempts: u32) -> Error {
+    fn unusable(&self, record: &Record, ambiguous: bool, error: Error) -> Error {
+        let Some(status) = record.status else {
+            return error;
+        };
         if self.idempotency != Idempotency::NotIdempotent {
             return error;
         }
@@ -468,7 +479,8 @@ impl Call {
         } else {
             return error;
         };
-        self.outcome_unknown(reason, None, attempts)
+        let graph = self.graph_error(status, record, None);
+        self.outcome_unknown(reason, Some(graph), record.attempts)
     }
 
     fn outcome_unknown(&self, reason: String, graph: Option<GraphError>, attempts: u32) -> Error {
@@ -532,8 +544,9 @@ impl Call {
                         status: status.as_u16(),
                         reason: error.to_string(),
                         excerpt: transport::excerpt(&bytes),
+                        client_request_id: self.client_request_id().to_owned(),
                     };
-                    return self.unusable(status, false, error, attempts);
+                    return self.unusable(&record, false, error);
                 }
                 // An error status whose body is not Graph's error shape: keep the status.
                 let mut graph = self.graph_error(status, &record, None);
@@ -546,7 +559,11 @@ impl Call {
             E::CommunicationError(source) | E::ResponseBodyError(source) => {
                 match record.ambiguous {
                     Some(reason) => self.outcome_unknown(reason, None, attempts),
-                    None => Error::Transport { source, attempts },
+                    None => Error::Transport {
+                        source,
+                        attempts,
+                        client_request_id: self.client_request_id().to_owned(),
+                    },
                 }
             }
             E::UnexpectedResponse(response) => {
