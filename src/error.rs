@@ -68,6 +68,8 @@ pub enum Error {
         status: u16,
         /// The cap that was exceeded.
         limit: usize,
+        /// Requests sent.
+        attempts: u32,
         /// The `client-request-id` the request carried.
         client_request_id: String,
     },
@@ -81,6 +83,8 @@ pub enum Error {
         reason: String,
         /// The first bytes of the body, lossily as text.
         excerpt: String,
+        /// Requests sent.
+        attempts: u32,
         /// The `client-request-id` the request carried.
         client_request_id: String,
     },
@@ -115,6 +119,18 @@ impl Error {
                 client_request_id, ..
             } => Some(client_request_id),
             _ => self.graph().and_then(|g| g.client_request_id.as_deref()),
+        }
+    }
+
+    /// Requests sent, retries included, whenever one was sent (as for
+    /// [`client_request_id`](Self::client_request_id)).
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            Error::OutcomeUnknown { attempts, .. }
+            | Error::Transport { attempts, .. }
+            | Error::ResponseTooLarge { attempts, .. }
+            | Error::Decode { attempts, .. } => Some(*attempts),
+            _ => self.graph().map(|g| g.attempts),
         }
     }
 

@@ -168,10 +168,13 @@ pub(crate) fn retry_after(
 
 /// `Sunday, 06-Nov-94 08:49:37 GMT` (RFC 850) or `Sun Nov  6 08:49:37 1994` (asctime), in UTC.
 /// A two-digit year is taken in `now`'s century, or the one before when that would be more
-/// than 50 years ahead (RFC 9110's rule, not chrono's fixed 1969-2068 window).
+/// than 50 years ahead (RFC 9110's rule, not chrono's fixed 1970-2069 window). The RFC 850
+/// weekday is skipped rather than checked: chrono would check it against a year from its own
+/// window, and the date alone says when.
 fn obsolete_http_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     use chrono::{Datelike, NaiveDateTime};
-    if let Ok(at) = NaiveDateTime::parse_from_str(value, "%A, %d-%b-%y %H:%M:%S GMT") {
+    if let Some((_weekday, date)) = value.split_once(", ") {
+        let at = NaiveDateTime::parse_from_str(date, "%d-%b-%y %H:%M:%S GMT").ok()?;
         let mut year = now.year() - now.year().rem_euclid(100) + at.year().rem_euclid(100);
         if year > now.year() + 50 {
             year -= 100;
@@ -232,13 +235,17 @@ mod tests {
             "a space-padded day, in the past"
         );
         // A two-digit year more than 50 years ahead is the century before (2094: 1994, long
-        // past); one less far ahead stays in this century (70: 2070, not 1970).
+        // past); one less far ahead stays in this century (70: 2070, a Wednesday, not 1970).
         assert_eq!(
             retry_after(&headers("Sunday, 06-Nov-94 08:49:37 GMT"), now),
             Some(Duration::ZERO)
         );
-        let far = retry_after(&headers("Thursday, 01-Jan-70 00:00:00 GMT"), now).unwrap();
+        let far = retry_after(&headers("Wednesday, 01-Jan-70 00:00:00 GMT"), now).unwrap();
         assert!(far > Duration::from_secs(40 * 365 * 86_400), "{far:?}");
+        assert_eq!(
+            retry_after(&headers("Monday, 31-Feb-26 10:00:00 GMT"), now),
+            None
+        );
         assert_eq!(retry_after(&headers("soon-ish"), now), None);
         assert_eq!(retry_after(&headers("-3"), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);

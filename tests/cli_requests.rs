@@ -908,3 +908,34 @@ async fn help_and_version() {
         version.stdout
     );
 }
+
+#[tokio::test]
+async fn a_closed_stdout_is_status_1_and_says_the_meeting_was_made() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .args(["create", "--subject", "unprinted", "--base-url", &base])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for name in ENVIRONMENT {
+        command.env_remove(name);
+    }
+    command.env("GRAPH_TOKEN", "delegated-token");
+    let mut child = command.spawn().unwrap();
+    // The reader goes away long before the command has its answer to print.
+    drop(child.stdout.take());
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the command finishes")
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stdout is closed") && stderr.contains("the meeting is created"),
+        "a script must not take this for a failed create: {stderr}"
+    );
+    assert_eq!(emu.meeting_count(), 1);
+}

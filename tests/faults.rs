@@ -272,17 +272,17 @@ async fn an_unknown_outcome_names_the_client_request_id_that_was_sent() {
 async fn create_answered_5xx_with_an_unreadable_body_is_an_unknown_outcome() {
     // Over the cap, or cut off: the status said the service may have acted, so the body's
     // fate must not turn that into an error that looks safe to repeat.
-    let acts: [fn() -> Act; 2] = [
-        || {
+    let acts: [(u16, fn() -> Act); 2] = [
+        (502, || {
             Act::Respond(
                 502,
                 vec![("content-type", "text/html".into())],
                 "x".repeat(5_000),
             )
-        },
-        || Act::Truncate(500, 1_000, "{\"error\"".into()),
+        }),
+        (500, || Act::Truncate(500, 1_000, "{\"error\"".into())),
     ];
-    for act in acts {
+    for (status, act) in acts {
         let server = Script::start(move |_| act()).await;
         let err = Client::builder()
             .base_url(&server.url)
@@ -298,6 +298,8 @@ async fn create_answered_5xx_with_an_unreadable_body_is_an_unknown_outcome() {
             matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
             "{err:?}"
         );
+        // The status came before the body was lost: it stays with the unknown outcome.
+        assert_eq!(err.status(), Some(status), "{err:?}");
         assert_eq!(server.count(), 1);
     }
 }
@@ -433,6 +435,7 @@ async fn a_truncated_body_is_retried_for_create_or_get_and_unknown_for_create() 
         matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
         "{err:?}"
     );
+    assert_eq!(err.status(), Some(201), "the meeting was made: {err:?}");
 }
 
 #[tokio::test]

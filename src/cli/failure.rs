@@ -17,6 +17,8 @@ pub(super) enum Failure {
     Library(Error),
     /// Anything else (the emulator could not listen, ...).
     Other(String),
+    /// The answer could not be written to stdout: the request itself succeeded.
+    Unprinted(String),
 }
 
 impl From<Error> for Failure {
@@ -37,7 +39,7 @@ impl Failure {
         match self {
             Failure::Usage(_) => 2,
             Failure::Credentials(_) => 3,
-            Failure::Other(_) => 1,
+            Failure::Other(_) | Failure::Unprinted(_) => 1,
             Failure::Library(e) => match e {
                 Error::InvalidRequest(_) | Error::Config(_) => 2,
                 // Unreachable is not refused: a script may retry the one, not the other.
@@ -69,15 +71,9 @@ impl Failure {
         let (kind, message) = match self {
             Failure::Usage(m) => ("usage", m.clone()),
             Failure::Credentials(m) => ("credentials", m.clone()),
-            Failure::Other(m) => ("other", m.clone()),
+            Failure::Other(m) | Failure::Unprinted(m) => ("other", m.clone()),
             Failure::Library(e) => (kind(e), e.to_string()),
         };
-        let attempts = library.and_then(|e| match e {
-            Error::Transport { attempts, .. } | Error::OutcomeUnknown { attempts, .. } => {
-                Some(*attempts)
-            }
-            _ => graph.map(|g| g.attempts),
-        });
         let object = serde_json::json!({
             "outcome": if self.exit_status() == 6 { "unknown" } else { "failed" },
             "exitStatus": self.exit_status(),
@@ -90,7 +86,7 @@ impl Failure {
                 "requestId": graph.and_then(|g| g.request_id.as_deref()),
                 "clientRequestId": library.and_then(Error::client_request_id),
                 "retryAfterSeconds": graph.and_then(|g| g.retry_after).map(|d| d.as_secs()),
-                "attempts": attempts,
+                "attempts": library.and_then(Error::attempts),
             },
         });
         format!("{object:#}\n")
@@ -100,7 +96,10 @@ impl Failure {
     fn text(&self) -> String {
         // One line, whatever the message holds: it can carry the service's text.
         let mut text = match self {
-            Failure::Usage(m) | Failure::Credentials(m) | Failure::Other(m) => {
+            Failure::Usage(m)
+            | Failure::Credentials(m)
+            | Failure::Other(m)
+            | Failure::Unprinted(m) => {
                 format!("error: {}\n", terminal::printable(m))
             }
             Failure::Library(e) => format!("error: {}\n", terminal::printable(&e.to_string())),

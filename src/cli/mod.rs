@@ -63,10 +63,14 @@ async fn run(command: Command) -> Result<(), Failure> {
 }
 
 /// With `--output json`, a failure is also a JSON object on stdout (stderr still says it in
-/// words): a script that parses stdout gets a document either way.
+/// words): a script that parses stdout gets a document either way. Not when stdout itself
+/// failed: the request worked, and a "failed" document after a cut-off answer could make a
+/// script repeat a create.
 fn also_on_stdout(result: Result<(), Failure>, output: Output) -> Result<(), Failure> {
     if let (Err(failure), Output::Json) = (&result, output) {
-        terminal::stdout(&failure.json());
+        if !matches!(failure, Failure::Unprinted(_)) {
+            terminal::stdout(&failure.json());
+        }
     }
     result
 }

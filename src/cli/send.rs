@@ -155,8 +155,10 @@ fn print(common: &CommonArgs, answer: &Answer<'_>) -> Result<(), Failure> {
     if terminal::stdout(&output::render(answer, common.output)) {
         Ok(())
     } else {
-        Err(Failure::Other(
-            "stdout is closed; the answer was not printed".into(),
-        ))
+        Err(Failure::Unprinted(format!(
+            "stdout is closed; the answer was not printed (the meeting is {}; client-request-id: \
+             {})",
+            answer.outcome, answer.client_request_id
+        )))
     }
 }

@@ -320,14 +320,13 @@ impl Call {
                     let error = Error::ResponseTooLarge {
                         status: status.as_u16(),
                         limit,
+                        attempts: number,
                         client_request_id: self.client_request_id().to_owned(),
                     };
                     let ambiguous = verdict == Verdict::Ambiguous;
-                    let unusable = {
-                        let mut record = self.record();
-                        record.note(&response, retry_after);
-                        self.unusable(&record, ambiguous, error)
-                    };
+                    let unusable = self.noted(&response, retry_after, |record| {
+                        self.unusable(record, ambiguous, error)
+                    });
                     self.fail(unusable)
                 }
                 Err(ReadError::Transport(e)) => {
@@ -341,6 +340,11 @@ impl Call {
                     };
                     if verdict == Verdict::Final && !status.is_success() {
                         return self.fail(self.cut_off(&response, retry_after, &e));
+                    }
+                    if verdict == Verdict::Ambiguous {
+                        // What the service said before its body was lost stays with the
+                        // unknown outcome: the status, and the request-id to trace it by.
+                        self.noted(&response, retry_after, |_| ());
                     }
                     self.transport_failure(e, verdict, Some(status), number)
                 }
@@ -432,6 +436,21 @@ impl Call {
             .into()
     }
 
+    /// Notes what a final `response`'s status and headers said, then hands the record to
+    /// `then` under the same lock (which `then` must not take again).
+    #[cold]
+    #[inline(never)]
+    fn noted<R>(
+        &self,
+        response: &reqwest::Response,
+        retry_after: Option<Duration>,
+        then: impl FnOnce(&Record) -> R,
+    ) -> R {
+        let mut record = self.record();
+        record.note(response, retry_after);
+        then(&record)
+    }
+
     /// A final error status whose body was cut off: the status is the answer (the service
     /// did not act), so the error is Graph's, with the status and IDs, not a transport failure
     /// that would look worth repeating.
@@ -444,11 +463,9 @@ impl Call {
         error: &reqwest::Error,
     ) -> Error {
         let status = response.status();
-        let mut graph = {
-            let mut record = self.record();
-            record.note(response, retry_after);
-            self.graph_error(status, &record, None)
-        };
+        let mut graph = self.noted(response, retry_after, |record| {
+            self.graph_error(status, record, None)
+        });
         graph.message = Some(format!(
             "the error body was cut off ({})",
             transport::describe(error)
@@ -544,6 +561,7 @@ impl Call {
                         status: status.as_u16(),
                         reason: error.to_string(),
                         excerpt: transport::excerpt(&bytes),
+                        attempts,
                         client_request_id: self.client_request_id().to_owned(),
                     };
                     return self.unusable(&record, false, error);
@@ -557,8 +575,12 @@ impl Call {
                 self.classify(graph)
             }
             E::CommunicationError(source) | E::ResponseBodyError(source) => {
-                match record.ambiguous {
-                    Some(reason) => self.outcome_unknown(reason, None, attempts),
+                match &record.ambiguous {
+                    Some(reason) => {
+                        // An answer whose body was lost still said its status (see `attempt`).
+                        let graph = record.status.map(|s| self.graph_error(s, &record, None));
+                        self.outcome_unknown(reason.clone(), graph, attempts)
+                    }
                     None => Error::Transport {
                         source,
                         attempts,
