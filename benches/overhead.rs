@@ -5,7 +5,8 @@
 //! `cargo bench` runs it (`harness = false`). It prints a table and, last, one line for scripts:
 //! `bench: latency_ratio=.. throughput_ratio=.. token_requests=.. rss_growth_kib=..
 //! typed_latency_ratio=.. typed_throughput_ratio=..`, plus `build_ratio=..` when
-//! `BENCH_BUILD=1` also runs `benches/build_cost.sh` (minutes of CPU).
+//! `BENCH_BUILD=1` also runs `benches/build_cost.sh` (minutes of CPU). `BENCH_RUNS=n` makes n
+//! runs in fresh processes and ends with one line of their medians (counts: the worst run).
 //!
 //! Layout: the server runs on a thread of its own (a current-thread runtime) pinned to the last
 //! core; the sides run on one client runtime with `cores - 1` workers pinned to the others, so
@@ -85,6 +86,13 @@ fn main() {
     if !profiling && !std::env::args().any(|a| a == "--bench") {
         println!("overhead: benchmarks run only under `cargo bench`; skipped");
         return;
+    }
+    if let Some(runs) = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 1)
+    {
+        return repeat(runs);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cores.saturating_sub(1).max(1);
@@ -941,6 +949,67 @@ fn build_cost() -> Build {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several runs (BENCH_RUNS=n).
+
+/// `runs` whole runs, each in a fresh process (the ratios move more from run to run than within
+/// one: heap layout, the machine's speed), each run's `bench:` line, and last one `bench:` line
+/// of the ratios' medians and the counts' worst, to which `BENCH_BUILD=1` adds one build
+/// comparison.
+fn repeat(runs: usize) {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let mut values: Vec<(String, Vec<f64>)> = Vec::new();
+    for run in 1..=runs {
+        let output = Command::new(&exe)
+            .arg("--bench")
+            .env_remove("BENCH_RUNS")
+            .env_remove("BENCH_BUILD")
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run the benchmark");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "run {run} failed: {stdout}");
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("bench: "))
+            .expect("each run ends with a bench: line");
+        println!("run {run}/{runs}: {line}");
+        for (key, value) in line["bench: ".len()..]
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+        {
+            let value: f64 = value.parse().expect("bench: values are numbers");
+            match values.iter_mut().find(|(k, _)| k == key) {
+                Some((_, all)) => all.push(value),
+                None => values.push((key.to_string(), vec![value])),
+            }
+        }
+    }
+    let mut line = String::from("bench:");
+    for (key, mut all) in values {
+        all.sort_by(f64::total_cmp);
+        let mid = all.len() / 2;
+        let median = match all.len() % 2 {
+            1 => all[mid],
+            _ => (all[mid - 1] + all[mid]) / 2.0,
+        };
+        // Ratios: the median, two decimals. Counts (token requests, RSS growth): the worst
+        // run, so that one run with a second token request is not voted away.
+        match key.ends_with("ratio") {
+            true => write!(line, " {key}={median:.2}"),
+            false => write!(line, " {key}={}", all[all.len() - 1]),
+        }
+        .expect("writing to a String");
+    }
+    if std::env::var_os("BENCH_BUILD").is_some_and(|v| v == "1") {
+        if let Some((_, ratio)) = build_cost().into_iter().find(|(k, _)| k == "ratio") {
+            write!(line, " build_ratio={ratio}").expect("writing to a String");
+        }
+    }
+    println!("{runs} runs: ratios are medians, counts the worst run's\n{line}");
 }
 
 // ---------------------------------------------------------------------------------------------
