@@ -87,12 +87,12 @@ fn main() {
         println!("overhead: benchmarks run only under `cargo bench`; skipped");
         return;
     }
-    if let Some(runs) = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|n| n.parse::<usize>().ok())
-        .filter(|&n| n > 1)
-    {
-        return repeat(runs);
+    if let Some(runs) = std::env::var("BENCH_RUNS").ok().filter(|_| !profiling) {
+        match runs.parse::<usize>() {
+            Ok(0) | Err(_) => panic!("BENCH_RUNS={runs}: expected a number of runs, 1 or more"),
+            Ok(1) => {}
+            Ok(runs) => return repeat(runs),
+        }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cores.saturating_sub(1).max(1);
@@ -961,7 +961,9 @@ fn build_cost() -> Build {
 fn repeat(runs: usize) {
     let exe = std::env::current_exe().expect("the benchmark's own path");
     let mut values: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut lines = Vec::new();
     for run in 1..=runs {
+        eprintln!("BENCH_RUNS: run {run} of {runs}");
         let output = Command::new(&exe)
             .arg("--bench")
             .env_remove("BENCH_RUNS")
@@ -976,7 +978,9 @@ fn repeat(runs: usize) {
             .rev()
             .find(|l| l.starts_with("bench: "))
             .expect("each run ends with a bench: line");
-        println!("run {run}/{runs}: {line}");
+        // Each run's whole table, as a single run prints it.
+        print!("{stdout}");
+        lines.push(format!("run {run}/{runs}: {line}"));
         for (key, value) in line["bench: ".len()..]
             .split_whitespace()
             .filter_map(|kv| kv.split_once('='))
@@ -996,11 +1000,13 @@ fn repeat(runs: usize) {
             1 => all[mid],
             _ => (all[mid - 1] + all[mid]) / 2.0,
         };
-        // Ratios: the median, two decimals. Counts (token requests, RSS growth): the worst
-        // run, so that one run with a second token request is not voted away.
-        match key.ends_with("ratio") {
-            true => write!(line, " {key}={median:.2}"),
-            false => write!(line, " {key}={}", all[all.len() - 1]),
+        // Ratios: the median (of an even count, the mean of the middle two, to three decimals
+        // rather than rounded twice). Counts (token requests, RSS growth): the worst run, so
+        // that one run with a second token request is not voted away.
+        match (key.ends_with("ratio"), all.len() % 2) {
+            (true, 1) => write!(line, " {key}={median:.2}"),
+            (true, _) => write!(line, " {key}={median:.3}"),
+            (false, _) => write!(line, " {key}={}", all[all.len() - 1]),
         }
         .expect("writing to a String");
     }
@@ -1009,6 +1015,7 @@ fn repeat(runs: usize) {
             write!(line, " build_ratio={ratio}").expect("writing to a String");
         }
     }
+    println!("\n{}", lines.join("\n"));
     println!("{runs} runs: ratios are medians, counts the worst run's\n{line}");
 }
 
