@@ -955,9 +955,9 @@ fn build_cost() -> Build {
 // Several runs (BENCH_RUNS=n).
 
 /// `runs` whole runs, each in a fresh process (the ratios move more from run to run than within
-/// one: heap layout, the machine's speed), each run's `bench:` line, and last one `bench:` line
-/// of the ratios' medians and the counts' worst, to which `BENCH_BUILD=1` adds one build
-/// comparison.
+/// one: heap layout, the machine's speed): each run's table, then every run's `bench:` line, and
+/// last one `bench:` line of the ratios' medians and the counts' worst, to which
+/// `BENCH_BUILD=1` adds one build comparison.
 fn repeat(runs: usize) {
     let exe = std::env::current_exe().expect("the benchmark's own path");
     let mut values: Vec<(String, Vec<f64>)> = Vec::new();
