@@ -22,7 +22,8 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
-    /// No usable token: the token endpoint refused, or Graph answered 401 twice.
+    /// No usable token: the token endpoint refused, or Graph answered 401 (twice, or once and
+    /// no fresh token was to be had).
     #[error("authentication failed: {0}")]
     Authentication(#[from] AuthError),
 
@@ -139,7 +140,9 @@ impl Error {
         match self {
             Error::Graph(g) => Some(g),
             Error::OutcomeUnknown { graph, .. } => graph.as_deref(),
-            Error::Authentication(AuthError::Rejected(g)) => Some(g),
+            Error::Authentication(
+                AuthError::Rejected(g) | AuthError::RefreshFailed { rejected: g, .. },
+            ) => Some(g),
             _ => None,
         }
     }
@@ -262,6 +265,16 @@ pub enum AuthError {
     /// Graph answered 401, and no other token was to be had or it was refused too.
     #[error("Graph rejected the token: {0}")]
     Rejected(Box<GraphError>),
+    /// Graph answered 401, and fetching a fresh token for the one retry failed. Both are
+    /// kept: Graph's answer (with its request IDs, for a support case) and why no retry
+    /// followed.
+    #[error("Graph rejected the token ({rejected}), and a fresh one could not be had: {refresh}")]
+    RefreshFailed {
+        /// Graph's 401.
+        rejected: Box<GraphError>,
+        /// Why the fresh token could not be had.
+        refresh: Box<AuthError>,
+    },
     /// A token provider failed in its own way.
     #[error("token provider failed: {0}")]
     Provider(String),

@@ -455,6 +455,61 @@ async fn a_401_fetches_a_new_token_and_retries_once() {
 }
 
 #[tokio::test]
+async fn a_401_whose_fresh_token_cannot_be_had_keeps_graphs_answer_and_the_reason() {
+    let idp = token_then(
+        ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
+    )
+    .await;
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("request-id", "req-401")
+                .set_body_json(
+                    json!({"error": {"code": "InvalidAuthenticationToken", "message": "revoked"}}),
+                ),
+        )
+        .mount(&graph)
+        .await;
+    let err = client(&graph, credentials(&idp, TestClock::new()))
+        .create(&user(), types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    let Error::Authentication(AuthError::RefreshFailed { rejected, refresh }) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (rejected.status, rejected.code.as_deref()),
+        (401, Some("InvalidAuthenticationToken"))
+    );
+    assert!(
+        matches!(**refresh, AuthError::TokenEndpoint { status: 500, .. }),
+        "{refresh:?}"
+    );
+    // What a support case needs is still there: Graph's request-id and the ID that was sent.
+    let sent = requests(&graph).await;
+    assert_eq!(sent.len(), 1, "no retry without a fresh token");
+    assert_eq!(
+        err.graph().and_then(|g| g.request_id.as_deref()),
+        Some("req-401")
+    );
+    assert_eq!(
+        err.client_request_id(),
+        sent[0]
+            .headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+    );
+    assert_eq!(err.status(), Some(401));
+    let text = err.to_string();
+    assert!(
+        text.contains("revoked") && text.contains("temporarily_unavailable"),
+        "{text}"
+    );
+    assert_eq!(requests(&idp).await.len(), 2);
+}
+
+#[tokio::test]
 async fn a_second_401_is_an_authentication_error() {
     let idp = token_endpoint(&["tok-1", "tok-2", "tok-3"]).await;
     let graph = graph_answering(401).await;

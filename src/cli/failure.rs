@@ -44,6 +44,11 @@ impl Failure {
                 Error::InvalidRequest(_) | Error::Config(_) => 2,
                 // Unreachable is not refused: a script may retry the one, not the other.
                 Error::Authentication(AuthError::Transport(_)) => 5,
+                Error::Authentication(AuthError::RefreshFailed { refresh, .. })
+                    if matches!(**refresh, AuthError::Transport(_)) =>
+                {
+                    5
+                }
                 Error::Authentication(_) => 3,
                 Error::Graph(_) | Error::ResponseTooLarge { .. } | Error::Decode { .. } => 4,
                 Error::Transport { .. } => 5,
@@ -176,13 +181,45 @@ mod tests {
     #[test]
     fn an_unreachable_token_endpoint_is_a_transport_failure_not_a_refusal() {
         let unreachable = AuthError::Transport("could not connect".into());
-        assert_eq!(Failure::Library(unreachable.into()).exit_status(), 5);
+        assert_eq!(
+            Failure::Library(unreachable.clone().into()).exit_status(),
+            5
+        );
         let refused = AuthError::TokenEndpoint {
             status: 401,
             error: Some("invalid_client".into()),
             description: None,
             aadsts: None,
         };
-        assert_eq!(Failure::Library(refused.into()).exit_status(), 3);
+        assert_eq!(Failure::Library(refused.clone().into()).exit_status(), 3);
+        // After Graph's 401, the fresh token's failure decides, the same way.
+        let rejected = |refresh: AuthError| {
+            let graph = GraphError {
+                status: 401,
+                code: Some("InvalidAuthenticationToken".into()),
+                message: None,
+                request_id: Some("r-1".into()),
+                client_request_id: Some("c-1".into()),
+                date: None,
+                retry_after: None,
+                attempts: 1,
+                body: None,
+            };
+            Failure::Library(
+                AuthError::RefreshFailed {
+                    rejected: Box::new(graph),
+                    refresh: Box::new(refresh),
+                }
+                .into(),
+            )
+        };
+        assert_eq!(rejected(unreachable).exit_status(), 5);
+        let refused = rejected(refused);
+        assert_eq!(refused.exit_status(), 3);
+        let json: serde_json::Value = serde_json::from_str(&refused.json()).unwrap();
+        assert_eq!(json["error"]["kind"], "authentication");
+        assert_eq!(json["error"]["status"], 401);
+        assert_eq!(json["error"]["requestId"], "r-1");
+        assert_eq!(json["error"]["clientRequestId"], "c-1");
     }
 }

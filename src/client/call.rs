@@ -82,6 +82,8 @@ struct Record {
     reauthenticated: bool,
     /// The fresh token for the attempt after a 401.
     fresh_token: Option<AccessToken>,
+    /// Why no fresh token could be had after a 401.
+    refresh_failure: Option<AuthError>,
     /// A failure the generated code cannot express; it takes precedence.
     failure: Option<Error>,
     /// Why a non-idempotent request's outcome is unknown.
@@ -295,6 +297,9 @@ impl Call {
                         return Self::inert();
                     }
                     Ok(_) => {}
+                    // The 401 stays the answer (read below, with Graph's IDs); `finish` adds
+                    // why no retry followed.
+                    Err(Error::Authentication(e)) => self.record().refresh_failure = Some(e),
                     Err(e) => return self.fail(e),
                 }
             }
@@ -534,9 +539,18 @@ impl Call {
                 })
             }
             Err(error) => {
-                let record = std::mem::take(&mut *guard);
+                let mut record = std::mem::take(&mut *guard);
                 drop(guard);
-                Err(self.failed(record, error))
+                let refresh = record.refresh_failure.take();
+                Err(match (self.failed(record, error), refresh) {
+                    (Error::Authentication(AuthError::Rejected(rejected)), Some(refresh)) => {
+                        Error::Authentication(AuthError::RefreshFailed {
+                            rejected,
+                            refresh: Box::new(refresh),
+                        })
+                    }
+                    (error, _) => error,
+                })
             }
         }
     }
