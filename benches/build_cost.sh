@@ -9,13 +9,17 @@
 # temporary directory that is removed afterwards, so builds are truly cold; crates come from the
 # registry already downloaded (--offline). Nothing is written to the repository.
 #
-# Environment: BUILD_COST_RUNS (default 1) alternates plain/library builds that many times and
-# reports the median; BUILD_COST_JOBS sets cargo's -j (default: cargo's own, all cores).
+# Environment: BUILD_COST_RUNS (default 1) makes that many pairs of builds, plain and library
+# back to back (alternating which goes first), and reports medians; BUILD_COST_JOBS sets cargo's
+# -j (default: cargo's own, all cores). The ratios are the median of each pair's own ratio, not
+# the ratio of the medians: the machine's speed drifts by a fifth or more between pairs, and a
+# pair's two builds share the machine's state, so its ratio cancels the drift that medians taken
+# side by side would mix in.
 #
 # Last line on stdout, for scripts:
 #   build_cost: lib_s=.. plain_s=.. ratio=.. lib_cpu_s=.. plain_cpu_s=.. cpu_ratio=..
-#               build_rs_compile_s=.. build_rs_run_s=.. generator_units_s=.. crate_units_s=..
-#               plain_units_s=..   (one line)
+#               pair_ratios=..,.. build_rs_compile_s=.. build_rs_run_s=.. generator_units_s=..
+#               crate_units_s=.. plain_units_s=..   (one line)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -204,8 +208,16 @@ fi
 
 lw=$(median "${lib_wall[@]}") pw=$(median "${plain_wall[@]}")
 lc=$(median "${lib_cpu[@]}") pc=$(median "${plain_cpu[@]}")
-awk -v lw="$lw" -v pw="$pw" -v lc="$lc" -v pc="$pc" -v bc="$build_rs_compile" -v br="$build_rs_run" \
+pair_wall=() pair_cpu=()
+for ((i = 0; i < runs; i++)); do
+  pair_wall+=("$(awk -v l="${lib_wall[i]}" -v p="${plain_wall[i]}" 'BEGIN { printf "%.4f", l / p }')")
+  pair_cpu+=("$(awk -v l="${lib_cpu[i]}" -v p="${plain_cpu[i]}" 'BEGIN { printf "%.4f", l / p }')")
+done
+ratio=$(median "${pair_wall[@]}") cpu_ratio=$(median "${pair_cpu[@]}")
+pairs=$(printf '%s\n' "${pair_wall[@]}" | awk '{ printf "%s%.2f", (NR > 1 ? "," : ""), $1 }')
+awk -v lw="$lw" -v pw="$pw" -v lc="$lc" -v pc="$pc" -v r="$ratio" -v cr="$cpu_ratio" -v pr="$pairs" \
+  -v bc="$build_rs_compile" -v br="$build_rs_run" \
   -v gu="$generator_units" -v cu="$crate_units" -v pu="$plain_units" 'BEGIN {
-  printf "build_cost: lib_s=%.1f plain_s=%.1f ratio=%.2f lib_cpu_s=%.1f plain_cpu_s=%.1f cpu_ratio=%.2f build_rs_compile_s=%s build_rs_run_s=%s generator_units_s=%s crate_units_s=%s plain_units_s=%s\n",
-    lw, pw, lw / pw, lc, pc, lc / pc, bc, br, gu, cu, pu
+  printf "build_cost: lib_s=%.1f plain_s=%.1f ratio=%.2f lib_cpu_s=%.1f plain_cpu_s=%.1f cpu_ratio=%.2f pair_ratios=%s build_rs_compile_s=%s build_rs_run_s=%s generator_units_s=%s crate_units_s=%s plain_units_s=%s\n",
+    lw, pw, r, lc, pc, cr, pr, bc, br, gu, cu, pu
 }'

@@ -1174,7 +1174,8 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
         build_ratio = b.iter().find(|(k, _)| k == "ratio").map(|(_, v)| v.clone());
         let _ = writeln!(
             out,
-            "| cold `cargo build --release` (library, default features) vs plain crate, wall | {} s | {} s | {} | | |",
+            "| cold `cargo build --release` (library, default features) vs plain crate, wall (medians; ratio: median of the pairs' ratios {}) | {} s | {} s | {} | | |",
+            get("pair_ratios"),
             get("lib_s"),
             get("plain_s"),
             get("ratio")

@@ -262,10 +262,12 @@ pub enum AuthError {
     /// The token endpoint could not be reached or answered something unreadable.
     #[error("token endpoint failure: {0}")]
     Transport(String),
-    /// Graph answered 401, and no other token was to be had or it was refused too.
+    /// Graph answered 401 twice (to a fresh token too), or once and the provider had only the
+    /// same token again (a [`StaticToken`](crate::StaticToken), say).
     #[error("Graph rejected the token: {0}")]
     Rejected(Box<GraphError>),
-    /// Graph answered 401, and fetching a fresh token for the one retry failed. Both are
+    /// Graph answered 401, and fetching a fresh token for the one retry failed (an error, or
+    /// no answer within the request timeout). Both are
     /// kept: Graph's answer (with its request IDs, for a support case) and why no retry
     /// followed.
     #[error("Graph rejected the token ({rejected}), and a fresh one could not be had: {refresh}")]

@@ -1,6 +1,8 @@
 //! Tokens against a loopback stand-in of the identity platform: the form, the cache, refresh,
 //! 401 recovery, and the promise that no secret is ever printed.
 
+mod support;
+
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -12,6 +14,7 @@ use graph_meetings::{
     InvalidRequest, RetryPolicy, TokenProvider, User,
 };
 use serde_json::json;
+use support::{Act, Script};
 use wiremock::{
     matchers::{header, method, path},
     Mock, MockServer, Request, ResponseTemplate,
@@ -451,6 +454,11 @@ async fn a_401_fetches_a_new_token_and_retries_once() {
         sent[0].headers.get("client-request-id"),
         sent[1].headers.get("client-request-id")
     );
+    // The retry carries the fresh token, once, and the same single request ID.
+    for name in ["authorization", "client-request-id", "retry-attempt"] {
+        assert_eq!(sent[1].headers.get_all(name).iter().count(), 1, "{name}");
+    }
+    assert_eq!(sent[1].headers["authorization"], "Bearer tok-2");
     assert_eq!(requests(&idp).await.len(), 2);
 }
 
@@ -507,6 +515,31 @@ async fn a_401_whose_fresh_token_cannot_be_had_keeps_graphs_answer_and_the_reaso
         "{text}"
     );
     assert_eq!(requests(&idp).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_401_with_a_cut_off_body_and_no_fresh_token_still_says_both() {
+    let idp = token_then(
+        ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
+    )
+    .await;
+    let graph = Script::start(|_| Act::Truncate(401, 1_000, "{\"error\"".into())).await;
+    let c = Client::builder()
+        .base_url(&graph.url)
+        .token_provider(credentials(&idp, TestClock::new()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = c.create_or_get(&user(), request()).await.unwrap_err();
+    let Error::Authentication(AuthError::RefreshFailed { rejected, refresh }) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(rejected.status, 401);
+    assert!(
+        matches!(**refresh, AuthError::TokenEndpoint { status: 500, .. }),
+        "{refresh:?}"
+    );
+    assert_eq!(graph.count(), 1);
 }
 
 #[tokio::test]

@@ -22,7 +22,8 @@ Exit status:
   3  authentication: no credentials, the token endpoint refused, Graph answered 401
   4  Graph answered with an error (its code, message and request-id are on stderr)
   5  transport failure: no complete answer from Graph or the token endpoint (timeout,
-     connection lost, an unreadable token response)
+     connection lost, an unreadable token response), also when that kept a 401 from
+     being retried with a fresh token
   6  create's outcome is unknown: a meeting may have been made; use create-or-get to retry
 
 Credentials: GRAPH_TOKEN (a bearer token), else AZURE_TENANT_ID + AZURE_CLIENT_ID +

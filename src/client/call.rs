@@ -524,7 +524,8 @@ impl Call {
         // record: each move of either is a copy.
         let mut guard = self.record();
         if let Some(failure) = guard.failure.take() {
-            return Err(failure);
+            let refresh = guard.refresh_failure.take();
+            return Err(with_refresh(failure, refresh));
         }
         match result {
             Ok(value) => {
@@ -545,15 +546,7 @@ impl Call {
                 let mut record = std::mem::take(&mut *guard);
                 drop(guard);
                 let refresh = record.refresh_failure.take();
-                Err(match (self.failed(record, error), refresh) {
-                    (Error::Authentication(AuthError::Rejected(rejected)), Some(refresh)) => {
-                        Error::Authentication(AuthError::RefreshFailed {
-                            rejected,
-                            refresh: Box::new(refresh),
-                        })
-                    }
-                    (error, _) => error,
-                })
+                Err(with_refresh(self.failed(record, error), refresh))
             }
         }
     }
@@ -659,6 +652,20 @@ fn correlation_bits() -> [u8; 16] {
             RefCell::new(fastrand::Rng::with_seed(RandomState::new().hash_one(())));
     }
     BITS.with(|rng| rng.borrow_mut().u128(..).to_le_bytes())
+}
+
+/// Graph's 401, when no fresh token could be had for the retry (`refresh`): both, so that the
+/// caller learns why no retry followed as well as what Graph said.
+fn with_refresh(error: Error, refresh: Option<AuthError>) -> Error {
+    match (error, refresh) {
+        (Error::Authentication(AuthError::Rejected(rejected)), Some(refresh)) => {
+            Error::Authentication(AuthError::RefreshFailed {
+                rejected,
+                refresh: Box::new(refresh),
+            })
+        }
+        (error, _) => error,
+    }
 }
 
 fn text(value: Option<&HeaderValue>) -> Option<String> {

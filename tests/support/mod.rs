@@ -119,10 +119,19 @@ async fn serve(
     let mut first = lines.next().unwrap_or_default().split(' ');
     let method = first.next().unwrap_or_default().to_string();
     let path = first.next().unwrap_or_default().to_string();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
+    // A header sent twice reads as its values joined by ", " (as HTTP combines them), so an
+    // equality check on it also catches a duplicate.
+    let mut headers: HashMap<String, String> = HashMap::new();
+    for (name, value) in lines.filter_map(|l| l.split_once(':')) {
+        let value = value.trim();
+        headers
+            .entry(name.trim().to_ascii_lowercase())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.to_string());
+    }
     let len: usize = headers
         .get("content-length")
         .and_then(|v| v.parse().ok())
