@@ -47,7 +47,8 @@ pub(super) enum Command {
     /// Serve the local Graph emulator on 127.0.0.1 until stopped (Ctrl-C).
     Emulator(EmulatorArgs),
     /// The main job against an embedded emulator: createOrGet twice, create, a refused time
-    /// rule. Needs no account and no network.
+    /// rule, a throttled request retried, client credentials for another user. Needs no
+    /// account and no network.
     Demo(DemoArgs),
 }
 
