@@ -267,9 +267,8 @@ pub enum AuthError {
     #[error("Graph rejected the token: {0}")]
     Rejected(Box<GraphError>),
     /// Graph answered 401, and fetching a fresh token for the one retry failed (an error, or
-    /// no answer within the request timeout). Both are
-    /// kept: Graph's answer (with its request IDs, for a support case) and why no retry
-    /// followed.
+    /// no answer within the request timeout). Both are kept: Graph's answer (with its request
+    /// IDs, for a support case) and why no retry followed.
     #[error("Graph rejected the token ({rejected}), and a fresh one could not be had: {refresh}")]
     RefreshFailed {
         /// Graph's 401.
