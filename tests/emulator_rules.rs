@@ -611,6 +611,40 @@ fn decode_join_information(meeting: &Value) -> String {
 }
 
 #[tokio::test]
+async fn a_body_far_over_the_cap_is_answered_413_while_the_client_is_still_sending() {
+    // Refused as soon as it is known to be too large, but the rest is read (and dropped) first:
+    // closing on unread data would fail the client's next write, and it would never see the 413.
+    let emu = Emulator::start().await.unwrap();
+    let url = format!("{}/v1.0/me/onlineMeetings/createOrGet", emu.base_url());
+    let big = format!(
+        r#"{{"externalId":"x","subject":"{}"}}"#,
+        "a".repeat(8 * MAX_REQUEST_BYTES)
+    );
+    // Declared up front, and streamed in pieces with no length.
+    let declared = http()
+        .post(&url)
+        .bearer_auth("t")
+        .header("Content-Type", "application/json")
+        .body(big.clone());
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = big
+        .into_bytes()
+        .chunks(64 * 1024)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let streamed = http()
+        .post(&url)
+        .bearer_auth("t")
+        .header("Content-Type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )));
+    for request in [declared, streamed] {
+        let response = request.send().await.expect("an answer, not a broken pipe");
+        assert_eq!(graph_error(response).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}
+
+#[tokio::test]
 async fn malformed_requests_get_graph_errors_never_a_dropped_connection() {
     let emu = Emulator::start().await.unwrap();
     let url = format!("{}/v1.0/me/onlineMeetings/createOrGet", emu.base_url());
@@ -980,7 +1014,8 @@ async fn a_refusal_leaves_the_connection_usable_or_says_it_closes() {
         assert_eq!(meeting["externalId"], "keep-alive");
     }
 
-    // Over the cap: refused without reading, and the answer says the connection closes.
+    // Over the cap: refused without keeping the body (here none follows the head), and the
+    // answer says the connection closes.
     let mut stream = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
     let head = format!(
         "POST /v1.0/me/onlineMeetings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
