@@ -11,7 +11,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use graph_meetings::{
     times::Clock, types, AccessToken, AuthError, Client, ClientCredentials, Cloud, Error,
-    InvalidRequest, RetryPolicy, TokenProvider, User,
+    GraphError, InvalidRequest, RetryPolicy, TokenProvider, User,
 };
 use serde_json::json;
 use support::{Act, Script};
@@ -85,6 +85,26 @@ async fn token_then(later: ResponseTemplate) -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// An identity platform that issues `tok-1`, then answers every request 500.
+async fn refresh_fails_after_one_token() -> MockServer {
+    token_then(
+        ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
+    )
+    .await
+}
+
+/// Graph's 401 from a `RefreshFailed` whose token failure was that 500.
+fn rejected_after_a_failed_refresh(err: &Error) -> &GraphError {
+    let Error::Authentication(AuthError::RefreshFailed { rejected, refresh }) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        matches!(**refresh, AuthError::TokenEndpoint { status: 500, .. }),
+        "{refresh:?}"
+    );
+    rejected
 }
 
 async fn graph_answering(status: u16) -> MockServer {
@@ -405,10 +425,7 @@ async fn a_failing_token_endpoint_is_asked_once_by_many_waiting_callers() {
 
 #[tokio::test]
 async fn a_failed_refresh_falls_back_to_the_cached_token_until_it_expires() {
-    let idp = token_then(
-        ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
-    )
-    .await;
+    let idp = refresh_fails_after_one_token().await;
     let clock = TestClock::new();
     let provider = credentials(&idp, clock.clone());
     provider.token().await.unwrap();
@@ -464,10 +481,7 @@ async fn a_401_fetches_a_new_token_and_retries_once() {
 
 #[tokio::test]
 async fn a_401_whose_fresh_token_cannot_be_had_keeps_graphs_answer_and_the_reason() {
-    let idp = token_then(
-        ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
-    )
-    .await;
+    let idp = refresh_fails_after_one_token().await;
     let graph = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
@@ -483,16 +497,10 @@ async fn a_401_whose_fresh_token_cannot_be_had_keeps_graphs_answer_and_the_reaso
         .create(&user(), types::OnlineMeeting::default())
         .await
         .unwrap_err();
-    let Error::Authentication(AuthError::RefreshFailed { rejected, refresh }) = &err else {
-        panic!("{err:?}")
-    };
+    let rejected = rejected_after_a_failed_refresh(&err);
     assert_eq!(
         (rejected.status, rejected.code.as_deref()),
         (401, Some("InvalidAuthenticationToken"))
-    );
-    assert!(
-        matches!(**refresh, AuthError::TokenEndpoint { status: 500, .. }),
-        "{refresh:?}"
     );
     // What a support case needs is still there: Graph's request-id and the ID that was sent.
     let sent = requests(&graph).await;
@@ -519,10 +527,7 @@ async fn a_401_whose_fresh_token_cannot_be_had_keeps_graphs_answer_and_the_reaso
 
 #[tokio::test]
 async fn a_401_with_a_cut_off_body_and_no_fresh_token_still_says_both() {
-    let idp = token_then(
-        ResponseTemplate::new(500).set_body_json(json!({"error": "temporarily_unavailable"})),
-    )
-    .await;
+    let idp = refresh_fails_after_one_token().await;
     let graph = Script::start(|_| Act::Truncate(401, 1_000, "{\"error\"".into())).await;
     let c = Client::builder()
         .base_url(&graph.url)
@@ -531,14 +536,7 @@ async fn a_401_with_a_cut_off_body_and_no_fresh_token_still_says_both() {
         .build()
         .unwrap();
     let err = c.create_or_get(&user(), request()).await.unwrap_err();
-    let Error::Authentication(AuthError::RefreshFailed { rejected, refresh }) = &err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(rejected.status, 401);
-    assert!(
-        matches!(**refresh, AuthError::TokenEndpoint { status: 500, .. }),
-        "{refresh:?}"
-    );
+    assert_eq!(rejected_after_a_failed_refresh(&err).status, 401);
     assert_eq!(graph.count(), 1);
 }
 
