@@ -79,9 +79,10 @@ impl Failure {
             Failure::Other(m) | Failure::Unprinted(m) => ("other", m.clone()),
             Failure::Library(e) => (kind(e), e.to_string()),
         };
+        let exit_status = self.exit_status();
         let object = serde_json::json!({
-            "outcome": if self.exit_status() == 6 { "unknown" } else { "failed" },
-            "exitStatus": self.exit_status(),
+            "outcome": if exit_status == 6 { "unknown" } else { "failed" },
+            "exitStatus": exit_status,
             "error": {
                 "kind": kind,
                 "message": message,
