@@ -69,6 +69,9 @@ pub enum Error {
         status: u16,
         /// The cap that was exceeded.
         limit: usize,
+        /// The `request-id` the answer carried: after a 2xx the meeting exists, and this is
+        /// how support finds it.
+        request_id: Option<String>,
         /// Requests sent.
         attempts: u32,
         /// The `client-request-id` the request carried.
@@ -84,6 +87,9 @@ pub enum Error {
         reason: String,
         /// The first bytes of the body, lossily as text.
         excerpt: String,
+        /// The `request-id` the answer carried (see
+        /// [`ResponseTooLarge`](Error::ResponseTooLarge)).
+        request_id: Option<String>,
         /// Requests sent.
         attempts: u32,
         /// The `client-request-id` the request carried.
@@ -97,6 +103,17 @@ impl Error {
         match self {
             Error::ResponseTooLarge { status, .. } | Error::Decode { status, .. } => Some(*status),
             _ => self.graph().map(|g| g.status),
+        }
+    }
+
+    /// The `request-id` Graph gave its answer, when there was an answer that carried one:
+    /// Graph's errors, and answers that could not be used.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::ResponseTooLarge { request_id, .. } | Error::Decode { request_id, .. } => {
+                request_id.as_deref()
+            }
+            _ => self.graph().and_then(|g| g.request_id.as_deref()),
         }
     }
 

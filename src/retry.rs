@@ -3,7 +3,8 @@
 //! The rule is per operation. createOrGet is keyed by externalId, so sending it again can only
 //! find the meeting the first attempt made: it is retried on every transient failure. create is
 //! not idempotent: it is retried only when the service said it did not act (429, or 503 with
-//! Retry-After) or the request never left (connect failure). Anything ambiguous ends in
+//! Retry-After) or the request never left (connect failure). Anything ambiguous (a timeout, a
+//! lost answer, any other server error but 501 and 505) ends in
 //! [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) instead of a second meeting.
 
 use std::time::Duration;
@@ -121,7 +122,12 @@ impl Idempotency {
             (_, 429) => Verdict::Retry,
             (Idempotency::Keyed, 408 | 500 | 502 | 503 | 504) => Verdict::Retry,
             (Idempotency::NotIdempotent, 503) if has_retry_after => Verdict::Retry,
-            (Idempotency::NotIdempotent, 408 | 500 | 502 | 503 | 504) => Verdict::Ambiguous,
+            // 501 and 505: the service does not do what was asked, so it did nothing.
+            (Idempotency::NotIdempotent, 501 | 505) => Verdict::Final,
+            // Any other server error, and statuses past the classes HTTP defines (which a
+            // proxy may still send): nothing says the meeting was not made. A caller told
+            // "error" would retry, and a caller's own "retry on 5xx" loop would duplicate.
+            (Idempotency::NotIdempotent, 408 | 500..) => Verdict::Ambiguous,
             _ => Verdict::Final,
         }
     }
@@ -155,8 +161,14 @@ pub(crate) fn retry_after(
         .to_str()
         .ok()?
         .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many seconds to count is still a wait, longer than any policy allows: it ends
+        // the retries rather than being ignored (and retried after a short backoff).
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     let now = now();
     let at = match DateTime::parse_from_rfc2822(value) {
@@ -246,6 +258,11 @@ mod tests {
             retry_after(&headers("Monday, 31-Feb-26 10:00:00 GMT"), now),
             None
         );
+        assert_eq!(
+            retry_after(&headers("99999999999999999999"), now),
+            Some(Duration::MAX),
+            "more seconds than a u64 holds"
+        );
         assert_eq!(retry_after(&headers("soon-ish"), now), None);
         assert_eq!(retry_after(&headers("-3"), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
@@ -274,10 +291,19 @@ mod tests {
             create.status(StatusCode::INTERNAL_SERVER_ERROR, false),
             Verdict::Ambiguous
         );
-        for s in [400, 401, 403, 404, 409] {
+        for s in [400, 401, 403, 404, 409, 501, 505] {
             assert_eq!(
                 create.status(StatusCode::from_u16(s).unwrap(), true),
                 Verdict::Final,
+                "{s}"
+            );
+        }
+        // Server errors Graph documents beyond the usual ones, the rest of the class, and
+        // statuses no class defines: the meeting may exist.
+        for s in [507, 509, 520, 599, 600, 999] {
+            assert_eq!(
+                create.status(StatusCode::from_u16(s).unwrap(), false),
+                Verdict::Ambiguous,
                 "{s}"
             );
         }

@@ -45,7 +45,11 @@ async fn answering(status: u16, body: Value) -> MockServer {
 }
 
 async fn sent(server: &MockServer) -> Vec<wiremock::Request> {
-    server.received_requests().await.unwrap_or_default()
+    // `None` means recording is off, which would make every "nothing was sent" check vacuous.
+    server
+        .received_requests()
+        .await
+        .expect("the mock server records requests")
 }
 
 fn cog(external_id: &str) -> types::CreateOrGetRequest {
@@ -542,7 +546,11 @@ async fn malformed_answers_are_errors_with_status_and_excerpt() {
     for (status, body, kind) in cases {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(status).set_body_raw(body, "text/html"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .set_body_raw(body, "text/html")
+                    .insert_header("request-id", "rid-bad"),
+            )
             .mount(&server)
             .await;
         let err = client(&server, ApiVersion::V1)
@@ -550,6 +558,8 @@ async fn malformed_answers_are_errors_with_status_and_excerpt() {
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(status), "{err}");
+        // Made or found a meeting, or not: the answer's ID is what support traces it by.
+        assert_eq!(err.request_id(), Some("rid-bad"), "{err:?}");
         match (kind, &err) {
             ("decode", Error::Decode { excerpt, .. }) => {
                 assert!(body.starts_with(excerpt.as_str()), "{excerpt}");
@@ -568,7 +578,11 @@ async fn bodies_over_the_cap_are_refused() {
     let big = format!(r#"{{"id": "{}"}}"#, "x".repeat(100_000));
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_raw(big, "application/json"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_raw(big, "application/json")
+                .insert_header("request-id", "rid-big"),
+        )
         .mount(&server)
         .await;
     let c = Client::builder()
@@ -589,8 +603,8 @@ async fn bodies_over_the_cap_are_refused() {
         ),
         "{err:?}"
     );
-    // No request-id can be read from an answer that was not kept: the ID the call sent is what
-    // support can find it by, and it is the one the service saw.
+    // The answer was not kept, but its headers were read: both IDs lead support to the meeting.
+    assert_eq!(err.request_id(), Some("rid-big"));
     let received = server.received_requests().await.unwrap();
     let sent = received[0].headers.get("client-request-id").unwrap();
     assert_eq!(err.client_request_id(), Some(sent.to_str().unwrap()));

@@ -144,6 +144,51 @@ async fn retry_after_in_the_past_or_garbage_still_retries() {
 }
 
 #[tokio::test]
+async fn a_503_to_create_whose_retry_after_cannot_be_read_is_an_unknown_outcome() {
+    // Only a readable Retry-After says "throttled, not acted on"; without one, a 503 may
+    // follow a meeting that was made.
+    for value in ["in a bit", "", "-1"] {
+        let v = value.to_string();
+        let server = Script::start(move |_| {
+            Act::Respond(503, vec![("retry-after", v.clone())], "{}".into())
+        })
+        .await;
+        let err = client(&server, quick())
+            .create(&User::Me, meeting_request())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+            "{value:?}: {err:?}"
+        );
+        assert_eq!(server.count(), 1, "{value:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_too_long_to_count_ends_the_retries() {
+    // More seconds than fit in 64 bits: longer than any policy's wait, not "no Retry-After"
+    // (which would retry after a short backoff, against the service's request).
+    let server = Script::start(|_| {
+        Act::Respond(
+            429,
+            vec![("retry-after", "99999999999999999999".into())],
+            "{}".into(),
+        )
+    })
+    .await;
+    let err = client(&server, quick())
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap_err();
+    let Error::Graph(g) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((g.status, g.attempts), (429, 1));
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
 async fn persistent_503_stops_at_the_limit_with_the_last_error_and_attempts() {
     let server = Script::start(|_| {
         json(503, json!({"error": {"code": "ServiceUnavailable", "message": "try later", "innerError": {"request-id": "r"}}}))
@@ -348,7 +393,9 @@ async fn create_is_retried_when_the_service_says_it_did_not_act() {
 
 #[tokio::test]
 async fn create_is_not_retried_on_ambiguous_statuses() {
-    for status in [500, 502, 503, 504] {
+    // The usual server errors, others Graph documents (507, 509), the rest of the class, and a
+    // status past every class (a proxy's): none says the meeting was not made.
+    for status in [500, 502, 503, 504, 507, 509, 599, 600] {
         let server = Script::start(move |_| json(status, json!({}))).await;
         let err = client(&server, quick())
             .create(&User::Me, meeting_request())

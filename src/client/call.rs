@@ -328,6 +328,7 @@ impl Call {
                     let error = Error::ResponseTooLarge {
                         status: status.as_u16(),
                         limit,
+                        request_id: text(response.headers().get(REQUEST_ID)),
                         attempts: number,
                         client_request_id: self.client_request_id().to_owned(),
                     };
@@ -571,6 +572,7 @@ impl Call {
                         status: status.as_u16(),
                         reason: error.to_string(),
                         excerpt: transport::excerpt(&bytes),
+                        request_id: text(record.request_id.as_ref()),
                         attempts,
                         client_request_id: self.client_request_id().to_owned(),
                     };
