@@ -141,7 +141,11 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<Http, Error> {
 
 /// Parses a root URL that credentials will be sent to: https, or plain http only to loopback.
 pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
-    let parsed = Url::parse(url).map_err(|e| Error::Config(format!("{what} {url:?}: {e}")))?;
+    let parsed = Url::parse(url).map_err(|e| {
+        // Unparsed, so its credentials (if any) are cut out by hand: `user:p#ss@host` is not a
+        // URL, and its password would be in the message.
+        Error::Config(format!("{what} {:?}: {e}", without_userinfo(url)))
+    })?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(Error::Config(format!(
             "{what} must not carry credentials in the URL"
@@ -162,6 +166,17 @@ pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
         other => Err(Error::Config(format!(
             "{what} {url:?}: unsupported scheme {other:?}"
         ))),
+    }
+}
+
+/// `url` with whatever stands before the last `@` of its authority replaced by `***`.
+fn without_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -256,6 +271,25 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_that_does_not_parse_is_quoted_without_its_credentials() {
+        let Err(Error::Config(message)) = secure_root("https://user:p#ss@graph.test/x", "base URL")
+        else {
+            panic!("not a URL")
+        };
+        assert!(
+            !message.contains("user") && !message.contains("p#ss"),
+            "{message}"
+        );
+        assert!(message.contains("https://***@graph.test/x"), "{message}");
+        // Without credentials, quoted as given.
+        let Err(Error::Config(message)) = secure_root("https://graph.test:99999", "base URL")
+        else {
+            panic!("not a URL")
+        };
+        assert!(message.contains("https://graph.test:99999"), "{message}");
+    }
 
     #[test]
     fn plain_http_is_only_for_loopback() {

@@ -3,6 +3,11 @@
 //! `azure_identity` offers managed identity, workload identity, the Azure CLI and more; this
 //! adapter asks the credential for Graph's `/.default` scope and puts its tokens behind the same
 //! [`TokenCache`] as client credentials, so every clone and task share one token and one refresh.
+//!
+//! `azure_identity`'s credentials keep a cache of their own, which `azure_core` offers no way
+//! to bypass. After a 401 this adapter asks again, but the credential may hand back the token
+//! Graph just rejected; the call then ends with Graph's 401
+//! ([`AuthError::Rejected`](crate::AuthError::Rejected)) instead of being retried with it.
 
 use std::sync::Arc;
 
@@ -15,6 +20,7 @@ use crate::{
     cloud::Cloud,
     error::AuthError,
     times::{Clock, SystemClock},
+    transport,
 };
 
 /// Tokens from an `azure_core` credential.
@@ -101,7 +107,9 @@ impl AzureCredential {
             .credential
             .get_token(&[self.inner.scope.as_str()], None)
             .await
-            .map_err(|e| AuthError::Provider(e.to_string()))?;
+            // Its text may come from a command or a service: printable only, for logs and
+            // terminals.
+            .map_err(|e| AuthError::Provider(transport::printable(&e.to_string())))?;
         let nanos = token.expires_on.unix_timestamp_nanos();
         let expires_at = i64::try_from(nanos)
             .ok()
@@ -113,7 +121,13 @@ impl AzureCredential {
 #[async_trait]
 impl TokenProvider for AzureCredential {
     async fn token(&self) -> Result<AccessToken, AuthError> {
-        self.inner.cache.get(|| self.fetch()).await
+        self.inner
+            .cache
+            .get(|| {
+                let this = self.clone();
+                async move { this.fetch().await }
+            })
+            .await
     }
 
     fn ready(&self) -> Option<AccessToken> {

@@ -1,4 +1,4 @@
-//! A token cache with single-flight refresh.
+//! A token cache with single-flight refresh in the background.
 
 use std::{
     future::Future,
@@ -6,6 +6,7 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, Utc};
+use tokio::sync::Notify;
 
 use super::AccessToken;
 use crate::{error::AuthError, times::Clock};
@@ -16,62 +17,48 @@ pub const REFRESH_WINDOW: Duration = Duration::minutes(5);
 /// After a failed refresh, how long an unexpired token is used before the next try.
 pub const RETRY_REFRESH_AFTER: Duration = Duration::seconds(10);
 
+/// How long a fetch may take before it counts as failed, unless the provider sets its own
+/// limit ([`TokenCache::with_fetch_limit`]).
+pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Holds one token and refreshes it for everyone at once.
 ///
 /// - A token with more than [`REFRESH_WINDOW`] left (or half its lifetime, for short-lived
 ///   tokens) is used as is.
-/// - Otherwise exactly one caller fetches (single flight). While it does, callers are handed
-///   the cached token if it has not expired yet; without one they wait for the fetch and
-///   share its result, success or failure: a failing token endpoint is asked once, not once
-///   per waiting caller. A caller that comes after a failure asks again.
+/// - Otherwise one fetch runs for everyone (single flight), as a task of its own: a caller
+///   that stops waiting (its timeout, say) does not cancel it, so a slow token endpoint still
+///   fills the cache for the next caller.
+/// - A token due for a refresh but not expired is handed out at once while the refresh runs:
+///   nobody waits for a refresh. Without such a token, callers wait for the fetch and share
+///   its result, success or failure: a failing token endpoint is asked once, not once per
+///   waiting caller. A caller that comes after a failure asks again.
 /// - If a refresh fails while the cached token has not yet expired, the cached token is used,
 ///   and the next refresh is tried after [`RETRY_REFRESH_AFTER`].
-/// - A fetch that is abandoned (its caller's future dropped, say by a timeout) leaves nothing
-///   behind: the next caller in line fetches.
+/// - A fetch that takes longer than its limit fails, so a hung provider cannot hold the
+///   cache for good. Outside a Tokio runtime the fetch runs in the caller instead.
 #[derive(Debug)]
 pub struct TokenCache {
+    shared: Arc<Shared>,
+    fetch_limit: std::time::Duration,
+}
+
+#[derive(Debug)]
+struct Shared {
     state: Mutex<State>,
-    /// Held by the caller that fetches. Tokio's mutex is fair, so waiters take turns in order
-    /// and a dropped fetcher hands over to the next one.
-    flight: tokio::sync::Mutex<()>,
+    /// Woken when a fetch lands (or is abandoned).
+    landed: Notify,
     clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     token: Option<Cached>,
-    /// Bumped by every finished fetch, so waiters can tell one happened while they queued.
+    /// Bumped by every fetch that lands, so waiters can tell one did.
     generation: u64,
     /// The last fetch's failure, and when it happened.
     failure: Option<(DateTime<Utc>, AuthError)>,
-}
-
-/// Dropped only when a fetch is abandoned before it finishes (its caller's future dropped, say
-/// by a timeout). If the cached token is still valid, that counts as a failed refresh, so the
-/// next callers use the token for [`RETRY_REFRESH_AFTER`] rather than each starting a refresh
-/// that may hang the same way. Waiters without a valid token are not told anything: the next
-/// one in line fetches.
-struct Abandoned<'a> {
-    cache: &'a TokenCache,
-}
-
-impl Drop for Abandoned<'_> {
-    fn drop(&mut self) {
-        let mut state = self.cache.state();
-        if self.cache.unexpired(&state).is_some() {
-            let now = self.cache.clock.now();
-            let abandoned = AuthError::Provider("the token refresh was abandoned".into());
-            state.failure = Some((now, abandoned));
-        }
-    }
-}
-
-/// What a caller without a fresh token does next.
-enum Next<'a> {
-    /// Wait for the flight, having seen this generation.
-    Wait(u64),
-    /// Refresh, holding the flight.
-    Fetch(tokio::sync::MutexGuard<'a, ()>),
+    /// A fetch is under way.
+    flying: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -81,109 +68,202 @@ struct Cached {
     refresh_at: Option<DateTime<Utc>>,
 }
 
+/// Lands a fetch that was dropped before it finished (its runtime shut down, or, outside a
+/// runtime, its caller gave up): as a failure, so that waiters stop waiting and the next
+/// caller fetches again.
+struct Landing<'a> {
+    shared: &'a Shared,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        self.shared.land(Err(AuthError::Provider(
+            "the token fetch was abandoned".into(),
+        )));
+    }
+}
+
 impl TokenCache {
     /// An empty cache reading time from `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
-            state: Mutex::default(),
-            flight: tokio::sync::Mutex::new(()),
-            clock,
+            shared: Arc::new(Shared {
+                state: Mutex::default(),
+                landed: Notify::new(),
+                clock,
+            }),
+            fetch_limit: DEFAULT_FETCH_LIMIT,
         }
+    }
+
+    /// How long one fetch may take before it counts as failed (default
+    /// [`DEFAULT_FETCH_LIMIT`]).
+    pub fn with_fetch_limit(mut self, limit: std::time::Duration) -> Self {
+        self.fetch_limit = limit;
+        self
     }
 
     /// The clock the cache uses (providers stamp expiry with it).
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        &self.shared.clock
     }
 
+    /// A fresh token, starting a fetch with `fetch` only when needed. `fetch` may be called
+    /// more than once per call (a token fetched and then rejected before this caller saw it),
+    /// and its future outlives the call, so it owns what it uses.
+    pub async fn get<F, Fut>(&self, fetch: F) -> Result<AccessToken, AuthError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<AccessToken, AuthError>> + Send + 'static,
+    {
+        let shared = &*self.shared;
+        // The generation this caller waits to see change.
+        let mut waiting_on = None;
+        loop {
+            // Registered before the state is read, so a landing in between still wakes it.
+            let landed = shared.landed.notified();
+            tokio::pin!(landed);
+            landed.as_mut().enable();
+            // Decided under the state's lock, acted on after it is released: whether to fetch,
+            // and the token to use meanwhile, if one is still valid.
+            let (launch, valid) = {
+                let mut state = shared.state();
+                if let Some(token) = shared.fresh_in(&state) {
+                    return Ok(token);
+                }
+                if waiting_on.is_some_and(|seen| seen != state.generation) {
+                    // A fetch landed while this caller waited: its outcome is this one's too.
+                    match (&state.failure, &state.token) {
+                        (Some((_, error)), _) => {
+                            return shared.unexpired(&state).ok_or_else(|| error.clone())
+                        }
+                        (None, Some(cached)) => return Ok(cached.token.clone()),
+                        // Fetched, then rejected since: fetch again.
+                        (None, None) => {}
+                    }
+                }
+                let valid = shared.unexpired(&state);
+                // One fetch at a time, and none while a failed refresh is waited out.
+                let waiting_out = valid.is_some() && shared.backing_off(&state);
+                let launch = !(state.flying || waiting_out);
+                state.flying |= launch;
+                if valid.is_none() {
+                    waiting_on = Some(state.generation);
+                }
+                (launch, valid)
+            };
+            if launch {
+                self.launch(fetch()).await;
+            }
+            if let Some(token) = valid {
+                // Due for a refresh but still good: nobody waits for the refresh.
+                return Ok(token);
+            }
+            landed.await;
+        }
+    }
+
+    /// Runs `fetch` for everyone: as a task of its own, or, outside a runtime, here.
+    async fn launch<Fut>(&self, fetch: Fut)
+    where
+        Fut: Future<Output = Result<AccessToken, AuthError>> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(Self::fly(shared, Some(self.fetch_limit), fetch))),
+            // No runtime, no timer either: the caller's own limits apply.
+            Err(_) => Self::fly(shared, None, fetch).await,
+        }
+    }
+
+    /// One fetch, within `limit`, its outcome recorded for everyone.
+    async fn fly<Fut>(shared: Arc<Shared>, limit: Option<std::time::Duration>, fetch: Fut)
+    where
+        Fut: Future<Output = Result<AccessToken, AuthError>>,
+    {
+        let landing = Landing { shared: &shared };
+        let fetched = match limit {
+            Some(limit) => tokio::time::timeout(limit, fetch)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AuthError::Transport(format!("no token within {limit:?}")))
+                }),
+            None => fetch.await,
+        };
+        std::mem::forget(landing);
+        shared.land(fetched);
+    }
+
+    /// The cached token if it is fresh: what [`get`](Self::get) would answer at once.
+    pub fn fresh(&self) -> Option<AccessToken> {
+        self.shared.fresh_in(&self.shared.state())
+    }
+
+    /// The cached token if it has not expired, fresh or due for a refresh.
+    pub fn still_valid(&self) -> Option<AccessToken> {
+        self.shared.unexpired(&self.shared.state())
+    }
+
+    /// Forgets `rejected` if it is still the cached token.
+    pub fn invalidate(&self, rejected: &AccessToken) {
+        let mut state = self.shared.state();
+        if state.token.as_ref().is_some_and(|c| &c.token == rejected) {
+            state.token = None;
+            state.failure = None;
+        }
+    }
+
+    /// Waits until no fetch is under way.
+    #[cfg(test)]
+    async fn settled(&self) {
+        loop {
+            let landed = self.shared.landed.notified();
+            tokio::pin!(landed);
+            landed.as_mut().enable();
+            if !self.shared.state().flying {
+                return;
+            }
+            landed.await;
+        }
+    }
+}
+
+impl Shared {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A fresh token, fetching with `fetch` only when needed.
-    pub async fn get<F, Fut>(&self, fetch: F) -> Result<AccessToken, AuthError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<AccessToken, AuthError>>,
-    {
-        // Decided under the state's lock, acted on after it is released: it is not `Send`.
-        let next = {
-            let state = self.state();
-            if let Some(token) = self.fresh_in(&state) {
-                return Ok(token);
-            }
-            match self.unexpired(&state) {
-                // Due for a refresh but still good: nobody waits for the refresh. One caller
-                // makes it, unless one is under way or the last one failed a moment ago.
-                Some(token) if self.backing_off(&state) => return Ok(token),
-                Some(token) => match self.flight.try_lock() {
-                    Ok(fetcher) => Next::Fetch(fetcher),
-                    Err(_) => return Ok(token),
-                },
-                None => Next::Wait(state.generation),
-            }
-        };
-        let queued_at = match next {
-            Next::Wait(generation) => generation,
-            Next::Fetch(fetcher) => return self.fetch_holding(fetcher, fetch).await,
-        };
-        let fetcher = self.flight.lock().await;
-        {
-            let state = self.state();
-            if let Some(token) = self.fresh_in(&state) {
-                return Ok(token);
-            }
-            if state.generation != queued_at {
-                // A fetch finished while this caller waited: its outcome is this caller's too.
-                match (&state.failure, &state.token) {
-                    (Some((_, error)), _) => {
-                        return self.unexpired(&state).ok_or_else(|| error.clone())
-                    }
-                    (None, Some(cached)) => return Ok(cached.token.clone()),
-                    // Fetched, then invalidated since: fetch again.
-                    (None, None) => {}
-                }
-            }
-        }
-        self.fetch_holding(fetcher, fetch).await
-    }
-
-    /// Fetches while holding the flight, and records the outcome for everyone.
-    async fn fetch_holding<F, Fut>(
-        &self,
-        _fetcher: tokio::sync::MutexGuard<'_, ()>,
-        fetch: F,
-    ) -> Result<AccessToken, AuthError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<AccessToken, AuthError>>,
-    {
-        let abandoned = Abandoned { cache: self };
-        let fetched = fetch().await;
-        std::mem::forget(abandoned);
+    /// Records a fetch's outcome and wakes everyone waiting for it. A token that cannot be
+    /// sent in a header is a failure, not a token to hand out until it expires.
+    fn land(&self, fetched: Result<AccessToken, AuthError>) {
+        let fetched = fetched.and_then(|token| match token.bearer() {
+            Some(_) => Ok(token),
+            None => Err(AuthError::Provider(
+                "the token has characters that cannot be sent in a header".into(),
+            )),
+        });
         let now = self.clock.now();
-        let mut state = self.state();
-        state.generation += 1;
-        match fetched {
-            Ok(token) => {
-                state.failure = None;
-                state.token = Some(Cached {
-                    refresh_at: refresh_at(&token, now),
-                    token: token.clone(),
-                });
-                Ok(token)
-            }
-            Err(error) => {
-                state.failure = Some((now, error.clone()));
-                match self.unexpired(&state) {
-                    Some(token) => {
+        {
+            let mut state = self.state();
+            state.generation += 1;
+            state.flying = false;
+            match fetched {
+                Ok(token) => {
+                    state.failure = None;
+                    state.token = Some(Cached {
+                        refresh_at: refresh_at(&token, now),
+                        token,
+                    });
+                }
+                Err(error) => {
+                    if self.unexpired(&state).is_some() {
                         tracing::warn!(%error, "token refresh failed; using the cached token until it expires");
-                        Ok(token)
                     }
-                    None => Err(error),
+                    state.failure = Some((now, error));
                 }
             }
         }
+        self.landed.notify_waiters();
     }
 
     /// Whether the last refresh failed less than [`RETRY_REFRESH_AFTER`] ago. A clock that
@@ -193,25 +273,6 @@ impl TokenCache {
         state.failure.as_ref().is_some_and(|(failed_at, _)| {
             now >= *failed_at && now - *failed_at < RETRY_REFRESH_AFTER
         })
-    }
-
-    /// The cached token if it is fresh: what [`get`](Self::get) would answer at once.
-    pub fn fresh(&self) -> Option<AccessToken> {
-        self.fresh_in(&self.state())
-    }
-
-    /// The cached token if it has not expired, fresh or due for a refresh.
-    pub fn still_valid(&self) -> Option<AccessToken> {
-        self.unexpired(&self.state())
-    }
-
-    /// Forgets `rejected` if it is still the cached token.
-    pub fn invalidate(&self, rejected: &AccessToken) {
-        let mut state = self.state();
-        if state.token.as_ref().is_some_and(|c| &c.token == rejected) {
-            state.token = None;
-            state.failure = None;
-        }
     }
 
     fn fresh_in(&self, state: &State) -> Option<AccessToken> {
@@ -264,59 +325,85 @@ mod tests {
         AccessToken::new(name.to_owned(), Some(expires_at))
     }
 
+    /// A fetch that gives `name`, valid until `expires_at`.
+    fn gives(
+        name: &'static str,
+        expires_at: DateTime<Utc>,
+    ) -> impl Fn() -> std::future::Ready<Result<AccessToken, AuthError>> {
+        move || std::future::ready(Ok(token(name, expires_at)))
+    }
+
+    fn fails() -> std::future::Ready<Result<AccessToken, AuthError>> {
+        std::future::ready(Err(AuthError::Transport("blip".into())))
+    }
+
+    fn never() -> std::future::Ready<Result<AccessToken, AuthError>> {
+        unreachable!("no fetch expected")
+    }
+
     /// A cache already holding `name`, valid for an hour from `start()`.
-    async fn holding(name: &str, clock: Arc<dyn Clock>) -> TokenCache {
+    async fn holding(name: &'static str, clock: Arc<dyn Clock>) -> TokenCache {
         let cache = TokenCache::new(clock);
-        let t = token(name, start() + Duration::hours(1));
-        cache.get(|| async { Ok(t) }).await.unwrap();
+        cache
+            .get(gives(name, start() + Duration::hours(1)))
+            .await
+            .unwrap();
         cache
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn an_abandoned_fetch_hands_over_to_one_waiter() {
-        // More waiters than workers, and the fetcher's future dropped mid-fetch (as the
-        // client's token timeout does): one waiter fetches next, the rest share its token.
+    async fn a_caller_that_stops_waiting_does_not_cancel_the_fetch() {
+        // The first caller gives up on a slow fetch (as the client's token timeout does); the
+        // fetch goes on, and the callers that come meanwhile, more than there are workers,
+        // share its token without a fetch of their own.
         let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let (started, fetching) = tokio::sync::oneshot::channel();
-        let stuck = {
-            let cache = cache.clone();
-            tokio::spawn(async move {
-                let hung = cache.get(|| {
-                    let _ = started.send(());
-                    std::future::pending()
-                });
-                tokio::time::timeout(std::time::Duration::from_millis(50), hung).await
-            })
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = Arc::new(Mutex::new(Some(released)));
+        let slow = {
+            let fetches = fetches.clone();
+            move || {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                let released = released.lock().unwrap().take();
+                async move {
+                    released.expect("fetched once").await.unwrap();
+                    Ok(token("slow", start() + Duration::hours(1)))
+                }
+            }
         };
-        // The waiters come while the first fetch is under way.
-        fetching.await.unwrap();
+        let impatient = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            cache.get(slow.clone()),
+        );
+        assert!(impatient.await.is_err(), "the first caller gave up");
         let waiters: Vec<_> = (0..20)
             .map(|_| {
-                let (cache, fetches) = (cache.clone(), fetches.clone());
-                tokio::spawn(async move {
-                    cache
-                        .get(|| async move {
-                            fetches.fetch_add(1, Ordering::SeqCst);
-                            Ok(token("after", start() + Duration::hours(1)))
-                        })
-                        .await
-                })
+                let (cache, slow) = (cache.clone(), slow.clone());
+                tokio::spawn(async move { cache.get(slow).await })
             })
             .collect();
-        assert!(
-            stuck.await.unwrap().is_err(),
-            "the first fetch was abandoned"
-        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        release.send(()).unwrap();
         // Not a speed limit: a hang detector, far beyond what this takes.
         let all = futures_util::future::join_all(waiters);
         let results = tokio::time::timeout(std::time::Duration::from_secs(30), all)
             .await
             .expect("every waiter got an answer");
         for result in results {
-            assert_eq!(result.unwrap().unwrap().secret().expose(), "after");
+            assert_eq!(result.unwrap().unwrap().secret().expose(), "slow");
         }
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.fresh().unwrap().secret().expose(), "slow");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fetch_that_hangs_fails_at_its_limit_and_the_next_caller_fetches() {
+        let cache = TokenCache::new(Arc::new(FixedClock(start())))
+            .with_fetch_limit(std::time::Duration::from_secs(5));
+        let hung = cache.get(std::future::pending).await.unwrap_err();
+        assert!(hung.to_string().contains("no token within 5s"), "{hung}");
+        let next = cache.get(gives("next", start() + Duration::hours(1)));
+        assert_eq!(next.await.unwrap().secret().expose(), "next");
     }
 
     #[tokio::test]
@@ -325,11 +412,13 @@ mod tests {
         let cache = holding("old", clock.clone()).await;
         // Three minutes left: due for a refresh, still valid.
         *clock.0.lock().unwrap() = start() + Duration::minutes(57);
-        let refresh = cache.get(std::future::pending);
-        tokio::pin!(refresh);
-        assert!((&mut refresh).now_or_never().is_none(), "the refresh hangs");
+        let refreshing = cache
+            .get(std::future::pending)
+            .now_or_never()
+            .expect("the caller that starts the refresh does not wait for it");
+        assert_eq!(refreshing.unwrap().secret().expose(), "old");
         let other = cache
-            .get(|| async { unreachable!("one refresh at a time") })
+            .get(never)
             .now_or_never()
             .expect("answered without waiting for the refresh");
         assert_eq!(other.unwrap().secret().expose(), "old");
@@ -338,13 +427,27 @@ mod tests {
     #[tokio::test]
     async fn a_caller_after_a_failure_without_a_token_asks_again() {
         let cache = TokenCache::new(Arc::new(FixedClock(start())));
-        let failed = cache
-            .get(|| async { Err(AuthError::Transport("blip".into())) })
-            .await;
-        assert!(failed.is_err());
-        let t = token("next", start() + Duration::hours(1));
-        let next = cache.get(|| async { Ok(t) }).await.unwrap();
-        assert_eq!(next.secret().expose(), "next");
+        assert!(cache.get(fails).await.is_err());
+        let next = cache.get(gives("next", start() + Duration::hours(1)));
+        assert_eq!(next.await.unwrap().secret().expose(), "next");
+    }
+
+    #[tokio::test]
+    async fn a_token_that_cannot_be_a_header_is_a_failure_not_a_cached_token() {
+        // Cached, it would fail every call until it expired, with nothing to clear it: no
+        // request is sent, so no 401 comes back.
+        let cache = TokenCache::new(Arc::new(FixedClock(start())));
+        let err = cache
+            .get(gives("line\nbreak", start() + Duration::hours(1)))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot be sent in a header"),
+            "{err}"
+        );
+        assert!(cache.still_valid().is_none());
+        let next = cache.get(gives("next", start() + Duration::hours(1)));
+        assert_eq!(next.await.unwrap().secret().expose(), "next");
     }
 
     #[tokio::test]
@@ -353,24 +456,18 @@ mod tests {
         let cache = holding("old", clock.clone()).await;
         let set = |at| *clock.0.lock().unwrap() = at;
         set(start() + Duration::minutes(56));
-        let failing = || async { Err(AuthError::Transport("blip".into())) };
-        assert_eq!(cache.get(failing).await.unwrap().secret().expose(), "old");
+        assert_eq!(cache.get(fails).await.unwrap().secret().expose(), "old");
+        cache.settled().await;
         // Within RETRY_REFRESH_AFTER: the cached token, no new fetch.
         set(start() + Duration::minutes(56) + Duration::seconds(5));
-        let no_fetch = || async { unreachable!("still backing off") };
-        assert_eq!(cache.get(no_fetch).await.unwrap().secret().expose(), "old");
+        assert_eq!(cache.get(never).await.unwrap().secret().expose(), "old");
         // The clock stepped back to before the failure (still in the refresh window): the
-        // wait is over, not stretched by the step.
+        // wait is over, not stretched by the step. The refresh runs, and lands for the next
+        // caller.
         set(start() + Duration::minutes(55) + Duration::seconds(30));
-        let t = token("new", start() + Duration::hours(2));
-        assert_eq!(
-            cache
-                .get(|| async { Ok(t) })
-                .await
-                .unwrap()
-                .secret()
-                .expose(),
-            "new"
-        );
+        let renewing = cache.get(gives("new", start() + Duration::hours(2)));
+        assert_eq!(renewing.await.unwrap().secret().expose(), "old");
+        cache.settled().await;
+        assert_eq!(cache.get(never).await.unwrap().secret().expose(), "new");
     }
 }

@@ -122,7 +122,13 @@ impl ClientCredentials {
 #[async_trait]
 impl TokenProvider for ClientCredentials {
     async fn token(&self) -> Result<AccessToken, AuthError> {
-        self.inner.cache.get(|| self.fetch()).await
+        self.inner
+            .cache
+            .get(|| {
+                let this = self.clone();
+                async move { this.fetch().await }
+            })
+            .await
     }
 
     fn ready(&self) -> Option<AccessToken> {
@@ -207,7 +213,9 @@ impl ClientCredentialsBuilder {
                 client_id: self.client_id,
                 secret: self.secret,
                 scope: self.scope.unwrap_or_else(|| self.cloud.default_scope()),
-                cache: TokenCache::new(self.clock),
+                // Past the request's own timeout, so that its more precise error wins.
+                cache: TokenCache::new(self.clock)
+                    .with_fetch_limit(self.http.timeout.saturating_add(Duration::from_secs(1))),
             }),
         })
     }
@@ -234,11 +242,15 @@ fn check_tenant(tenant: &str) -> Result<(), Error> {
 /// `expires_in` as a number or a numeric string (both are seen in the wild).
 fn expires_in(json: &Value) -> Option<chrono::Duration> {
     let seconds = match json.get("expires_in")? {
-        Value::Number(n) => n.as_i64()?,
-        Value::String(s) => s.trim().parse().ok()?,
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    (seconds > 0).then(|| chrono::Duration::seconds(seconds.min(86_400 * 365)))
+    // Whole seconds, at most a year; zero or less: expired already, so it is used by the
+    // callers that waited for it and not kept (taken at its word rather than assumed fresh).
+    seconds
+        .is_finite()
+        .then(|| chrono::Duration::seconds(seconds.clamp(0.0, 86_400.0 * 365.0) as i64))
 }
 
 /// The identity platform's error, its text scrubbed (see [`scrub`]).
@@ -333,8 +345,20 @@ mod tests {
             expires_in(&json!({"expires_in": "3599"})),
             Some(chrono::Duration::seconds(3599))
         );
+        assert_eq!(
+            expires_in(&json!({"expires_in": 3599.9})),
+            Some(chrono::Duration::seconds(3599))
+        );
         assert_eq!(expires_in(&json!({"expires_in": "soon"})), None);
-        assert_eq!(expires_in(&json!({"expires_in": -5})), None);
+        assert_eq!(expires_in(&json!({"expires_in": "NaN"})), None);
+        assert_eq!(
+            expires_in(&json!({"expires_in": -5})),
+            Some(chrono::Duration::zero())
+        );
+        assert_eq!(
+            expires_in(&json!({"expires_in": 1e300})),
+            Some(chrono::Duration::days(365))
+        );
         assert_eq!(expires_in(&json!({})), None);
     }
 

@@ -257,6 +257,8 @@ impl Call {
                 },
             };
             let Some(bearer) = current.bearer() else {
+                // Nothing is sent, so no 401 would ever clear it: the provider is told now.
+                shared.tokens.invalidate(&current);
                 return self.fail(Error::Authentication(AuthError::Provider(
                     "the token has characters that cannot be sent in a header".into(),
                 )));
