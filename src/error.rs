@@ -183,11 +183,19 @@ pub enum InvalidRequest {
         /// The end given.
         end: DateTime<Utc>,
     },
-    /// The start is so late that start + 1 hour cannot be represented.
+    /// The start is so late that start + 1 hour would be past year 9999.
     #[error("startDateTime ({start}) is too late to add the default hour")]
     StartOutOfRange {
         /// The start given.
         start: DateTime<Utc>,
+    },
+    /// A start or end outside the years 1 to 9999, which Graph's date-times cannot carry.
+    #[error("{field} ({at}) is outside the years 1 to 9999 that Graph's date-times can carry")]
+    OutOfRange {
+        /// `startDateTime` or `endDateTime`.
+        field: &'static str,
+        /// The instant given.
+        at: DateTime<Utc>,
     },
     /// createOrGet needs an externalId.
     #[error("externalId is required and must not be empty")]

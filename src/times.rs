@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::{error::InvalidRequest, timestamp::Timestamp};
 
@@ -58,22 +58,40 @@ fn resolve_with(
     end: Option<DateTime<Utc>>,
     now: impl FnOnce() -> DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), InvalidRequest> {
-    match (start, end) {
+    let (start, end) = match (start, end) {
         (None, None) => {
             let now = now();
-            now.checked_add_signed(DEFAULT_DURATION)
-                .map(|end| (now, end))
-                .ok_or(InvalidRequest::StartOutOfRange { start: now })
+            (now, default_end(now)?)
         }
-        (Some(start), None) => start
-            .checked_add_signed(DEFAULT_DURATION)
-            .map(|end| (start, end))
-            .ok_or(InvalidRequest::StartOutOfRange { start }),
-        (None, Some(end)) => Err(InvalidRequest::EndWithoutStart { end }),
+        (Some(start), None) => (start, default_end(within_range("startDateTime", start)?)?),
+        (None, Some(end)) => return Err(InvalidRequest::EndWithoutStart { end }),
         (Some(start), Some(end)) if end < start => {
-            Err(InvalidRequest::EndBeforeStart { start, end })
+            return Err(InvalidRequest::EndBeforeStart { start, end })
         }
-        (Some(start), Some(end)) => Ok((start, end)),
+        (Some(start), Some(end)) => (start, end),
+    };
+    Ok((
+        within_range("startDateTime", start)?,
+        within_range("endDateTime", end)?,
+    ))
+}
+
+/// An hour after `start`, within the years Graph takes.
+fn default_end(start: DateTime<Utc>) -> Result<DateTime<Utc>, InvalidRequest> {
+    start
+        .checked_add_signed(DEFAULT_DURATION)
+        .filter(|end| end.year() <= LAST_YEAR)
+        .ok_or(InvalidRequest::StartOutOfRange { start })
+}
+
+/// Graph's date-times have four-digit years from 1 (.NET's `DateTimeOffset`): an instant
+/// outside them would be written as a year the service cannot read, and refused after sending.
+const LAST_YEAR: i32 = 9999;
+
+fn within_range(field: &'static str, at: DateTime<Utc>) -> Result<DateTime<Utc>, InvalidRequest> {
+    match (1..=LAST_YEAR).contains(&at.year()) {
+        true => Ok(at),
+        false => Err(InvalidRequest::OutOfRange { field, at }),
     }
 }
 
@@ -141,7 +159,65 @@ mod tests {
     #[test]
     fn a_start_at_the_end_of_time_is_an_error_not_a_panic() {
         let err = resolve(Some(DateTime::<Utc>::MAX_UTC), None, Utc::now()).unwrap_err();
-        assert!(matches!(err, InvalidRequest::StartOutOfRange { .. }));
+        assert!(
+            matches!(
+                err,
+                InvalidRequest::OutOfRange {
+                    field: "startDateTime",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = resolve(None, None, DateTime::<Utc>::MAX_UTC).unwrap_err();
+        assert!(
+            matches!(err, InvalidRequest::StartOutOfRange { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn instants_outside_four_digit_years_are_refused_before_sending() {
+        // The default hour would end in year 10000.
+        let late = at("9999-12-31T23:30:00Z");
+        let err = resolve(Some(late), None, Utc::now()).unwrap_err();
+        assert!(
+            matches!(err, InvalidRequest::StartOutOfRange { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("too late"), "{err}");
+        // The last instant of year 9999 is still an instant Graph reads.
+        let last = at("9999-12-31T23:59:59.999999999Z");
+        assert_eq!(
+            resolve(Some(late), Some(last), Utc::now()).unwrap(),
+            (late, last)
+        );
+        let after = last + Duration::nanoseconds(1);
+        let err = resolve(Some(late), Some(after), Utc::now()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InvalidRequest::OutOfRange {
+                    field: "endDateTime",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Year 0 and before.
+        let ancient = at("0001-01-01T00:00:00Z") - Duration::nanoseconds(1);
+        let err = resolve(Some(ancient), None, Utc::now()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InvalidRequest::OutOfRange {
+                    field: "startDateTime",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("9999"), "{err}");
     }
 
     fn instant() -> impl Strategy<Value = DateTime<Utc>> {
