@@ -21,11 +21,18 @@ impl User {
     }
 }
 
-/// A user ID that is sent as exactly one percent-encoded path segment.
+/// A user ID (an object ID or a user principal name), sent as exactly one path segment.
 ///
-/// Empty, `.`, `..`, IDs with `\` and IDs with control characters are refused: the first four
-/// would address a different path after URL normalisation (`\` reads as `/`), the last cannot
-/// be a real ID. Every other character (`/`, `?`, `#`, `%`, …) is percent-encoded on the wire.
+/// Refused before anything is sent:
+/// - empty, `.`, `..` and IDs with `\`: they would address a different path after URL
+///   normalisation (`\` reads as `/`);
+/// - IDs with `/`, `?` or `%`: no object ID or UPN has them, and percent-encoded they stay one
+///   segment only as long as nothing between here and Graph decodes them;
+/// - control characters and invisible formatting characters (zero-width, bidirectional
+///   overrides): no real ID has them, and they would make logs and messages lie.
+///
+/// What is left is sent percent-encoded where a path segment needs it (`#`, as in guests'
+/// `#EXT#` UPNs, spaces, non-ASCII letters).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct UserId(String);
 
@@ -40,11 +47,13 @@ impl UserId {
             Some("it is empty")
         } else if id == "." || id == ".." {
             Some("'.' and '..' would address another path")
-        } else if id.chars().any(char::is_control) {
-            Some("it contains control characters")
+        } else if id.chars().any(|c| c.is_control() || invisible(c)) {
+            Some("it contains control or invisible formatting characters")
         } else if id.contains('\\') {
             // URL parsers read '\' as '/' in http(s) URLs, so "..\me" would walk the path.
             Some("'\\' would be read as a path separator")
+        } else if id.contains(['/', '?', '%']) {
+            Some("'/', '?' and '%' are in no object ID or user principal name")
         } else if id.len() > MAX_LEN {
             Some("it is longer than 1024 bytes")
         } else {
@@ -63,6 +72,24 @@ impl UserId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Unicode's invisible formatting characters (category Cf) that text can carry unseen: soft
+/// hyphen, zero-width and joiner characters, bidirectional marks and overrides, the byte-order
+/// mark, interlinear annotation marks.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 fn shorten(id: &str) -> String {
@@ -88,7 +115,24 @@ mod tests {
     #[test]
     fn ids_that_would_move_the_path_are_refused() {
         for bad in [
-            "", ".", "..", "a\nb", "\u{7f}", "x\u{0}", "..\\me", "a\\b", ".\\..",
+            "",
+            ".",
+            "..",
+            "a\nb",
+            "\u{7f}",
+            "x\u{0}",
+            "..\\me",
+            "a\\b",
+            ".\\..",
+            "a/b",
+            "../../me",
+            "a?b",
+            "%2e%2e",
+            "alex@contoso.com%2F..",
+            // Reads as "alex@contoso.com" with the rest reversed, or with an unseen space.
+            "moc.osotnoc@\u{202e}xela",
+            "alex\u{200b}@contoso.com",
+            "\u{feff}alex@contoso.com",
         ] {
             assert!(
                 matches!(UserId::new(bad), Err(InvalidRequest::InvalidUserId { .. })),
@@ -101,12 +145,12 @@ mod tests {
     #[test]
     fn everything_else_is_kept_verbatim() {
         for ok in [
-            "a/b",
-            "a?b",
             "a#b",
-            "%2e%2e",
-            "../../me",
+            "guest_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+            "o'brien@contoso.com",
+            "1f35f2e6-9cab-44ad-8d5a-b74c14720000",
             "test1@contoso.com",
+            "josé@contoso.com",
             "...",
         ] {
             assert_eq!(UserId::new(ok).unwrap().as_str(), ok);
