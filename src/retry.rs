@@ -16,7 +16,9 @@ use reqwest::{header::HeaderMap, StatusCode};
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Retries after the first attempt (0 turns retries off).
+    /// Retries after the first attempt (0 turns retries off). Not counted: the one request
+    /// sent again with a fresh token after a 401, which re-authenticates rather than retries
+    /// (Graph did not act on the first) and happens whatever the policy.
     pub max_retries: u32,
     /// First backoff step when the service gives no Retry-After.
     pub base_delay: Duration,
@@ -41,7 +43,8 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Never retry.
+    /// Never retry (a 401 still gets its one fresh-token attempt: see
+    /// [`max_retries`](Self::max_retries)).
     pub fn none() -> Self {
         Self {
             max_retries: 0,
