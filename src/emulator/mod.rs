@@ -17,9 +17,12 @@
 //! - `POST /{v1.0|beta}/me/onlineMeetings[/createOrGet]` and
 //!   `POST /{v1.0|beta}/users/{userId}/onlineMeetings[/createOrGet]`: createOrGet keyed by
 //!   tenant, user and externalId (201 new, 200 stored), create (201); the documented time
-//!   rules, a required externalId, chatInfo refused on v1.0, Graph's error body and its
-//!   `request-id` and `client-request-id` headers; `joinInformation` in the `Accept-Language`
-//!   language where it knows it (en, pt, ja, zh, de, fr, es), English otherwise.
+//!   rules, a required externalId, chatInfo refused on v1.0, bodies checked as Graph checks
+//!   them against the crate's spec (an undeclared property, an enum value not in the spec or a
+//!   value of the wrong type is a 400 naming it; OData annotations pass), Graph's error body
+//!   and its `request-id` and `client-request-id` headers; `joinInformation` in the
+//!   `Accept-Language` language where it knows it (en, pt, ja, zh, de, fr, es), English
+//!   otherwise.
 //! - `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant, with the identity
 //!   platform's refusals (`invalid_client` with `AADSTS7000215` for a wrong secret, set by
 //!   [`EmulatorBuilder::client_secret`]).
@@ -59,6 +62,7 @@ mod meeting;
 mod operations;
 mod request;
 mod routes;
+mod rules;
 mod server;
 mod state;
 mod store;
@@ -131,6 +135,9 @@ impl EmulatorBuilder {
     /// Binds 127.0.0.1 and starts serving on a thread of the emulator's own, so it answers
     /// whatever the caller's runtime is doing.
     pub async fn start(self) -> io::Result<Emulator> {
+        // The body rules come from the embedded spec: a spec they cannot be read from fails
+        // here, not in the middle of a request.
+        rules::get().map_err(io::Error::other)?;
         let listener = server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State::new(

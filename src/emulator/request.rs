@@ -1,14 +1,14 @@
-//! What a caller asked for: the request body checked as Graph checks it, with the documented
-//! time rules applied.
+//! What a caller asked for: the request body checked as Graph checks it (see `rules`: what the
+//! spec declares, closed), with the documented time rules applied.
 //!
 //! createOrGet is an OData action, so a parameter it does not declare is refused; that is how
-//! `chatInfo` is refused on v1.0. create takes an `onlineMeeting` and keeps whatever it is given
-//! except the properties only the service may set.
+//! `chatInfo` is refused on v1.0. create takes an `onlineMeeting`, which is not an open type:
+//! an undeclared property is refused, and the properties only the service sets are dropped.
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Map, Value};
 
-use super::graph_error::GraphFailure;
+use super::{graph_error::GraphFailure, rules};
 use crate::{times, ApiVersion};
 
 /// The two operations.
@@ -27,18 +27,6 @@ pub(super) struct Asked {
     pub external_id: Option<String>,
 }
 
-/// Properties of an onlineMeeting that only the service sets; a value sent for one is ignored.
-const READ_ONLY: &[&str] = &[
-    "id",
-    "creationDateTime",
-    "joinWebUrl",
-    "joinUrl",
-    "videoTeleconferenceId",
-    "audioConferencing",
-    "joinInformation",
-    "meetingCode",
-];
-
 /// Checks `body` for `operation` on `version`, resolving start and end against `now`.
 pub(super) fn parse(
     operation: Operation,
@@ -46,6 +34,13 @@ pub(super) fn parse(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Asked, GraphFailure> {
+    let rules = rules::get().map_err(|why| {
+        GraphFailure::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            format!("The emulator could not read its spec: {why}"),
+        )
+    })?;
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         GraphFailure::bad_request(format!(
             "Invalid request body: the JSON could not be read ({e})."
@@ -56,96 +51,22 @@ pub(super) fn parse(
             "Invalid request body: a JSON object is expected.",
         ));
     };
-    // Instance annotations (`@odata.type`, ...) describe the payload; they are not properties.
-    fields.retain(|name, _| !name.starts_with('@'));
-    fields.retain(|_, value| !value.is_null());
+    rules.check(operation, version, &mut fields)?;
 
-    let external_id = match operation {
-        Operation::CreateOrGet => {
-            let allowed: &[&str] = match version {
-                ApiVersion::V1 => &[
-                    "externalId",
-                    "subject",
-                    "startDateTime",
-                    "endDateTime",
-                    "participants",
-                ],
-                ApiVersion::Beta => &[
-                    "externalId",
-                    "subject",
-                    "startDateTime",
-                    "endDateTime",
-                    "participants",
-                    "chatInfo",
-                ],
-            };
-            if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
-                return Err(GraphFailure::bad_request(format!(
-                    "The parameter '{unknown}' in the request payload is not a valid parameter for the operation 'createOrGet'."
-                )));
-            }
-            match fields.get("externalId") {
-                Some(Value::String(id)) if !id.trim().is_empty() => Some(id.clone()),
-                Some(Value::String(_)) | None => {
-                    return Err(GraphFailure::bad_request(
-                        "The parameter 'externalId' is required and must not be empty.",
-                    ))
-                }
-                Some(_) => return Err(type_error("externalId", "Edm.String")),
-            }
-        }
-        Operation::Create => {
-            fields.retain(|name, _| !READ_ONLY.contains(&name.as_str()));
-            fields
-                .get("externalId")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }
-    };
-
-    check_kind(&fields, "subject", "Edm.String", Value::is_string)?;
-    check_kind(&fields, "externalId", "Edm.String", Value::is_string)?;
-    check_kind(
-        &fields,
-        "participants",
-        "microsoft.graph.meetingParticipants",
-        Value::is_object,
-    )?;
-    check_kind(
-        &fields,
-        "chatInfo",
-        "microsoft.graph.chatInfo",
-        Value::is_object,
-    )?;
-    check_kind(
-        &fields,
-        "joinMeetingIdSettings",
-        "microsoft.graph.joinMeetingIdSettings",
-        Value::is_object,
-    )?;
-    if let Some(attendees) = fields.get("participants").and_then(|p| p.get("attendees")) {
-        let valid = attendees.is_null()
-            || attendees
-                .as_array()
-                .is_some_and(|a| a.iter().all(Value::is_object));
-        if !valid {
-            return Err(type_error(
-                "attendees",
-                "Collection(microsoft.graph.meetingParticipantInfo)",
-            ));
-        }
-    }
-    if let Some(required) = fields
-        .get("joinMeetingIdSettings")
-        .and_then(|s| s.get("isPasscodeRequired"))
+    let external_id = fields
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if operation == Operation::CreateOrGet
+        && external_id.as_deref().is_none_or(|id| id.trim().is_empty())
     {
-        if !required.is_boolean() && !required.is_null() {
-            return Err(type_error("isPasscodeRequired", "Edm.Boolean"));
-        }
+        return Err(GraphFailure::bad_request(
+            "The parameter 'externalId' is required and must not be empty.",
+        ));
     }
 
-    let start = instant(&fields, "startDateTime")?;
-    let end = instant(&fields, "endDateTime")?;
+    let start = instant(&fields, "startDateTime");
+    let end = instant(&fields, "endDateTime");
     let (start, end) = times::resolve(start, end, now).map_err(|rule| {
         use crate::InvalidRequest as R;
         GraphFailure::bad_request(match rule {
@@ -172,45 +93,12 @@ pub(super) fn parse(
     })
 }
 
-fn check_kind(
-    fields: &Map<String, Value>,
-    name: &str,
-    expected: &str,
-    is: fn(&Value) -> bool,
-) -> Result<(), GraphFailure> {
-    match fields.get(name) {
-        Some(value) if !is(value) => Err(type_error(name, expected)),
-        _ => Ok(()),
-    }
-}
-
-fn type_error(name: &str, expected: &str) -> GraphFailure {
-    GraphFailure::bad_request(format!(
-        "Cannot convert the value of '{name}' to the expected type '{expected}'."
-    ))
-}
-
-/// An `Edm.DateTimeOffset`: RFC 3339 with any offset, or without one (read as UTC, as Graph
-/// does).
-fn instant(fields: &Map<String, Value>, name: &str) -> Result<Option<DateTime<Utc>>, GraphFailure> {
-    let Some(value) = fields.get(name) else {
-        return Ok(None);
-    };
-    let literal = value
-        .as_str()
-        .ok_or_else(|| type_error(name, "Edm.DateTimeOffset"))?;
-    DateTime::parse_from_rfc3339(literal)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            NaiveDateTime::parse_from_str(literal, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
-        })
-        .map(Some)
-        .map_err(|_| {
-            GraphFailure::bad_request(format!(
-                "Cannot convert the literal '{}' to the expected type 'Edm.DateTimeOffset'.",
-                literal.chars().take(64).collect::<String>()
-            ))
-        })
+/// A start or end the rules have already checked, as UTC.
+fn instant(fields: &Map<String, Value>, name: &str) -> Option<DateTime<Utc>> {
+    fields
+        .get(name)
+        .and_then(Value::as_str)
+        .and_then(rules::instant)
 }
 
 /// UTC with seven fractional digits, as Graph writes times.
@@ -313,23 +201,143 @@ mod tests {
     }
 
     #[test]
-    fn create_drops_read_only_properties_and_keeps_the_rest() {
+    fn create_drops_read_only_properties_and_refuses_undeclared_ones() {
         let asked = parse_json(
             Operation::Create,
             ApiVersion::V1,
-            r#"{"id":"mine","joinWebUrl":"https://evil.example","subject":"s","futureProperty":{"a":1},
+            r#"{"id":"mine","joinWebUrl":"https://evil.example","subject":"s",
                 "joinMeetingIdSettings":{"isPasscodeRequired":true}}"#,
         )
         .unwrap();
         assert!(!asked.fields.contains_key("id"));
         assert!(!asked.fields.contains_key("joinWebUrl"));
-        assert_eq!(asked.fields["futureProperty"]["a"], 1);
+        assert_eq!(asked.fields["subject"], "s");
+
+        let message = |body: &str| {
+            let err = parse_json(Operation::Create, ApiVersion::V1, body).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(err.code, "BadRequest", "{body}");
+            err.message
+        };
+        let typo = message(r#"{"subjet":"typo"}"#);
+        assert!(
+            typo.contains("'subjet' does not exist on type 'microsoft.graph.onlineMeeting'"),
+            "{typo}"
+        );
+        let nested = message(r#"{"participants":{"attendees":[{"upn":"a@b.c","rol":"x"}]}}"#);
+        assert!(nested.contains("participants.attendees[0].rol"), "{nested}");
+        assert!(
+            nested.contains("microsoft.graph.meetingParticipantInfo"),
+            "{nested}"
+        );
+        let passcode = message(r#"{"joinMeetingIdSettings":{"isPasscodeRequired":"yes"}}"#);
+        assert!(
+            passcode.contains("'joinMeetingIdSettings.isPasscodeRequired'")
+                && passcode.contains("Edm.Boolean"),
+            "{passcode}"
+        );
+    }
+
+    #[test]
+    fn values_are_checked_against_their_types_and_enums() {
+        for (body, path, expected) in [
+            (
+                r#"{"participants":{"attendees":[{"role":"bogusRole"}]}}"#,
+                "participants.attendees[0].role",
+                "microsoft.graph.onlineMeetingRole",
+            ),
+            (
+                r#"{"allowedPresenters":"nobody"}"#,
+                "allowedPresenters",
+                "microsoft.graph.onlineMeetingPresenters",
+            ),
+            (
+                r#"{"lobbyBypassSettings":{"scope":"zzz"}}"#,
+                "lobbyBypassSettings.scope",
+                "microsoft.graph.lobbyBypassScope",
+            ),
+            (
+                r#"{"participants":{"attendees":[{"upn":5}]}}"#,
+                "participants.attendees[0].upn",
+                "Edm.String",
+            ),
+            (
+                r#"{"participants":{"organizer":5}}"#,
+                "participants.organizer",
+                "microsoft.graph.meetingParticipantInfo",
+            ),
+            (
+                r#"{"chatInfo":{"threadId":5}}"#,
+                "chatInfo.threadId",
+                "Edm.String",
+            ),
+            (
+                r#"{"participants":{"attendees":{"upn":"a"}}}"#,
+                "participants.attendees",
+                "Collection(microsoft.graph.meetingParticipantInfo)",
+            ),
+            (
+                r#"{"participants":{"attendees":[null]}}"#,
+                "participants.attendees[0]",
+                "microsoft.graph.meetingParticipantInfo[Nullable=False]",
+            ),
+            (
+                r#"{"expiryDateTime":"soon"}"#,
+                "expiryDateTime",
+                "Edm.DateTimeOffset",
+            ),
+            (r#"{"isBroadcast":"no"}"#, "isBroadcast", "Edm.Boolean"),
+        ] {
+            let err = parse_json(Operation::Create, ApiVersion::V1, body).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{body}");
+            assert!(
+                err.message.contains(&format!("'{path}'")) && err.message.contains(expected),
+                "{body}: {}",
+                err.message
+            );
+        }
+        // The same types through createOrGet's parameters.
         let err = parse_json(
-            Operation::Create,
-            ApiVersion::V1,
-            r#"{"joinMeetingIdSettings":{"isPasscodeRequired":"yes"}}"#,
+            Operation::CreateOrGet,
+            ApiVersion::Beta,
+            r#"{"externalId":"x","participants":{"attendees":[{"role":"boss"}]}}"#,
         )
         .unwrap_err();
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(
+            err.message.contains("participants.attendees[0].role"),
+            "{}",
+            err.message
+        );
+        // Known members, nulls where the spec allows them, and nested objects all pass.
+        let asked = parse_json(
+            Operation::Create,
+            ApiVersion::V1,
+            r#"{"allowedPresenters":"organizer","lobbyBypassSettings":{"scope":"everyone","isDialInBypassEnabled":null},
+                "participants":{"organizer":null,"attendees":[{"role":"coorganizer","identity":{"user":{"id":"u"}}}]},
+                "subject":null,"expiryDateTime":"2030-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(asked.fields["allowedPresenters"], "organizer");
+        assert!(!asked.fields.contains_key("subject"), "a null is not given");
+    }
+
+    #[test]
+    fn annotations_are_accepted_anywhere_and_dropped() {
+        // What Kiota's serializers send: `@odata.type` on the entity and on complex values.
+        let asked = parse_json(
+            Operation::Create,
+            ApiVersion::V1,
+            r##"{"@odata.type":"#microsoft.graph.onlineMeeting","subject":"s","subject@odata.type":"#String",
+                "joinMeetingIdSettings":{"@odata.type":"#microsoft.graph.joinMeetingIdSettings","isPasscodeRequired":true},
+                "participants":{"attendees":[{"@odata.type":"#microsoft.graph.meetingParticipantInfo","upn":"a@b.c"}]}}"##,
+        )
+        .unwrap();
+        assert_eq!(
+            asked.fields["joinMeetingIdSettings"]["isPasscodeRequired"],
+            true
+        );
+        assert_eq!(asked.fields["participants"]["attendees"][0]["upn"], "a@b.c");
+        let text = Value::Object(asked.fields).to_string();
+        assert!(!text.contains("odata"), "annotations are not kept: {text}");
     }
 }
