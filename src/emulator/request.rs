@@ -5,7 +5,7 @@
 //! `chatInfo` is refused on v1.0. create takes an `onlineMeeting`, which is not an open type:
 //! an undeclared property is refused, and the properties only the service sets are dropped.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{graph_error::GraphFailure, rules};
@@ -76,15 +76,13 @@ pub(super) fn parse(
             R::EndBeforeStart { .. } => {
                 "endDateTime cannot be earlier than startDateTime.".to_owned()
             }
+            // Edm.DateTimeOffset ends with the year 9999.
+            R::OutOfRange { .. } | R::StartOutOfRange { .. } => {
+                "The DateTimeOffset value is out of range: startDateTime and endDateTime must be before the year 10000.".to_owned()
+            }
             other => other.to_string(),
         })
     })?;
-    // Edm.DateTimeOffset ends with the year 9999.
-    if start.year() > 9999 || end.year() > 9999 {
-        return Err(GraphFailure::bad_request(
-            "The DateTimeOffset value is out of range: startDateTime and endDateTime must be before the year 10000.",
-        ));
-    }
     fields.insert("startDateTime".into(), Value::String(graph_time(start)));
     fields.insert("endDateTime".into(), Value::String(graph_time(end)));
     Ok(Asked {
