@@ -900,6 +900,29 @@ async fn help_and_version() {
     }
     let create = run_with(&["create", "--help"], &[], None).await;
     assert!(create.stdout.contains("--passcode-required") && create.stdout.contains("--language"));
+    // Each request command's help, long or short, says where credentials come from and what
+    // its exit status means: a user reading `create --help` does not go back to the top level.
+    for command in ["create-or-get", "create"] {
+        for help in ["--help", "-h"] {
+            let shown = run_with(&[command, help], &[], None).await;
+            assert_eq!(shown.code, 0, "{command} {help}: {}", shown.stderr);
+            for needle in [
+                "Exit status:",
+                "3  authentication",
+                "6  create's outcome is unknown",
+                "GRAPH_TOKEN",
+                "AZURE_TENANT_ID",
+                "AZURE_CLIENT_ID",
+                "AZURE_CLIENT_SECRET",
+            ] {
+                assert!(
+                    shown.stdout.contains(needle),
+                    "{command} {help}: {needle}: {}",
+                    shown.stdout
+                );
+            }
+        }
+    }
     let version = run_with(&["--version"], &[], None).await;
     assert_eq!(version.code, 0);
     assert!(
