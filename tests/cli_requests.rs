@@ -392,6 +392,12 @@ async fn client_credentials_from_the_environment() {
     let me = run_with(&["create-or-get", "--external-id", "e"], &app, None).await;
     assert_eq!(me.code, 2, "{}", me.stderr);
     assert!(me.stderr.contains("/me"), "{}", me.stderr);
+    // In the command's terms, on stderr and in the JSON document: the flag, not the Rust API.
+    let message = me.failure_json()["error"]["message"].clone();
+    for said in [me.stderr.as_str(), message.as_str().unwrap()] {
+        assert!(said.contains("--user ID"), "{said}");
+        assert!(!said.contains("User::id"), "{said}");
+    }
     assert_eq!(emu.graph_requests(), 2);
 }
 
@@ -836,6 +842,14 @@ async fn transport_failures_are_status_5_and_unknown_create_outcomes_6() {
     );
     assert!(unknown.stderr.contains("status: 504"), "{}", unknown.stderr);
     let doc = unknown.failure_json();
+    // The safe retry is named as the command a user types, on stderr and in the document.
+    for said in [
+        unknown.stderr.as_str(),
+        doc["error"]["message"].as_str().unwrap(),
+    ] {
+        assert!(said.contains("retry with create-or-get"), "{said}");
+        assert!(!said.contains("create_or_get"), "{said}");
+    }
     assert_eq!(doc["outcome"], "unknown", "a meeting may exist: {doc}");
     assert_eq!(doc["exitStatus"], 6);
     assert_eq!(doc["error"]["kind"], "outcomeUnknown");
