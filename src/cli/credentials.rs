@@ -8,7 +8,7 @@ use crate::Secret;
 /// What the environment provides.
 #[derive(Debug)]
 pub(super) enum Credentials {
-    /// A bearer token used as given.
+    /// A bearer token, without the `Bearer ` scheme if it was pasted with one.
     Token(Secret),
     /// An app registration: application tokens from the token endpoint.
     App {
@@ -42,7 +42,7 @@ To try it without an account: graph-meetings demo";
 pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, Failure> {
     let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     if let Some(token) = get("GRAPH_TOKEN") {
-        return Ok(Credentials::Token(Secret::new(token.trim().to_owned())));
+        return bearer_token(&token).map(|t| Credentials::Token(Secret::new(t.to_owned())));
     }
     let trio = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"];
     let values: Vec<Option<String>> = trio.iter().map(|name| get(name)).collect();
@@ -68,6 +68,22 @@ pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Credentia
             )))
         }
     }
+}
+
+/// The token in a `GRAPH_TOKEN` value. One copied from a request header or a tool's output
+/// often starts with its scheme (`Bearer eyJ…`); the client adds the scheme itself, so it is
+/// dropped here instead of going out as `Bearer Bearer …`, which Graph refuses as a 401.
+fn bearer_token(value: &str) -> Result<&str, Failure> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("bearer") {
+        return Err(Failure::Credentials(
+            "GRAPH_TOKEN holds only the word Bearer: set it to the token itself".into(),
+        ));
+    }
+    Ok(match value.split_once(char::is_whitespace) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim_start(),
+        _ => value,
+    })
 }
 
 #[cfg(test)]
@@ -107,6 +123,28 @@ mod tests {
             matches!(from_env(env(&mounted)), Ok(Credentials::App { secret, .. }) if secret.expose() == "s3cr3t"),
             "a secret from a file loses its trailing newline"
         );
+    }
+
+    #[test]
+    fn a_pasted_bearer_scheme_is_dropped_from_the_token() {
+        let token = |value: &str| match from_env(env(&[("GRAPH_TOKEN", value)])) {
+            Ok(Credentials::Token(t)) => Ok(t.expose().to_owned()),
+            Ok(other) => panic!("{other:?}"),
+            Err(Failure::Credentials(m)) => Err(m),
+            Err(other) => panic!("{other:?}"),
+        };
+        for pasted in [
+            "Bearer eyJ0.a-b",
+            "bearer eyJ0.a-b",
+            "BEARER \t eyJ0.a-b\n",
+            "eyJ0.a-b",
+        ] {
+            assert_eq!(token(pasted).as_deref(), Ok("eyJ0.a-b"), "{pasted:?}");
+        }
+        // Only the scheme word, separated: a token that merely starts with the letters stays.
+        assert_eq!(token("BearerX").as_deref(), Ok("BearerX"));
+        let only = token(" Bearer ").unwrap_err();
+        assert!(only.contains("only the word Bearer"), "{only}");
     }
 
     #[test]
