@@ -402,6 +402,61 @@ async fn client_credentials_from_the_environment() {
 }
 
 #[tokio::test]
+async fn graph_token_beside_client_credentials_is_used_and_stderr_says_so() {
+    let emu = Emulator::builder()
+        .client_secret("app-secret-canary")
+        .start()
+        .await
+        .unwrap();
+    let root = emu.base_url();
+    let mut env = vec![
+        ("GRAPH_TOKEN", "delegated-token-canary"),
+        ("AZURE_TENANT_ID", "contoso.example"),
+        ("AZURE_CLIENT_ID", "app-id"),
+        ("AZURE_CLIENT_SECRET", "app-secret-canary"),
+        ("GRAPH_BASE_URL", root.as_str()),
+        ("AZURE_AUTHORITY_HOST", root.as_str()),
+    ];
+    let both = run_with(&["create-or-get", "--external-id", "w"], &env, None).await;
+    // The token is what was used: /me works (an application token is refused on it), and no
+    // token was requested. stdout is still only the JSON document.
+    assert_eq!(both.json()["outcome"], "created");
+    assert_eq!(emu.token_requests(), 0);
+    let warnings: Vec<&str> = both
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", both.stderr);
+    for needle in [
+        "GRAPH_TOKEN is set, so its token is used",
+        "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are set too and ignored",
+        "env -u GRAPH_TOKEN",
+    ] {
+        assert!(warnings[0].contains(needle), "{needle}: {}", warnings[0]);
+    }
+    assert!(!both.stderr.contains("canary"), "{}", both.stderr);
+
+    // Without GRAPH_TOKEN: client credentials, and nothing to warn about.
+    env.remove(0);
+    let app = run_with(
+        &[
+            "create-or-get",
+            "--external-id",
+            "w2",
+            "--user",
+            DEMO_USER_ID,
+        ],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(app.json()["outcome"], "created");
+    assert_eq!(emu.token_requests(), 1);
+    assert!(!app.stderr.contains("warning"), "{}", app.stderr);
+}
+
+#[tokio::test]
 async fn summary_output_in_the_local_zone() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();

@@ -29,7 +29,8 @@ Exit status:
   6  create's outcome is unknown: a meeting may have been made; use create-or-get to retry
 
 Credentials: GRAPH_TOKEN (a bearer token), else AZURE_TENANT_ID + AZURE_CLIENT_ID +
-AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).";
+AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).
+With both set, GRAPH_TOKEN is used and a warning names the variables ignored.";
 
 /// Create Microsoft Teams online meetings through Microsoft Graph.
 #[derive(Debug, Parser)]
