@@ -532,6 +532,14 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
         r#"{"externalId": "x", "startDateTime": "soon"}"#,
     )
     .unwrap();
+    let no_offset = dir.join("no-offset.json");
+    std::fs::write(&no_offset, r#"{"startDateTime": "2020-01-01T10:00:00"}"#).unwrap();
+    let nested = dir.join("nested.json");
+    std::fs::write(
+        &nested,
+        r#"{"externalId": "x", "participants": {"attendees": [{"upn": "a"}, {"upn": 5}]}}"#,
+    )
+    .unwrap();
     let missing = dir.join("missing.json");
 
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -617,9 +625,18 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
             vec!["create", "--body", array.to_str().unwrap()],
             "JSON object",
         ),
+        // A value that does not fit is named by where it is in the body.
         (
             vec!["create-or-get", "--body", wrong_type.to_str().unwrap()],
-            "does not fit",
+            "does not fit at startDateTime: ",
+        ),
+        (
+            vec!["create", "--body", no_offset.to_str().unwrap()],
+            "does not fit at startDateTime: ",
+        ),
+        (
+            vec!["create-or-get", "--body", nested.to_str().unwrap()],
+            "does not fit at participants.attendees[1].upn: ",
         ),
         (
             vec!["create", "--body", missing.to_str().unwrap()],
