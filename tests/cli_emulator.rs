@@ -84,6 +84,85 @@ async fn the_emulator_command_announces_its_port_and_serves_graph() {
     child.wait().await.unwrap();
 }
 
+/// The commands the emulator suggests on stderr, run as printed in a shell that has
+/// `GRAPH_TOKEN` exported (README's steps do that): the second one gets an application token
+/// from the token endpoint, not the exported token.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_emulators_suggestions_work_as_printed_in_a_shell_with_graph_token_exported() {
+    let (mut child, root) = start(&[]).await;
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut hint = String::new();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the hint")
+            .unwrap()
+            .expect("a line before stderr ends");
+        if line.starts_with("Faults") {
+            break;
+        }
+        hint += &line;
+        hint.push('\n');
+    }
+    let (_, rest) = hint.split_once("Try:").unwrap_or_else(|| panic!("{hint}"));
+    let (delegated, app) = rest.split_once("\nor:").unwrap_or_else(|| panic!("{hint}"));
+
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let shell = |command: &str| {
+        let mut sh = tokio::process::Command::new("sh");
+        sh.arg("-c")
+            .arg(command)
+            .env("PATH", &path)
+            .env("GRAPH_TOKEN", "exported-earlier")
+            .stdin(Stdio::null());
+        for name in [
+            "GRAPH_BASE_URL",
+            "AZURE_TENANT_ID",
+            "AZURE_CLIENT_ID",
+            "AZURE_CLIENT_SECRET",
+            "AZURE_AUTHORITY_HOST",
+        ] {
+            sh.env_remove(name);
+        }
+        async move {
+            tokio::time::timeout(Duration::from_secs(60), sh.output())
+                .await
+                .expect("the command finishes")
+                .unwrap()
+        }
+    };
+    let token_requests = || async {
+        let stats: Value = http()
+            .get(format!("{root}/_emulator/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats["tokenRequests"].clone()
+    };
+
+    for (command, tokens_after) in [(delegated, 0), (app, 1)] {
+        let output = shell(command).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{command}\n{stderr}");
+        let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(printed["outcome"], "created", "{command}");
+        assert!(!stderr.contains("warning"), "{command}\n{stderr}");
+        assert_eq!(token_requests().await, tokens_after, "{command}");
+    }
+
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_given_port_is_used_and_a_taken_one_is_an_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

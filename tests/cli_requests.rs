@@ -392,7 +392,68 @@ async fn client_credentials_from_the_environment() {
     let me = run_with(&["create-or-get", "--external-id", "e"], &app, None).await;
     assert_eq!(me.code, 2, "{}", me.stderr);
     assert!(me.stderr.contains("/me"), "{}", me.stderr);
+    // In the command's terms, on stderr and in the JSON document: the flag, not the Rust API.
+    let message = me.failure_json()["error"]["message"].clone();
+    for said in [me.stderr.as_str(), message.as_str().unwrap()] {
+        assert!(said.contains("--user ID"), "{said}");
+        assert!(!said.contains("User::id"), "{said}");
+    }
     assert_eq!(emu.graph_requests(), 2);
+}
+
+#[tokio::test]
+async fn graph_token_beside_client_credentials_is_used_and_stderr_says_so() {
+    let emu = Emulator::builder()
+        .client_secret("app-secret-canary")
+        .start()
+        .await
+        .unwrap();
+    let root = emu.base_url();
+    let mut env = vec![
+        ("GRAPH_TOKEN", "delegated-token-canary"),
+        ("AZURE_TENANT_ID", "contoso.example"),
+        ("AZURE_CLIENT_ID", "app-id"),
+        ("AZURE_CLIENT_SECRET", "app-secret-canary"),
+        ("GRAPH_BASE_URL", root.as_str()),
+        ("AZURE_AUTHORITY_HOST", root.as_str()),
+    ];
+    let both = run_with(&["create-or-get", "--external-id", "w"], &env, None).await;
+    // The token is what was used: /me works (an application token is refused on it), and no
+    // token was requested. stdout is still only the JSON document.
+    assert_eq!(both.json()["outcome"], "created");
+    assert_eq!(emu.token_requests(), 0);
+    let warnings: Vec<&str> = both
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", both.stderr);
+    for needle in [
+        "GRAPH_TOKEN is set, so its token is used",
+        "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are set too and ignored",
+        "env -u GRAPH_TOKEN",
+    ] {
+        assert!(warnings[0].contains(needle), "{needle}: {}", warnings[0]);
+    }
+    assert!(!both.stderr.contains("canary"), "{}", both.stderr);
+
+    // Without GRAPH_TOKEN: client credentials, and nothing to warn about.
+    env.remove(0);
+    let app = run_with(
+        &[
+            "create-or-get",
+            "--external-id",
+            "w2",
+            "--user",
+            DEMO_USER_ID,
+        ],
+        &env,
+        None,
+    )
+    .await;
+    assert_eq!(app.json()["outcome"], "created");
+    assert_eq!(emu.token_requests(), 1);
+    assert!(!app.stderr.contains("warning"), "{}", app.stderr);
 }
 
 #[tokio::test]
@@ -469,6 +530,14 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
     std::fs::write(
         &wrong_type,
         r#"{"externalId": "x", "startDateTime": "soon"}"#,
+    )
+    .unwrap();
+    let no_offset = dir.join("no-offset.json");
+    std::fs::write(&no_offset, r#"{"startDateTime": "2020-01-01T10:00:00"}"#).unwrap();
+    let nested = dir.join("nested.json");
+    std::fs::write(
+        &nested,
+        r#"{"externalId": "x", "participants": {"attendees": [{"upn": "a"}, {"upn": 5}]}}"#,
     )
     .unwrap();
     let missing = dir.join("missing.json");
@@ -556,9 +625,18 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
             vec!["create", "--body", array.to_str().unwrap()],
             "JSON object",
         ),
+        // A value that does not fit is named by where it is in the body.
         (
             vec!["create-or-get", "--body", wrong_type.to_str().unwrap()],
-            "does not fit",
+            "does not fit at startDateTime: ",
+        ),
+        (
+            vec!["create", "--body", no_offset.to_str().unwrap()],
+            "does not fit at startDateTime: ",
+        ),
+        (
+            vec!["create-or-get", "--body", nested.to_str().unwrap()],
+            "does not fit at participants.attendees[1].upn: ",
         ),
         (
             vec!["create", "--body", missing.to_str().unwrap()],
@@ -836,6 +914,14 @@ async fn transport_failures_are_status_5_and_unknown_create_outcomes_6() {
     );
     assert!(unknown.stderr.contains("status: 504"), "{}", unknown.stderr);
     let doc = unknown.failure_json();
+    // The safe retry is named as the command a user types, on stderr and in the document.
+    for said in [
+        unknown.stderr.as_str(),
+        doc["error"]["message"].as_str().unwrap(),
+    ] {
+        assert!(said.contains("retry with create-or-get"), "{said}");
+        assert!(!said.contains("create_or_get"), "{said}");
+    }
     assert_eq!(doc["outcome"], "unknown", "a meeting may exist: {doc}");
     assert_eq!(doc["exitStatus"], 6);
     assert_eq!(doc["error"]["kind"], "outcomeUnknown");
@@ -900,6 +986,29 @@ async fn help_and_version() {
     }
     let create = run_with(&["create", "--help"], &[], None).await;
     assert!(create.stdout.contains("--passcode-required") && create.stdout.contains("--language"));
+    // Each request command's help, long or short, says where credentials come from and what
+    // its exit status means: a user reading `create --help` does not go back to the top level.
+    for command in ["create-or-get", "create"] {
+        for help in ["--help", "-h"] {
+            let shown = run_with(&[command, help], &[], None).await;
+            assert_eq!(shown.code, 0, "{command} {help}: {}", shown.stderr);
+            for needle in [
+                "Exit status:",
+                "3  authentication",
+                "6  create's outcome is unknown",
+                "GRAPH_TOKEN",
+                "AZURE_TENANT_ID",
+                "AZURE_CLIENT_ID",
+                "AZURE_CLIENT_SECRET",
+            ] {
+                assert!(
+                    shown.stdout.contains(needle),
+                    "{command} {help}: {needle}: {}",
+                    shown.stdout
+                );
+            }
+        }
+    }
     let version = run_with(&["--version"], &[], None).await;
     assert_eq!(version.code, 0);
     assert!(

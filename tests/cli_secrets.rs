@@ -132,3 +132,37 @@ async fn a_client_secret_and_the_tokens_it_buys_are_never_printed() {
     assert!(!printed.contains(wrong_secret), "{printed}");
     assert_clean(&printed);
 }
+
+#[tokio::test]
+async fn a_token_pasted_with_its_bearer_scheme_is_sent_with_the_scheme_once() {
+    use wiremock::{
+        matchers::{method, path},
+        Mock, MockServer, ResponseTemplate,
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/me/onlineMeetings"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": "m-1"})))
+        .mount(&server)
+        .await;
+    let pasted = [
+        format!("Bearer {TOKEN}"),
+        format!("bearer {TOKEN}"),
+        format!("BEARER \t{TOKEN}\n"),
+        TOKEN.to_owned(),
+    ];
+    for value in &pasted {
+        let env = [("GRAPH_TOKEN", value.as_str())];
+        let (code, printed) = run(&["create", "--base-url", &server.uri()], &env).await;
+        assert_eq!(code, 0, "{value:?}: {printed}");
+        assert_clean(&printed);
+    }
+    let sent: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent, vec![format!("Bearer {TOKEN}"); pasted.len()]);
+}

@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use super::duration;
 use crate::Cloud;
 
-const EXIT_STATUS: &str = "\
+/// The exit statuses and the credentials variables: after the help of the command and of each
+/// request command, where a user reading `create --help` looks for them.
+const AFTER_HELP: &str = "\
 Exit status:
   0  success
   1  another failure (e.g. the emulator could not listen, stdout closed)
@@ -27,11 +29,12 @@ Exit status:
   6  create's outcome is unknown: a meeting may have been made; use create-or-get to retry
 
 Credentials: GRAPH_TOKEN (a bearer token), else AZURE_TENANT_ID + AZURE_CLIENT_ID +
-AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).";
+AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).
+With both set, GRAPH_TOKEN is used and a warning names the variables ignored.";
 
 /// Create Microsoft Teams online meetings through Microsoft Graph.
 #[derive(Debug, Parser)]
-#[command(name = "graph-meetings", version, after_help = EXIT_STATUS)]
+#[command(name = "graph-meetings", version, after_help = AFTER_HELP)]
 pub(super) struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -41,8 +44,10 @@ pub(super) struct Cli {
 pub(super) enum Command {
     /// Create the meeting with this externalId, or get the one that already has it
     /// (outcome "created", 201, or "existing", 200). Safe to repeat.
+    #[command(after_help = AFTER_HELP)]
     CreateOrGet(CreateOrGetArgs),
     /// Create a new meeting (201). Every successful call makes another meeting.
+    #[command(after_help = AFTER_HELP)]
     Create(CreateArgs),
     /// Serve the local Graph emulator on 127.0.0.1 until stopped (Ctrl-C).
     Emulator(EmulatorArgs),

@@ -8,7 +8,7 @@ use crate::Secret;
 /// What the environment provides.
 #[derive(Debug)]
 pub(super) enum Credentials {
-    /// A bearer token used as given.
+    /// A bearer token, without the `Bearer ` scheme if it was pasted with one.
     Token(Secret),
     /// An app registration: application tokens from the token endpoint.
     App {
@@ -30,6 +30,36 @@ impl Credentials {
     }
 }
 
+/// What the environment provides, and what it also set that goes unused.
+#[derive(Debug)]
+pub(super) struct Found {
+    pub credentials: Credentials,
+    /// Client-credential variables set beside `GRAPH_TOKEN`, which wins.
+    pub ignored: Vec<&'static str>,
+}
+
+impl Found {
+    /// The line for stderr when a variable set goes unused. A shell easily holds both kinds
+    /// (README's emulator steps export `GRAPH_TOKEN`; CI often sets the `AZURE_*` trio for
+    /// other Azure tools), and acting for another identity than the one the operator meant
+    /// must not go unsaid. A warning, not a refusal: `GRAPH_TOKEN` first is the documented
+    /// order, and a job that sets it on purpose keeps working.
+    pub fn warning(&self) -> Option<String> {
+        let (last, rest) = self.ignored.split_last()?;
+        let names = match rest {
+            [] => format!("{last} is"),
+            _ => format!("{} and {last} are", rest.join(", ")),
+        };
+        Some(format!(
+            "GRAPH_TOKEN is set, so its token is used; {names} set too and ignored. For client \
+             credentials, unset GRAPH_TOKEN (e.g. env -u GRAPH_TOKEN graph-meetings ...)."
+        ))
+    }
+}
+
+/// The client-credential variables, in the order they are reported.
+const TRIO: [&str; 3] = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"];
+
 const HOW: &str = "\
 no credentials: set GRAPH_TOKEN to a bearer token for Microsoft Graph (e.g. from
   az account get-access-token --resource https://graph.microsoft.com --query accessToken -o tsv)
@@ -39,24 +69,33 @@ or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for an app regis
 To try it without an account: graph-meetings demo";
 
 /// Reads the credentials from `var` (the process environment in the command).
-pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, Failure> {
+pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Found, Failure> {
     let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     if let Some(token) = get("GRAPH_TOKEN") {
-        return Ok(Credentials::Token(Secret::new(token.trim().to_owned())));
+        let token = bearer_token(&token)?;
+        return Ok(Found {
+            credentials: Credentials::Token(Secret::new(token.to_owned())),
+            ignored: TRIO
+                .into_iter()
+                .filter(|name| get(name).is_some())
+                .collect(),
+        });
     }
-    let trio = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"];
-    let values: Vec<Option<String>> = trio.iter().map(|name| get(name)).collect();
+    let values: Vec<Option<String>> = TRIO.iter().map(|name| get(name)).collect();
     match values.as_slice() {
-        [Some(tenant), Some(client_id), Some(secret)] => Ok(Credentials::App {
-            tenant: tenant.trim().to_owned(),
-            client_id: client_id.trim().to_owned(),
-            // Trimmed like the others: a secret read from a file often ends in a newline,
-            // and Entra ID secrets never start or end with whitespace.
-            secret: Secret::new(secret.trim().to_owned()),
+        [Some(tenant), Some(client_id), Some(secret)] => Ok(Found {
+            credentials: Credentials::App {
+                tenant: tenant.trim().to_owned(),
+                client_id: client_id.trim().to_owned(),
+                // Trimmed like the others: a secret read from a file often ends in a newline,
+                // and Entra ID secrets never start or end with whitespace.
+                secret: Secret::new(secret.trim().to_owned()),
+            },
+            ignored: Vec::new(),
         }),
         [None, None, None] => Err(Failure::Credentials(HOW.into())),
         partial => {
-            let missing: Vec<&str> = trio
+            let missing: Vec<&str> = TRIO
                 .iter()
                 .zip(partial)
                 .filter(|(_, v)| v.is_none())
@@ -68,6 +107,22 @@ pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Credentia
             )))
         }
     }
+}
+
+/// The token in a `GRAPH_TOKEN` value. One copied from a request header or a tool's output
+/// often starts with its scheme (`Bearer eyJ…`); the client adds the scheme itself, so it is
+/// dropped here instead of going out as `Bearer Bearer …`, which Graph refuses as a 401.
+fn bearer_token(value: &str) -> Result<&str, Failure> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("bearer") {
+        return Err(Failure::Credentials(
+            "GRAPH_TOKEN holds only the word Bearer: set it to the token itself".into(),
+        ));
+    }
+    Ok(match value.split_once(char::is_whitespace) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim_start(),
+        _ => value,
+    })
 }
 
 #[cfg(test)]
@@ -83,6 +138,11 @@ mod tests {
         }
     }
 
+    /// The credentials alone, as most tests look at them.
+    fn credentials(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, Failure> {
+        from_env(var).map(|found| found.credentials)
+    }
+
     #[test]
     fn graph_token_wins_then_the_trio() {
         let both = [
@@ -91,8 +151,10 @@ mod tests {
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_CLIENT_SECRET", "s3cr3t-canary"),
         ];
-        assert!(matches!(from_env(env(&both)), Ok(Credentials::Token(t)) if t.expose() == "tok"));
-        let app = from_env(env(&both[1..])).unwrap();
+        assert!(
+            matches!(credentials(env(&both)), Ok(Credentials::Token(t)) if t.expose() == "tok")
+        );
+        let app = credentials(env(&both[1..])).unwrap();
         assert!(
             matches!(&app, Credentials::App { tenant, client_id, .. } if tenant == "t" && client_id == "c")
         );
@@ -104,9 +166,62 @@ mod tests {
             ("AZURE_CLIENT_SECRET", "s3cr3t\n"),
         ];
         assert!(
-            matches!(from_env(env(&mounted)), Ok(Credentials::App { secret, .. }) if secret.expose() == "s3cr3t"),
+            matches!(credentials(env(&mounted)), Ok(Credentials::App { secret, .. }) if secret.expose() == "s3cr3t"),
             "a secret from a file loses its trailing newline"
         );
+    }
+
+    #[test]
+    fn a_pasted_bearer_scheme_is_dropped_from_the_token() {
+        let token = |value: &str| match credentials(env(&[("GRAPH_TOKEN", value)])) {
+            Ok(Credentials::Token(t)) => Ok(t.expose().to_owned()),
+            Ok(other) => panic!("{other:?}"),
+            Err(Failure::Credentials(m)) => Err(m),
+            Err(other) => panic!("{other:?}"),
+        };
+        for pasted in [
+            "Bearer eyJ0.a-b",
+            "bearer eyJ0.a-b",
+            "BEARER \t eyJ0.a-b\n",
+            "eyJ0.a-b",
+        ] {
+            assert_eq!(token(pasted).as_deref(), Ok("eyJ0.a-b"), "{pasted:?}");
+        }
+        // Only the scheme word, separated: a token that merely starts with the letters stays.
+        assert_eq!(token("BearerX").as_deref(), Ok("BearerX"));
+        let only = token(" Bearer ").unwrap_err();
+        assert!(only.contains("only the word Bearer"), "{only}");
+    }
+
+    #[test]
+    fn client_credentials_beside_graph_token_are_named_as_ignored() {
+        let warning = |pairs: &[(&str, &str)]| from_env(env(pairs)).unwrap().warning();
+        let all = [
+            ("GRAPH_TOKEN", "tok"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s3cr3t-canary"),
+        ];
+        let said = warning(&all).expect("a warning");
+        assert!(
+            said.contains(
+                "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are set too and ignored"
+            ),
+            "{said}"
+        );
+        assert!(said.contains("unset GRAPH_TOKEN"), "{said}");
+        assert!(!said.contains("canary") && !said.contains("tok;"), "{said}");
+        // A partial trio is named as it is: only what was set.
+        let said = warning(&[all[0], all[2]]).expect("a warning");
+        assert!(
+            said.contains("AZURE_CLIENT_ID is set too and ignored"),
+            "{said}"
+        );
+        assert!(!said.contains("AZURE_TENANT_ID"), "{said}");
+        // Nothing unused, nothing said; blank counts as unset.
+        assert_eq!(warning(&all[..1]), None);
+        assert_eq!(warning(&[all[0], ("AZURE_CLIENT_ID", " ")]), None);
+        assert_eq!(warning(&all[1..]), None);
     }
 
     #[test]

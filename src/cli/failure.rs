@@ -77,7 +77,7 @@ impl Failure {
             Failure::Usage(m) => ("usage", m.clone()),
             Failure::Credentials(m) => ("credentials", m.clone()),
             Failure::Other(m) | Failure::Unprinted(m) => ("other", m.clone()),
-            Failure::Library(e) => (kind(e), e.to_string()),
+            Failure::Library(e) => (kind(e), message(e)),
         };
         let exit_status = self.exit_status();
         let object = serde_json::json!({
@@ -108,7 +108,7 @@ impl Failure {
             | Failure::Unprinted(m) => {
                 format!("error: {}\n", terminal::printable(m))
             }
-            Failure::Library(e) => format!("error: {}\n", terminal::printable(&e.to_string())),
+            Failure::Library(e) => format!("error: {}\n", terminal::printable(&message(e))),
         };
         if let Failure::Library(e) = self {
             if let Some(graph) = e.graph() {
@@ -135,6 +135,31 @@ impl Failure {
             }
         }
         text
+    }
+}
+
+/// A library error's message in the command's terms. Where the library's own message points
+/// at its Rust API (`User::id(..)`, `create_or_get`), the command names its flag or command
+/// instead; every other message is the library's.
+fn message(error: &Error) -> String {
+    match error {
+        Error::InvalidRequest(InvalidRequest::AppTokenForMe) => {
+            "invalid request (nothing was sent): client credentials (AZURE_CLIENT_ID ...) give an \
+             application token, which has no signed-in user, so /me cannot be used: name the \
+             meeting's organizer with --user ID"
+                .into()
+        }
+        Error::OutcomeUnknown {
+            reason,
+            attempts,
+            client_request_id,
+            ..
+        } => format!(
+            "the outcome of create is unknown after {attempts} attempt(s) ({reason}); a meeting \
+             may have been created. Running create again may make a second one: retry with \
+             create-or-get --external-id ID instead (client-request-id: {client_request_id})"
+        ),
+        _ => error.to_string(),
     }
 }
 

@@ -102,9 +102,19 @@ fn attendees(upns: &[String]) -> Vec<types::MeetingParticipantInfo> {
         .collect()
 }
 
+/// The body as the request type. A misfit names where it is (`startDateTime`,
+/// `participants.attendees[0].upn`): from a `Value`, serde_json's error says only what is
+/// wrong, e.g. "premature end of input" for an instant without its offset.
 fn typed<T: serde::de::DeserializeOwned>(fields: Map<String, Value>) -> Result<T, Failure> {
-    serde_json::from_value(Value::Object(fields))
-        .map_err(|e| Failure::Usage(format!("the request body does not fit: {e}")))
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let error = e.into_inner();
+        Failure::Usage(if path == "." {
+            format!("the request body does not fit: {error}")
+        } else {
+            format!("the request body does not fit at {path}: {error}")
+        })
+    })
 }
 
 /// The `--body` object, or an empty one.

@@ -100,7 +100,11 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
             crate::transport::secure_root(root, what)?;
         }
     }
-    let credentials = credentials::from_env(|name| std::env::var(name).ok())?;
+    let found = credentials::from_env(|name| std::env::var(name).ok())?;
+    if let Some(warning) = found.warning() {
+        terminal::stderr(&format!("warning: {warning}\n"));
+    }
+    let credentials = found.credentials;
     let version = if common.beta {
         ApiVersion::Beta
     } else {

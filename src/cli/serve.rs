@@ -16,11 +16,14 @@ pub(super) async fn run(args: EmulatorArgs) -> Result<(), Failure> {
     if !terminal::stdout(&format!("listening on {root}\n")) {
         return Err(Failure::Other("stdout is closed".into()));
     }
+    // The client-credentials line unsets GRAPH_TOKEN: it wins when both are set, and README's
+    // steps export it in the shell this is likely pasted into.
     terminal::stderr(&format!(
         "Any bearer token is the demo user's delegated token; the token endpoint issues application tokens.\n\
          Try:  GRAPH_BASE_URL={root} GRAPH_TOKEN=any-token graph-meetings create-or-get --external-id demo-1\n\
-         or:   GRAPH_BASE_URL={root} AZURE_AUTHORITY_HOST={root} AZURE_TENANT_ID=contoso.example \\\n\
-         \x20     AZURE_CLIENT_ID=app AZURE_CLIENT_SECRET=any graph-meetings create --user alex@contoso.example\n\
+         or:   env -u GRAPH_TOKEN GRAPH_BASE_URL={root} AZURE_AUTHORITY_HOST={root} \\\n\
+         \x20     AZURE_TENANT_ID=contoso.example AZURE_CLIENT_ID=app AZURE_CLIENT_SECRET=any \\\n\
+         \x20     graph-meetings create --user alex@contoso.example\n\
          Faults and counters: {root}/_emulator/faults, {root}/_emulator/stats. Ctrl-C stops.\n"
     ));
     stopped().await;
