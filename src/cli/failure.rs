@@ -89,7 +89,7 @@ impl Failure {
                 "status": library.and_then(Error::status),
                 "code": graph.and_then(|g| g.code.as_deref()),
                 "graphMessage": graph.and_then(|g| g.message.as_deref()),
-                "requestId": graph.and_then(|g| g.request_id.as_deref()),
+                "requestId": library.and_then(Error::request_id),
                 "clientRequestId": library.and_then(Error::client_request_id),
                 "retryAfterSeconds": graph.and_then(|g| g.retry_after).map(|d| d.as_secs()),
                 "attempts": library.and_then(Error::attempts),
@@ -130,7 +130,11 @@ impl Failure {
                     }
                 }
             } else if let Some(id) = e.client_request_id() {
-                // No answer to quote: the ID the request carried is what support can go by.
+                // No error of Graph's to quote: the IDs are what support can go by (an answer
+                // that could not be used still had its request-id).
+                if let Some(request_id) = e.request_id() {
+                    text += &format!("  request-id: {}\n", terminal::printable(request_id));
+                }
                 text += &format!("  client-request-id: {}\n", terminal::printable(id));
             }
         }
@@ -247,5 +251,26 @@ mod tests {
         assert_eq!(json["error"]["status"], 401);
         assert_eq!(json["error"]["requestId"], "r-1");
         assert_eq!(json["error"]["clientRequestId"], "c-1");
+    }
+
+    #[test]
+    fn an_answer_that_could_not_be_read_keeps_its_request_id() {
+        let undecodable = Failure::Library(Error::Decode {
+            status: 201,
+            reason: "expected value".into(),
+            excerpt: "<html>".into(),
+            request_id: Some("r-2".into()),
+            attempts: 1,
+            client_request_id: "c-2".into(),
+        });
+        let json: serde_json::Value = serde_json::from_str(&undecodable.json()).unwrap();
+        assert_eq!(json["error"]["kind"], "decode");
+        assert_eq!(json["error"]["requestId"], "r-2");
+        assert_eq!(json["error"]["clientRequestId"], "c-2");
+        let text = undecodable.text();
+        assert!(
+            text.contains("request-id: r-2") && text.contains("client-request-id: c-2"),
+            "{text}"
+        );
     }
 }
