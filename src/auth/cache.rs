@@ -35,7 +35,11 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 /// - If a refresh fails while the cached token has not yet expired, the cached token is used,
 ///   and the next refresh is tried after [`RETRY_REFRESH_AFTER`].
 /// - A fetch that takes longer than its limit fails, so a hung provider cannot hold the
-///   cache for good. Outside a Tokio runtime the fetch runs in the caller instead.
+///   cache for good. The limit needs the runtime's timer (which reqwest needs too). Outside a
+///   Tokio runtime the fetch runs in the caller instead.
+/// - A fetch lives on the runtime it started on: a runtime made for one call and dropped after
+///   it abandons a refresh still under way, which counts as a failed refresh. The token at hand
+///   serves until it expires, and the caller that then finds none fetches and waits.
 #[derive(Debug)]
 pub struct TokenCache {
     shared: Arc<Shared>,
@@ -68,18 +72,27 @@ struct Cached {
     refresh_at: Option<DateTime<Utc>>,
 }
 
-/// Lands a fetch that was dropped before it finished (its runtime shut down, or, outside a
-/// runtime, its caller gave up): as a failure, so that waiters stop waiting and the next
-/// caller fetches again.
-struct Landing<'a> {
-    shared: &'a Shared,
+/// The fetch under way, owned from the moment it is decided: whatever way it ends, it lands.
+/// Dropped before landing (its runtime shut down, before or during the fetch; outside a
+/// runtime, its caller gave up; the provider panicked), it lands as a failure, so that waiters
+/// stop waiting and the next caller fetches again.
+struct Landing(Option<Arc<Shared>>);
+
+impl Landing {
+    fn land(mut self, fetched: Result<AccessToken, AuthError>) {
+        if let Some(shared) = self.0.take() {
+            shared.land(fetched);
+        }
+    }
 }
 
-impl Drop for Landing<'_> {
+impl Drop for Landing {
     fn drop(&mut self) {
-        self.shared.land(Err(AuthError::Provider(
-            "the token fetch was abandoned".into(),
-        )));
+        if let Some(shared) = self.0.take() {
+            shared.land(Err(AuthError::Provider(
+                "the token fetch was abandoned".into(),
+            )));
+        }
     }
 }
 
@@ -153,7 +166,9 @@ impl TokenCache {
                 (launch, valid)
             };
             if launch {
-                self.launch(fetch()).await;
+                // Owned before the provider's code runs, so that even its panic lands.
+                let landing = Landing(Some(self.shared.clone()));
+                self.launch(landing, fetch()).await;
             }
             if let Some(token) = valid {
                 // Due for a refresh but still good: nobody waits for the refresh.
@@ -164,24 +179,23 @@ impl TokenCache {
     }
 
     /// Runs `fetch` for everyone: as a task of its own, or, outside a runtime, here.
-    async fn launch<Fut>(&self, fetch: Fut)
+    async fn launch<Fut>(&self, landing: Landing, fetch: Fut)
     where
         Fut: Future<Output = Result<AccessToken, AuthError>> + Send + 'static,
     {
-        let shared = self.shared.clone();
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(Self::fly(shared, Some(self.fetch_limit), fetch))),
+            Ok(runtime) => drop(runtime.spawn(Self::fly(landing, Some(self.fetch_limit), fetch))),
             // No runtime, no timer either: the caller's own limits apply.
-            Err(_) => Self::fly(shared, None, fetch).await,
+            Err(_) => Self::fly(landing, None, fetch).await,
         }
     }
 
-    /// One fetch, within `limit`, its outcome recorded for everyone.
-    async fn fly<Fut>(shared: Arc<Shared>, limit: Option<std::time::Duration>, fetch: Fut)
+    /// One fetch, within `limit`, its outcome recorded for everyone. `landing` is an argument,
+    /// not made here: a task dropped before its first poll drops its arguments all the same.
+    async fn fly<Fut>(landing: Landing, limit: Option<std::time::Duration>, fetch: Fut)
     where
         Fut: Future<Output = Result<AccessToken, AuthError>>,
     {
-        let landing = Landing { shared: &shared };
         let fetched = match limit {
             Some(limit) => tokio::time::timeout(limit, fetch)
                 .await
@@ -190,8 +204,7 @@ impl TokenCache {
                 }),
             None => fetch.await,
         };
-        std::mem::forget(landing);
-        shared.land(fetched);
+        landing.land(fetched);
     }
 
     /// The cached token if it is fresh: what [`get`](Self::get) would answer at once.
@@ -376,13 +389,22 @@ mod tests {
             cache.get(slow.clone()),
         );
         assert!(impatient.await.is_err(), "the first caller gave up");
+        let started = Arc::new(AtomicUsize::new(0));
         let waiters: Vec<_> = (0..20)
             .map(|_| {
-                let (cache, slow) = (cache.clone(), slow.clone());
-                tokio::spawn(async move { cache.get(slow).await })
+                let (cache, slow, started) = (cache.clone(), slow.clone(), started.clone());
+                tokio::spawn(async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    cache.get(slow).await
+                })
             })
             .collect();
+        // Released once every caller is in (and, most likely, waiting).
+        while started.load(Ordering::SeqCst) < 20 {
+            tokio::task::yield_now().await;
+        }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(cache.fresh().is_none(), "the fetch has not landed yet");
         release.send(()).unwrap();
         // Not a speed limit: a hang detector, far beyond what this takes.
         let all = futures_util::future::join_all(waiters);
@@ -394,6 +416,65 @@ mod tests {
         }
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         assert_eq!(cache.fresh().unwrap().secret().expose(), "slow");
+    }
+
+    #[test]
+    fn a_refresh_dropped_with_its_runtime_before_it_ran_does_not_block_the_next_fetch() {
+        // A runtime per call, as a synchronous wrapper makes: the refresh the second call
+        // starts is never polled before its runtime goes. Once the token has expired, the
+        // next caller must be able to fetch, not wait for that refresh forever.
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let set = |at| *clock.0.lock().unwrap() = at;
+        let cache = runtime().block_on(holding("old", clock.clone()));
+        set(start() + Duration::minutes(57));
+        let old = runtime().block_on(cache.get(std::future::pending));
+        assert_eq!(old.unwrap().secret().expose(), "old");
+        set(start() + Duration::minutes(61));
+        let next = runtime().block_on(async {
+            // A hang detector, not a speed limit.
+            let next = cache.get(gives("new", start() + Duration::hours(2)));
+            tokio::time::timeout(std::time::Duration::from_secs(30), next).await
+        });
+        assert_eq!(
+            next.expect("not stuck behind the dropped refresh")
+                .unwrap()
+                .secret()
+                .expose(),
+            "new"
+        );
+    }
+
+    fn explode() -> Result<AccessToken, AuthError> {
+        panic!("the provider's bug")
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_panics_fails_the_fetch_and_the_next_caller_fetches() {
+        let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
+        // In the fetch itself (its task): the waiting caller gets a failure.
+        let err = cache.get(|| async { explode() }).await.unwrap_err();
+        assert!(err.to_string().contains("abandoned"), "{err}");
+        // In the closure that makes the fetch (the caller's own code): the caller panics.
+        let caller = cache.clone();
+        let panicked = tokio::spawn(async move {
+            caller
+                .get(|| -> std::future::Ready<_> { std::future::ready(explode()) })
+                .await
+        });
+        assert!(panicked.await.unwrap_err().is_panic());
+        // Neither left a fetch "under way" behind.
+        let next = cache.get(gives("next", start() + Duration::hours(1)));
+        let next = tokio::time::timeout(std::time::Duration::from_secs(30), next);
+        assert_eq!(
+            next.await.expect("not stuck").unwrap().secret().expose(),
+            "next"
+        );
     }
 
     #[tokio::test(start_paused = true)]
