@@ -14,6 +14,7 @@ use wiremock::{
 };
 
 const SECRET: &str = "canary-secret-0f9e8d7c";
+const PROXY_PASSWORD: &str = "canary-proxy-pass-4e3d";
 const TENANT: &str = "contoso.onmicrosoft.com";
 const TOKEN_PATH: &str = "/contoso.onmicrosoft.com/oauth2/v2.0/token";
 
@@ -98,12 +99,42 @@ async fn no_secret_or_token_in_any_output() {
         let e = p.token().await.unwrap_err();
         printed += &format!("{e} {e:?} {p:?}");
     }
+    // Through an https proxy with a user and password: a loopback listener that takes the
+    // tunnel request and hangs up. The Graph host is never looked up or reached (`.test`
+    // names nothing); reqwest says what the proxy intercepts through `log`.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!(
+        "http://proxy-user:{PROXY_PASSWORD}@{}",
+        proxy.local_addr().unwrap()
+    );
+    let hang_up = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = proxy.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+        }
+    });
+    let c = Client::builder()
+        .base_url("https://graph.test")
+        .token_provider(provider.clone())
+        .https_proxy(proxy_url)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    printed += &format!("{c:?}");
+    let e = c.create_or_get(&user(), request()).await.unwrap_err();
+    printed += &format!("{e} {e:?}");
+    hang_up.abort();
+
     let logs = captured.text();
     assert!(
         logs.contains("retrying"),
         "the subscriber did capture the client's events"
     );
-    for canary in [SECRET, TOKEN] {
+    assert!(
+        logs.contains("log DEBUG reqwest"),
+        "the logger did capture the dependencies' records: {logs}"
+    );
+    for canary in [SECRET, TOKEN, PROXY_PASSWORD] {
         assert!(!printed.contains(canary), "{canary} printed: {printed}");
         assert!(!logs.contains(canary), "{canary} logged: {logs}");
     }

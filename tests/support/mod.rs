@@ -273,6 +273,8 @@ pub fn meeting(external_id: &str) -> serde_json::Value {
 pub struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
+    /// Captures every event at every level: this crate's and its dependencies' `tracing`
+    /// events, and the records of those that log through `log` (reqwest, rustls).
     pub fn install() -> Self {
         let captured = Captured::default();
         let sink = captured.clone();
@@ -283,12 +285,30 @@ impl Captured {
             .finish();
         tracing::subscriber::set_global_default(subscriber)
             .expect("one subscriber per test binary");
+        log::set_boxed_logger(Box::new(captured.clone())).expect("one logger per test binary");
+        log::set_max_level(log::LevelFilter::Trace);
         captured
     }
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
+}
+
+impl log::Log for Captured {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        let line = format!(
+            "log {} {}: {}\n",
+            record.level(),
+            record.target(),
+            record.args()
+        );
+        self.0.lock().unwrap().extend_from_slice(line.as_bytes());
+    }
+    fn flush(&self) {}
 }
 
 impl std::io::Write for Captured {
