@@ -93,6 +93,8 @@ impl Failure {
                 "clientRequestId": library.and_then(Error::client_request_id),
                 "retryAfterSeconds": graph.and_then(|g| g.retry_after).map(|d| d.as_secs()),
                 "attempts": library.and_then(Error::attempts),
+                // After Graph's 401: why no fresh token could be had for the one retry.
+                "tokenFailure": library.and_then(token_failure),
             },
         });
         format!("{object:#}\n")
@@ -164,6 +166,16 @@ fn message(error: &Error) -> String {
              create-or-get --external-id ID instead (client-request-id: {client_request_id})"
         ),
         _ => error.to_string(),
+    }
+}
+
+/// Why a fresh token could not be had after Graph's 401, printable.
+fn token_failure(error: &Error) -> Option<String> {
+    match error {
+        Error::Authentication(AuthError::RefreshFailed { refresh, .. }) => {
+            Some(terminal::printable(&refresh.to_string()))
+        }
+        _ => None,
     }
 }
 
@@ -251,6 +263,8 @@ mod tests {
         assert_eq!(json["error"]["status"], 401);
         assert_eq!(json["error"]["requestId"], "r-1");
         assert_eq!(json["error"]["clientRequestId"], "c-1");
+        let why = json["error"]["tokenFailure"].as_str().unwrap();
+        assert!(why.contains("invalid_client"), "{why}");
     }
 
     #[test]
