@@ -8,13 +8,16 @@ use std::{env, fs, path::PathBuf};
 const SPEC: &str = "spec/onlineMeetings.json";
 
 fn main() {
-    println!("cargo:rerun-if-changed={SPEC}");
+    // The whole directory: a description split into files by `$ref` regenerates too.
+    println!("cargo:rerun-if-changed=spec");
     println!("cargo:rerun-if-changed=build.rs");
 
     let text = fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("reading {SPEC}: {e}"));
     let spec: openapiv3::OpenAPI =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {SPEC}: {e}"));
 
+    let objects = object_schemas(&spec);
+    let open = open_enums(&spec);
     let mut settings = progenitor::GenerationSettings::default();
     settings
         .with_interface(progenitor::InterfaceStyle::Positional)
@@ -28,12 +31,12 @@ fn main() {
     let default = progenitor::TypePatch::default()
         .with_derive("Default")
         .clone();
-    for name in object_schemas(&spec) {
+    for name in &objects {
         settings.with_patch(name, &default);
     }
     // Open enums (`oneOf`: a known enum or any string) become `Open<Known…>`, one small
     // hand-written type, instead of an untagged enum each (see src/open.rs).
-    for (name, known) in open_enums(&spec) {
+    for (name, known) in &open {
         let replacement = format!("crate::open::Open<{known}>");
         settings.with_replacement(name, replacement, std::iter::empty());
     }
@@ -49,9 +52,19 @@ fn main() {
     settings.with_conversion(date_time, "crate::timestamp::Timestamp", impls.into_iter());
 
     let mut generator = progenitor::Generator::new(&settings);
-    let tokens = generator
-        .generate_tokens(&spec)
-        .unwrap_or_else(|e| panic!("generating from {SPEC}: {e}"));
+    // The generator reports most problems as errors, but some (a `$ref` to nothing, a construct
+    // it does not support) as panics of its own, which do not say where they come from.
+    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        generator.generate_tokens(&spec)
+    }));
+    let tokens = match generated {
+        Ok(Ok(tokens)) => tokens,
+        Ok(Err(e)) => panic!("generating from {SPEC}: {e}"),
+        Err(_) => panic!(
+            "generating from {SPEC}: the generator panicked (its message is above); look for a \
+             `$ref` that names no schema, or a construct progenitor does not support"
+        ),
+    };
     let file: syn::File =
         syn::parse2(tokens).unwrap_or_else(|e| panic!("generated code does not parse: {e}"));
     let source = format!(
@@ -60,8 +73,34 @@ fn main() {
         prettyplease::unparse(&file)
     );
 
+    check_settings_applied(&source, &objects, &open);
+
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("graph_client.rs"), source).expect("writing OUT_DIR/graph_client.rs");
+}
+
+/// The settings above name types as the generator names them (`type_name`); a schema whose
+/// name it spells differently would lose its patch or replacement without a word. Checked
+/// here, so the build says which.
+fn check_settings_applied(source: &str, objects: &[String], open: &[(String, String)]) {
+    for name in objects {
+        let Some(at) = source.find(&format!("pub struct {name} {{")) else {
+            panic!("{SPEC}: object schema for {name} was generated under another name; its Default patch did not apply");
+        };
+        let derive = source[..at].rfind("#[derive(").map(|d| &source[d..at]);
+        if !derive.is_some_and(|d| d.contains("Default")) {
+            panic!("{SPEC}: {name} was generated without Default; its patch did not apply");
+        }
+    }
+    for (name, known) in open {
+        if source.contains(&format!("pub enum {name} "))
+            || !source.contains(&format!("pub enum {known} "))
+        {
+            panic!(
+                "{SPEC}: open enum {name} (known values {known}) was not replaced by Open<{known}>"
+            );
+        }
+    }
 }
 
 /// Rust type names of the spec's object schemas (`onlineMeeting` becomes `OnlineMeeting`).

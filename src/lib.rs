@@ -40,8 +40,7 @@ mod cloud;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 mod error;
-#[doc(hidden)]
-pub mod generated;
+mod generated;
 mod open;
 pub mod retry;
 mod secret;
@@ -58,7 +57,9 @@ pub use error::{AuthError, Error, GraphError, InvalidRequest};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use timestamp::Timestamp;
-pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
+pub use transport::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, MIN_RESPONSE_BYTES,
+};
 pub use user::{User, UserId};
 
 /// README's code blocks, compiled as doctests so the library example cannot rot.

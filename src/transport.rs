@@ -10,6 +10,8 @@ use crate::error::Error;
 
 /// Default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// The smallest cap a client accepts: below it, every meeting would be too large to read.
+pub const MIN_RESPONSE_BYTES: usize = 64 * 1024;
 /// Default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time for one whole attempt (connect, send, headers, body).

@@ -595,7 +595,7 @@ async fn bodies_over_the_cap_are_refused() {
     let c = Client::builder()
         .base_url(server.uri())
         .static_token("t")
-        .max_response_bytes(10_000)
+        .max_response_bytes(graph_meetings::MIN_RESPONSE_BYTES)
         .build()
         .unwrap();
     let err = c.create_or_get(&User::Me, cog("x")).await.unwrap_err();
@@ -604,7 +604,7 @@ async fn bodies_over_the_cap_are_refused() {
             err,
             Error::ResponseTooLarge {
                 status: 201,
-                limit: 10_000,
+                limit: graph_meetings::MIN_RESPONSE_BYTES,
                 ..
             }
         ),
@@ -815,6 +815,51 @@ fn a_client_needs_a_token_provider() {
     assert!(matches!(Client::builder().build(), Err(Error::Config(_))));
 }
 
+#[test]
+fn a_root_with_the_version_in_it_is_refused_not_doubled() {
+    // `/v1.0/v1.0/...` (or `/v1.0/beta/...`) would only come back from Graph as a 4xx.
+    for bad in [
+        "https://graph.microsoft.com/v1.0",
+        "https://graph.microsoft.com/beta/",
+        "http://127.0.0.1:1/graph/v1.0",
+    ] {
+        let err = Client::builder()
+            .base_url(bad)
+            .static_token("t")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("api_version")),
+            "{bad}: {err:?}"
+        );
+    }
+    // A root under a path of its own is fine (a gateway, say).
+    let c = Client::builder()
+        .base_url("http://127.0.0.1:1/graph")
+        .static_token("t")
+        .build()
+        .unwrap();
+    assert_eq!(c.base_url(), "http://127.0.0.1:1/graph/v1.0");
+}
+
+#[test]
+fn a_response_cap_too_small_for_any_meeting_is_refused() {
+    // Every create would make a meeting and then report an unknown outcome.
+    for limit in [0, 1_024, graph_meetings::MIN_RESPONSE_BYTES - 1] {
+        let err = Client::builder()
+            .static_token("t")
+            .max_response_bytes(limit)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{limit}");
+    }
+    assert!(Client::builder()
+        .static_token("t")
+        .max_response_bytes(graph_meetings::MIN_RESPONSE_BYTES)
+        .build()
+        .is_ok());
+}
+
 #[tokio::test]
 async fn known_properties_smuggled_through_extra_are_checked_and_sent_once() {
     let server = answering(201, json!({"id": "m"})).await;
@@ -892,9 +937,10 @@ async fn an_unreadable_error_body_keeps_the_response_ids() {
 
 #[tokio::test]
 async fn create_answered_2xx_with_an_unusable_body_says_the_meeting_may_exist() {
-    for (body, limit) in [
-        ("<html>not json</html>".to_string(), 1024),
-        (format!(r#"{{"id": "{}"}}"#, "x".repeat(5000)), 1024),
+    let limit = graph_meetings::MIN_RESPONSE_BYTES;
+    for body in [
+        "<html>not json</html>".to_string(),
+        format!(r#"{{"id": "{}"}}"#, "x".repeat(limit)),
     ] {
         let server = MockServer::start().await;
         Mock::given(method("POST"))

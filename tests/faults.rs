@@ -322,7 +322,7 @@ async fn create_answered_5xx_with_an_unreadable_body_is_an_unknown_outcome() {
             Act::Respond(
                 502,
                 vec![("content-type", "text/html".into())],
-                "x".repeat(5_000),
+                "x".repeat(graph_meetings::MIN_RESPONSE_BYTES + 1),
             )
         }),
         (500, || Act::Truncate(500, 1_000, "{\"error\"".into())),
@@ -333,7 +333,7 @@ async fn create_answered_5xx_with_an_unreadable_body_is_an_unknown_outcome() {
             .base_url(&server.url)
             .static_token("t")
             .retry(quick())
-            .max_response_bytes(1_024)
+            .max_response_bytes(graph_meetings::MIN_RESPONSE_BYTES)
             .build()
             .unwrap()
             .create(&User::Me, meeting_request())

@@ -74,7 +74,9 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The national cloud (default: global).
+    /// The national cloud (default: global): Graph's root for it. A token provider has its own
+    /// (e.g. [`ClientCredentialsBuilder::cloud`](crate::auth::ClientCredentialsBuilder::cloud)),
+    /// for the authority and the token's audience: set both.
     pub fn cloud(mut self, cloud: Cloud) -> Self {
         self.cloud = cloud;
         self
@@ -142,8 +144,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Largest response body accepted (default 4 MiB); larger bodies are an error, not an
-    /// allocation.
+    /// Largest response body accepted (default 4 MiB, at least [`MIN_RESPONSE_BYTES`](crate::MIN_RESPONSE_BYTES)); larger
+    /// bodies are an error, not an allocation. Keep it well above the meetings you make: a
+    /// meeting made but too large to read is an unknown outcome for create.
     pub fn max_response_bytes(mut self, limit: usize) -> Self {
         self.max_response_bytes = limit;
         self
@@ -162,6 +165,24 @@ impl ClientBuilder {
         })?;
         let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
         let root = transport::secure_root(root, "Graph root")?;
+        let last = root
+            .path_segments()
+            .and_then(|mut s| s.rfind(|s| !s.is_empty()));
+        if let Some(version @ ("v1.0" | "beta")) = last {
+            return Err(Error::Config(format!(
+                "Graph root {:?} ends with the version {version:?}: give the root without it, \
+                 and the version with api_version(..)",
+                root.as_str()
+            )));
+        }
+        if self.max_response_bytes < transport::MIN_RESPONSE_BYTES {
+            return Err(Error::Config(format!(
+                "max_response_bytes {} is below {}: every meeting would be made and then be too \
+                 large to read",
+                self.max_response_bytes,
+                transport::MIN_RESPONSE_BYTES
+            )));
+        }
         let base_url = format!("{}/{}", root.as_str().trim_end_matches('/'), self.version);
         Ok(Client {
             shared: Arc::new(Shared {
