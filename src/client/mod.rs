@@ -215,6 +215,9 @@ impl Client {
     /// (and callers repeating themselves) never make a second meeting.
     ///
     /// The time rules are applied first; the request always carries explicit UTC times.
+    ///
+    /// Graph's reference lists createOrGet (beta) for the global service only, not the national
+    /// clouds; the request is sent as configured, and the service's answer is the error.
     // Plain functions returning `async move` blocks, here and below: an `async fn` keeps a
     // by-value argument twice in its future (argument and local), and a request is the size of
     // a meeting. The block checks the request where it was captured. The operation for `user`
