@@ -170,8 +170,8 @@ impl ClientBuilder {
             .and_then(|mut s| s.rfind(|s| !s.is_empty()));
         if let Some(version @ ("v1.0" | "beta")) = last {
             return Err(Error::Config(format!(
-                "Graph root {:?} ends with the version {version:?}: give the root without it, \
-                 and the version with api_version(..)",
+                "Graph root {:?} ends with the version {version:?}: give the root without it; \
+                 the version is chosen on its own (api_version(..); the command's --beta)",
                 root.as_str()
             )));
         }
