@@ -4,9 +4,10 @@
 //!
 //! `cargo bench` runs it (`harness = false`). It prints a table and, last, one line for scripts:
 //! `bench: latency_ratio=.. throughput_ratio=.. token_requests=.. rss_growth_kib=..
-//! typed_latency_ratio=.. typed_throughput_ratio=.. block_latency_ratio=..`, plus `build_ratio=..` when
-//! `BENCH_BUILD=1` also runs `benches/build_cost.sh` (minutes of CPU). `BENCH_RUNS=n` makes n
-//! runs in fresh processes and ends with one line of their medians (counts: the worst run).
+//! typed_latency_ratio=.. typed_throughput_ratio=.. block_latency_ratio=..`, plus
+//! `build_ratio=..` when `BENCH_BUILD=1` also runs `benches/build_cost.sh` (minutes of CPU).
+//! `BENCH_RUNS=n` makes n runs in fresh processes and ends with one line of their medians
+//! (counts: the worst run).
 //!
 //! Layout: the server runs on a thread of its own (a current-thread runtime) pinned to the last
 //! core; the sides run on one client runtime with `cores - 1` workers pinned to the others, so
