@@ -133,10 +133,9 @@ impl TokenCache {
         // The generation this caller waits to see change.
         let mut waiting_on = None;
         loop {
-            // Registered before the state is read, so a landing in between still wakes it.
+            // Made before the state is read, so a landing in between still wakes it: a
+            // `Notified` hears every `notify_waiters` from its creation on, polled or not.
             let landed = shared.landed.notified();
-            tokio::pin!(landed);
-            landed.as_mut().enable();
             // Decided under the state's lock, acted on after it is released: whether to fetch,
             // and the token to use meanwhile, if one is still valid.
             let (launch, valid) = {
@@ -231,8 +230,6 @@ impl TokenCache {
     async fn settled(&self) {
         loop {
             let landed = self.shared.landed.notified();
-            tokio::pin!(landed);
-            landed.as_mut().enable();
             if !self.shared.state().flying {
                 return;
             }
