@@ -2,18 +2,25 @@
 //! the main job.
 #![cfg(feature = "cli")]
 
+mod support;
+
 use std::{process::Stdio, time::Duration};
 
 use serde_json::{json, Value};
+use support::http;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_graph-meetings");
 
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
+/// The emulator's counters (`/_emulator/stats`) at `root`.
+async fn stats(root: &str) -> Value {
+    http()
+        .get(format!("{root}/_emulator/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
         .unwrap()
 }
 
@@ -59,15 +66,7 @@ async fn the_emulator_command_announces_its_port_and_serves_graph() {
     };
     assert_eq!(send().await.unwrap().status(), 201);
     assert_eq!(send().await.unwrap().status(), 200);
-    let stats: Value = http()
-        .get(format!("{root}/_emulator/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stats["meetings"], 1);
+    assert_eq!(stats(&root).await["meetings"], 1);
 
     // The command line against the command's emulator.
     let output = tokio::process::Command::new(BIN)
@@ -137,17 +136,6 @@ async fn the_emulators_suggestions_work_as_printed_in_a_shell_with_graph_token_e
                 .unwrap()
         }
     };
-    let token_requests = || async {
-        let stats: Value = http()
-            .get(format!("{root}/_emulator/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        stats["tokenRequests"].clone()
-    };
 
     for (command, tokens_after) in [(delegated, 0), (app, 1)] {
         let output = shell(command).await;
@@ -156,7 +144,11 @@ async fn the_emulators_suggestions_work_as_printed_in_a_shell_with_graph_token_e
         let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(printed["outcome"], "created", "{command}");
         assert!(!stderr.contains("warning"), "{command}\n{stderr}");
-        assert_eq!(token_requests().await, tokens_after, "{command}");
+        assert_eq!(
+            stats(&root).await["tokenRequests"],
+            tokens_after,
+            "{command}"
+        );
     }
 
     child.start_kill().unwrap();

@@ -4,22 +4,15 @@
 //! (annotations, nulls) and what the emulator itself answers still pass.
 #![cfg(feature = "emulator")]
 
-use std::time::Duration;
+mod support;
 
 use graph_meetings::emulator::Emulator;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::http;
 
 const CREATE: &str = "/v1.0/me/onlineMeetings";
 const CREATE_OR_GET: &str = "/beta/me/onlineMeetings/createOrGet";
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 /// POSTs `body` with a delegated token; (status, body).
 async fn post(emu: &Emulator, path: &str, body: &Value) -> (StatusCode, Value) {

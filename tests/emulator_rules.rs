@@ -2,6 +2,8 @@
 //! languages, the token endpoint, the admin endpoints and the injected faults.
 #![cfg(feature = "emulator")]
 
+mod support;
+
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
@@ -14,14 +16,7 @@ use graph_meetings::{
 };
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
+use support::http;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -15,6 +15,16 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
+/// A reqwest client for the loopback servers tests start (the emulator included): rustls with
+/// ring as the crate uses it, and a 30 s timeout as a hang detector.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
