@@ -41,6 +41,21 @@ fn meeting_request() -> types::OnlineMeeting {
     }
 }
 
+/// create against `server`, which must end as an unknown outcome after exactly one request
+/// (`case` names it in failures): the error, for what else a test checks of it.
+async fn create_is_unknown_after_one_request(server: &Script, case: &str) -> Error {
+    let err = client(server, quick())
+        .create(&User::Me, meeting_request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+        "{case}: {err:?}"
+    );
+    assert_eq!(server.count(), 1, "{case}");
+    err
+}
+
 /// A stand-in that really stores meetings by externalId and can fail after storing.
 #[derive(Clone, Default)]
 struct Store(Arc<Mutex<HashMap<String, serde_json::Value>>>);
@@ -153,15 +168,7 @@ async fn a_503_to_create_whose_retry_after_cannot_be_read_is_an_unknown_outcome(
             Act::Respond(503, vec![("retry-after", v.clone())], "{}".into())
         })
         .await;
-        let err = client(&server, quick())
-            .create(&User::Me, meeting_request())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
-            "{value:?}: {err:?}"
-        );
-        assert_eq!(server.count(), 1, "{value:?}");
+        create_is_unknown_after_one_request(&server, &format!("{value:?}")).await;
     }
 }
 
@@ -397,15 +404,7 @@ async fn create_is_not_retried_on_ambiguous_statuses() {
     // status past every class (a proxy's): none says the meeting was not made.
     for status in [500, 502, 503, 504, 507, 509, 599, 600] {
         let server = Script::start(move |_| json(status, json!({}))).await;
-        let err = client(&server, quick())
-            .create(&User::Me, meeting_request())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
-            "{status}: {err:?}"
-        );
-        assert_eq!(server.count(), 1, "{status}");
+        create_is_unknown_after_one_request(&server, &status.to_string()).await;
     }
 }
 
@@ -419,15 +418,7 @@ async fn a_dropped_connection_is_retried_for_create_or_get_only() {
     assert_eq!(server.count(), 2);
 
     let server = Script::start(|_| Act::Drop).await;
-    let err = client(&server, quick())
-        .create(&User::Me, meeting_request())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
-        "{err:?}"
-    );
-    assert_eq!(server.count(), 1);
+    create_is_unknown_after_one_request(&server, "dropped").await;
 }
 
 #[tokio::test]
@@ -474,14 +465,7 @@ async fn a_truncated_body_is_retried_for_create_or_get_and_unknown_for_create() 
     assert_eq!(server.count(), 2);
 
     let server = Script::start(|_| Act::Truncate(201, 1000, r#"{"id": "m"#.into())).await;
-    let err = client(&server, quick())
-        .create(&User::Me, meeting_request())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
-        "{err:?}"
-    );
+    let err = create_is_unknown_after_one_request(&server, "truncated 201").await;
     assert_eq!(err.status(), Some(201), "the meeting was made: {err:?}");
 }
 
