@@ -1,7 +1,7 @@
 //! Where bearer tokens come from.
 //!
 //! [`TokenProvider`] is small on purpose: a token, a way to say "Graph rejected this one", and
-//! what kind of token it is. [`StaticToken`] uses a token as given; [`ClientCredentials`] gets
+//! what kind of token it is. [`StaticToken`] uses a token as given (less a pasted `Bearer ` scheme); [`ClientCredentials`] gets
 //! application tokens from the identity platform and keeps them in a [`TokenCache`] that every
 //! clone of the client and every task share.
 
@@ -23,6 +23,17 @@ pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
 use crate::{error::AuthError, secret::Secret};
 
+/// `value` without surrounding whitespace and without a leading `Bearer` scheme word (any
+/// case). No token has whitespace in it, so neither can be part of one; a token that merely
+/// starts with the letters (`BearerX…`) is kept whole.
+pub(crate) fn without_scheme(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(char::is_whitespace) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim_start(),
+        _ => value,
+    }
+}
+
 /// A bearer token and when it stops working.
 #[derive(Clone, PartialEq)]
 pub struct AccessToken {
@@ -34,8 +45,16 @@ pub struct AccessToken {
 
 impl AccessToken {
     /// A token that expires at `expires_at` (`None`: unknown, used until Graph rejects it).
+    ///
+    /// A token copied with its scheme (`Bearer eyJ…`, say from a request header) or with a
+    /// trailing newline (from a file) is used without them: the client adds the scheme itself,
+    /// and `Bearer Bearer …` would only come back as a 401.
     pub fn new(secret: impl Into<Secret>, expires_at: Option<DateTime<Utc>>) -> Self {
-        let secret = secret.into();
+        let mut secret = secret.into();
+        let token = without_scheme(secret.expose());
+        if token.len() != secret.expose().len() {
+            secret = Secret::new(token);
+        }
         let bearer = HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
             .ok()
             .map(|mut value| {
@@ -150,5 +169,30 @@ impl TokenProvider for StaticToken {
 
     fn kind(&self) -> TokenKind {
         self.kind
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccessToken;
+
+    #[test]
+    fn a_token_given_with_its_scheme_or_a_newline_is_sent_once_as_bearer() {
+        for given in [
+            "eyJ0.a-b",
+            "Bearer eyJ0.a-b",
+            "bearer eyJ0.a-b",
+            "BEARER \t eyJ0.a-b\n",
+            "eyJ0.a-b\r\n",
+        ] {
+            let token = AccessToken::new(given, None);
+            assert_eq!(token.secret().expose(), "eyJ0.a-b", "{given:?}");
+            let header = token.bearer().expect("a header value");
+            assert_eq!(header.as_bytes(), b"Bearer eyJ0.a-b", "{given:?}");
+            assert!(header.is_sensitive());
+        }
+        // Only a separate scheme word goes: a token that starts with the letters stays whole.
+        let token = AccessToken::new("BearerX.y", None);
+        assert_eq!(token.secret().expose(), "BearerX.y");
     }
 }

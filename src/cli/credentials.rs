@@ -119,10 +119,7 @@ fn bearer_token(value: &str) -> Result<&str, Failure> {
             "GRAPH_TOKEN holds only the word Bearer: set it to the token itself".into(),
         ));
     }
-    Ok(match value.split_once(char::is_whitespace) {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim_start(),
-        _ => value,
-    })
+    Ok(crate::auth::without_scheme(value))
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ impl ClientBuilder {
         self
     }
 
-    /// A bearer token used as given.
+    /// A bearer token (without its `Bearer ` scheme; one pasted with it is accepted too).
     pub fn static_token(self, token: impl Into<Secret>) -> Self {
         self.token_provider(StaticToken::new(token))
     }
