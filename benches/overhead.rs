@@ -25,7 +25,7 @@ use std::{
     path::PathBuf,
     process::{Command, Stdio},
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, RwLock,
     },
     time::{Duration, Instant},
@@ -210,6 +210,9 @@ fn bearer_token() -> String {
 
 struct State {
     token_requests: AtomicUsize,
+    /// When the last request was read whole, and when its answer was written ([`stamp`]).
+    received_at: AtomicU64,
+    answered_at: AtomicU64,
     meeting_response: Vec<u8>,
     token_response: Vec<u8>,
     capturing: AtomicBool,
@@ -246,6 +249,8 @@ impl Server {
         .into_bytes();
         let state = Arc::new(State {
             token_requests: AtomicUsize::new(0),
+            received_at: AtomicU64::new(0),
+            answered_at: AtomicU64::new(0),
             meeting_response,
             token_response,
             capturing: AtomicBool::new(false),
@@ -323,6 +328,7 @@ async fn serve(mut stream: TcpStream, state: &State) -> io::Result<()> {
                 return Ok(());
             }
         };
+        state.received_at.store(stamp(), Ordering::Relaxed);
         let request = &buf[..total];
         if state.capturing.load(Ordering::Relaxed) {
             state.captured.lock().expect("lock").push(request.to_vec());
@@ -337,8 +343,15 @@ async fn serve(mut stream: TcpStream, state: &State) -> io::Result<()> {
             NOT_FOUND
         };
         stream.write_all(response).await?;
+        state.answered_at.store(stamp(), Ordering::Relaxed);
         buf.drain(..total);
     }
+}
+
+/// Nanoseconds since the first call, on one clock for the server thread and the callers.
+fn stamp() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
 /// The length of the first whole request in `buf` (head and Content-Length body), if there is one.
@@ -572,6 +585,9 @@ struct Net {
     wire: String,
     /// Per side: every round trip at concurrency 1, in µs.
     latency: [Vec<f64>; 3],
+    /// Per side, the call-by-call round trips in three parts, in µs: until the server has read
+    /// the request, the server's own time, and from its answer to the caller's result.
+    split: [[Vec<f64>; 3]; 3],
     /// The same, with the sides taking turns block by block.
     latency_in_blocks: [Vec<f64>; 3],
     /// Per side: requests/s of each round at concurrency 64.
@@ -606,12 +622,23 @@ async fn network_benches(server: Server, token: String) -> Net {
 
     // 1. Latency at concurrency 1: the sides take turns call by call, in rotating order, so
     //    whatever the machine does meanwhile lands on all of them alike.
+    //    The server's timestamps split each round trip: what a side adds before its request
+    //    is out and what it adds after the answer is in.
     let mut latency: [Vec<f64>; 3] = Default::default();
+    let mut split: [[Vec<f64>; 3]; 3] = Default::default();
+    let state = &server.state;
     for turn in 0..LATENCY_CALLS {
         for side in Side::order(turn) {
-            let t = Instant::now();
+            let (t, start) = (Instant::now(), stamp());
             sides.call(side).await;
-            latency[side.index()].push(t.elapsed().as_secs_f64() * 1e6);
+            let (elapsed, end) = (t.elapsed(), stamp());
+            latency[side.index()].push(elapsed.as_secs_f64() * 1e6);
+            let received = state.received_at.load(Ordering::Relaxed);
+            let answered = state.answered_at.load(Ordering::Relaxed);
+            let parts = [start, received, answered, end];
+            for (k, part) in split[side.index()].iter_mut().enumerate() {
+                part.push(parts[k + 1].saturating_sub(parts[k]) as f64 / 1e3);
+            }
         }
     }
     // The same number of calls, the sides taking turns in blocks: each call then runs after
@@ -658,6 +685,7 @@ async fn network_benches(server: Server, token: String) -> Net {
     Net {
         wire,
         latency,
+        split,
         latency_in_blocks,
         rps,
         cpu_us,
@@ -1144,6 +1172,15 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
     row3(out, &name, l50, us);
     row3(out, "round trip, concurrency 1, p90", l90, us);
     row3(out, "round trip, concurrency 1, p99", l99, us);
+    let parts = [
+        "round trip, concurrency 1, median part: until the server has read the request",
+        "round trip, concurrency 1, median part: the server, from request to answer written",
+        "round trip, concurrency 1, median part: from the answer written to the caller's result",
+    ];
+    for (k, name) in parts.into_iter().enumerate() {
+        let mut split = net.split.clone();
+        row3(out, name, [0, 1, 2].map(|i| median(&mut split[i][k])), us);
+    }
     let name = format!(
         "round trip, concurrency 1, median, taking turns in blocks of {LATENCY_BLOCK} calls"
     );
