@@ -1,9 +1,9 @@
 //! Where bearer tokens come from.
 //!
 //! [`TokenProvider`] is small on purpose: a token, a way to say "Graph rejected this one", and
-//! what kind of token it is. [`StaticToken`] uses a token as given (less a pasted `Bearer ` scheme); [`ClientCredentials`] gets
-//! application tokens from the identity platform and keeps them in a [`TokenCache`] that every
-//! clone of the client and every task share.
+//! what kind of token it is. [`StaticToken`] uses a token as given (less a pasted `Bearer `
+//! scheme); [`ClientCredentials`] gets application tokens from the identity platform and keeps
+//! them in a [`TokenCache`] that every clone of the client and every task share.
 
 #[cfg(feature = "azure-identity")]
 mod azure;
