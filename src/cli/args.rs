@@ -100,7 +100,8 @@ pub(super) struct MeetingArgs {
     #[arg(long, value_name = "T", value_parser = instant, conflicts_with = "duration")]
     pub end: Option<DateTime<Utc>>,
     /// Length instead of --end, e.g. 30m, 1h30m, 45s (from --start, or from now).
-    #[arg(long, value_name = "D", value_parser = duration::parse)]
+    // Hyphen values reach the parser, so `-30m` is refused as a length, not as an unknown flag.
+    #[arg(long, value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
     pub duration: Option<chrono::Duration>,
     /// An attendee by user principal name (repeatable); replaces the attendees of --body.
     #[arg(long, value_name = "UPN")]
@@ -178,10 +179,28 @@ pub(super) enum Output {
     Summary,
 }
 
+/// An RFC 3339 instant. The likeliest slip, a local time without its offset, is named as such:
+/// chrono's own words for it ("premature end of input") do not say what is missing.
 fn instant(text: &str) -> Result<DateTime<Utc>, String> {
+    const EXAMPLE: &str = "e.g. 2019-07-12T14:30:34-07:00 or 2019-07-12T21:30:34Z";
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2019-07-12T14:30:34-07:00"))
+        .map_err(|e| {
+            let local = [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M:%S%.f",
+            ]
+            .iter()
+            .any(|format| chrono::NaiveDateTime::parse_from_str(text, format).is_ok());
+            match local {
+                true => format!(
+                    "{text:?} has no UTC offset: add Z for UTC or the offset of its time zone \
+                     ({EXAMPLE})"
+                ),
+                false => format!("{text:?} is not an RFC 3339 date-time ({e}); {EXAMPLE}"),
+            }
+        })
 }
 
 fn cloud(text: &str) -> Result<Cloud, String> {
@@ -229,6 +248,19 @@ mod tests {
     fn values_are_checked() {
         assert!(instant("2019-07-12T14:30:34.2444915-07:00").is_ok());
         assert!(instant("2019-07-12 14:30").is_err());
+        for local in [
+            "2026-12-01T09:00:00",
+            "2026-12-01T09:00",
+            "2026-12-01T09:00:00.5",
+        ] {
+            let err = instant(local).unwrap_err();
+            assert!(
+                err.contains("no UTC offset") && err.contains("add Z"),
+                "{local}: {err}"
+            );
+        }
+        let err = instant("tomorrow").unwrap_err();
+        assert!(err.contains("not an RFC 3339 date-time"), "{err}");
         assert!(seconds("2.5").is_ok());
         for bad in ["0", "-1", "NaN", "inf", "1e9", "x"] {
             assert!(seconds(bad).is_err(), "{bad}");

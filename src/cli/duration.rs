@@ -12,6 +12,12 @@ pub(super) fn parse(text: &str) -> Result<Duration, String> {
     if rest.is_empty() {
         return Err(invalid());
     }
+    if rest.starts_with('-') {
+        return Err(format!(
+            "{text:?} is negative: a meeting's length is 0 or more (for an earlier start, move \
+             --start)"
+        ));
+    }
     let mut total = Duration::zero();
     for (unit, seconds) in [('h', 3600), ('m', 60), ('s', 1)] {
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
@@ -47,6 +53,12 @@ mod tests {
         assert_eq!(parse("45s"), Ok(Duration::seconds(45)));
         assert_eq!(parse("2h0m5s"), Ok(Duration::seconds(7205)));
         assert_eq!(parse("0m"), Ok(Duration::zero()));
+    }
+
+    #[test]
+    fn a_negative_length_is_named_as_such() {
+        let err = parse("-30m").unwrap_err();
+        assert!(err.contains("negative"), "{err}");
     }
 
     #[test]

@@ -102,13 +102,14 @@ impl Failure {
 
     /// What [`report`](Self::report) writes: the error on one line, then Graph's details.
     fn text(&self) -> String {
-        // One line, whatever the message holds: it can carry the service's text.
+        // The library's error on one line, whatever it holds: it can carry the service's text.
+        // The command's own messages keep their lines (the credentials help has several).
         let mut text = match self {
             Failure::Usage(m)
             | Failure::Credentials(m)
             | Failure::Other(m)
             | Failure::Unprinted(m) => {
-                format!("error: {}\n", terminal::printable(m))
+                format!("error: {}\n", terminal::printable_lines(m))
             }
             Failure::Library(e) => format!("error: {}\n", terminal::printable(&message(e))),
         };

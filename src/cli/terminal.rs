@@ -21,6 +21,12 @@ pub(super) fn stderr(text: &str) {
 /// characters become spaces.
 pub(super) use crate::transport::printable;
 
+/// The command's own multi-line messages: each line filtered as [`printable`], the line breaks
+/// kept (only text the command wrote itself, never the service's, which must stay one line).
+pub(super) fn printable_lines(text: &str) -> String {
+    text.lines().map(printable).collect::<Vec<_>>().join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +34,13 @@ mod tests {
     #[test]
     fn control_characters_are_blanked() {
         assert_eq!(printable("a\u{1b}[31mb\nc\r"), "a [31mb c ");
+    }
+
+    #[test]
+    fn the_commands_own_messages_keep_their_lines() {
+        assert_eq!(
+            printable_lines("set A\r\nor \u{1b}[2Jset B\n"),
+            "set A\nor  [2Jset B"
+        );
     }
 }
