@@ -51,7 +51,10 @@ pub enum Error {
     },
 
     /// The request could not be completed at the transport level.
-    #[error("transport failure after {attempts} attempt(s): {source}")]
+    #[error(
+        "transport failure after {attempts} attempt(s): {}",
+        crate::transport::explain(source)
+    )]
     Transport {
         /// The underlying failure.
         #[source]

@@ -143,10 +143,17 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<Http, Error> {
 
 /// Parses a root URL that credentials will be sent to: https, or plain http only to loopback.
 pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
+    // `127.0.0.1:8080` is no URL at all, and `localhost:8080` one of scheme `localhost`.
+    const SCHEME: &str = "give the scheme too, e.g. https://graph.microsoft.com or \
+                          http://127.0.0.1:8080";
     let parsed = Url::parse(url).map_err(|e| {
         // Unparsed, so its credentials (if any) are cut out by hand: `user:p#ss@host` is not a
         // URL, and its password would be in the message.
-        Error::Config(format!("{what} {:?}: {e}", without_userinfo(url)))
+        let hint = match e {
+            url::ParseError::RelativeUrlWithoutBase => format!("; {SCHEME}"),
+            _ => String::new(),
+        };
+        Error::Config(format!("{what} {:?}: {e}{hint}", without_userinfo(url)))
     })?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(Error::Config(format!(
@@ -166,7 +173,7 @@ pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
              over https (http is allowed for 127.0.0.0/8, ::1 and localhost)"
         ))),
         other => Err(Error::Config(format!(
-            "{what} {url:?}: unsupported scheme {other:?}"
+            "{what} {url:?}: unsupported scheme {other:?}; {SCHEME}"
         ))),
     }
 }
@@ -197,8 +204,24 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
         "could not connect".into()
     } else if e.is_timeout() {
         "timed out after the request was sent".into()
+    } else if e.is_builder() {
+        "the request could not be built".into()
     } else {
         "connection lost before a complete answer".into()
+    }
+}
+
+/// [`describe`], then reqwest's own words (which name the URL, never a header), then the
+/// innermost cause, which reqwest's words leave out: "Connection refused (os error 111)", a
+/// certificate the platform does not trust, a name that does not resolve.
+pub(crate) fn explain(e: &reqwest::Error) -> String {
+    let mut root: &dyn std::error::Error = e;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    match std::ptr::addr_eq(root, e) {
+        true => format!("{}: {e}", describe(e)),
+        false => format!("{}: {e}: {}", describe(e), printable(&root.to_string())),
     }
 }
 

@@ -816,6 +816,19 @@ fn a_client_needs_a_token_provider() {
 }
 
 #[test]
+fn an_empty_static_token_is_refused_when_the_client_is_built() {
+    // An unset variable read with `unwrap_or_default()` would go out as `Bearer ` and come
+    // back as a 401 that says nothing of the cause.
+    for empty in ["", "  \n", "Bearer ", "\"\""] {
+        let err = Client::builder().static_token(empty).build().unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("empty")),
+            "{empty:?}: {err:?}"
+        );
+    }
+}
+
+#[test]
 fn a_root_with_the_version_in_it_is_refused_not_doubled() {
     // `/v1.0/v1.0/...` (or `/v1.0/beta/...`) would only come back from Graph as a 4xx.
     for bad in [
@@ -1041,5 +1054,45 @@ fn a_proxy_password_stays_out_of_debug_output_and_errors() {
             .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_connection_refused_says_so_in_the_error() {
+    // Port 1 on loopback: nothing listens, so the connection is refused at once. reqwest's own
+    // words ("error sending request for url …") do not say why; the error must.
+    let client = Client::builder()
+        .base_url("http://127.0.0.1:1")
+        .static_token("t")
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let request = types::CreateOrGetRequest {
+        external_id: "refused".into(),
+        ..Default::default()
+    };
+    let err = client
+        .create_or_get(&User::id("u1").unwrap(), request)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("could not connect"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+}
+
+#[test]
+fn a_root_without_its_scheme_is_refused_with_the_fix() {
+    // `127.0.0.1:8080` is no URL, and `localhost:8080` parses as one of scheme `localhost`.
+    for bad in ["127.0.0.1:8080", "localhost:8080"] {
+        let err = Client::builder()
+            .base_url(bad)
+            .static_token("t")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("give the scheme too")),
+            "{bad}: {err:?}"
+        );
     }
 }

@@ -23,14 +23,21 @@ pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
 use crate::{error::AuthError, secret::Secret};
 
-/// `value` without surrounding whitespace and without a leading `Bearer` scheme word (any
-/// case). No token has whitespace in it, so neither can be part of one; a token that merely
-/// starts with the letters (`BearerX…`) is kept whole.
+/// `value` without surrounding whitespace, without a leading `Bearer` scheme word (any case)
+/// and without the quotes of a JSON string (`"eyJ…"`, copied from a tool's JSON output); the
+/// scheme word alone leaves nothing. No token has whitespace or quotes in it, so none of these
+/// can be part of one; a token that merely starts with the letters (`BearerX…`) is kept whole.
 pub(crate) fn without_scheme(value: &str) -> &str {
     let value = value.trim();
-    match value.split_once(char::is_whitespace) {
+    let value = match value.split_once(char::is_whitespace) {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim_start(),
+        // The scheme alone: no token at all.
+        None if value.eq_ignore_ascii_case("bearer") => "",
         _ => value,
+    };
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(unquoted) => unquoted.trim(),
+        None => value,
     }
 }
 
@@ -184,6 +191,8 @@ mod tests {
             "bearer eyJ0.a-b",
             "BEARER \t eyJ0.a-b\n",
             "eyJ0.a-b\r\n",
+            "\"eyJ0.a-b\"",
+            "Bearer \"eyJ0.a-b\"\n",
         ] {
             let token = AccessToken::new(given, None);
             assert_eq!(token.secret().expose(), "eyJ0.a-b", "{given:?}");
@@ -191,8 +200,10 @@ mod tests {
             assert_eq!(header.as_bytes(), b"Bearer eyJ0.a-b", "{given:?}");
             assert!(header.is_sensitive());
         }
-        // Only a separate scheme word goes: a token that starts with the letters stays whole.
+        // Only a separate scheme word and a pair of quotes go: a token that starts with the
+        // letters stays whole, and so does a lone quote.
         let token = AccessToken::new("BearerX.y", None);
         assert_eq!(token.secret().expose(), "BearerX.y");
+        assert_eq!(AccessToken::new("\"x.y", None).secret().expose(), "\"x.y");
     }
 }

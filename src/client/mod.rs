@@ -163,6 +163,14 @@ impl ClientBuilder {
         let tokens = self.tokens.ok_or_else(|| {
             Error::Config("no token provider: use static_token(..) or token_provider(..)".into())
         })?;
+        // A token already at hand that is empty (an unset variable read as "") would go out as
+        // `Bearer ` and come back as a 401 that says nothing of the cause.
+        if tokens
+            .ready()
+            .is_some_and(|t| t.secret().expose().is_empty())
+        {
+            return Err(Error::Config("the bearer token is empty".into()));
+        }
         let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
         let root = transport::secure_root(root, "Graph root")?;
         let last = root
