@@ -144,8 +144,7 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<Http, Error> {
 /// Parses a root URL that credentials will be sent to: https, or plain http only to loopback.
 pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
     // `127.0.0.1:8080` is no URL at all, and `localhost:8080` one of scheme `localhost`.
-    const SCHEME: &str = "give the scheme too, e.g. https://graph.microsoft.com or \
-                          http://127.0.0.1:8080";
+    const SCHEME: &str = "give the scheme too: https://host, or http://127.0.0.1:8080 for loopback";
     let parsed = Url::parse(url).map_err(|e| {
         // Unparsed, so its credentials (if any) are cut out by hand: `user:p#ss@host` is not a
         // URL, and its password would be in the message.
@@ -172,9 +171,15 @@ pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
             "{what} {url:?} is plain http to a non-loopback host; bearer tokens are only sent \
              over https (http is allowed for 127.0.0.0/8, ::1 and localhost)"
         ))),
-        other => Err(Error::Config(format!(
-            "{what} {url:?}: unsupported scheme {other:?}; {SCHEME}"
-        ))),
+        other => {
+            let hint = match url.contains("://") {
+                true => String::new(),
+                false => format!("; {SCHEME}"),
+            };
+            Err(Error::Config(format!(
+                "{what} {url:?}: unsupported scheme {other:?}{hint}"
+            )))
+        }
     }
 }
 

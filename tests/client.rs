@@ -836,11 +836,7 @@ fn a_root_with_the_version_in_it_is_refused_not_doubled() {
         "https://graph.microsoft.com/beta/",
         "http://127.0.0.1:1/graph/v1.0",
     ] {
-        let err = Client::builder()
-            .base_url(bad)
-            .static_token("t")
-            .build()
-            .unwrap_err();
+        let err = root_error(bad);
         assert!(
             matches!(&err, Error::Config(m) if m.contains("api_version")),
             "{bad}: {err:?}"
@@ -1085,14 +1081,24 @@ async fn a_connection_refused_says_so_in_the_error() {
 fn a_root_without_its_scheme_is_refused_with_the_fix() {
     // `127.0.0.1:8080` is no URL, and `localhost:8080` parses as one of scheme `localhost`.
     for bad in ["127.0.0.1:8080", "localhost:8080"] {
-        let err = Client::builder()
-            .base_url(bad)
-            .static_token("t")
-            .build()
-            .unwrap_err();
+        let err = root_error(bad);
         assert!(
             matches!(&err, Error::Config(m) if m.contains("give the scheme too")),
             "{bad}: {err:?}"
         );
     }
+    let err = root_error("ftp://127.0.0.1");
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("unsupported scheme") && !m.contains("too")),
+        "{err:?}"
+    );
+}
+
+/// Why a client with Graph root `root` cannot be built.
+fn root_error(root: &str) -> Error {
+    Client::builder()
+        .base_url(root)
+        .static_token("t")
+        .build()
+        .unwrap_err()
 }
