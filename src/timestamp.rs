@@ -103,8 +103,27 @@ impl de::Visitor<'_> for TimestampVisitor {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Timestamp, E> {
-        text.parse().map_err(E::custom)
+        text.parse().map_err(|e| match lacks_offset(text) {
+            true => E::custom(format!(
+                "{text:?} has no UTC offset: add Z for UTC or the offset of its time zone"
+            )),
+            false => E::custom(e),
+        })
     }
+}
+
+/// Whether `text` is a date and time without the UTC offset RFC 3339 requires: the likeliest
+/// slip in a hand-written time, which chrono reports only as "premature end of input".
+pub(crate) fn lacks_offset(text: &str) -> bool {
+    const LOCAL: [&str; 4] = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ];
+    LOCAL
+        .iter()
+        .any(|format| NaiveDateTime::parse_from_str(text, format).is_ok())
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.fffffffffZ`: the longest text [`write_rfc3339`] writes.
@@ -224,6 +243,24 @@ mod tests {
         text.parse::<DateTime<FixedOffset>>()
             .ok()
             .map(|t| t.with_timezone(&Utc))
+    }
+
+    #[test]
+    fn a_time_without_its_offset_is_named_as_such() {
+        let error = |text: &str| {
+            serde_json::from_value::<Timestamp>(serde_json::Value::from(text))
+                .unwrap_err()
+                .to_string()
+        };
+        for local in [
+            "2026-12-01T09:00:00",
+            "2026-12-01 09:00",
+            "2026-12-01T09:00:00.5",
+        ] {
+            assert!(error(local).contains("has no UTC offset"), "{local}");
+        }
+        // Anything else keeps chrono's own reason.
+        assert!(!error("tomorrow").contains("UTC offset"));
     }
 
     #[test]

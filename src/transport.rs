@@ -176,8 +176,10 @@ pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
                 true => String::new(),
                 false => format!("; {SCHEME}"),
             };
+            // Quoted without its credentials: `user:pass@host` parses as scheme `user`.
             Err(Error::Config(format!(
-                "{what} {url:?}: unsupported scheme {other:?}{hint}"
+                "{what} {:?}: unsupported scheme {other:?}{hint}",
+                without_userinfo(url)
             )))
         }
     }

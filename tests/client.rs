@@ -1087,6 +1087,12 @@ fn a_root_without_its_scheme_is_refused_with_the_fix() {
             "{bad}: {err:?}"
         );
     }
+    // `user:pass@host` parses as a URL of scheme `user`: its password stays out of the message.
+    let err = root_error("user:hunter2@graph.example");
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("give the scheme too") && !m.contains("hunter2")),
+        "{err:?}"
+    );
     let err = root_error("ftp://127.0.0.1");
     assert!(
         matches!(&err, Error::Config(m) if m.contains("unsupported scheme") && !m.contains("too")),

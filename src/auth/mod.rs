@@ -23,21 +23,25 @@ pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
 use crate::{error::AuthError, secret::Secret};
 
-/// `value` without surrounding whitespace, without a leading `Bearer` scheme word (any case)
-/// and without the quotes of a JSON string (`"eyJ…"`, copied from a tool's JSON output); the
-/// scheme word alone leaves nothing. No token has whitespace or quotes in it, so none of these
-/// can be part of one; a token that merely starts with the letters (`BearerX…`) is kept whole.
+/// `value` without what a token copied from elsewhere tends to carry: surrounding whitespace,
+/// the quotes of a JSON string (`"eyJ…"`, from a tool's JSON output) and a leading `Bearer`
+/// scheme word (any case; `"Bearer eyJ…"` from a header in JSON has both), peeled until none is
+/// left; the scheme word alone leaves nothing. No token has whitespace or quotes in it, so none
+/// of these can be part of one; a token that merely starts with the letters (`BearerX…`) is kept
+/// whole.
 pub(crate) fn without_scheme(value: &str) -> &str {
-    let value = value.trim();
-    let value = match value.split_once(char::is_whitespace) {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim_start(),
-        // The scheme alone: no token at all.
-        None if value.eq_ignore_ascii_case("bearer") => "",
-        _ => value,
-    };
-    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-        Some(unquoted) => unquoted.trim(),
-        None => value,
+    let mut value = value.trim();
+    loop {
+        let peeled = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(unquoted) => unquoted,
+            None => match value.split_once(char::is_whitespace) {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
+                // The scheme alone: no token at all.
+                None if value.eq_ignore_ascii_case("bearer") => "",
+                _ => return value,
+            },
+        };
+        value = peeled.trim();
     }
 }
 
@@ -193,6 +197,8 @@ mod tests {
             "eyJ0.a-b\r\n",
             "\"eyJ0.a-b\"",
             "Bearer \"eyJ0.a-b\"\n",
+            "\"Bearer eyJ0.a-b\"",
+            "Bearer Bearer eyJ0.a-b",
         ] {
             let token = AccessToken::new(given, None);
             assert_eq!(token.secret().expose(), "eyJ0.a-b", "{given:?}");
@@ -205,5 +211,9 @@ mod tests {
         let token = AccessToken::new("BearerX.y", None);
         assert_eq!(token.secret().expose(), "BearerX.y");
         assert_eq!(AccessToken::new("\"x.y", None).secret().expose(), "\"x.y");
+        for nothing in ["Bearer", "\"Bearer\"", "\"\"", " bearer \n"] {
+            let token = AccessToken::new(nothing, None);
+            assert_eq!(token.secret().expose(), "", "{nothing:?}");
+        }
     }
 }

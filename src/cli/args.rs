@@ -100,8 +100,7 @@ pub(super) struct MeetingArgs {
     #[arg(long, value_name = "T", value_parser = instant, conflicts_with = "duration")]
     pub end: Option<DateTime<Utc>>,
     /// Length instead of --end, e.g. 30m, 1h30m, 45s (from --start, or from now).
-    // Hyphen values reach the parser, so `-30m` is refused as a length, not as an unknown flag.
-    #[arg(long, value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
+    #[arg(long, value_name = "D", value_parser = duration::parse)]
     pub duration: Option<chrono::Duration>,
     /// An attendee by user principal name (repeatable); replaces the attendees of --body.
     #[arg(long, value_name = "UPN")]
@@ -185,21 +184,12 @@ fn instant(text: &str) -> Result<DateTime<Utc>, String> {
     const EXAMPLE: &str = "e.g. 2019-07-12T14:30:34-07:00 or 2019-07-12T21:30:34Z";
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            let local = [
-                "%Y-%m-%dT%H:%M:%S%.f",
-                "%Y-%m-%dT%H:%M",
-                "%Y-%m-%d %H:%M:%S%.f",
-            ]
-            .iter()
-            .any(|format| chrono::NaiveDateTime::parse_from_str(text, format).is_ok());
-            match local {
-                true => format!(
-                    "{text:?} has no UTC offset: add Z for UTC or the offset of its time zone \
-                     ({EXAMPLE})"
-                ),
-                false => format!("{text:?} is not an RFC 3339 date-time ({e}); {EXAMPLE}"),
-            }
+        .map_err(|e| match crate::timestamp::lacks_offset(text) {
+            true => format!(
+                "{text:?} has no UTC offset: add Z for UTC or the offset of its time zone \
+                 ({EXAMPLE})"
+            ),
+            false => format!("{text:?} is not an RFC 3339 date-time ({e}); {EXAMPLE}"),
         })
 }
 
@@ -245,6 +235,27 @@ mod tests {
     }
 
     #[test]
+    fn a_negative_or_missing_duration_is_named_through_the_parser() {
+        use clap::Parser;
+        let error = |args: &[&str]| {
+            let argv = [
+                "graph-meetings",
+                "create",
+                "--base-url",
+                "http://127.0.0.1:1",
+            ];
+            Cli::try_parse_from(argv.iter().chain(args))
+                .unwrap_err()
+                .to_string()
+        };
+        let negative = error(&["--duration=-30m"]);
+        assert!(negative.contains("is negative"), "{negative}");
+        // A forgotten value before the next flag stays clap's own "a value is required".
+        let forgotten = error(&["--duration", "--start", "2026-01-01T00:00:00Z"]);
+        assert!(forgotten.contains("a value is required"), "{forgotten}");
+    }
+
+    #[test]
     fn values_are_checked() {
         assert!(instant("2019-07-12T14:30:34.2444915-07:00").is_ok());
         assert!(instant("2019-07-12 14:30").is_err());
@@ -252,6 +263,7 @@ mod tests {
             "2026-12-01T09:00:00",
             "2026-12-01T09:00",
             "2026-12-01T09:00:00.5",
+            "2026-12-01 09:00",
         ] {
             let err = instant(local).unwrap_err();
             assert!(

@@ -113,13 +113,14 @@ pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Found, Fa
 /// often starts with its scheme (`Bearer eyJ…`); the client adds the scheme itself, so it is
 /// dropped here instead of going out as `Bearer Bearer …`, which Graph refuses as a 401.
 fn bearer_token(value: &str) -> Result<&str, Failure> {
-    let value = value.trim();
-    if value.eq_ignore_ascii_case("bearer") {
-        return Err(Failure::Credentials(
-            "GRAPH_TOKEN holds only the word Bearer: set it to the token itself".into(),
-        ));
+    match crate::auth::without_scheme(value) {
+        "" => Err(Failure::Credentials(
+            "GRAPH_TOKEN holds no token, only the word Bearer, quotes or spaces: set it to the \
+             token itself"
+                .into(),
+        )),
+        token => Ok(token),
     }
-    Ok(crate::auth::without_scheme(value))
 }
 
 #[cfg(test)]
@@ -186,8 +187,10 @@ mod tests {
         }
         // Only the scheme word, separated: a token that merely starts with the letters stays.
         assert_eq!(token("BearerX").as_deref(), Ok("BearerX"));
-        let only = token(" Bearer ").unwrap_err();
-        assert!(only.contains("only the word Bearer"), "{only}");
+        for nothing in [" Bearer ", "\"\"", "Bearer \"\""] {
+            let only = token(nothing).unwrap_err();
+            assert!(only.contains("only the word Bearer"), "{nothing:?}: {only}");
+        }
     }
 
     #[test]

@@ -12,8 +12,8 @@ pub(super) fn parse(text: &str) -> Result<Duration, String> {
     if rest.is_empty() {
         return Err(invalid());
     }
-    // (`--start` here is a forgotten value before the next flag, not a negative length.)
-    if rest.starts_with('-') && !rest.starts_with("--") {
+    // Reached as `--duration=-30m` (clap takes `--duration -30m` for a flag of its own).
+    if rest.starts_with('-') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
         return Err(format!(
             "{text:?} is negative: a meeting's length is 0 or more (for an earlier start, move \
              --start)"
@@ -60,7 +60,8 @@ mod tests {
     fn a_negative_length_is_named_as_such() {
         let err = parse("-30m").unwrap_err();
         assert!(err.contains("negative"), "{err}");
-        let err = parse("--start").unwrap_err();
+        // Only a number after the sign is a negative length.
+        let err = parse("-v").unwrap_err();
         assert!(err.contains("not a duration"), "{err}");
     }
 
