@@ -9,26 +9,15 @@ mod support;
 use graph_meetings::emulator::Emulator;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::http;
+use support::{answer, post_delegated};
 
 const CREATE: &str = "/v1.0/me/onlineMeetings";
 const CREATE_OR_GET: &str = "/beta/me/onlineMeetings/createOrGet";
 
 /// POSTs `body` with a delegated token; (status, body).
 async fn post(emu: &Emulator, path: &str, body: &Value) -> (StatusCode, Value) {
-    let response = http()
-        .post(format!("{}{path}", emu.base_url()))
-        .bearer_auth("delegated-demo-token")
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let request_id = response.headers()["request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body: Value = response.json().await.unwrap();
+    let response = post_delegated(&format!("{}{path}", emu.base_url()), body).await;
+    let (status, request_id, body) = answer(response).await;
     if !status.is_success() {
         assert_eq!(
             body["error"]["innerError"]["request-id"],

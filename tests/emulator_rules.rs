@@ -16,7 +16,7 @@ use graph_meetings::{
 };
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use support::http;
+use support::{answer, http, post_delegated};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -24,23 +24,12 @@ fn at(s: &str) -> DateTime<Utc> {
 
 /// POSTs `body` as JSON with a delegated token.
 async fn post(emu: &Emulator, path: &str, body: Value) -> Response {
-    http()
-        .post(format!("{}{path}", emu.base_url()))
-        .bearer_auth("delegated-demo-token")
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    post_delegated(&format!("{}{path}", emu.base_url()), &body).await
 }
 
 /// Asserts Graph's error shape and returns (status, code, message).
 async fn graph_error(response: Response) -> (StatusCode, String, String) {
-    let status = response.status();
-    let request_id = response.headers()["request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body: Value = response.json().await.unwrap();
+    let (status, request_id, body) = answer(response).await;
     let error = &body["error"];
     assert_eq!(
         error["innerError"]["request-id"],

@@ -25,6 +25,31 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// POSTs `body` as JSON to `url` with a bearer token the emulator takes as its demo user's
+/// delegated token.
+pub async fn post_delegated(url: &str, body: &serde_json::Value) -> reqwest::Response {
+    http()
+        .post(url)
+        .bearer_auth("delegated-demo-token")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A Graph-shaped answer read whole: its status, its `request-id` header (which every answer
+/// carries) and its JSON body.
+pub async fn answer(
+    response: reqwest::Response,
+) -> (reqwest::StatusCode, String, serde_json::Value) {
+    let status = response.status();
+    let request_id = response.headers()["request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (status, request_id, response.json().await.unwrap())
+}
+
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
