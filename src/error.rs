@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::types;
+use crate::{transport::printable, types};
 
 /// Anything that can go wrong creating a meeting.
 #[derive(Debug, thiserror::Error)]
@@ -235,13 +235,17 @@ pub enum InvalidRequest {
 }
 
 /// Graph's own error, with what the response said about it.
+///
+/// The fields keep the service's text as it came; `Display` (what logs and terminals get)
+/// prints it on one line with control characters as spaces, so an answer cannot forge log
+/// lines or drive a terminal.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
     "Graph answered HTTP {status}{code}: {message} (request-id: {request_id}, client-request-id: {client_request_id}, attempts: {attempts})",
-    code = self.code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
-    message = self.message.as_deref().unwrap_or("no message"),
-    request_id = self.request_id.as_deref().unwrap_or("none"),
-    client_request_id = self.client_request_id.as_deref().unwrap_or("none"),
+    code = self.code.as_deref().map(|c| format!(" {}", printable(c))).unwrap_or_default(),
+    message = printable(self.message.as_deref().unwrap_or("no message")),
+    request_id = printable(self.request_id.as_deref().unwrap_or("none")),
+    client_request_id = printable(self.client_request_id.as_deref().unwrap_or("none")),
 )]
 #[non_exhaustive]
 pub struct GraphError {

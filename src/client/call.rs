@@ -572,7 +572,7 @@ impl Call {
                 if status.is_success() {
                     let error = Error::Decode {
                         status: status.as_u16(),
-                        reason: error.to_string(),
+                        reason: transport::printable(&error.to_string()),
                         excerpt: transport::excerpt(&bytes),
                         request_id: text(record.request_id.as_ref()),
                         attempts,
