@@ -466,6 +466,31 @@ async fn expires_in_may_be_a_string_or_missing() {
     }
 }
 
+#[tokio::test]
+async fn an_access_token_that_is_blank_or_only_the_scheme_is_no_token() {
+    // Cached, it would go out as `Bearer ` on every call and come back as a 401 that does not
+    // say why; it is the token endpoint's failure, and Graph is not asked.
+    for blank in ["", "  \n", "Bearer", "\"\""] {
+        let idp = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(token_answer(blank, json!(3600)))
+            .mount(&idp)
+            .await;
+        let graph = graph_answering(201).await;
+        let provider = credentials(&idp, TestClock::new());
+        let err = client(&graph, provider.clone())
+            .create_or_get(&user(), request())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Authentication(AuthError::Transport(m)) if m.contains("no access_token")),
+            "{blank:?}: {err:?}"
+        );
+        assert!(requests(&graph).await.is_empty(), "{blank:?}");
+        assert!(provider.ready().is_none(), "{blank:?}: nothing cached");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_token_endpoint_is_asked_once_by_many_waiting_callers() {
     let idp = MockServer::start().await;

@@ -244,9 +244,13 @@ impl Shared {
     }
 
     /// Records a fetch's outcome and wakes everyone waiting for it. A token that cannot be
-    /// sent in a header is a failure, not a token to hand out until it expires.
+    /// sent in a header, or that is empty (once cleaned of blanks and a `Bearer` word), is a
+    /// failure, not a token to hand out until it expires.
     fn land(&self, fetched: Result<AccessToken, AuthError>) {
         let fetched = fetched.and_then(|token| match token.bearer() {
+            _ if token.secret().expose().is_empty() => {
+                Err(AuthError::Provider("the token is empty".into()))
+            }
             Some(_) => Ok(token),
             None => Err(AuthError::Provider(
                 "the token has characters that cannot be sent in a header".into(),
@@ -513,19 +517,23 @@ mod tests {
     #[tokio::test]
     async fn a_token_that_cannot_be_a_header_is_a_failure_not_a_cached_token() {
         // Cached, it would fail every call until it expired, with nothing to clear it: no
-        // request is sent, so no 401 comes back.
-        let cache = TokenCache::new(Arc::new(FixedClock(start())));
-        let err = cache
-            .get(gives("line\nbreak", start() + Duration::hours(1)))
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("cannot be sent in a header"),
-            "{err}"
-        );
-        assert!(cache.still_valid().is_none());
-        let next = cache.get(gives("next", start() + Duration::hours(1)));
-        assert_eq!(next.await.unwrap().secret().expose(), "next");
+        // request is sent, so no 401 comes back. An empty one would be sent as `Bearer ` on
+        // every call, each answered with a 401 that does not say why.
+        for (token, reason) in [
+            ("line\nbreak", "cannot be sent in a header"),
+            ("", "the token is empty"),
+            (" Bearer \n", "the token is empty"),
+        ] {
+            let cache = TokenCache::new(Arc::new(FixedClock(start())));
+            let err = cache
+                .get(gives(token, start() + Duration::hours(1)))
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains(reason), "{token:?}: {err}");
+            assert!(cache.still_valid().is_none(), "{token:?}");
+            let next = cache.get(gives("next", start() + Duration::hours(1)));
+            assert_eq!(next.await.unwrap().secret().expose(), "next");
+        }
     }
 
     #[tokio::test]

@@ -106,16 +106,14 @@ impl ClientCredentials {
         let json = json.ok_or_else(|| {
             AuthError::Transport(format!("token response is not JSON ({} bytes)", body.len()))
         })?;
-        let token = json
-            .get("access_token")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| AuthError::Transport("token response has no access_token".into()))?;
         let lifetime = expires_in(&json).unwrap_or(ASSUMED_LIFETIME);
-        Ok(AccessToken::new(
-            token,
-            received_at.checked_add_signed(lifetime),
-        ))
+        // Judged once cleaned up as every token is: one that is only blanks or the scheme word
+        // would be cached and sent as `Bearer `, and every call would get a puzzling 401.
+        json.get("access_token")
+            .and_then(Value::as_str)
+            .map(|token| AccessToken::new(token, received_at.checked_add_signed(lifetime)))
+            .filter(|token| !token.secret().expose().is_empty())
+            .ok_or_else(|| AuthError::Transport("token response has no access_token".into()))
     }
 }
 
