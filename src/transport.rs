@@ -279,21 +279,26 @@ pub(crate) async fn read_capped(
 }
 
 /// `text` with control characters as spaces: service text in messages, logs and terminals
-/// cannot move the cursor, recolour the terminal or forge extra lines.
+/// cannot move the cursor, recolour the terminal, forge extra lines (Unicode's line and
+/// paragraph separators too, which some log viewers break on) or reorder what is shown around
+/// it (bidirectional overrides and isolates). Other invisible characters, such as the joiners
+/// in an emoji, are left as they are.
 pub(crate) fn printable(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if unprintable(c) { ' ' } else { c })
         .collect()
+}
+
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The first bytes of a body as text, for error messages.
 pub(crate) fn excerpt(body: &[u8]) -> String {
     const MAX: usize = 256;
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
-    let mut out: String = text
-        .chars()
-        .filter(|c| !c.is_control() || *c == ' ')
-        .collect();
+    let mut out: String = text.chars().filter(|c| !unprintable(*c)).collect();
     if body.len() > MAX {
         out.push('…');
     }
@@ -348,6 +353,19 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn printable_blanks_what_could_forge_a_line_or_reorder_one() {
+        let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}";
+        let text = format!("a\nb\u{2028}c\u{2029}d\u{202e}e\u{2067}f\u{1b}[0m {family} caf\u{e9}");
+        assert_eq!(
+            printable(&text),
+            format!("a b c d e f [0m {family} caf\u{e9}")
+        );
+        let e = excerpt(text.as_bytes());
+        assert!(!e.chars().any(unprintable), "{e:?}");
+        assert!(e.ends_with(&format!("{family} caf\u{e9}")), "{e:?}");
     }
 
     #[test]

@@ -1,28 +1,42 @@
-//! Any answer at all, through both operations: a seeded stream of statuses and bodies, most of
-//! the bodies near misses of the seeds' meeting (a value of the wrong type, a property nobody
-//! knows, a body cut short or with a byte changed, nesting deeper than any decoder goes, an
-//! error body of the wrong shape). What the caller gets must follow from the answer alone:
+//! Any answer at all, through both operations, with and without a retry: a seeded stream of
+//! statuses and bodies, most of the bodies near misses of the seeds' meeting (a value of the
+//! wrong type, a property nobody knows, a body cut short or with a byte changed, nesting deeper
+//! than any decoder goes, an error body of the wrong shape or with hostile text, a meeting over
+//! the size cap). What the caller gets must follow from the answer alone, as README states it:
 //!
-//! - a meeting only from a 200 or 201 (create: 201) whose body decodes, and then exactly that
-//!   meeting, that body as `raw`, and created or existing as the status says;
+//! - a meeting only from a 200 or 201 (create: 201) whose body decodes and fits under the cap,
+//!   and then exactly that meeting, that body as `raw`, created or existing as the status says;
 //! - after any other 2xx, or a 201 whose body cannot be used, create says the outcome is
 //!   unknown (a meeting may exist), never an error a caller would repeat; so does every status
 //!   the service may have acted on;
-//! - every error keeps the answer's status, its `request-id` and the `client-request-id` sent;
-//! - one request per call, and no panic.
+//! - a retry exactly where the operation's rule allows one, with the same answer then final;
+//! - every error keeps the answer's status, its `request-id` and the `client-request-id` sent,
+//!   and prints on one line with nothing a terminal would act on;
+//! - no panic.
+//!
+//! Whether a body "decodes" is judged by the crate's own types: this checks what the client
+//! does with an answer, not what the types accept (tests/client.rs and the emulator's tests
+//! check that).
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use graph_meetings::{types, AuthError, Client, Error, Outcome, RetryPolicy, User};
 use serde_json::{json, Map, Value};
 use support::{Act, Script};
 
-/// Cases per operation. Each is one loopback round trip.
+/// Cases per run. Each is one or two loopback round trips.
 const CASES: usize = 600;
 
 const SEED: &str = include_str!("fixtures/seed_create_or_get_response.json");
+
+/// The cap on a response body: the smallest the client allows, so that bodies over it are
+/// quick to make and send.
+const CAP: usize = graph_meetings::MIN_RESPONSE_BYTES;
 
 /// Statuses a client can meet: Graph's own, a proxy's, and some no one should send.
 const STATUSES: [u16; 30] = [
@@ -30,36 +44,51 @@ const STATUSES: [u16; 30] = [
     413, 429, 500, 501, 502, 503, 504, 505, 507, 599, 600,
 ];
 
+/// `Retry-After` values, and whether they say when to come back (seconds or an HTTP date, as
+/// README says): none of them makes a retry wait.
+const RETRY_AFTER: [(&str, bool); 6] = [
+    ("0", true),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", true),
+    ("Wednesday, 21-Oct-15 07:28:00 GMT", true),
+    ("Wed Oct 21 07:28:00 2015", true),
+    ("soon", false),
+    ("-1", false),
+];
+
 /// One answer.
 #[derive(Clone, Debug)]
 struct Answer {
     status: u16,
     body: String,
-    /// `Retry-After`, readable (seconds) or not.
-    retry_after: Option<String>,
+    /// `Retry-After`, and whether it is readable.
+    retry_after: Option<(&'static str, bool)>,
     request_id: String,
 }
 
 impl Answer {
     fn readable_retry_after(&self) -> bool {
-        self.retry_after
-            .as_deref()
-            .is_some_and(|v| v.parse::<u64>().is_ok())
+        self.retry_after.is_some_and(|(_, readable)| readable)
+    }
+
+    /// Over the cap: a 204's body is not read at all.
+    fn too_large(&self) -> bool {
+        self.body.len() > CAP && self.status != 204
+    }
+
+    /// The meeting in the body, as the crate's own types read it.
+    fn meeting(&self) -> Option<types::OnlineMeeting> {
+        serde_json::from_str(&self.body).ok()
     }
 
     /// The case, for a failure's message: the body's start only, as some are megabytes.
     fn describe(&self, i: usize) -> String {
         let start: String = self.body.chars().take(160).collect();
         format!(
-            "case {i}: HTTP {} ({} bytes) {start:?}",
+            "case {i}: HTTP {} ({} bytes, Retry-After {:?}) {start:?}",
             self.status,
-            self.body.len()
+            self.body.len(),
+            self.retry_after
         )
-    }
-
-    /// The meeting in the body, as the crate's own types read it.
-    fn meeting(&self) -> Option<types::OnlineMeeting> {
-        serde_json::from_str(&self.body).ok()
     }
 }
 
@@ -70,11 +99,9 @@ fn answers(seed: u64) -> Vec<Answer> {
         .map(|i| Answer {
             status: STATUSES[rng.usize(..STATUSES.len())],
             body: body(&mut rng, &meeting),
-            retry_after: match rng.u8(..4) {
-                0 => Some(rng.u8(..3).to_string()),
-                1 => Some("soon".into()),
-                _ => None,
-            },
+            retry_after: rng
+                .bool()
+                .then(|| RETRY_AFTER[rng.usize(..RETRY_AFTER.len())]),
             request_id: format!("rid-{i}-{:x}", rng.u64(..)),
         })
         .collect()
@@ -129,6 +156,8 @@ fn body(rng: &mut fastrand::Rng, meeting: &Value) -> String {
                 "line one\nforged: line two",
                 "\u{1b}[31mred\u{1b}[0m",
                 "tab\there\r",
+                "name\u{202e}fdp.exe",
+                "one\u{2028}two",
             ];
             let mut text = || match rng.bool() {
                 true => Value::from(hostile[rng.usize(..hostile.len())]),
@@ -140,6 +169,12 @@ fn body(rng: &mut fastrand::Rng, meeting: &Value) -> String {
                     json!({"date": value(rng, 1), "request-id": value(rng, 1)});
             }
             error.to_string()
+        }
+        8 if rng.u8(..4) == 0 => {
+            // A meeting that would decode, but over the cap.
+            let mut big = meeting.clone();
+            big["subject"] = Value::String("x".repeat(CAP));
+            big.to_string()
         }
         8 => [
             "",
@@ -233,7 +268,7 @@ fn pick_object<'v>(rng: &mut fastrand::Rng, root: &'v mut Value) -> &'v mut Valu
     })
 }
 
-/// A loopback server answering each request with the current answer, echoing the request's
+/// A loopback server answering every request with the current answer, echoing the request's
 /// `client-request-id` as Graph does.
 async fn server() -> (Script, Arc<Mutex<Option<Answer>>>) {
     let current: Arc<Mutex<Option<Answer>>> = Arc::default();
@@ -244,8 +279,8 @@ async fn server() -> (Script, Arc<Mutex<Option<Answer>>>) {
         if let Some(echo) = seen.header("client-request-id") {
             headers.push(("client-request-id", echo.to_owned()));
         }
-        if let Some(retry_after) = a.retry_after {
-            headers.push(("retry-after", retry_after));
+        if let Some((retry_after, _)) = a.retry_after {
+            headers.push(("retry-after", retry_after.to_owned()));
         }
         Act::Respond(a.status, headers, a.body)
     })
@@ -253,195 +288,272 @@ async fn server() -> (Script, Arc<Mutex<Option<Answer>>>) {
     (script, current)
 }
 
-fn client(server: &Script) -> Client {
-    Client::builder()
-        .base_url(&server.url)
-        .static_token("t")
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap()
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Op {
+    CreateOrGet,
+    Create,
 }
 
-/// What every error that had an answer keeps of it.
-fn assert_keeps_the_answer(err: &Error, answer: &Answer, sent: Option<&str>, case: &str) {
-    assert_eq!(err.status(), Some(answer.status), "{case}: {err:?}");
-    assert_eq!(
-        err.request_id(),
-        Some(answer.request_id.as_str()),
-        "{case}: {err:?}"
-    );
-    assert_eq!(err.client_request_id(), sent, "{case}: {err:?}");
-    assert_eq!(err.attempts(), Some(1), "{case}: {err:?}");
-    // Messages are for people and logs: one line, and nothing a terminal would act on,
-    // whatever the body held.
-    assert!(
-        !err.to_string().chars().any(char::is_control),
-        "{case}: {err}"
-    );
+/// What the caller must get.
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Meeting(Box<types::OnlineMeeting>),
+    Decode,
+    TooLarge,
+    Unknown,
+    Rejected,
+    Graph,
+}
+
+impl Op {
+    /// Whether the service may have made a meeting it did not return (create only).
+    fn may_have_acted(self, a: &Answer) -> bool {
+        self == Op::Create
+            && match a.status {
+                201 => a.too_large() || a.meeting().is_none(),
+                200..=299 | 408 => true,
+                501 | 505 => false,
+                503 => !a.readable_retry_after(),
+                500.. => true,
+                _ => false,
+            }
+    }
+
+    /// Whether the rule allows sending it again (README's retries row).
+    fn retried(self, a: &Answer) -> bool {
+        match self {
+            Op::CreateOrGet => matches!(a.status, 408 | 429 | 500 | 502 | 503 | 504),
+            Op::Create => a.status == 429 || (a.status == 503 && a.readable_retry_after()),
+        }
+    }
+
+    fn expect(self, a: &Answer) -> Expect {
+        let success = match self {
+            Op::CreateOrGet => matches!(a.status, 200 | 201),
+            Op::Create => a.status == 201,
+        };
+        if self.may_have_acted(a) {
+            return Expect::Unknown;
+        }
+        if a.too_large() {
+            return Expect::TooLarge;
+        }
+        match (success, a.meeting()) {
+            (true, Some(meeting)) => Expect::Meeting(Box::new(meeting)),
+            (true, None) => Expect::Decode,
+            _ if a.status == 401 => Expect::Rejected,
+            _ => Expect::Graph,
+        }
+    }
+
+    async fn call(self, client: &Client, i: usize) -> Result<Got, Error> {
+        match self {
+            Op::CreateOrGet => {
+                let request = types::CreateOrGetRequest {
+                    external_id: format!("e{i}"),
+                    ..Default::default()
+                };
+                let got = client.create_or_get(&User::Me, request).await?;
+                Ok(Got {
+                    outcome: Some(got.outcome),
+                    meeting: *got.meeting,
+                    raw: got.raw,
+                    request_id: got.request_id,
+                    client_request_id: got.client_request_id,
+                    attempts: got.attempts,
+                })
+            }
+            Op::Create => {
+                let meeting = types::OnlineMeeting {
+                    subject: Some(format!("s{i}")),
+                    ..Default::default()
+                };
+                let got = client.create(&User::Me, meeting).await?;
+                Ok(Got {
+                    outcome: None,
+                    meeting: *got.meeting,
+                    raw: got.raw,
+                    request_id: got.request_id,
+                    client_request_id: got.client_request_id,
+                    attempts: got.attempts,
+                })
+            }
+        }
+    }
+}
+
+/// Either operation's answer, as the checks need it.
+#[derive(Debug)]
+struct Got {
+    outcome: Option<Outcome>,
+    meeting: types::OnlineMeeting,
+    raw: bytes::Bytes,
+    request_id: Option<String>,
+    client_request_id: String,
+    attempts: u32,
+}
+
+/// Every answer of the stream `seed` through `op`, with at most `retries` retries.
+async fn sweep(op: Op, seed: u64, retries: u32) {
+    let (server, current) = server().await;
+    let client = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .max_response_bytes(CAP)
+        .retry(
+            RetryPolicy::none()
+                .with_max_retries(retries)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(2)),
+        )
+        .build()
+        .unwrap();
+    let mut sent_so_far = 0;
+    for (i, answer) in answers(seed).into_iter().enumerate() {
+        *current.lock().unwrap() = Some(answer.clone());
+        let case = format!("{op:?}, {retries} retries, {}", answer.describe(i));
+        let result = op.call(&client, i).await;
+
+        let requests = 1 + usize::from(retries > 0 && op.retried(&answer));
+        let seen = server.seen();
+        assert_eq!(seen.len() - sent_so_far, requests, "{case}: requests sent");
+        let ids: Vec<_> = seen[sent_so_far..]
+            .iter()
+            .map(|s| s.header("client-request-id").map(str::to_owned))
+            .collect();
+        assert!(ids.iter().all(|id| *id == ids[0]), "{case}: {ids:?}");
+        let sent = ids[0].clone();
+        sent_so_far = seen.len();
+
+        match (op.expect(&answer), result) {
+            (Expect::Meeting(expected), Ok(got)) => {
+                assert_eq!(got.meeting, *expected, "{case}");
+                assert_eq!(got.raw, answer.body.as_bytes(), "{case}");
+                if op == Op::CreateOrGet {
+                    let outcome = match answer.status {
+                        201 => Outcome::Created,
+                        _ => Outcome::Existing,
+                    };
+                    assert_eq!(got.outcome, Some(outcome), "{case}");
+                }
+                assert_eq!(
+                    got.request_id.as_deref(),
+                    Some(answer.request_id.as_str()),
+                    "{case}"
+                );
+                assert_eq!(Some(got.client_request_id), sent, "{case}");
+                assert_eq!(got.attempts as usize, requests, "{case}");
+            }
+            (expected, Ok(got)) => panic!("{case}: expected {expected:?}, got a meeting: {got:?}"),
+            (expected, Err(err)) => {
+                let kind_matches = match expected {
+                    Expect::Meeting(_) => false,
+                    Expect::Decode => matches!(err, Error::Decode { .. }),
+                    Expect::TooLarge => matches!(err, Error::ResponseTooLarge { .. }),
+                    Expect::Unknown => matches!(err, Error::OutcomeUnknown { .. }),
+                    Expect::Rejected => {
+                        matches!(err, Error::Authentication(AuthError::Rejected(_)))
+                    }
+                    Expect::Graph => matches!(err, Error::Graph(_)),
+                };
+                assert!(kind_matches, "{case}: expected {expected:?}, got {err:?}");
+                // What every error that had an answer keeps of it.
+                assert_eq!(err.status(), Some(answer.status), "{case}: {err:?}");
+                assert_eq!(
+                    err.request_id(),
+                    Some(answer.request_id.as_str()),
+                    "{case}: {err:?}"
+                );
+                assert_eq!(err.client_request_id(), sent.as_deref(), "{case}: {err:?}");
+                assert_eq!(err.attempts(), Some(requests as u32), "{case}: {err:?}");
+                // Messages are for people and logs: one line, and nothing a terminal or a log
+                // viewer would act on, whatever the body held.
+                let text = err.to_string();
+                let unsafe_char = |c: char| {
+                    c.is_control()
+                        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+                };
+                assert!(!text.chars().any(unsafe_char), "{case}: {text}");
+            }
+        }
+    }
 }
 
 #[tokio::test]
 async fn create_or_get_gives_a_meeting_only_from_a_200_or_201_that_decodes() {
-    let (server, current) = server().await;
-    let client = client(&server);
-    for (i, answer) in answers(1).into_iter().enumerate() {
-        *current.lock().unwrap() = Some(answer.clone());
-        let case = answer.describe(i);
-        let result = client
-            .create_or_get(
-                &User::Me,
-                types::CreateOrGetRequest {
-                    external_id: format!("e{i}"),
-                    ..Default::default()
-                },
-            )
-            .await;
-        assert_eq!(server.count(), i + 1, "{case}: one request per call");
-        let sent = server.seen()[i]
-            .header("client-request-id")
-            .map(str::to_owned);
-        let decoded = answer.meeting();
-        match (answer.status, result) {
-            (200 | 201, Ok(got)) => {
-                let expected = decoded.unwrap_or_else(|| {
-                    panic!("{case}: a meeting from a body that does not decode")
-                });
-                assert_eq!(*got.meeting, expected, "{case}");
-                assert_eq!(got.raw, answer.body.as_bytes(), "{case}");
-                let outcome = if answer.status == 201 {
-                    Outcome::Created
-                } else {
-                    Outcome::Existing
-                };
-                assert_eq!(got.outcome, outcome, "{case}");
-                assert_eq!(
-                    got.request_id.as_deref(),
-                    Some(answer.request_id.as_str()),
-                    "{case}"
-                );
-                assert_eq!(
-                    Some(got.client_request_id.as_str()),
-                    sent.as_deref(),
-                    "{case}"
-                );
-                assert_eq!(got.attempts, 1, "{case}");
-            }
-            (status, Ok(got)) => panic!("{case}: HTTP {status} gave a meeting: {got:?}"),
-            (status, Err(err)) => {
-                assert_keeps_the_answer(&err, &answer, sent.as_deref(), &case);
-                match status {
-                    200 | 201 => {
-                        assert!(
-                            decoded.is_none(),
-                            "{case}: a decodable meeting was refused: {err:?}"
-                        );
-                        assert!(matches!(err, Error::Decode { .. }), "{case}: {err:?}");
-                    }
-                    401 => assert!(
-                        matches!(err, Error::Authentication(AuthError::Rejected(_))),
-                        "{case}: {err:?}"
-                    ),
-                    _ => assert!(matches!(err, Error::Graph(_)), "{case}: {err:?}"),
-                }
-            }
-        }
-    }
+    sweep(Op::CreateOrGet, 1, 0).await;
 }
 
 #[tokio::test]
 async fn create_never_turns_an_answer_it_may_have_acted_on_into_a_plain_error() {
-    let (server, current) = server().await;
-    let client = client(&server);
-    for (i, answer) in answers(2).into_iter().enumerate() {
-        *current.lock().unwrap() = Some(answer.clone());
-        let case = answer.describe(i);
-        let result = client
-            .create(
-                &User::Me,
-                types::OnlineMeeting {
-                    subject: Some(format!("s{i}")),
-                    ..Default::default()
-                },
-            )
-            .await;
-        assert_eq!(server.count(), i + 1, "{case}: one request per call");
-        let sent = server.seen()[i]
-            .header("client-request-id")
-            .map(str::to_owned);
-        let decoded = answer.meeting();
-        // Where the service may have made the meeting, as README's table states it: any 2xx
-        // but a usable 201, 408, and every 5xx and beyond but 501, 505 and a 503 that says
-        // when to come back.
-        let may_have_acted = match answer.status {
-            201 => decoded.is_none(),
-            200..=299 | 408 => true,
-            501 | 505 => false,
-            503 => !answer.readable_retry_after(),
-            500.. => true,
-            _ => false,
-        };
-        match result {
-            Ok(got) => {
-                assert_eq!(answer.status, 201, "{case}: a meeting from another status");
-                let expected = decoded.unwrap_or_else(|| {
-                    panic!("{case}: a meeting from a body that does not decode")
-                });
-                assert_eq!(*got.meeting, expected, "{case}");
-                assert_eq!(got.raw, answer.body.as_bytes(), "{case}");
-                assert_eq!(
-                    got.request_id.as_deref(),
-                    Some(answer.request_id.as_str()),
-                    "{case}"
-                );
-            }
-            Err(err) => {
-                assert_keeps_the_answer(&err, &answer, sent.as_deref(), &case);
-                if may_have_acted {
-                    assert!(
-                        matches!(err, Error::OutcomeUnknown { .. }),
-                        "{case}: {err:?}"
-                    );
-                } else if answer.status == 401 {
-                    assert!(
-                        matches!(err, Error::Authentication(AuthError::Rejected(_))),
-                        "{case}: {err:?}"
-                    );
-                } else {
-                    assert!(matches!(err, Error::Graph(_)), "{case}: {err:?}");
-                }
-            }
-        }
-    }
+    sweep(Op::Create, 2, 0).await;
+}
+
+#[tokio::test]
+async fn create_or_get_retries_exactly_what_its_rule_allows() {
+    sweep(Op::CreateOrGet, 3, 1).await;
+}
+
+#[tokio::test]
+async fn create_retries_only_where_the_service_said_it_did_not_act() {
+    sweep(Op::Create, 4, 1).await;
 }
 
 #[test]
-fn the_stream_covers_what_it_is_meant_to() {
+fn the_streams_cover_what_they_are_meant_to() {
     // A generator that drifted into producing only junk (or only the seed) would leave the
-    // checks above with nothing to check: each kind must be there, and in numbers.
+    // sweeps with little to check: each kind of answer must be there, in each stream, and in
+    // numbers.
     assert!(
         SEED.is_ascii(),
         "the cuts and byte changes above assume ASCII"
     );
-    let all = answers(1);
-    let ok = |s: u16| {
-        all.iter()
-            .filter(|a| a.status == s && a.meeting().is_some())
-            .count()
-    };
-    let bad = |s: u16| {
-        all.iter()
-            .filter(|a| a.status == s && a.meeting().is_none())
-            .count()
-    };
-    for status in [200, 201] {
-        assert!(ok(status) >= 20, "{status} decodable: {}", ok(status));
-        assert!(bad(status) >= 20, "{status} undecodable: {}", bad(status));
-    }
     let seed = serde_json::from_str::<Value>(SEED).unwrap().to_string();
-    let changed_but_decodable = all
-        .iter()
-        .filter(|a| a.body != seed)
-        .filter(|a| a.meeting().is_some())
-        .count();
-    assert!(changed_but_decodable >= 40, "{changed_but_decodable}");
+    for (stream, op) in [
+        (1, Op::CreateOrGet),
+        (2, Op::Create),
+        (3, Op::CreateOrGet),
+        (4, Op::Create),
+    ] {
+        let all = answers(stream);
+        let count = |what: &dyn Fn(&Answer) -> bool| all.iter().filter(|a| what(a)).count();
+        let meetings = count(&|a| matches!(op.expect(a), Expect::Meeting(_)));
+        let changed_meetings =
+            count(&|a| a.body != seed && matches!(op.expect(a), Expect::Meeting(_)));
+        let kinds = [
+            ("meetings", meetings),
+            ("meetings from a changed body", changed_meetings),
+            (
+                "undecodable successes",
+                count(&|a| {
+                    matches!(a.status, 200 | 201) && !a.too_large() && a.meeting().is_none()
+                }),
+            ),
+            ("bodies over the cap", count(&|a| a.too_large())),
+            (
+                "readable Retry-After on 429 or 503",
+                count(&|a| matches!(a.status, 429 | 503) && a.readable_retry_after()),
+            ),
+            ("401s", count(&|a| a.status == 401)),
+            (
+                "hostile error text",
+                count(&|a| {
+                    a.status >= 300 && (a.body.contains("forged") || a.body.contains("\\u001b["))
+                }),
+            ),
+            ("retried", count(&|a| op.retried(a))),
+            (
+                "unknown outcomes",
+                count(&|a| op.expect(a) == Expect::Unknown),
+            ),
+        ];
+        for (kind, n) in kinds {
+            let least = if op == Op::CreateOrGet && kind == "unknown outcomes" {
+                0
+            } else {
+                4
+            };
+            assert!(n >= least, "stream {stream}: {n} {kind}");
+        }
+        assert!(meetings >= 15, "stream {stream}: {meetings} meetings");
+    }
 }

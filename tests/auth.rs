@@ -431,6 +431,47 @@ async fn a_token_at_hand_is_used_without_the_async_path() {
     );
 }
 
+/// A provider of its own (no cache) that hands out whatever token it was given, and counts
+/// how often it was told a token did not work.
+#[derive(Debug)]
+struct Handing(&'static str, Mutex<usize>);
+
+#[async_trait::async_trait]
+impl TokenProvider for Handing {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        Ok(AccessToken::new(self.0, None))
+    }
+
+    fn invalidate(&self, _rejected: &AccessToken) {
+        *self.1.lock().unwrap() += 1;
+    }
+}
+
+#[tokio::test]
+async fn a_providers_token_that_cannot_be_sent_is_its_failure_and_nothing_is_sent() {
+    // Not `Bearer ` and a 401 that does not say why: the call fails before sending, says why,
+    // and the provider hears of it as it would of a rejected token.
+    for (token, reason) in [
+        (" Bearer ", "the token is empty"),
+        ("ab\ncd", "cannot be sent in a header"),
+    ] {
+        let graph = graph_answering(201).await;
+        let provider = Arc::new(Handing(token, Mutex::new(0)));
+        let c = Client::builder()
+            .base_url(graph.uri())
+            .shared_token_provider(provider.clone())
+            .build()
+            .unwrap();
+        let err = c.create_or_get(&user(), request()).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Authentication(AuthError::Provider(m)) if m.contains(reason)),
+            "{token:?}: {err:?}"
+        );
+        assert!(requests(&graph).await.is_empty(), "{token:?}");
+        assert_eq!(*provider.1.lock().unwrap(), 1, "{token:?}");
+    }
+}
+
 #[tokio::test]
 async fn expires_in_may_be_a_string_or_missing() {
     // (expires_in, seconds it stays fresh): short tokens are refreshed half-way; unknown
@@ -483,7 +524,7 @@ async fn an_access_token_that_is_blank_or_only_the_scheme_is_no_token() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, Error::Authentication(AuthError::Transport(m)) if m.contains("no access_token")),
+            matches!(&err, Error::Authentication(AuthError::Transport(m)) if m.contains("access_token is empty")),
             "{blank:?}: {err:?}"
         );
         assert!(requests(&graph).await.is_empty(), "{blank:?}");

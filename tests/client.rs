@@ -816,14 +816,21 @@ fn a_client_needs_a_token_provider() {
 }
 
 #[test]
-fn an_empty_static_token_is_refused_when_the_client_is_built() {
+fn a_static_token_that_cannot_be_sent_is_refused_when_the_client_is_built() {
     // An unset variable read with `unwrap_or_default()` would go out as `Bearer ` and come
-    // back as a 401 that says nothing of the cause.
-    for empty in ["", "  \n", "Bearer ", "\"\""] {
-        let err = Client::builder().static_token(empty).build().unwrap_err();
+    // back as a 401 that says nothing of the cause; a line break pasted inside a token would
+    // fail every call.
+    for (token, reason) in [
+        ("", "empty"),
+        ("  \n", "empty"),
+        ("Bearer ", "empty"),
+        ("\"\"", "empty"),
+        ("eyJ0\neyJ1", "cannot be sent in a header"),
+    ] {
+        let err = Client::builder().static_token(token).build().unwrap_err();
         assert!(
-            matches!(&err, Error::Config(m) if m.contains("empty")),
-            "{empty:?}: {err:?}"
+            matches!(&err, Error::Config(m) if m.contains(reason)),
+            "{token:?}: {err:?}"
         );
     }
 }

@@ -106,14 +106,20 @@ impl ClientCredentials {
         let json = json.ok_or_else(|| {
             AuthError::Transport(format!("token response is not JSON ({} bytes)", body.len()))
         })?;
-        let lifetime = expires_in(&json).unwrap_or(ASSUMED_LIFETIME);
-        // Judged once cleaned up as every token is: one that is only blanks or the scheme word
-        // would be cached and sent as `Bearer `, and every call would get a puzzling 401.
-        json.get("access_token")
+        let token = json
+            .get("access_token")
             .and_then(Value::as_str)
-            .map(|token| AccessToken::new(token, received_at.checked_add_signed(lifetime)))
-            .filter(|token| !token.secret().expose().is_empty())
-            .ok_or_else(|| AuthError::Transport("token response has no access_token".into()))
+            .ok_or_else(|| AuthError::Transport("token response has no access_token".into()))?;
+        let lifetime = expires_in(&json).unwrap_or(ASSUMED_LIFETIME);
+        let token = AccessToken::new(token, received_at.checked_add_signed(lifetime));
+        // Judged once cleaned up as every token is: one that is only blanks or the scheme word
+        // would be sent as `Bearer `, and every call would get a puzzling 401.
+        match token.secret().expose().is_empty() {
+            true => Err(AuthError::Transport(
+                "token response's access_token is empty".into(),
+            )),
+            false => Ok(token),
+        }
     }
 }
 

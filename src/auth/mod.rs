@@ -68,6 +68,7 @@ impl AccessToken {
         }
         let bearer = HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
             .ok()
+            .filter(|_| !secret.expose().is_empty())
             .map(|mut value| {
                 value.set_sensitive(true);
                 value
@@ -79,9 +80,20 @@ impl AccessToken {
         }
     }
 
-    /// The `Authorization` header value, if the token can be sent in one.
+    /// The `Authorization` header value, if the token can be sent in one (see
+    /// [`unusable`](Self::unusable) for why not).
     pub(crate) fn bearer(&self) -> Option<&HeaderValue> {
         self.bearer.as_ref()
+    }
+
+    /// Why this token cannot be sent, if it cannot: it is empty (an empty `Bearer ` would only
+    /// come back as a 401 that does not say why), or it has characters a header cannot carry.
+    pub(crate) fn unusable(&self) -> Option<&'static str> {
+        match (&self.bearer, self.secret.expose().is_empty()) {
+            (Some(_), _) => None,
+            (None, true) => Some("the token is empty"),
+            (None, false) => Some("the token has characters that cannot be sent in a header"),
+        }
     }
 
     /// The token, to put in an `Authorization` header.

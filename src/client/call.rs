@@ -259,9 +259,8 @@ impl Call {
             let Some(bearer) = current.bearer() else {
                 // Nothing is sent, so no 401 would ever clear it: the provider is told now.
                 shared.tokens.invalidate(&current);
-                return self.fail(Error::Authentication(AuthError::Provider(
-                    "the token has characters that cannot be sent in a header".into(),
-                )));
+                let reason = current.unusable().unwrap_or("the token cannot be sent");
+                return self.fail(Error::Authentication(AuthError::Provider(reason.into())));
             };
             // Appended, not inserted: every attempt's request is built afresh by the generated
             // code, which sets none of these, and appending is the code the generated request

@@ -11,7 +11,7 @@ pub(crate) use call::CallContext;
 pub use response::{CreateOrGetResponse, MeetingResponse, Outcome};
 
 use crate::{
-    auth::{StaticToken, TokenKind, TokenProvider},
+    auth::{AccessToken, StaticToken, TokenKind, TokenProvider},
     cloud::{ApiVersion, Cloud},
     error::{Error, InvalidRequest},
     generated,
@@ -163,13 +163,10 @@ impl ClientBuilder {
         let tokens = self.tokens.ok_or_else(|| {
             Error::Config("no token provider: use static_token(..) or token_provider(..)".into())
         })?;
-        // A token already at hand that is empty (an unset variable read as "") would go out as
-        // `Bearer ` and come back as a 401 that says nothing of the cause.
-        if tokens
-            .ready()
-            .is_some_and(|t| t.secret().expose().is_empty())
-        {
-            return Err(Error::Config("the bearer token is empty".into()));
+        // A token already at hand that cannot be sent (an unset variable read as "", a line
+        // break pasted inside it) would fail every call: it is the configuration that is wrong.
+        if let Some(reason) = tokens.ready().as_ref().and_then(AccessToken::unusable) {
+            return Err(Error::Config(format!("the bearer token: {reason}")));
         }
         let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
         let root = transport::secure_root(root, "Graph root")?;
