@@ -119,6 +119,15 @@ fn bearer_token(value: &str) -> Result<&str, Failure> {
              token itself"
                 .into(),
         )),
+        // A line break or another control character inside (two lines pasted as one, say):
+        // the credentials are wrong, not the command's arguments.
+        token if token.bytes().any(|b| b.is_ascii_control() && b != b'\t') => {
+            Err(Failure::Credentials(
+                "GRAPH_TOKEN has a line break or another control character inside the token: \
+                 set it to the token alone"
+                    .into(),
+            ))
+        }
         token => Ok(token),
     }
 }
@@ -190,6 +199,10 @@ mod tests {
         for nothing in [" Bearer ", "\"\"", "Bearer \"\""] {
             let only = token(nothing).unwrap_err();
             assert!(only.contains("only the word Bearer"), "{nothing:?}: {only}");
+        }
+        for broken in ["eyJ0\neyJ1", "Bearer eyJ0\r\n.x", "eyJ0\u{7f}"] {
+            let inside = token(broken).unwrap_err();
+            assert!(inside.contains("inside the token"), "{broken:?}: {inside}");
         }
     }
 
