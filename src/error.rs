@@ -237,8 +237,8 @@ pub enum InvalidRequest {
 /// Graph's own error, with what the response said about it.
 ///
 /// The fields keep the service's text as it came; `Display` (what logs and terminals get)
-/// prints it on one line with control characters as spaces, so an answer cannot forge log
-/// lines or drive a terminal.
+/// prints it on one line, with control characters, line separators and bidirectional
+/// overrides as spaces, so an answer cannot forge log lines or drive a terminal.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
     "Graph answered HTTP {status}{code}: {message} (request-id: {request_id}, client-request-id: {client_request_id}, attempts: {attempts})",

@@ -112,8 +112,8 @@ impl ClientCredentials {
             .ok_or_else(|| AuthError::Transport("token response has no access_token".into()))?;
         let lifetime = expires_in(&json).unwrap_or(ASSUMED_LIFETIME);
         let token = AccessToken::new(token, received_at.checked_add_signed(lifetime));
-        // Judged once cleaned up as every token is: one that is only blanks or the scheme word
-        // would be sent as `Bearer `, and every call would get a puzzling 401.
+        // Judged once cleaned up as every token is (blanks, quotes, a `Bearer` word): the cache
+        // would refuse an empty one too, but here the failure can say whose it is.
         match token.secret().expose().is_empty() {
             true => Err(AuthError::Transport(
                 "token response's access_token is empty".into(),

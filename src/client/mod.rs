@@ -166,7 +166,7 @@ impl ClientBuilder {
         // A token already at hand that cannot be sent (an unset variable read as "", a line
         // break pasted inside it) would fail every call: it is the configuration that is wrong.
         if let Some(reason) = tokens.ready().as_ref().and_then(AccessToken::unusable) {
-            return Err(Error::Config(format!("the bearer token: {reason}")));
+            return Err(Error::Config(reason.into()));
         }
         let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
         let root = transport::secure_root(root, "Graph root")?;
