@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::{transport::printable, types};
+use crate::{timestamp::Timestamp, transport::printable, types};
 
 /// Anything that can go wrong creating a meeting.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,51 @@ pub enum Error {
     },
 }
 
+/// What a caller can do about an [`Error`]: its variants sorted by the action they call for.
+/// The command's exit statuses 2 to 6 follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request or the client's configuration is wrong and nothing was sent: repeating it
+    /// gives the same error. ([`Error::InvalidRequest`], [`Error::Config`].)
+    Invalid,
+    /// The credentials were refused: the identity platform would not issue a token, a token
+    /// provider failed, or Graph answered 401. Fix the credentials or the permissions.
+    Unauthorized,
+    /// Graph answered with an error, or with an answer that could not be used (undecodable,
+    /// too large). [`GraphError::retry_after`] says when a throttled request may come back.
+    Graph,
+    /// No complete answer from Graph or from the token endpoint: it could not be reached, did
+    /// not answer in time, or the connection was lost. createOrGet may be repeated later; a
+    /// create with this kind was not delivered (create's lost answers are `OutcomeUnknown`).
+    Unreachable,
+    /// create was sent and a meeting may exist: repeat it with `create_or_get` and an
+    /// externalId, never with `create`.
+    OutcomeUnknown,
+}
+
 impl Error {
+    /// What a caller can do about this error (see [`ErrorKind`]). A token endpoint that could
+    /// not be reached is [`Unreachable`](ErrorKind::Unreachable), not a refusal, also when it
+    /// kept a 401 from being retried with a fresh token.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidRequest(_) | Error::Config(_) => ErrorKind::Invalid,
+            Error::Authentication(AuthError::Transport(_)) => ErrorKind::Unreachable,
+            Error::Authentication(AuthError::RefreshFailed { refresh, .. })
+                if matches!(**refresh, AuthError::Transport(_)) =>
+            {
+                ErrorKind::Unreachable
+            }
+            Error::Authentication(_) => ErrorKind::Unauthorized,
+            Error::Graph(_) | Error::ResponseTooLarge { .. } | Error::Decode { .. } => {
+                ErrorKind::Graph
+            }
+            Error::Transport { .. } => ErrorKind::Unreachable,
+            Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+        }
+    }
+
     /// The HTTP status the service answered with, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -168,18 +212,23 @@ impl Error {
     }
 }
 
-/// A documented rule the request breaks. Checked before anything is sent.
+/// A documented rule the request breaks. Checked before anything is sent. Instants print as
+/// the RFC 3339 text a request carries.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidRequest {
     /// An end time was given without a start time.
-    #[error("endDateTime ({end}) was given without a startDateTime")]
+    #[error("endDateTime ({end}) was given without a startDateTime", end = Timestamp::from(*end))]
     EndWithoutStart {
         /// The end given.
         end: DateTime<Utc>,
     },
     /// The end time is earlier than the start time.
-    #[error("endDateTime ({end}) is earlier than startDateTime ({start})")]
+    #[error(
+        "endDateTime ({end}) is earlier than startDateTime ({start})",
+        end = Timestamp::from(*end),
+        start = Timestamp::from(*start)
+    )]
     EndBeforeStart {
         /// The start given.
         start: DateTime<Utc>,
@@ -187,13 +236,19 @@ pub enum InvalidRequest {
         end: DateTime<Utc>,
     },
     /// The start is so late that start + 1 hour would be past year 9999.
-    #[error("startDateTime ({start}) is too late to add the default hour")]
+    #[error(
+        "startDateTime ({start}) is too late to add the default hour",
+        start = Timestamp::from(*start)
+    )]
     StartOutOfRange {
         /// The start given.
         start: DateTime<Utc>,
     },
     /// A start or end outside the years 1 to 9999, which Graph's date-times cannot carry.
-    #[error("{field} ({at}) is outside the years 1 to 9999 that Graph's date-times can carry")]
+    #[error(
+        "{field} ({at}) is outside the years 1 to 9999 that Graph's date-times can carry",
+        at = Timestamp::from(*at)
+    )]
     OutOfRange {
         /// `startDateTime` or `endDateTime`.
         field: &'static str,
@@ -286,7 +341,8 @@ pub enum AuthError {
         status: u16,
         /// OAuth `error`, e.g. `invalid_client`.
         error: Option<String>,
-        /// OAuth `error_description`.
+        /// OAuth `error_description`. The identity platform ends it with the trace and
+        /// correlation IDs and the time, which a support case about the refusal asks for.
         description: Option<String>,
         /// The `AADSTS…` code, e.g. `AADSTS7000215` for a wrong secret.
         aadsts: Option<String>,

@@ -53,7 +53,7 @@ mod user;
 pub use auth::{AccessToken, ClientCredentials, StaticToken, TokenKind, TokenProvider};
 pub use client::{Client, ClientBuilder, CreateOrGetResponse, MeetingResponse, Outcome};
 pub use cloud::{ApiVersion, Cloud};
-pub use error::{AuthError, Error, GraphError, InvalidRequest};
+pub use error::{AuthError, Error, ErrorKind, GraphError, InvalidRequest};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use timestamp::Timestamp;
@@ -61,6 +61,13 @@ pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, MIN_RESPONSE_BYTES,
 };
 pub use user::{User, UserId};
+
+/// The chrono this crate's instants are made of ([`Timestamp`] derefs to its `DateTime<Utc>`),
+/// so callers need not pin a version of their own to make one (`chrono::Utc::now()`).
+pub use chrono;
+/// The serde_json whose `Map` and `Value` hold the properties this crate does not name
+/// (each type's `extra`).
+pub use serde_json;
 
 /// README's code blocks, compiled as doctests so the library example cannot rot.
 #[cfg(doctest)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::{header::HeaderMap, StatusCode};
 
-/// How many times, how long, and how patiently to retry.
+/// How many times, how long, and how patiently to retry. The defaults are on its `Default`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
@@ -30,6 +30,10 @@ pub struct RetryPolicy {
     pub budget: Duration,
 }
 
+/// 3 retries; backoff from 0.5 s, doubling, each step at most 30 s; no single wait over
+/// 180 s (a longer Retry-After ends the retries); at most 300 s of waiting in all. Patient
+/// enough for Graph's throttling, which can ask for minutes; a caller that answers a user
+/// within seconds wants [`with_limits`](RetryPolicy::with_limits) lower.
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {

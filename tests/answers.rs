@@ -25,7 +25,7 @@ use std::{
     time::Duration,
 };
 
-use graph_meetings::{types, AuthError, Client, Error, Outcome, RetryPolicy, User};
+use graph_meetings::{types, AuthError, Client, Error, ErrorKind, Outcome, RetryPolicy, User};
 use serde_json::{json, Map, Value};
 use support::{Act, Script};
 
@@ -445,17 +445,28 @@ async fn sweep(op: Op, seed: u64, retries: u32) {
             }
             (expected, Ok(got)) => panic!("{case}: expected {expected:?}, got a meeting: {got:?}"),
             (expected, Err(err)) => {
-                let kind_matches = match expected {
-                    Expect::Meeting(_) => false,
-                    Expect::Decode => matches!(err, Error::Decode { .. }),
-                    Expect::TooLarge => matches!(err, Error::ResponseTooLarge { .. }),
-                    Expect::Unknown => matches!(err, Error::OutcomeUnknown { .. }),
-                    Expect::Rejected => {
-                        matches!(err, Error::Authentication(AuthError::Rejected(_)))
-                    }
-                    Expect::Graph => matches!(err, Error::Graph(_)),
+                let (variant_matches, kind) = match expected {
+                    Expect::Meeting(_) => (false, ErrorKind::Graph),
+                    Expect::Decode => (matches!(err, Error::Decode { .. }), ErrorKind::Graph),
+                    Expect::TooLarge => (
+                        matches!(err, Error::ResponseTooLarge { .. }),
+                        ErrorKind::Graph,
+                    ),
+                    Expect::Unknown => (
+                        matches!(err, Error::OutcomeUnknown { .. }),
+                        ErrorKind::OutcomeUnknown,
+                    ),
+                    Expect::Rejected => (
+                        matches!(err, Error::Authentication(AuthError::Rejected(_))),
+                        ErrorKind::Unauthorized,
+                    ),
+                    Expect::Graph => (matches!(err, Error::Graph(_)), ErrorKind::Graph),
                 };
-                assert!(kind_matches, "{case}: expected {expected:?}, got {err:?}");
+                assert!(
+                    variant_matches,
+                    "{case}: expected {expected:?}, got {err:?}"
+                );
+                assert_eq!(err.kind(), kind, "{case}: {err:?}");
                 // What every error that had an answer keeps of it.
                 assert_eq!(err.status(), Some(answer.status), "{case}: {err:?}");
                 assert_eq!(

@@ -756,6 +756,26 @@ async fn a_bad_secret_reports_the_identity_platforms_error_and_never_the_secret(
 }
 
 #[tokio::test]
+async fn a_clients_debug_says_where_and_how_and_never_the_secret_or_token() {
+    let idp = token_endpoint(&["tok-1"]).await;
+    let graph = graph_answering(201).await;
+    let c = client(&graph, credentials(&idp, TestClock::new()));
+    c.create_or_get(&user(), request()).await.unwrap();
+    let text = format!("{c:?}");
+    assert!(text.contains(&graph.uri()), "{text}");
+    assert!(
+        text.contains("expires_at: Some("),
+        "the cached token's expiry: {text}"
+    );
+    assert!(!text.contains(SECRET) && !text.contains("tok-1"), "{text}");
+    // What the cache holds, not its locks and wakers.
+    assert!(
+        !text.contains("Mutex") && !text.contains("Notify"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn an_application_token_cannot_address_me() {
     let idp = token_endpoint(&["tok-1"]).await;
     let graph = graph_answering(201).await;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use graph_meetings::{
-    times::FixedClock, types, ApiVersion, Client, Error, InvalidRequest, Outcome, RetryPolicy, User,
+    times::FixedClock, types, ApiVersion, Client, Error, ErrorKind, InvalidRequest, Outcome,
+    RetryPolicy, User,
 };
 use serde_json::{json, Value};
 use wiremock::{
@@ -368,6 +369,14 @@ async fn time_rules_are_applied_before_sending() {
         matches!(
             reversed,
             Error::InvalidRequest(InvalidRequest::EndBeforeStart { .. })
+        ),
+        "{reversed}"
+    );
+    // The instants as a request carries them, not chrono's `2020-01-01 15:00:00 UTC`.
+    assert!(
+        reversed.to_string().contains(
+            "endDateTime (2020-01-01T14:59:59.999999900Z) is earlier than startDateTime \
+             (2020-01-01T15:00:00Z)"
         ),
         "{reversed}"
     );
@@ -1079,6 +1088,7 @@ async fn a_connection_refused_says_so_in_the_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
     let text = err.to_string();
     assert!(text.contains("could not connect"), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");

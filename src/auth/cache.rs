@@ -40,10 +40,28 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 /// - A fetch lives on the runtime it started on: a runtime made for one call and dropped after
 ///   it abandons a refresh still under way, which counts as a failed refresh. The token at hand
 ///   serves until it expires, and the caller that then finds none fetches and waits.
-#[derive(Debug)]
 pub struct TokenCache {
     shared: Arc<Shared>,
     fetch_limit: std::time::Duration,
+}
+
+/// What the cache holds, not how: the token's times, a fetch under way, the last failure.
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("TokenCache");
+        // Not `state()`: a Debug made while this thread holds the lock must not wait for it.
+        match self.shared.state.try_lock() {
+            Ok(state) => {
+                let cached = state.token.as_ref();
+                out.field("expires_at", &cached.and_then(|c| c.token.expires_at()))
+                    .field("refresh_at", &cached.and_then(|c| c.refresh_at))
+                    .field("fetching", &state.flying)
+                    .field("last_failure", &state.failure.as_ref().map(|(_, e)| e))
+            }
+            Err(_) => out.field("state", &"(in use)"),
+        };
+        out.finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]

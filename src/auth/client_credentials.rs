@@ -22,12 +22,25 @@ const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 /// Application tokens for `OnlineMeetings.ReadWrite.All`, cached and refreshed.
 ///
 /// Cloning shares the cache: every clone and every task see one token and one refresh.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientCredentials {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+/// The application and its endpoint (the secret as `***`) and what the cache holds.
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("ClientCredentials")
+            .field("token_url", &inner.token_url.as_str())
+            .field("client_id", &inner.client_id)
+            .field("secret", &inner.secret)
+            .field("scope", &inner.scope)
+            .field("cache", &inner.cache)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     http: transport::Http,
     token_url: reqwest::Url,

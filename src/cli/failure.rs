@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use super::terminal;
-use crate::{AuthError, Error, InvalidRequest};
+use crate::{AuthError, Error, ErrorKind, InvalidRequest};
 
 /// A failure of the command.
 #[derive(Debug)]
@@ -40,19 +40,14 @@ impl Failure {
             Failure::Usage(_) => 2,
             Failure::Credentials(_) => 3,
             Failure::Other(_) | Failure::Unprinted(_) => 1,
-            Failure::Library(e) => match e {
-                Error::InvalidRequest(_) | Error::Config(_) => 2,
-                // Unreachable is not refused: a script may retry the one, not the other.
-                Error::Authentication(AuthError::Transport(_)) => 5,
-                Error::Authentication(AuthError::RefreshFailed { refresh, .. })
-                    if matches!(**refresh, AuthError::Transport(_)) =>
-                {
-                    5
-                }
-                Error::Authentication(_) => 3,
-                Error::Graph(_) | Error::ResponseTooLarge { .. } | Error::Decode { .. } => 4,
-                Error::Transport { .. } => 5,
-                Error::OutcomeUnknown { .. } => 6,
+            // The library's own sorting: a script may retry what is unreachable, not what is
+            // refused.
+            Failure::Library(e) => match e.kind() {
+                ErrorKind::Invalid => 2,
+                ErrorKind::Unauthorized => 3,
+                ErrorKind::Graph => 4,
+                ErrorKind::Unreachable => 5,
+                ErrorKind::OutcomeUnknown => 6,
             },
         }
     }

@@ -25,9 +25,23 @@ use crate::{
 
 /// A Microsoft Graph client for online meetings. Cheap to clone; clones share the connection
 /// pool and the token cache.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
+}
+
+/// Where calls go and how: the base URL, the token provider (secrets as `***`), the retry
+/// policy and the response cap; not the connection pool's insides.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = &*self.shared;
+        f.debug_struct("Client")
+            .field("base_url", &shared.base_url)
+            .field("tokens", &shared.tokens)
+            .field("retry", &shared.retry)
+            .field("max_response_bytes", &shared.max_response_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What every call of every clone shares.

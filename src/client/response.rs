@@ -31,6 +31,13 @@ impl Outcome {
     }
 }
 
+/// `created` or `existing`, as [`as_str`](Outcome::as_str).
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The answer to createOrGet.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -100,5 +107,16 @@ impl From<Answer> for MeetingResponse {
             raw: a.raw,
             attempts: a.attempts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn outcomes_print_as_the_command_writes_them() {
+        assert_eq!(Outcome::Created.to_string(), "created");
+        assert_eq!(format!("{}", Outcome::Existing), Outcome::Existing.as_str());
     }
 }
