@@ -8,24 +8,28 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///`AudioConferencing`
+    ///Dialling in by phone.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct AudioConferencing {
+        ///The conference ID to enter after dialling in.
         #[serde(
             rename = "conferenceId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub conference_id: ::std::option::Option<::std::string::String>,
+        ///A page listing the dial-in numbers.
         #[serde(
             rename = "dialinUrl",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub dialin_url: ::std::option::Option<::std::string::String>,
+        ///A toll-free number (superseded by `tollFreeNumbers`).
         #[serde(
             rename = "tollFreeNumber",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub toll_free_number: ::std::option::Option<::std::string::String>,
+        ///The toll-free numbers.
         #[serde(
             rename = "tollFreeNumbers",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -33,11 +37,13 @@ pub mod types {
         pub toll_free_numbers: ::std::option::Option<
             ::std::vec::Vec<::std::option::Option<::std::string::String>>,
         >,
+        ///A toll number (superseded by `tollNumbers`).
         #[serde(
             rename = "tollNumber",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub toll_number: ::std::option::Option<::std::string::String>,
+        ///The toll numbers.
         #[serde(
             rename = "tollNumbers",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -48,19 +54,22 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`ChatInfo`
+    ///The Teams chat message a meeting belongs to.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ChatInfo {
+        ///The ID of the message in the thread.
         #[serde(
             rename = "messageId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub message_id: ::std::option::Option<::std::string::String>,
+        ///The ID of the message the meeting replies to, in a reply chain.
         #[serde(
             rename = "replyChainMessageId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub reply_chain_message_id: ::std::option::Option<::std::string::String>,
+        ///The chat thread's ID.
         #[serde(
             rename = "threadId",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -69,9 +78,10 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`ChatRestrictions`
+    ///Limits on what the meeting chat allows.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ChatRestrictions {
+        ///Whether the chat takes text only.
         #[serde(
             rename = "allowTextOnly",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -88,35 +98,42 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub chat_info: ::std::option::Option<ChatInfo>,
+        ///When the meeting ends, in UTC. Left out: the start plus one hour; refused without a start, or before it.
         #[serde(
             rename = "endDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub end_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
+        ///Required: the caller's own key. Asking again with the same one (same tenant and organizer) gets the meeting made the first time, answered 200 instead of 201.
         #[serde(rename = "externalId")]
         pub external_id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub participants: ::std::option::Option<MeetingParticipants>,
+        ///When the meeting starts, in UTC. Left out: now (the time rules; this client applies them before sending).
         #[serde(
             rename = "startDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub start_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
+        ///The meeting's subject.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub subject: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`Identity`
+    ///One identity: its object ID, tenant and display name.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Identity {
+        ///The name shown for it.
         #[serde(
             rename = "displayName",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub display_name: ::std::option::Option<::std::string::String>,
+        ///Its object ID.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<::std::string::String>,
+        ///The tenant it belongs to.
         #[serde(
             rename = "tenantId",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -125,7 +142,7 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`IdentitySet`
+    ///The identities of a participant: a user, an application or a device.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct IdentitySet {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -137,16 +154,19 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`InnerError`
+    ///The IDs a support case goes by, and when the error happened.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct InnerError {
+        ///The `client-request-id` the request carried.
         #[serde(
             rename = "client-request-id",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub client_request_id: ::std::option::Option<::std::string::String>,
+        ///When the error happened, as Graph wrote it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub date: ::std::option::Option<::std::string::String>,
+        ///The ID Graph gave the request.
         #[serde(
             rename = "request-id",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -155,9 +175,10 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`ItemBody`
+    ///Text and the format it is in.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ItemBody {
+        ///The text, in the format `contentType` names.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<::std::string::String>,
         #[serde(
@@ -168,19 +189,22 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`JoinMeetingIdSettings`
+    ///Joining with a meeting ID, and whether that takes a passcode.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct JoinMeetingIdSettings {
+        ///Whether joining with the meeting ID takes a passcode.
         #[serde(
             rename = "isPasscodeRequired",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub is_passcode_required: ::std::option::Option<bool>,
+        ///The meeting ID to join with. Read-only.
         #[serde(
             rename = "joinMeetingId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub join_meeting_id: ::std::option::Option<::std::string::String>,
+        ///The passcode, when one is required. Read-only.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub passcode: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
@@ -700,9 +724,10 @@ pub mod types {
             value.parse()
         }
     }
-    ///`LobbyBypassSettings`
+    ///Who joins without waiting in the lobby.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct LobbyBypassSettings {
+        ///Whether callers dialling in by phone skip the lobby.
         #[serde(
             rename = "isDialInBypassEnabled",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -713,9 +738,10 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`MainError`
+    ///The error itself: its code and message, and the request IDs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MainError {
+        ///Graph's error code, such as `BadRequest` or `Forbidden`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub code: ::std::option::Option<::std::string::String>,
         #[serde(
@@ -723,34 +749,40 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub inner_error: ::std::option::Option<InnerError>,
+        ///Graph's message, for people.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
+        ///What the error is about, when Graph says.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub target: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`MeetingParticipantInfo`
+    ///One participant: who they are and their role in the meeting.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingParticipantInfo {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub identity: ::std::option::Option<IdentitySet>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub role: ::std::option::Option<crate::open::Open<KnownOnlineMeetingRole>>,
+        ///The participant's user principal name (as in `test1@contoso.com`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub upn: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`MeetingParticipants`
+    ///Who takes part in a meeting: its organizer and attendees (and, for a live event, its producers and contributors).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingParticipants {
+        ///The attendees.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub attendees: ::std::option::Option<::std::vec::Vec<MeetingParticipantInfo>>,
+        ///A live event's contributors.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub contributors: ::std::option::Option<::std::vec::Vec<MeetingParticipantInfo>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub organizer: ::std::option::Option<MeetingParticipantInfo>,
+        ///A live event's producers.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub producers: ::std::option::Option<::std::vec::Vec<MeetingParticipantInfo>>,
         #[serde(flatten)]
@@ -767,16 +799,19 @@ pub mod types {
     ///A Teams online meeting. Open type: properties this description does not name are kept in `extra`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct OnlineMeeting {
+        ///Whether attendees may turn their camera on.
         #[serde(
             rename = "allowAttendeeToEnableCamera",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_attendee_to_enable_camera: ::std::option::Option<bool>,
+        ///Whether attendees may turn their microphone on.
         #[serde(
             rename = "allowAttendeeToEnableMic",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_attendee_to_enable_mic: ::std::option::Option<bool>,
+        ///Whether breakout rooms can be used.
         #[serde(
             rename = "allowBreakoutRooms",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -796,31 +831,37 @@ pub mod types {
         pub allow_meeting_chat: ::std::option::Option<
             crate::open::Open<KnownMeetingChatMode>,
         >,
+        ///Whether participants may change the name they show in the meeting.
         #[serde(
             rename = "allowParticipantsToChangeName",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_participants_to_change_name: ::std::option::Option<bool>,
+        ///Whether PowerPoint Live sharing is allowed.
         #[serde(
             rename = "allowPowerPointSharing",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_power_point_sharing: ::std::option::Option<bool>,
+        ///Whether the meeting may be recorded.
         #[serde(
             rename = "allowRecording",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_recording: ::std::option::Option<bool>,
+        ///Whether reactions are on.
         #[serde(
             rename = "allowTeamworkReactions",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_teamwork_reactions: ::std::option::Option<bool>,
+        ///Whether the meeting may be transcribed.
         #[serde(
             rename = "allowTranscription",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_transcription: ::std::option::Option<bool>,
+        ///Whether the whiteboard is available.
         #[serde(
             rename = "allowWhiteboard",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -861,40 +902,46 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub chat_restrictions: ::std::option::Option<ChatRestrictions>,
-        ///Read-only.
+        ///When the meeting was made, in UTC. Read-only.
         #[serde(
             rename = "creationDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub creation_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
+        ///When the meeting ends, in UTC. This client fills it in from the time rules when it is left out (start plus one hour) and refuses one before the start.
         #[serde(
             rename = "endDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub end_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
+        ///When the meeting expires, in UTC.
         #[serde(
             rename = "expiryDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub expiry_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
+        ///The caller's own key for the meeting, which createOrGet goes by: with the tenant and the organizer it identifies one meeting.
         #[serde(
             rename = "externalId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub external_id: ::std::option::Option<::std::string::String>,
-        ///Read-only.
+        ///The meeting's ID. Read-only.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<::std::string::String>,
+        ///Whether the meeting is a live event.
         #[serde(
             rename = "isBroadcast",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub is_broadcast: ::std::option::Option<bool>,
+        ///Whether the meeting is end-to-end encrypted.
         #[serde(
             rename = "isEndToEndEncryptionEnabled",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub is_end_to_end_encryption_enabled: ::std::option::Option<bool>,
+        ///Whether people joining and leaving are announced.
         #[serde(
             rename = "isEntryExitAnnounced",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -910,7 +957,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub join_meeting_id_settings: ::std::option::Option<JoinMeetingIdSettings>,
-        ///Read-only.
+        ///The link that joins the meeting. Read-only.
         #[serde(
             rename = "joinWebUrl",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -921,11 +968,13 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub lobby_bypass_settings: ::std::option::Option<LobbyBypassSettings>,
+        ///The link to the meeting's options page.
         #[serde(
             rename = "meetingOptionsWebUrl",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub meeting_options_web_url: ::std::option::Option<::std::string::String>,
+        ///The meeting template it was made from.
         #[serde(
             rename = "meetingTemplateId",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -933,6 +982,7 @@ pub mod types {
         pub meeting_template_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub participants: ::std::option::Option<MeetingParticipants>,
+        ///Whether recording starts on its own when the meeting does.
         #[serde(
             rename = "recordAutomatically",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -945,13 +995,16 @@ pub mod types {
         pub share_meeting_chat_history_default: ::std::option::Option<
             crate::open::Open<KnownMeetingChatHistoryDefaultMode>,
         >,
+        ///When the meeting starts, in UTC. This client fills it in from the time rules when it is left out (now, when the end is left out too).
         #[serde(
             rename = "startDateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub start_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
+        ///The meeting's subject.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub subject: ::std::option::Option<::std::string::String>,
+        ///The ID video conferencing devices join with. Read-only.
         #[serde(
             rename = "videoTeleconferenceId",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -965,14 +1018,16 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`WatermarkProtectionValues`
+    ///Where the meeting shows a watermark.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct WatermarkProtectionValues {
+        ///Whether shared content carries a watermark.
         #[serde(
             rename = "isEnabledForContentSharing",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub is_enabled_for_content_sharing: ::std::option::Option<bool>,
+        ///Whether video carries a watermark.
         #[serde(
             rename = "isEnabledForVideo",
             skip_serializing_if = "::std::option::Option::is_none"
