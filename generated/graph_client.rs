@@ -54,7 +54,7 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///The Teams chat message a meeting belongs to.
+    ///The Teams chat that goes with the meeting: its thread, and the message it hangs on.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ChatInfo {
         ///The ID of the message in the thread.

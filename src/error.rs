@@ -115,8 +115,9 @@ pub enum ErrorKind {
     /// too large). [`GraphError::retry_after`] says when a throttled request may come back.
     Graph,
     /// No complete answer from Graph or from the token endpoint: it could not be reached, did
-    /// not answer in time, or the connection was lost. createOrGet may be repeated later; a
-    /// create with this kind was not delivered (create's lost answers are `OutcomeUnknown`).
+    /// not answer in time, the connection was lost, or the token endpoint's answer could not be
+    /// used. createOrGet may be repeated later; a create with this kind was not delivered
+    /// (create's lost answers are `OutcomeUnknown`).
     Unreachable,
     /// create was sent and a meeting may exist: repeat it with `create_or_get` and an
     /// externalId, never with `create`.

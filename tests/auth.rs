@@ -11,7 +11,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use graph_meetings::{
     times::Clock, types, AccessToken, AuthError, Client, ClientCredentials, Cloud, Error,
-    GraphError, InvalidRequest, RetryPolicy, TokenProvider, User,
+    ErrorKind, GraphError, InvalidRequest, RetryPolicy, TokenProvider, User,
 };
 use serde_json::json;
 use support::{Act, Script};
@@ -428,6 +428,30 @@ async fn a_token_at_hand_is_used_without_the_async_path() {
     assert_eq!(
         sent[0].headers.get("authorization").unwrap(),
         "Bearer at-hand"
+    );
+}
+
+#[tokio::test]
+async fn a_blank_token_fetched_after_a_401_is_the_refresh_failure_not_a_second_request() {
+    let idp = token_then(token_answer(" Bearer ", json!(3600))).await;
+    let graph = graph_answering(401).await;
+    let err = client(&graph, credentials(&idp, TestClock::new()))
+        .create_or_get(&user(), request())
+        .await
+        .unwrap_err();
+    let Error::Authentication(AuthError::RefreshFailed { refresh, .. }) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        matches!(&**refresh, AuthError::Transport(m) if m.contains("access_token is empty")),
+        "{refresh:?}"
+    );
+    // The endpoint answered something unusable: worth trying again later, like no answer.
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert_eq!(
+        requests(&graph).await.len(),
+        1,
+        "no `Bearer ` sent after the 401"
     );
 }
 
