@@ -265,9 +265,9 @@ impl Shared {
     /// sent in a header, or that is empty (once cleaned of blanks and a `Bearer` word), is a
     /// failure, not a token to hand out until it expires.
     fn land(&self, fetched: Result<AccessToken, AuthError>) {
-        let fetched = fetched.and_then(|token| match token.unusable() {
-            None => Ok(token),
-            Some(reason) => Err(AuthError::Provider(reason.into())),
+        let fetched = fetched.and_then(|token| match token.bearer() {
+            Ok(_) => Ok(token),
+            Err(reason) => Err(AuthError::Provider(reason.into())),
         });
         let now = self.clock.now();
         {

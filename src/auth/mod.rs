@@ -29,7 +29,7 @@ use crate::{error::AuthError, secret::Secret};
 /// left; the scheme word alone leaves nothing. No token has whitespace or quotes in it, so none
 /// of these can be part of one; a token that merely starts with the letters (`BearerX…`) is kept
 /// whole.
-pub(crate) fn without_scheme(value: &str) -> &str {
+fn without_scheme(value: &str) -> &str {
     let mut value = value.trim();
     loop {
         let peeled = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
@@ -80,19 +80,14 @@ impl AccessToken {
         }
     }
 
-    /// The `Authorization` header value, if the token can be sent in one (see
-    /// [`unusable`](Self::unusable) for why not).
-    pub(crate) fn bearer(&self) -> Option<&HeaderValue> {
-        self.bearer.as_ref()
-    }
-
-    /// Why this token cannot be sent, if it cannot: it is empty (an empty `Bearer ` would only
-    /// come back as a 401 that does not say why), or it has characters a header cannot carry.
-    pub(crate) fn unusable(&self) -> Option<&'static str> {
-        match (&self.bearer, self.secret.expose().is_empty()) {
-            (Some(_), _) => None,
-            (None, true) => Some("the token is empty"),
-            (None, false) => Some("the token has characters that cannot be sent in a header"),
+    /// The `Authorization` header value, or why the token cannot be sent: it is empty (an
+    /// empty `Bearer ` would only come back as a 401 that does not say why), or it has
+    /// characters a header cannot carry.
+    pub(crate) fn bearer(&self) -> Result<&HeaderValue, &'static str> {
+        match &self.bearer {
+            Some(value) => Ok(value),
+            None if self.secret.expose().is_empty() => Err("the token is empty"),
+            None => Err("the token has characters that cannot be sent in a header"),
         }
     }
 

@@ -3,7 +3,7 @@
 //! [`Secret`]s from the moment they are read.
 
 use super::failure::Failure;
-use crate::Secret;
+use crate::{AccessToken, Secret};
 
 /// What the environment provides.
 #[derive(Debug)]
@@ -72,9 +72,8 @@ To try it without an account: graph-meetings demo";
 pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Found, Failure> {
     let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     if let Some(token) = get("GRAPH_TOKEN") {
-        let token = bearer_token(&token)?;
         return Ok(Found {
-            credentials: Credentials::Token(Secret::new(token.to_owned())),
+            credentials: Credentials::Token(bearer_token(&token)?),
             ignored: TRIO
                 .into_iter()
                 .filter(|name| get(name).is_some())
@@ -111,24 +110,25 @@ pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Found, Fa
 
 /// The token in a `GRAPH_TOKEN` value. One copied from a request header or a tool's output
 /// often starts with its scheme (`Bearer eyJ…`); the client adds the scheme itself, so it is
-/// dropped here instead of going out as `Bearer Bearer …`, which Graph refuses as a 401.
-fn bearer_token(value: &str) -> Result<&str, Failure> {
-    match crate::auth::without_scheme(value) {
-        "" => Err(Failure::Credentials(
+/// dropped instead of going out as `Bearer Bearer …`, which Graph refuses as a 401. Cleaned as
+/// the library cleans every token ([`AccessToken::new`]) and judged sendable by the same rule;
+/// one that cannot be sent is a credentials failure naming the variable, not the library's
+/// configuration error.
+fn bearer_token(value: &str) -> Result<Secret, Failure> {
+    let token = AccessToken::new(value, None);
+    match token.bearer() {
+        Ok(_) => Ok(token.secret().clone()),
+        Err(_) if token.secret().expose().is_empty() => Err(Failure::Credentials(
             "GRAPH_TOKEN holds no token, only the word Bearer, quotes or spaces: set it to the \
              token itself"
                 .into(),
         )),
-        // A line break or another control character inside (two lines pasted as one, say):
-        // the credentials are wrong, not the command's arguments.
-        token if token.bytes().any(|b| b.is_ascii_control() && b != b'\t') => {
-            Err(Failure::Credentials(
-                "GRAPH_TOKEN has a line break or another control character inside the token: \
-                 set it to the token alone"
-                    .into(),
-            ))
-        }
-        token => Ok(token),
+        // A line break or another control character inside (two lines pasted as one, say).
+        Err(_) => Err(Failure::Credentials(
+            "GRAPH_TOKEN has a line break or another control character inside the token: set \
+             it to the token alone"
+                .into(),
+        )),
     }
 }
 

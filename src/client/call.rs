@@ -256,11 +256,13 @@ impl Call {
                     Err(e) => return self.fail(e),
                 },
             };
-            let Some(bearer) = current.bearer() else {
-                // Nothing is sent, so no 401 would ever clear it: the provider is told now.
-                shared.tokens.invalidate(&current);
-                let reason = current.unusable().unwrap_or("the token cannot be sent");
-                return self.fail(Error::Authentication(AuthError::Provider(reason.into())));
+            let bearer = match current.bearer() {
+                Ok(bearer) => bearer,
+                Err(reason) => {
+                    // Nothing is sent, so no 401 would ever clear it: the provider is told now.
+                    shared.tokens.invalidate(&current);
+                    return self.fail(Error::Authentication(AuthError::Provider(reason.into())));
+                }
             };
             // Appended, not inserted: every attempt's request is built afresh by the generated
             // code, which sets none of these, and appending is the code the generated request

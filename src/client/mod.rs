@@ -11,7 +11,7 @@ pub(crate) use call::CallContext;
 pub use response::{CreateOrGetResponse, MeetingResponse, Outcome};
 
 use crate::{
-    auth::{AccessToken, StaticToken, TokenKind, TokenProvider},
+    auth::{StaticToken, TokenKind, TokenProvider},
     cloud::{ApiVersion, Cloud},
     error::{Error, InvalidRequest},
     generated,
@@ -179,7 +179,7 @@ impl ClientBuilder {
         })?;
         // A token already at hand that cannot be sent (an unset variable read as "", a line
         // break pasted inside it) would fail every call: it is the configuration that is wrong.
-        if let Some(reason) = tokens.ready().as_ref().and_then(AccessToken::unusable) {
+        if let Some(reason) = tokens.ready().as_ref().and_then(|t| t.bearer().err()) {
             return Err(Error::Config(reason.into()));
         }
         let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
