@@ -103,18 +103,17 @@ impl de::Visitor<'_> for TimestampVisitor {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Timestamp, E> {
-        text.parse().map_err(|e| match lacks_offset(text) {
-            true => E::custom(format!(
-                "{text:?} has no UTC offset: add Z for UTC or the offset of its time zone"
-            )),
-            false => E::custom(e),
+        text.parse().map_err(|e| match missing_offset(text) {
+            Some(message) => E::custom(message),
+            None => E::custom(e),
         })
     }
 }
 
-/// Whether `text` is a date and time without the UTC offset RFC 3339 requires: the likeliest
-/// slip in a hand-written time, which chrono reports only as "premature end of input".
-pub(crate) fn lacks_offset(text: &str) -> bool {
+/// What to say when `text` is a date and time without the UTC offset RFC 3339 requires: the
+/// likeliest slip in a hand-written time, which chrono reports only as "premature end of
+/// input". `None` for any other text.
+pub(crate) fn missing_offset(text: &str) -> Option<String> {
     const LOCAL: [&str; 4] = [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%dT%H:%M",
@@ -124,6 +123,9 @@ pub(crate) fn lacks_offset(text: &str) -> bool {
     LOCAL
         .iter()
         .any(|format| NaiveDateTime::parse_from_str(text, format).is_ok())
+        .then(|| {
+            format!("{text:?} has no UTC offset: add Z for UTC or the offset of its time zone")
+        })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.fffffffffZ`: the longest text [`write_rfc3339`] writes.

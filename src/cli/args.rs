@@ -184,12 +184,9 @@ fn instant(text: &str) -> Result<DateTime<Utc>, String> {
     const EXAMPLE: &str = "e.g. 2019-07-12T14:30:34-07:00 or 2019-07-12T21:30:34Z";
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| match crate::timestamp::lacks_offset(text) {
-            true => format!(
-                "{text:?} has no UTC offset: add Z for UTC or the offset of its time zone \
-                 ({EXAMPLE})"
-            ),
-            false => format!("{text:?} is not an RFC 3339 date-time ({e}); {EXAMPLE}"),
+        .map_err(|e| match crate::timestamp::missing_offset(text) {
+            Some(message) => format!("{message} ({EXAMPLE})"),
+            None => format!("{text:?} is not an RFC 3339 date-time ({e}); {EXAMPLE}"),
         })
 }
 
