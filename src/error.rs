@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::{timestamp::Timestamp, transport::printable, types};
@@ -34,8 +35,9 @@ pub enum Error {
     /// `create` was sent but its outcome is unknown: a meeting may or may not exist.
     #[error(
         "the outcome of create is unknown after {attempts} attempt(s) ({reason}); a meeting may \
-         have been created. create cannot be retried safely: use create_or_get with an \
-         externalId to retry without duplicates (client-request-id: {client_request_id})"
+         have been created, and repeating create could make a second one. No externalId names \
+         it: check the organizer's meetings, or ask support by the client-request-id \
+         {client_request_id}; make calls that must be repeatable with create_or_get"
     )]
     OutcomeUnknown {
         /// What made it ambiguous (a 5xx status, a timeout, a lost connection, an answer
@@ -43,6 +45,9 @@ pub enum Error {
         reason: String,
         /// Graph's answer, when there was one.
         graph: Option<Box<GraphError>>,
+        /// The answer's body, when one was read but could not be used: after a 2xx the meeting
+        /// exists, and its `id` and `joinWebUrl` may still be read from here.
+        body: Option<AnswerBody>,
         /// Requests sent.
         attempts: u32,
         /// The `client-request-id` every attempt carried: what Microsoft support can look
@@ -81,15 +86,19 @@ pub enum Error {
         client_request_id: String,
     },
 
-    /// The response could not be decoded.
-    #[error("undecodable response (HTTP {status}): {reason}; body starts: {excerpt:?}")]
+    /// The response could not be used: it could not be decoded, or a success carried no
+    /// meeting (no `id`, or another externalId than the one asked for).
+    #[error(
+        "unusable response (HTTP {status}): {reason}; body starts: {excerpt:?}",
+        excerpt = body.excerpt()
+    )]
     Decode {
         /// The HTTP status of the response.
         status: u16,
-        /// Why it could not be decoded.
+        /// Why it could not be used.
         reason: String,
-        /// The first bytes of the body, lossily as text.
-        excerpt: String,
+        /// The body (its [`excerpt`](AnswerBody::excerpt) is in the message).
+        body: AnswerBody,
         /// The `request-id` the answer carried (see
         /// [`ResponseTooLarge`](Error::ResponseTooLarge)).
         request_id: Option<String>,
@@ -115,28 +124,32 @@ pub enum ErrorKind {
     /// too large). [`GraphError::retry_after`] says when a throttled request may come back.
     Graph,
     /// No complete answer from Graph or from the token endpoint: it could not be reached, did
-    /// not answer in time, the connection was lost, or the token endpoint's answer could not be
-    /// used. createOrGet may be repeated later; a create with this kind was not delivered
-    /// (create's lost answers are `OutcomeUnknown`).
+    /// not answer in time, the connection was lost, the token endpoint's answer could not be
+    /// used, or the token endpoint said it is busy or failing (429, 5xx). createOrGet may be
+    /// repeated later; a create with this kind was not delivered (create's lost answers are
+    /// `OutcomeUnknown`).
     Unreachable,
-    /// create was sent and a meeting may exist: repeat it with `create_or_get` and an
-    /// externalId, never with `create`.
+    /// create was sent and a meeting may exist. Repeating the same create could make a second
+    /// one, and no externalId names the first: look for it (the organizer's meetings, or
+    /// support by the `client-request-id`). Calls that must be repeatable belong with
+    /// `create_or_get` and an externalId.
     OutcomeUnknown,
 }
 
 impl Error {
     /// What a caller can do about this error (see [`ErrorKind`]). A token endpoint that could
-    /// not be reached is [`Unreachable`](ErrorKind::Unreachable), not a refusal, also when it
+    /// not be reached, or that answered 429 or 5xx (busy or down, not a verdict on the
+    /// credentials), is [`Unreachable`](ErrorKind::Unreachable), not a refusal, also when it
     /// kept a 401 from being retried with a fresh token.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidRequest(_) | Error::Config(_) => ErrorKind::Invalid,
-            Error::Authentication(AuthError::Transport(_)) => ErrorKind::Unreachable,
             Error::Authentication(AuthError::RefreshFailed { refresh, .. })
-                if matches!(**refresh, AuthError::Transport(_)) =>
+                if refresh.unavailable() =>
             {
                 ErrorKind::Unreachable
             }
+            Error::Authentication(e) if e.unavailable() => ErrorKind::Unreachable,
             Error::Authentication(_) => ErrorKind::Unauthorized,
             Error::Graph(_) | Error::ResponseTooLarge { .. } | Error::Decode { .. } => {
                 ErrorKind::Graph
@@ -200,6 +213,17 @@ impl Error {
         }
     }
 
+    /// The body of an answer that could not be used ([`Decode`](Error::Decode), and an
+    /// [`OutcomeUnknown`](Error::OutcomeUnknown) that had one): where a meeting that exists
+    /// can still be found when its answer did not decode.
+    pub fn body(&self) -> Option<&AnswerBody> {
+        match self {
+            Error::Decode { body, .. } => Some(body),
+            Error::OutcomeUnknown { body, .. } => body.as_ref(),
+            _ => None,
+        }
+    }
+
     /// Graph's error, when the service answered with one.
     pub fn graph(&self) -> Option<&GraphError> {
         match self {
@@ -210,6 +234,45 @@ impl Error {
             ) => Some(g),
             _ => None,
         }
+    }
+}
+
+/// An answer's body as it came, kept by the errors about answers that could not be used
+/// ([`Error::Decode`], [`Error::OutcomeUnknown`]): after a 2xx the meeting exists, and what the
+/// body says of it is the caller's best lead. Wherever the body repeated the bearer token the
+/// request carried, the token reads `***`. `Debug` gives only the length and an excerpt: a body
+/// can be as large as the response cap.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AnswerBody(Bytes);
+
+impl AnswerBody {
+    pub(crate) fn new(bytes: Bytes) -> Self {
+        Self(bytes)
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes, without a copy.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    /// The first 256 bytes as one printable line (invalid UTF-8 replaced, control characters
+    /// left out), `…` when there is more.
+    pub fn excerpt(&self) -> String {
+        crate::transport::excerpt(&self.0)
+    }
+}
+
+impl std::fmt::Debug for AnswerBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerBody")
+            .field("len", &self.0.len())
+            .field("starts", &self.excerpt())
+            .finish()
     }
 }
 
@@ -324,6 +387,18 @@ pub struct GraphError {
     pub attempts: u32,
     /// The body as the service sent it, when it was Graph's error shape.
     pub body: Option<types::OdataError>,
+}
+
+impl AuthError {
+    /// The token endpoint gave no usable answer or said it is busy or failing (429, 5xx):
+    /// nothing was said about the credentials, and the same request may work later.
+    fn unavailable(&self) -> bool {
+        match self {
+            AuthError::Transport(_) => true,
+            AuthError::TokenEndpoint { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 /// Why no usable token could be had.

@@ -53,7 +53,7 @@ mod user;
 pub use auth::{AccessToken, ClientCredentials, StaticToken, TokenKind, TokenProvider};
 pub use client::{Client, ClientBuilder, CreateOrGetResponse, MeetingResponse, Outcome};
 pub use cloud::{ApiVersion, Cloud};
-pub use error::{AuthError, Error, ErrorKind, GraphError, InvalidRequest};
+pub use error::{AnswerBody, AuthError, Error, ErrorKind, GraphError, InvalidRequest};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use timestamp::Timestamp;

@@ -838,3 +838,34 @@ fn credentials_are_checked_before_any_url_is_built() {
         "empty secret"
     );
 }
+
+#[tokio::test]
+async fn a_busy_or_failing_token_endpoint_is_unreachable_not_a_refusal() {
+    for (status, expected) in [
+        (429, ErrorKind::Unreachable),
+        (500, ErrorKind::Unreachable),
+        (503, ErrorKind::Unreachable),
+        (400, ErrorKind::Unauthorized),
+        (401, ErrorKind::Unauthorized),
+    ] {
+        let idp = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .set_body_json(json!({"error": "temporarily_unavailable"})),
+            )
+            .mount(&idp)
+            .await;
+        let graph = graph_answering(201).await;
+        let err = client(&graph, credentials(&idp, TestClock::new()))
+            .create_or_get(&user(), request())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Authentication(AuthError::TokenEndpoint { .. })),
+            "{err:?}"
+        );
+        assert_eq!(err.kind(), expected, "token endpoint {status}: {err}");
+        assert!(requests(&graph).await.is_empty());
+    }
+}

@@ -914,12 +914,21 @@ async fn transport_failures_are_status_5_and_unknown_create_outcomes_6() {
     );
     assert!(unknown.stderr.contains("status: 504"), "{}", unknown.stderr);
     let doc = unknown.failure_json();
-    // The safe retry is named as the command a user types, on stderr and in the document.
+    // A create-or-get now would not find a meeting made without an external ID: the advice is
+    // not to repeat, where to look, and which command is safe to repeat next time, named as a
+    // user types it, on stderr and in the document.
     for said in [
         unknown.stderr.as_str(),
         doc["error"]["message"].as_str().unwrap(),
     ] {
-        assert!(said.contains("retry with create-or-get"), "{said}");
+        assert!(
+            said.contains("running create again may make a second one"),
+            "{said}"
+        );
+        assert!(!said.contains("retry with create-or-get"), "{said}");
+        let id = doc["error"]["clientRequestId"].as_str().unwrap();
+        assert!(said.contains(&format!("client-request-id {id}")), "{said}");
+        assert!(said.contains("use create-or-get --external-id"), "{said}");
         assert!(!said.contains("create_or_get"), "{said}");
     }
     assert_eq!(doc["outcome"], "unknown", "a meeting may exist: {doc}");

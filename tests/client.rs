@@ -577,8 +577,14 @@ async fn malformed_answers_are_errors_with_status_and_excerpt() {
         // Made or found a meeting, or not: the answer's ID is what support traces it by.
         assert_eq!(err.request_id(), Some("rid-bad"), "{err:?}");
         match (kind, &err) {
-            ("decode", Error::Decode { excerpt, .. }) => {
-                assert!(body.starts_with(excerpt.as_str()), "{excerpt}");
+            ("decode", Error::Decode { body: kept, .. }) => {
+                // The whole answer is kept (a meeting may be in it); the message quotes its start.
+                assert_eq!(kept.as_bytes(), body.as_bytes());
+                assert!(
+                    err.to_string().contains(&format!("{:?}", kept.excerpt())),
+                    "{err}"
+                );
+                assert_eq!(err.body(), Some(kept));
                 let sent = server.received_requests().await.unwrap();
                 let sent = sent.last().unwrap().headers.get("client-request-id");
                 assert_eq!(err.client_request_id(), sent.map(|v| v.to_str().unwrap()));
@@ -1124,4 +1130,129 @@ fn root_error(root: &str) -> Error {
         .static_token("t")
         .build()
         .unwrap_err()
+}
+
+/// A server that repeats the request's `Authorization` header in its answer, as a misconfigured
+/// proxy or a debugging endpoint might.
+async fn echoing(status: u16, content_type: &str, template: &'static str) -> MockServer {
+    struct Echo(u16, String, &'static str);
+    impl wiremock::Respond for Echo {
+        fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+            let auth = request.headers.get("authorization").unwrap();
+            let body = self.2.replace("{auth}", auth.to_str().unwrap());
+            ResponseTemplate::new(self.0).set_body_raw(body, &self.1)
+        }
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Echo(status, content_type.into(), template))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn an_answer_repeating_the_token_never_puts_it_in_an_error() {
+    let cases: [(u16, &str, &'static str); 4] = [
+        (400, "text/plain", "You sent Authorization: {auth}"),
+        (
+            403,
+            "application/json",
+            r#"{"error":{"code":"Forbidden {auth}","message":"no: {auth}"}}"#,
+        ),
+        (201, "text/html", "<html>{auth}</html>"),
+        (201, "application/json", r#"{"id": 7, "subject": "{auth}"}"#),
+    ];
+    for (status, content_type, template) in cases {
+        for create in [false, true] {
+            let server = echoing(status, content_type, template).await;
+            let client = client(&server, ApiVersion::V1);
+            let err = match create {
+                true => client
+                    .create(&User::Me, types::OnlineMeeting::default())
+                    .await
+                    .unwrap_err(),
+                false => client.create_or_get(&User::Me, cog("x")).await.unwrap_err(),
+            };
+            let printed = format!("{err} {err:?} {err:#?}");
+            assert!(!printed.contains("test-token"), "{status}: {printed}");
+            // What was kept of the answer is there, with the token blanked.
+            if let Some(body) = err.body() {
+                let text = String::from_utf8_lossy(body.as_bytes());
+                assert!(text.contains("Bearer ***"), "{text}");
+            } else {
+                assert!(printed.contains("Bearer ***"), "{printed}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_success_without_a_meeting_is_not_taken_for_one() {
+    let gateway = json!({"error": {"code": "ServiceUnavailable", "message": "try later"}});
+    for body in [
+        json!({}),
+        json!({"@odata.context": "x"}),
+        gateway,
+        json!({"id": ""}),
+    ] {
+        // createOrGet: an unusable answer, with its status and body kept.
+        let server = answering(200, body.clone()).await;
+        let err = client(&server, ApiVersion::V1)
+            .create_or_get(&User::Me, cog("x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Decode { status: 200, .. }), "{err:?}");
+        assert_eq!(err.kind(), ErrorKind::Graph);
+        assert!(err.to_string().contains("no meeting (no id)"), "{err}");
+        assert_eq!(err.body().unwrap().as_bytes(), body.to_string().as_bytes());
+
+        // create: the 201 says a meeting was made, so the outcome is unknown, body kept.
+        let server = answering(201, body.clone()).await;
+        let err = client(&server, ApiVersion::V1)
+            .create(&User::Me, types::OnlineMeeting::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err:?}");
+        assert_eq!(err.body().unwrap().as_bytes(), body.to_string().as_bytes());
+        assert_eq!(err.request_id(), Some("rid-1"));
+    }
+}
+
+#[tokio::test]
+async fn create_or_get_refuses_another_external_ids_meeting() {
+    let other = json!({"id": "m-1", "externalId": "someone-else", "joinWebUrl": "https://j"});
+    let server = answering(200, other.clone()).await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, cog("mine"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode { status: 200, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(r#"externalId "someone-else", not of "mine""#),
+        "{text}"
+    );
+    assert_eq!(err.body().unwrap().as_bytes(), other.to_string().as_bytes());
+
+    // The same externalId, or none in the answer, is the meeting asked for.
+    for answered in [json!("mine"), Value::Null] {
+        let mut meeting = json!({"id": "m-1"});
+        if !answered.is_null() {
+            meeting["externalId"] = answered;
+        }
+        let server = answering(201, meeting).await;
+        let got = client(&server, ApiVersion::V1)
+            .create_or_get(&User::Me, cog("mine"))
+            .await
+            .unwrap();
+        assert_eq!(got.meeting.id.as_deref(), Some("m-1"));
+    }
+    // create asks for no externalId, so any in the answer is the meeting's own.
+    let server = answering(201, other).await;
+    let got = client(&server, ApiVersion::V1)
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap();
+    assert_eq!(got.meeting.external_id.as_deref(), Some("someone-else"));
 }

@@ -24,9 +24,10 @@ Exit status:
   3  authentication: no credentials, the token endpoint refused, Graph answered 401
   4  Graph answered with an error (its code, message and request-id are on stderr)
   5  transport failure: no complete answer from Graph or the token endpoint (timeout,
-     connection lost, an unreadable token response), also when that kept a 401 from
-     being retried with a fresh token
-  6  create's outcome is unknown: a meeting may have been made; use create-or-get to retry
+     connection lost, an unreadable token response, the token endpoint busy or failing:
+     429, 5xx), also when that kept a 401 from being retried with a fresh token
+  6  create's outcome is unknown: a meeting may have been made, so do not repeat the create;
+     look for it (client-request-id on stderr); create-or-get is the command safe to repeat
 
 Credentials: GRAPH_TOKEN (a bearer token), else AZURE_TENANT_ID + AZURE_CLIENT_ID +
 AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).

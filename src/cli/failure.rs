@@ -90,6 +90,11 @@ impl Failure {
                 "attempts": library.and_then(Error::attempts),
                 // After Graph's 401: why no fresh token could be had for the one retry.
                 "tokenFailure": library.and_then(token_failure),
+                // An answer that could not be used, as text: after a 2xx the meeting exists,
+                // and this may still say which it is.
+                "body": library
+                    .and_then(Error::body)
+                    .map(|b| String::from_utf8_lossy(b.as_bytes())),
             },
         });
         format!("{object:#}\n")
@@ -158,8 +163,10 @@ fn message(error: &Error) -> String {
             ..
         } => format!(
             "the outcome of create is unknown after {attempts} attempt(s) ({reason}); a meeting \
-             may have been created. Running create again may make a second one: retry with \
-             create-or-get --external-id ID instead (client-request-id: {client_request_id})"
+             may have been created, and running create again may make a second one. No external \
+             ID names it: look among the organizer's meetings, or ask support by the \
+             client-request-id {client_request_id}; for a command that must be safe to repeat, \
+             use create-or-get --external-id ID"
         ),
         _ => error.to_string(),
     }
@@ -268,7 +275,7 @@ mod tests {
         let undecodable = Failure::Library(Error::Decode {
             status: 201,
             reason: "expected value".into(),
-            excerpt: "<html>".into(),
+            body: crate::error::AnswerBody::new("<html>".into()),
             request_id: Some("r-2".into()),
             attempts: 1,
             client_request_id: "c-2".into(),
@@ -277,6 +284,7 @@ mod tests {
         assert_eq!(json["error"]["kind"], "decode");
         assert_eq!(json["error"]["requestId"], "r-2");
         assert_eq!(json["error"]["clientRequestId"], "c-2");
+        assert_eq!(json["error"]["body"], "<html>");
         let text = undecodable.text();
         assert!(
             text.contains("request-id: r-2") && text.contains("client-request-id: c-2"),

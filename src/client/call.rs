@@ -24,9 +24,10 @@ use reqwest::{
 use super::Shared;
 use crate::{
     auth::AccessToken,
-    error::{AuthError, Error, GraphError},
+    error::{AnswerBody, AuthError, Error, GraphError},
     generated,
     retry::{self, Idempotency, Verdict},
+    secret::Secret,
     transport::{self, ReadError},
     types,
 };
@@ -78,6 +79,9 @@ struct Record {
     waited: Duration,
     /// Set by an attempt that wants another one after this wait.
     again: Option<Duration>,
+    /// The token the latest attempt sent: an answer that repeats it (an echoing proxy, say)
+    /// gets it blanked before its text can reach an error.
+    sent: Option<Secret>,
     /// A 401 has been answered with a fresh token (once per call).
     reauthenticated: bool,
     /// The fresh token for the attempt after a 401.
@@ -97,6 +101,22 @@ struct Record {
 }
 
 impl Record {
+    /// `body` with the token the latest attempt sent blanked.
+    fn redacted(&self, body: Bytes) -> Bytes {
+        match &self.sent {
+            Some(secret) => secret.redact_bytes(body),
+            None => body,
+        }
+    }
+
+    /// `text` with the token the latest attempt sent blanked.
+    fn redacted_text(&self, text: String) -> String {
+        match &self.sent {
+            Some(secret) => secret.redact(&text).into_owned(),
+            None => text,
+        }
+    }
+
     /// What the final response's status and headers said, for the answer or its error.
     fn note(&mut self, response: &reqwest::Response, retry_after: Option<Duration>) {
         let headers = response.headers();
@@ -208,7 +228,11 @@ impl Call {
     /// retry builds its request anew through the generated code, so the first attempt never
     /// pays for a copy kept in case of one. The generated answer is finished here rather than
     /// returned: it is the size of a meeting, and every layer it is returned through copies it.
-    pub(crate) async fn run<F, Fut>(&self, op: F) -> Result<Answer, Error>
+    pub(crate) async fn run<F, Fut>(
+        &self,
+        external_id: Option<&str>,
+        op: F,
+    ) -> Result<Answer, Error>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = GeneratedResult>,
@@ -218,7 +242,7 @@ impl Call {
             // Its own statement, so the record's lock is released before `finish` takes it.
             let again = self.record().again.take();
             let Some(wait) = again else {
-                return self.finish(result);
+                return self.finish(result, external_id);
             };
             // Not kept across the wait: the answer is as large as a meeting, and whatever
             // lives across an await makes every call's future larger.
@@ -264,6 +288,7 @@ impl Call {
                     return self.fail(Error::Authentication(AuthError::Provider(reason.into())));
                 }
             };
+            self.record().sent = Some(current.secret().clone());
             // Appended, not inserted: every attempt's request is built afresh by the generated
             // code, which sets none of these, and appending is the code the generated request
             // builder has just run (one routine less for each call to bring into cache).
@@ -433,11 +458,17 @@ impl Call {
         retry_after: Option<Duration>,
     ) -> reqwest::Response {
         let status = response.status();
-        {
+        let body = {
             let mut record = self.record();
             record.note(response, retry_after);
+            // An error's body becomes the error's text; a meeting's is kept as it came (`raw`).
+            let body = match status.is_success() {
+                true => body,
+                false => record.redacted(body),
+            };
             record.body = body.clone();
-        }
+            body
+        };
         // The URL is carried over, or the rebuilt response would parse a placeholder of its own.
         http::Response::builder()
             .status(status)
@@ -508,21 +539,49 @@ impl Call {
         } else {
             return error;
         };
+        let body = error.body().cloned();
         let graph = self.graph_error(status, record, None);
-        self.outcome_unknown(reason, Some(graph), record.attempts)
+        self.outcome_unknown(reason, Some(graph), body, record.attempts)
     }
 
-    fn outcome_unknown(&self, reason: String, graph: Option<GraphError>, attempts: u32) -> Error {
+    fn outcome_unknown(
+        &self,
+        reason: String,
+        graph: Option<GraphError>,
+        body: Option<AnswerBody>,
+        attempts: u32,
+    ) -> Error {
         Error::OutcomeUnknown {
             reason,
             graph: graph.map(Box::new),
+            body,
             attempts,
             client_request_id: self.client_request_id().to_owned(),
         }
     }
 
-    /// Turns what the generated code returned, and what the hooks recorded, into the answer.
-    fn finish(&self, result: GeneratedResult) -> Result<Answer, Error> {
+    /// A success that does not answer the request: no meeting in it (no `id`: an empty
+    /// object, a gateway's error sent with 200), or, for createOrGet, another externalId's
+    /// meeting. It is not taken for the meeting; after create it is an unknown outcome.
+    #[cold]
+    #[inline(never)]
+    fn not_the_meeting(&self, mut record: Record, status: StatusCode, reason: String) -> Error {
+        let body = std::mem::take(&mut record.body);
+        let error = Error::Decode {
+            status: status.as_u16(),
+            reason: record.redacted_text(reason),
+            body: AnswerBody::new(record.redacted(body)),
+            request_id: text(record.request_id.as_ref()),
+            attempts: record.attempts,
+            client_request_id: self.client_request_id().to_owned(),
+        };
+        self.unusable(&record, false, error)
+    }
+
+    /// Turns what the generated code returned, and what the hooks recorded, into the answer: a
+    /// meeting (one with an `id`, and for createOrGet the `external_id` asked for, when the
+    /// answer says one), or the error.
+    fn finish(&self, result: GeneratedResult, external_id: Option<&str>) -> Result<Answer, Error> {
         // The result (over a kilobyte) is matched as it is rather than moved into a tuple
         // first, and on the way to a meeting only what the answer needs is taken out of the
         // record: each move of either is a copy.
@@ -533,6 +592,22 @@ impl Call {
         }
         match result {
             Ok(value) => {
+                let no_id = value.id.as_deref().is_none_or(str::is_empty);
+                let other = external_id.and_then(|asked| {
+                    let answered = value.external_id.as_deref()?;
+                    (answered != asked).then_some((answered, asked))
+                });
+                if no_id || other.is_some() {
+                    let reason = match other {
+                        Some((answered, asked)) if !no_id => format!(
+                            "the answer is the meeting of externalId {answered:?}, not of {asked:?}"
+                        ),
+                        _ => "the answer carries no meeting (no id)".to_owned(),
+                    };
+                    let record = std::mem::take(&mut *guard);
+                    drop(guard);
+                    return Err(self.not_the_meeting(record, value.status(), reason));
+                }
                 let request_id = text(guard.request_id.as_ref());
                 let raw = std::mem::take(&mut guard.body);
                 let attempts = guard.attempts;
@@ -573,8 +648,8 @@ impl Call {
                 if status.is_success() {
                     let error = Error::Decode {
                         status: status.as_u16(),
-                        reason: transport::printable(&error.to_string()),
-                        excerpt: transport::excerpt(&bytes),
+                        reason: record.redacted_text(transport::printable(&error.to_string())),
+                        body: AnswerBody::new(record.redacted(bytes)),
                         request_id: text(record.request_id.as_ref()),
                         attempts,
                         client_request_id: self.client_request_id().to_owned(),
@@ -594,7 +669,7 @@ impl Call {
                     Some(reason) => {
                         // An answer whose body was lost still said its status (see `attempt`).
                         let graph = record.status.map(|s| self.graph_error(s, &record, None));
-                        self.outcome_unknown(reason.clone(), graph, attempts)
+                        self.outcome_unknown(reason.clone(), graph, None, attempts)
                     }
                     None => Error::Transport {
                         source,
@@ -614,14 +689,15 @@ impl Call {
                     );
                 } else if status.is_success() {
                     // A success the operation does not declare (create answers 201): the body
-                    // may well be the meeting, so its start is kept where the caller sees it.
+                    // may well be the meeting, so it is kept where the caller sees it.
+                    let body = AnswerBody::new(record.redacted(record.body.clone()));
                     graph.message = Some(format!(
                         "unexpected success status; body starts: {:?}",
-                        transport::excerpt(&record.body)
+                        body.excerpt()
                     ));
                     if self.idempotency == Idempotency::NotIdempotent {
                         let reason = format!("HTTP {status} instead of 201 Created");
-                        return self.outcome_unknown(reason, Some(graph), attempts);
+                        return self.outcome_unknown(reason, Some(graph), Some(body), attempts);
                     }
                 } else {
                     graph.message = Some("unexpected status".into());
@@ -640,7 +716,7 @@ impl Call {
         }
         if self.idempotency.status(status, graph.retry_after.is_some()) == Verdict::Ambiguous {
             let attempts = graph.attempts;
-            return self.outcome_unknown(format!("HTTP {status}"), Some(graph), attempts);
+            return self.outcome_unknown(format!("HTTP {status}"), Some(graph), None, attempts);
         }
         Error::Graph(Box::new(graph))
     }

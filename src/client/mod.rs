@@ -253,7 +253,7 @@ impl Client {
             let (api, context) = self.call(Idempotency::Keyed);
             let (api, request) = (&api, &request);
             context
-                .run(|| match user {
+                .run(Some(&request.external_id), || match user {
                     User::Me => Either::Left(api.create_or_get_for_me(request)),
                     User::Id(id) => Either::Right(api.create_or_get_for_user(id.as_str(), request)),
                 })
@@ -306,7 +306,7 @@ impl Client {
             let (api, context) = self.call(Idempotency::NotIdempotent);
             let (api, meeting) = (&api, &meeting);
             context
-                .run(|| match user {
+                .run(None, || match user {
                     User::Me => Either::Left(api.create_for_me(language, meeting)),
                     User::Id(id) => {
                         Either::Right(api.create_for_user(id.as_str(), language, meeting))
