@@ -24,7 +24,9 @@ impl User {
 /// A user ID (an object ID or a user principal name), sent as exactly one path segment.
 ///
 /// Refused before anything is sent:
-/// - empty, `.`, `..` and IDs with `\`: they would address a different path after URL
+/// - empty IDs, and IDs that start or end with spaces (an empty shell variable, a stray space
+///   pasted: no object ID or UPN has them);
+/// - `.`, `..` and IDs with `\`: they would address a different path after URL
 ///   normalisation (`\` reads as `/`);
 /// - IDs with `/`, `?` or `%`: no object ID or UPN has them, and percent-encoded they stay one
 ///   segment only as long as nothing between here and Graph decodes them;
@@ -45,6 +47,8 @@ impl UserId {
         let id = id.into();
         let reason = if id.is_empty() {
             Some("it is empty")
+        } else if id.trim() != id {
+            Some("it starts or ends with spaces, which no object ID or user principal name does")
         } else if id == "." || id == ".." {
             Some("'.' and '..' would address another path")
         } else if id.chars().any(|c| c.is_control() || invisible(c)) {
@@ -133,6 +137,10 @@ mod tests {
             "moc.osotnoc@\u{202e}xela",
             "alex\u{200b}@contoso.com",
             "\u{feff}alex@contoso.com",
+            // An empty variable's spaces, or a stray one pasted.
+            "   ",
+            " alex@contoso.com",
+            "alex@contoso.com\t",
         ] {
             assert!(
                 matches!(UserId::new(bad), Err(InvalidRequest::InvalidUserId { .. })),

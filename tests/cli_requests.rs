@@ -1057,3 +1057,109 @@ async fn a_closed_stdout_is_status_1_and_says_the_meeting_was_made() {
     );
     assert_eq!(emu.meeting_count(), 1);
 }
+
+#[tokio::test]
+async fn blank_values_are_refused_before_anything_is_sent() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let token = ("GRAPH_TOKEN", "delegated-token");
+    // Arguments, environment, and what stderr must say.
+    type Case<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 9] = [
+        // An unset variable in `--base-url "$EMU"` must not mean real Graph.
+        (
+            &["create-or-get", "--external-id", "b1", "--base-url", ""],
+            vec![token, ("GRAPH_BASE_URL", base.as_str())],
+            "Graph root (--base-url or GRAPH_BASE_URL) is empty",
+        ),
+        (
+            &["create-or-get", "--external-id", "b2"],
+            vec![token, ("GRAPH_BASE_URL", " ")],
+            "Graph root (--base-url or GRAPH_BASE_URL) is empty",
+        ),
+        (
+            &["create", "--authority-host", "", "--base-url", &base],
+            vec![token],
+            "authority host (--authority-host or AZURE_AUTHORITY_HOST) is empty",
+        ),
+        (
+            &["create", "--attendee", "", "--base-url", &base],
+            vec![token],
+            "--attendee is empty",
+        ),
+        (
+            &[
+                "create",
+                "--attendee",
+                "a b@contoso.com",
+                "--base-url",
+                &base,
+            ],
+            vec![token],
+            "has spaces or control characters",
+        ),
+        (
+            &[
+                "create-or-get",
+                "--beta",
+                "--external-id",
+                "b3",
+                "--chat-thread",
+                "",
+                "--base-url",
+                &base,
+            ],
+            vec![token],
+            "--chat-thread is empty",
+        ),
+        (
+            &["create", "--user", "   ", "--base-url", &base],
+            vec![token],
+            "starts or ends with spaces",
+        ),
+        (
+            &["create", "--user", " alex@contoso.com", "--base-url", &base],
+            vec![token],
+            "starts or ends with spaces",
+        ),
+        (
+            &["create-or-get", "--external-id", "  ", "--base-url", &base],
+            vec![token],
+            "externalId must not be empty or only spaces",
+        ),
+    ];
+    for (args, env, says) in cases {
+        let run = run_with(args, &env, None).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(emu.meeting_count(), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_blank_graph_token_does_not_fall_through_to_client_credentials() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let env = [
+        ("GRAPH_TOKEN", ""),
+        ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
+        ("AZURE_CLIENT_ID", "app"),
+        ("AZURE_CLIENT_SECRET", "s3cret-canary"),
+        ("AZURE_AUTHORITY_HOST", base.as_str()),
+    ];
+    let args = [
+        "create",
+        "--user",
+        "alex@contoso.com",
+        "--base-url",
+        base.as_str(),
+    ];
+    let run = run_with(&args, &env, None).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("GRAPH_TOKEN is set but empty"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emu.meeting_count(), 0, "no meeting made as the app");
+}

@@ -18,10 +18,11 @@ use crate::Cloud;
 const AFTER_HELP: &str = "\
 Exit status:
   0  success
-  1  another failure (e.g. the emulator could not listen, stdout closed)
+  1  another failure (e.g. the emulator could not listen, stdout could not be written)
   2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with an
      application token
-  3  authentication: no credentials, the token endpoint refused, Graph answered 401
+  3  authentication: no credentials (or GRAPH_TOKEN set but empty), the token endpoint
+     refused, Graph answered 401
   4  Graph answered with an error (its code, message and request-id are on stderr)
   5  transport failure: no complete answer from Graph or the token endpoint (timeout,
      connection lost, an unreadable token response, the token endpoint busy or failing:

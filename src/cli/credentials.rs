@@ -2,6 +2,8 @@
 //! `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`. Values are held as
 //! [`Secret`]s from the moment they are read.
 
+use std::env::VarError;
+
 use super::failure::Failure;
 use crate::{AccessToken, Secret};
 
@@ -69,18 +71,40 @@ or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for an app regis
 To try it without an account: graph-meetings demo";
 
 /// Reads the credentials from `var` (the process environment in the command).
-pub(super) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Found, Failure> {
-    let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-    if let Some(token) = get("GRAPH_TOKEN") {
+///
+/// A `GRAPH_TOKEN` that is set counts, even blank or unreadable: it is what a failed
+/// `GRAPH_TOKEN=$(…)` leaves, and falling through to the `AZURE_*` variables would act as
+/// another identity than the one meant, without a word.
+pub(super) fn from_env(var: impl Fn(&str) -> Result<String, VarError>) -> Result<Found, Failure> {
+    let read = |name: &str| match var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(VarError::NotPresent) => Ok(None),
+        Err(VarError::NotUnicode(_)) => Err(Failure::Credentials(format!(
+            "{name} is set but is not UTF-8 text: set it to the value itself"
+        ))),
+    };
+    let get = |name: &str| read(name).map(|v| v.filter(|v| !v.trim().is_empty()));
+    if let Some(token) = read("GRAPH_TOKEN")? {
+        if token.trim().is_empty() {
+            return Err(Failure::Credentials(
+                "GRAPH_TOKEN is set but empty (did the command that prints the token fail?): set \
+                 it to a token, or unset it to use AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+                 AZURE_CLIENT_SECRET"
+                    .into(),
+            ));
+        }
         return Ok(Found {
             credentials: Credentials::Token(bearer_token(&token)?),
             ignored: TRIO
                 .into_iter()
-                .filter(|name| get(name).is_some())
+                .filter(|name| get(name).is_ok_and(|v| v.is_some()))
                 .collect(),
         });
     }
-    let values: Vec<Option<String>> = TRIO.iter().map(|name| get(name)).collect();
+    let values = TRIO
+        .iter()
+        .map(|name| get(name))
+        .collect::<Result<Vec<_>, _>>()?;
     match values.as_slice() {
         [Some(tenant), Some(client_id), Some(secret)] => Ok(Found {
             credentials: Credentials::App {
@@ -136,17 +160,18 @@ fn bearer_token(value: &str) -> Result<Secret, Failure> {
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
         move |name| {
             pairs
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| (*v).to_owned())
+                .ok_or(VarError::NotPresent)
         }
     }
 
     /// The credentials alone, as most tests look at them.
-    fn credentials(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, Failure> {
+    fn credentials(var: impl Fn(&str) -> Result<String, VarError>) -> Result<Credentials, Failure> {
         from_env(var).map(|found| found.credentials)
     }
 
@@ -238,8 +263,33 @@ mod tests {
     }
 
     #[test]
+    fn a_graph_token_that_is_set_but_blank_or_unreadable_is_not_skipped() {
+        let trio = [
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ];
+        for blank in ["", "  ", "\n"] {
+            let mut pairs = vec![("GRAPH_TOKEN", blank)];
+            pairs.extend(trio);
+            let Err(Failure::Credentials(m)) = from_env(env(&pairs)) else {
+                panic!("{blank:?}: the trio must not stand in for a failed GRAPH_TOKEN");
+            };
+            assert!(m.contains("GRAPH_TOKEN is set but empty"), "{m}");
+        }
+        let unreadable = |name: &str| match name {
+            "GRAPH_TOKEN" => Err(VarError::NotUnicode("tok\u{fffd}".into())),
+            other => env(&trio)(other),
+        };
+        let Err(Failure::Credentials(m)) = from_env(unreadable) else {
+            panic!("a GRAPH_TOKEN that is not UTF-8 must not be skipped");
+        };
+        assert!(m.contains("GRAPH_TOKEN is set but is not UTF-8"), "{m}");
+    }
+
+    #[test]
     fn missing_credentials_say_what_to_do() {
-        let Err(Failure::Credentials(m)) = from_env(env(&[("GRAPH_TOKEN", "  ")])) else {
+        let Err(Failure::Credentials(m)) = from_env(env(&[])) else {
             panic!("expected a credentials failure");
         };
         assert!(m.contains("GRAPH_TOKEN") && m.contains("demo"));

@@ -37,17 +37,20 @@ pub(super) fn create_or_get(
     }
     let mut request: types::CreateOrGetRequest = typed(fields)?;
     if request.external_id.trim().is_empty() {
-        return Err(Failure::Usage("externalId must not be empty".into()));
+        return Err(Failure::Usage(
+            "externalId must not be empty or only spaces".into(),
+        ));
     }
     let m = &args.meeting;
     request.subject = m.subject.clone().or(request.subject);
     (request.start_date_time, request.end_date_time) =
         times(m, request.start_date_time, request.end_date_time, now)?;
     if !m.attendee.is_empty() {
-        request.participants.get_or_insert_default().attendees = Some(attendees(&m.attendee));
+        request.participants.get_or_insert_default().attendees = Some(attendees(&m.attendee)?);
     }
     if let Some(thread) = &args.chat_thread {
-        request.chat_info.get_or_insert_default().thread_id = Some(thread.clone());
+        let thread = one_word("--chat-thread", thread, "a Teams thread ID")?;
+        request.chat_info.get_or_insert_default().thread_id = Some(thread);
     }
     Ok(request)
 }
@@ -63,7 +66,7 @@ pub(super) fn create(
     (meeting.start_date_time, meeting.end_date_time) =
         times(m, meeting.start_date_time, meeting.end_date_time, now)?;
     if !m.attendee.is_empty() {
-        meeting.participants.get_or_insert_default().attendees = Some(attendees(&m.attendee));
+        meeting.participants.get_or_insert_default().attendees = Some(attendees(&m.attendee)?);
     }
     if args.passcode_required {
         meeting
@@ -93,13 +96,30 @@ fn times(
     Ok((Some(start), Some(end.into())))
 }
 
-fn attendees(upns: &[String]) -> Vec<types::MeetingParticipantInfo> {
+fn attendees(upns: &[String]) -> Result<Vec<types::MeetingParticipantInfo>, Failure> {
     upns.iter()
-        .map(|upn| types::MeetingParticipantInfo {
-            upn: Some(upn.clone()),
-            ..Default::default()
+        .map(|upn| {
+            Ok(types::MeetingParticipantInfo {
+                upn: Some(one_word("--attendee", upn, "a user principal name")?),
+                ..Default::default()
+            })
         })
         .collect()
+}
+
+/// A flag's value that names one thing (a UPN, a thread ID): none has spaces or control
+/// characters, so one that does (an empty shell variable, two lines pasted) is refused before
+/// anything is sent rather than sent as a participant or a chat no one can find.
+fn one_word(flag: &str, value: &str, what: &str) -> Result<String, Failure> {
+    if value.is_empty() {
+        return Err(Failure::Usage(format!("{flag} is empty: give {what}")));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Failure::Usage(format!(
+            "{flag} {value:?} has spaces or control characters, which {what} does not have"
+        )));
+    }
+    Ok(value.to_owned())
 }
 
 /// The body as the request type. A misfit names where it is (`startDateTime`,

@@ -92,15 +92,34 @@ fn describe(user: &User) -> String {
 /// The library client for the options and the environment's credentials.
 fn client(common: &CommonArgs) -> Result<Client, Failure> {
     // The roots are arguments: a bad one is bad input (exit 2), whatever the credentials.
-    for (root, what) in [
-        (&common.base_url, "Graph root"),
-        (&common.authority_host, "authority host"),
+    // A blank one too: `--base-url "$EMULATOR"` with the variable unset must not fall back to
+    // the cloud's own root and send a real token to real Graph.
+    for (root, what, named) in [
+        (
+            &common.base_url,
+            "Graph root",
+            "--base-url or GRAPH_BASE_URL",
+        ),
+        (
+            &common.authority_host,
+            "authority host",
+            "--authority-host or AZURE_AUTHORITY_HOST",
+        ),
     ] {
-        if let Some(root) = non_empty(root) {
-            crate::transport::secure_root(root, what)?;
+        match root.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(Failure::Usage(format!(
+                    "the {what} ({named}) is empty: give a URL, or leave it unset for the \
+                     cloud's own"
+                )))
+            }
+            Some(root) => {
+                crate::transport::secure_root(root, what)?;
+            }
+            None => {}
         }
     }
-    let found = credentials::from_env(|name| std::env::var(name).ok())?;
+    let found = credentials::from_env(|name| std::env::var(name))?;
     if let Some(warning) = found.warning() {
         terminal::stderr(&format!("warning: {warning}\n"));
     }
@@ -114,7 +133,7 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
         .cloud(common.cloud)
         .api_version(version)
         .user_agent(concat!("graph-meetings-cli/", env!("CARGO_PKG_VERSION")));
-    if let Some(root) = non_empty(&common.base_url) {
+    if let Some(root) = trimmed(&common.base_url) {
         builder = builder.base_url(root);
     }
     if let Some(timeout) = common.timeout {
@@ -132,7 +151,7 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
             secret,
         } => {
             let mut app = ClientCredentials::builder(tenant, client_id, secret).cloud(common.cloud);
-            if let Some(host) = non_empty(&common.authority_host) {
+            if let Some(host) = trimmed(&common.authority_host) {
                 app = app.authority_host(host);
             }
             if let Some(timeout) = common.timeout {
@@ -146,7 +165,7 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
     Ok(client)
 }
 
-fn non_empty(value: &Option<String>) -> Option<&str> {
+fn trimmed(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
