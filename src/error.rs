@@ -339,7 +339,8 @@ pub enum InvalidRequest {
          meeting's organizer with User::id(..) (/users/{{id}})"
     )]
     AppTokenForMe,
-    /// A property in `extra` does not fit the type of the field with its name.
+    /// A property in `extra` does not fit the type of the field with its name, or that field is
+    /// set too, to another value.
     #[error("a property set through `extra` is invalid: {reason}")]
     InvalidField {
         /// What serde said.

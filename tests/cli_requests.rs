@@ -1163,3 +1163,21 @@ async fn a_blank_graph_token_does_not_fall_through_to_client_credentials() {
     );
     assert_eq!(emu.meeting_count(), 0, "no meeting made as the app");
 }
+
+#[tokio::test]
+async fn a_bad_value_with_a_line_break_is_quoted_escaped_not_forging_a_line() {
+    let run = run_with(
+        &["create", "--language", "pt-BR\r\nX-Evil: 1"],
+        &[("GRAPH_TOKEN", "t")],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains('\r'), "{:?}", run.stderr);
+    assert!(
+        !run.stderr.lines().any(|l| l.starts_with("X-Evil")),
+        "{:?}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(r"pt-BR\r\nX-Evil: 1"), "{}", run.stderr);
+}

@@ -857,6 +857,9 @@ fn a_root_with_the_version_in_it_is_refused_not_doubled() {
         "https://graph.microsoft.com/v1.0",
         "https://graph.microsoft.com/beta/",
         "http://127.0.0.1:1/graph/v1.0",
+        // Graph's paths are case-insensitive.
+        "http://127.0.0.1:1/V1.0",
+        "https://graph.microsoft.com/Beta",
     ] {
         let err = root_error(bad);
         assert!(
@@ -910,7 +913,8 @@ async fn known_properties_smuggled_through_extra_are_checked_and_sent_once() {
     );
     assert!(sent(&server).await.is_empty());
 
-    let mut request = cog("typed");
+    // Left at its default, the field takes the value from extra: it is sent once, checked.
+    let mut request = cog("");
     request
         .extra
         .insert("externalId".into(), json!("from-extra"));
@@ -923,6 +927,32 @@ async fn known_properties_smuggled_through_extra_are_checked_and_sent_once() {
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["externalId"], "from-extra");
     assert_eq!(body["futureProperty"], json!({"on": true}));
+
+    // Set in both places to different values (the idempotency key, say): which was meant
+    // cannot be told, so nothing is sent. The same value in both is no conflict.
+    for (name, value) in [
+        ("externalId", json!("from-extra")),
+        ("subject", Value::Null),
+        ("subject", json!("other")),
+    ] {
+        let mut request = cog("typed");
+        request.subject = Some("typed subject".into());
+        request.extra.insert(name.into(), value);
+        let err = c.create_or_get(&User::Me, request).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRequest(InvalidRequest::InvalidField { reason })
+                if reason.contains(name) && reason.contains("both")),
+            "{name}: {err:?}"
+        );
+    }
+    assert_eq!(
+        sent(&server).await.len(),
+        1,
+        "only the settled request went out"
+    );
+    let mut request = cog("typed");
+    request.extra.insert("externalId".into(), json!("typed"));
+    c.create_or_get(&User::Me, request).await.unwrap();
 
     let mut request = cog("typed");
     request
@@ -1255,4 +1285,25 @@ async fn create_or_get_refuses_another_external_ids_meeting() {
         .await
         .unwrap();
     assert_eq!(got.meeting.external_id.as_deref(), Some("someone-else"));
+}
+
+#[tokio::test]
+async fn a_see_other_after_create_is_an_unknown_outcome() {
+    // 303 answers a request that was carried out: create may have made a meeting. createOrGet
+    // can be repeated, so it is Graph's error like any other redirect; neither is followed.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(303).insert_header("location", "http://127.0.0.1:9/x"))
+        .mount(&server)
+        .await;
+    let c = client(&server, ApiVersion::V1);
+    let err = c
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err:?}");
+    assert_eq!(err.status(), Some(303));
+    let err = c.create_or_get(&User::Me, cog("x")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Graph, "{err:?}");
+    assert_eq!(sent(&server).await.len(), 2, "no redirect was followed");
 }

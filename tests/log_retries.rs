@@ -45,3 +45,29 @@ async fn every_retry_is_announced_with_its_reason_and_delay() {
     );
     assert!(retries[1].contains("502"), "{}", retries[1]);
 }
+
+#[tokio::test]
+async fn a_call_dropped_after_sending_has_left_its_client_request_id_in_the_log() {
+    // A caller's own timeout around create drops the future: no error says which request
+    // went out, so the debug event is where it can be found.
+    let captured = Captured::install();
+    let server =
+        Script::start(|_| Act::Delay(Duration::from_secs(5), Box::new(json(201, meeting("late")))))
+            .await;
+    let client = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .build()
+        .unwrap();
+    let call = client.create(&User::Me, types::OnlineMeeting::default());
+    let dropped = tokio::time::timeout(Duration::from_millis(300), call).await;
+    assert!(dropped.is_err(), "the caller gave up first");
+    let seen = server.seen();
+    let sent = seen[0].header("client-request-id").expect("one was sent");
+    let logs = captured.text();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("sending") && l.contains(sent)),
+        "{sent} not in: {logs}"
+    );
+}

@@ -8,6 +8,7 @@ const MAX: Duration = Duration::days(366);
 /// Parses hours, minutes and seconds in that order, each at most once, at least one.
 pub(super) fn parse(text: &str) -> Result<Duration, String> {
     let invalid = || format!("{text:?} is not a duration such as 30m, 1h30m or 45s");
+    let too_long = || format!("{text:?} is longer than 366 days");
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(invalid());
@@ -25,19 +26,21 @@ pub(super) fn parse(text: &str) -> Result<Duration, String> {
         if digits == 0 || !rest[digits..].starts_with(unit) {
             continue;
         }
-        let amount: i64 = rest[..digits].parse().map_err(|_| invalid())?;
-        let part = amount
-            .checked_mul(seconds)
+        // Only digits: a number that does not parse, or overflows below, is too large.
+        let part = rest[..digits]
+            .parse::<i64>()
+            .ok()
+            .and_then(|amount| amount.checked_mul(seconds))
             .and_then(Duration::try_seconds)
-            .ok_or_else(invalid)?;
-        total = total.checked_add(&part).ok_or_else(invalid)?;
+            .ok_or_else(too_long)?;
+        total = total.checked_add(&part).ok_or_else(too_long)?;
         rest = &rest[digits + 1..];
     }
     if !rest.is_empty() {
         return Err(invalid());
     }
     if total > MAX {
-        return Err(format!("{text:?} is longer than 366 days"));
+        return Err(too_long());
     }
     Ok(total)
 }
@@ -81,6 +84,19 @@ mod tests {
             "9000h",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_number_too_large_for_any_clock_is_too_long_not_unreadable() {
+        for huge in [
+            "9000h",
+            "99999999999999h",
+            "99999999999999999999h",
+            "9999999999999999999s",
+        ] {
+            let err = parse(huge).unwrap_err();
+            assert!(err.contains("longer than 366 days"), "{huge}: {err}");
         }
     }
 }

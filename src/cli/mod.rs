@@ -27,6 +27,19 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // clap's message quotes a bad value as given: one with a line break or an escape
+            // sequence inside would forge lines on stderr, so such values are shown escaped.
+            if e.use_stderr() {
+                let mut text = e.render().to_string();
+                for arg in std::env::args_os().skip(1) {
+                    let arg = arg.to_string_lossy();
+                    if arg != terminal::printable(&arg) {
+                        text = text.replace(&*arg, &arg.escape_debug().to_string());
+                    }
+                }
+                terminal::stderr(&text);
+                return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            }
             // Help and version go to stdout with status 0; usage errors to stderr with 2.
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));

@@ -303,6 +303,12 @@ impl Call {
                 headers.append(RETRY_ATTEMPT, HeaderValue::from(number - 1));
             }
 
+            // What a caller that drops the call's future can still find the request by.
+            tracing::debug!(
+                client_request_id = self.client_request_id(),
+                attempt = number,
+                "sending"
+            );
             let mut response = match http.execute(request).await {
                 Ok(response) => response,
                 Err(e) => {
@@ -687,6 +693,14 @@ impl Call {
                          with Graph"
                             .into(),
                     );
+                    // 303 See Other answers a request that was carried out, pointing at its
+                    // result: after create, a meeting may exist.
+                    if status == StatusCode::SEE_OTHER
+                        && self.idempotency == Idempotency::NotIdempotent
+                    {
+                        let reason = "HTTP 303 See Other: the service may have acted".to_owned();
+                        return self.outcome_unknown(reason, Some(graph), None, attempts);
+                    }
                 } else if status.is_success() {
                     // A success the operation does not declare (create answers 201): the body
                     // may well be the meeting, so it is kept where the caller sees it.

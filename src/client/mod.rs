@@ -25,6 +25,9 @@ use crate::{
 
 /// A Microsoft Graph client for online meetings. Cheap to clone; clones share the connection
 /// pool and the token cache.
+///
+/// Calls run on tokio, with its time driver on (`#[tokio::main]`, or a runtime built with
+/// `enable_all()`): every call has a timeout, and a runtime without timers panics in it.
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
@@ -187,7 +190,10 @@ impl ClientBuilder {
         let last = root
             .path_segments()
             .and_then(|mut s| s.rfind(|s| !s.is_empty()));
-        if let Some(version @ ("v1.0" | "beta")) = last {
+        // Any case: Graph's paths are case-insensitive, so `/V1.0` is the version too.
+        let version =
+            last.filter(|s| s.eq_ignore_ascii_case("v1.0") || s.eq_ignore_ascii_case("beta"));
+        if let Some(version) = version {
             return Err(Error::Config(format!(
                 "Graph root {:?} ends with the version {version:?}: give the root without it; \
                  the version is chosen on its own (api_version(..); the command's --beta)",
@@ -284,6 +290,12 @@ impl Client {
     /// Creates a meeting for `user`. Not idempotent: it is retried only when the service said
     /// it did not act; an ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
     /// [`create_or_get`](Self::create_or_get) when a retry must never duplicate.
+    ///
+    /// To bound the wait, set the builder's `timeout` rather than dropping the future (say
+    /// under `tokio::time::timeout`): a timeout of the client's own is an unknown outcome with
+    /// the request's `client-request-id`, while a dropped future says nothing, though the
+    /// request may have gone out. A `tracing` event at `debug` names each attempt's
+    /// `client-request-id` as it is sent.
     pub fn create<'a>(
         &'a self,
         user: &'a User,
@@ -374,35 +386,64 @@ impl Client {
 /// Properties this crate names must be set through their fields: one put in `extra` under a
 /// known name (say `"endDateTime"`) would be sent twice and could slip past the rules. A
 /// request with such an `extra` is read back through its type, so the named value lands in
-/// its field and is checked like any other. Requests without `extra` are left as they are.
+/// its field and is checked like any other; when the field is set too (not left at its
+/// default), to something else (`external_id` and `extra["externalId"]`, say), which one was
+/// meant cannot be told, and the request is refused. Requests without `extra` are left as they
+/// are. Only the request's own `extra` is read: nested types' are sent as they are.
 fn settle_extra<T>(request: &mut T) -> Result<(), Error>
 where
-    T: serde::Serialize + serde::de::DeserializeOwned + HasExtra,
+    T: serde::Serialize + serde::de::DeserializeOwned + HasExtra + Clone + Default,
 {
     if request.extra().is_empty() {
         return Ok(());
     }
+    let invalid = |e: serde_json::Error| InvalidRequest::InvalidField {
+        reason: e.to_string(),
+    };
+    let mut named = request.clone();
+    named.extra_mut().clear();
+    let named = serde_json::to_value(&named).map_err(invalid)?;
+    let unset = serde_json::to_value(T::default()).map_err(invalid)?;
+    for (name, value) in request.extra() {
+        let set = named
+            .get(name)
+            .filter(|v| !v.is_null() && unset.get(name) != Some(v));
+        if set.is_some_and(|field| field != value) {
+            return Err(InvalidRequest::InvalidField {
+                reason: format!(
+                    "{name:?} is set both through its field and through extra, to different \
+                     values; set it in one place"
+                ),
+            }
+            .into());
+        }
+    }
     *request = serde_json::to_value(&*request)
         .and_then(serde_json::from_value)
-        .map_err(|e| InvalidRequest::InvalidField {
-            reason: e.to_string(),
-        })?;
+        .map_err(invalid)?;
     Ok(())
 }
 
 /// Request types with a flattened map of properties this crate does not name.
 trait HasExtra {
     fn extra(&self) -> &serde_json::Map<String, serde_json::Value>;
+    fn extra_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value>;
 }
 
 impl HasExtra for types::CreateOrGetRequest {
     fn extra(&self) -> &serde_json::Map<String, serde_json::Value> {
         &self.extra
     }
+    fn extra_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+        &mut self.extra
+    }
 }
 
 impl HasExtra for types::OnlineMeeting {
     fn extra(&self) -> &serde_json::Map<String, serde_json::Value> {
         &self.extra
+    }
+    fn extra_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+        &mut self.extra
     }
 }

@@ -303,7 +303,8 @@ pub fn meeting(external_id: &str) -> serde_json::Value {
 
 /// Everything the crate logs, at every level, for tests that search it. Installed as the
 /// global subscriber: a thread-local one misses events from tasks on other threads and races
-/// with tracing's callsite cache, so each log-reading test is a test binary of its own.
+/// with tracing's callsite cache. So there is one per test binary, and the tests of one binary
+/// share it: each looks only for lines about its own calls.
 #[derive(Clone, Default)]
 pub struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -311,6 +312,11 @@ impl Captured {
     /// Captures every event at every level: this crate's and its dependencies' `tracing`
     /// events, and the records of those that log through `log` (reqwest, rustls).
     pub fn install() -> Self {
+        static INSTALLED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+        INSTALLED.get_or_init(Self::install_once).clone()
+    }
+
+    fn install_once() -> Self {
         let captured = Captured::default();
         let sink = captured.clone();
         let subscriber = tracing_subscriber::fmt()
