@@ -305,13 +305,19 @@ async fn beta_chat_thread_user_passcode_and_language() {
     );
     assert!(chat["meeting"]["joinUrl"].is_string(), "beta sends joinUrl");
 
-    let for_alex = run(&emu, &["create", "--user", "alex@contoso.example"])
+    // A delegated token acts for its own user, named by UPN too, and for no one else.
+    let own = run(&emu, &["create", "--user", "Organizer@contoso.example"])
         .await
         .json();
     assert_eq!(
-        for_alex["meeting"]["participants"]["organizer"]["upn"],
-        "alex@contoso.example"
+        own["meeting"]["participants"]["organizer"]["upn"],
+        "organizer@contoso.example"
     );
+    let meetings = emu.meeting_count();
+    let for_alex = run(&emu, &["create", "--user", "alex@contoso.example"]).await;
+    assert_eq!(for_alex.code, 4, "{}", for_alex.stderr);
+    assert_eq!(for_alex.failure_json()["error"]["status"], 403);
+    assert_eq!(emu.meeting_count(), meetings, "no meeting for alex");
 
     let localized = run(
         &emu,

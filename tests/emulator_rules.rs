@@ -247,25 +247,35 @@ async fn a_meeting_is_keyed_by_tenant_user_and_external_id() {
             "{path}"
         );
     }
-    // Another user of the same tenant: another meeting; a UPN and its own object ID agree.
-    let alex = post(
+    // Another user of the same tenant, as an application acts for one: another meeting; a UPN
+    // and its own object ID agree. (The demo user's delegated token cannot act for alex.)
+    let app = app_token(&emu, DEMO_TENANT_ID).await;
+    let as_app = |path: String| {
+        http()
+            .post(format!("{}{path}", emu.base_url()))
+            .bearer_auth(&app)
+            .json(&body)
+            .send()
+    };
+    let delegated = post(
         &emu,
         "/v1.0/users/alex%40contoso.example/onlineMeetings/createOrGet",
         body.clone(),
     )
     .await;
+    assert_eq!(delegated.status(), StatusCode::FORBIDDEN);
+    let alex = as_app("/v1.0/users/alex%40contoso.example/onlineMeetings/createOrGet".into())
+        .await
+        .unwrap();
     assert!(created(&alex));
     let alex: Value = alex.json().await.unwrap();
     let alex_id = alex["participants"]["organizer"]["identity"]["user"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let by_id = post(
-        &emu,
-        &format!("/v1.0/users/{alex_id}/onlineMeetings/createOrGet"),
-        body.clone(),
-    )
-    .await;
+    let by_id = as_app(format!("/v1.0/users/{alex_id}/onlineMeetings/createOrGet"))
+        .await
+        .unwrap();
     assert_eq!(by_id.status(), StatusCode::OK);
 
     // Application tokens: the demo tenant asked for by its domain or its ID is the same tenant

@@ -36,9 +36,10 @@
 //! Tokens: a token from the token endpoint is an **application** token of its tenant, which
 //! `/me` refuses as Graph does (400); the demo tenant may be named by its ID or by its domain
 //! ([`DEMO_TENANT_DOMAIN`]), and either way its meetings are the same. **Any other** bearer token is a **delegated** token of
-//! the demo user ([`DEMO_USER_ID`], [`DEMO_USER_UPN`]) in [`DEMO_TENANT_ID`]. Any token may act
-//! for any user under `/users/{id}`: application access policies are not modelled. `{id}` must
-//! be an object ID (GUID) or a UPN, else 404.
+//! the demo user ([`DEMO_USER_ID`], [`DEMO_USER_UPN`]) in [`DEMO_TENANT_ID`], and acts for that
+//! user only: `/users/{id}` naming anyone else is 403. An application token may act for any user
+//! under `/users/{id}`: application access policies are not modelled. `{id}` must be an object
+//! ID (GUID) or a UPN, else 404.
 //!
 //! Bounded: request bodies up to 1 MiB (413 beyond), a fixed number of stored meetings and
 //! connections. Malformed input is answered with Graph's 400, never a panic.

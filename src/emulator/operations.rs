@@ -139,16 +139,31 @@ async fn act(
                 "/me request is only valid with delegated authentication flow.",
             ))
         }
-        (Target::User(segment), _) => UserRef::resolve(segment).ok_or_else(|| {
-            GraphFailure::new(
-                StatusCode::NOT_FOUND,
-                "Request_ResourceNotFound",
-                format!(
-                    "Resource '{}' does not exist or one of its queried reference-property objects are not present.",
-                    segment.chars().take(128).collect::<String>()
-                ),
-            )
-        })?,
+        (Target::User(segment), _) => {
+            let named = UserRef::resolve(segment).ok_or_else(|| {
+                GraphFailure::new(
+                    StatusCode::NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    format!(
+                        "Resource '{}' does not exist or one of its queried reference-property objects are not present.",
+                        segment.chars().take(128).collect::<String>()
+                    ),
+                )
+            })?;
+            // A delegated token acts as its signed-in user only; making meetings for others
+            // takes an application token (and an application access policy).
+            if let Caller::Delegated { user, .. } = &caller {
+                if named.id != user.id {
+                    return Err(GraphFailure::new(
+                        StatusCode::FORBIDDEN,
+                        "Forbidden",
+                        "A delegated token can act only for its signed-in user: use /me, or an \
+                         application token for /users/{id}.",
+                    ));
+                }
+            }
+            named
+        }
     };
     if !body::content_type_is(&parts.headers, "application/json") {
         return Err(GraphFailure::new(
