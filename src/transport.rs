@@ -207,7 +207,11 @@ fn is_loopback(url: &Url) -> bool {
 
 /// A transport failure in words, without the request it came from (which may hold a secret).
 pub(crate) fn describe(e: &reqwest::Error) -> String {
-    if e.is_connect() {
+    if e.is_connect() && tls_refused(e) {
+        // reqwest files a failed handshake under connecting: say which part failed (https to
+        // a plain-http port, a certificate not trusted).
+        "could not connect: the TLS handshake failed".into()
+    } else if e.is_connect() {
         "could not connect".into()
     } else if e.is_timeout() {
         "timed out after the request was sent".into()
@@ -216,6 +220,24 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     } else {
         "connection lost before a complete answer".into()
     }
+}
+
+/// Whether rustls is behind `e`. It reaches reqwest inside `io::Error`s (one in another),
+/// whose `source` skips what they wrap, so an `io::Error` is opened rather than asked.
+fn tls_refused(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match c.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    false
 }
 
 /// [`describe`], then reqwest's own words (which name the URL, never a header), then the

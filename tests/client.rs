@@ -1130,6 +1130,28 @@ async fn a_connection_refused_says_so_in_the_error() {
     assert!(text.to_lowercase().contains("refused"), "{text}");
 }
 
+#[tokio::test]
+async fn https_to_a_plain_http_port_says_the_tls_handshake_failed() {
+    // A plain-http server on loopback, addressed with https: the connection is made and the
+    // handshake is what fails, which "could not connect" alone would hide.
+    let server = answering(201, json!({"id": "m"})).await;
+    let root = server.uri().replace("http://", "https://");
+    let client = Client::builder()
+        .base_url(root)
+        .static_token("t")
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = client
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    // Nothing was delivered: a plain transport failure, not an unknown outcome.
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("the TLS handshake failed"), "{text}");
+}
+
 #[test]
 fn a_root_without_its_scheme_is_refused_with_the_fix() {
     // `127.0.0.1:8080` is no URL, and `localhost:8080` parses as one of scheme `localhost`.
