@@ -160,6 +160,22 @@ fn user() -> User {
     User::id("8b081ef6-4792-4def-b2c9-c363a1bf41d5").unwrap()
 }
 
+/// A createOrGet with client credentials whose token endpoint always gives `answer`: the
+/// call's error, and the Graph stand-in (to check that nothing reached it).
+async fn token_endpoint_answering(answer: ResponseTemplate) -> (Error, MockServer) {
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(answer)
+        .mount(&idp)
+        .await;
+    let graph = graph_answering(201).await;
+    let err = client(&graph, credentials(&idp, TestClock::new()))
+        .create_or_get(&user(), request())
+        .await
+        .unwrap_err();
+    (err, graph)
+}
+
 async fn requests(server: &MockServer) -> Vec<Request> {
     // `None` means recording is off, which would make every count below vacuous.
     server
@@ -738,21 +754,13 @@ async fn a_static_token_rejected_with_401_is_not_resent() {
 
 #[tokio::test]
 async fn a_bad_secret_reports_the_identity_platforms_error_and_never_the_secret() {
-    let idp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
-            "error": "invalid_client",
-            "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value.",
-            "error_codes": [7000215],
-            "trace_id": "t", "correlation_id": "c"
-        })))
-        .mount(&idp)
-        .await;
-    let graph = graph_answering(201).await;
-    let err = client(&graph, credentials(&idp, TestClock::new()))
-        .create_or_get(&user(), request())
-        .await
-        .unwrap_err();
+    let (err, graph) = token_endpoint_answering(ResponseTemplate::new(401).set_body_json(json!({
+        "error": "invalid_client",
+        "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value.",
+        "error_codes": [7000215],
+        "trace_id": "t", "correlation_id": "c"
+    })))
+    .await;
     let Error::Authentication(AuthError::TokenEndpoint {
         status,
         error,
@@ -848,19 +856,9 @@ async fn a_busy_or_failing_token_endpoint_is_unreachable_not_a_refusal() {
         (400, ErrorKind::Unauthorized),
         (401, ErrorKind::Unauthorized),
     ] {
-        let idp = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(
-                ResponseTemplate::new(status)
-                    .set_body_json(json!({"error": "temporarily_unavailable"})),
-            )
-            .mount(&idp)
-            .await;
-        let graph = graph_answering(201).await;
-        let err = client(&graph, credentials(&idp, TestClock::new()))
-            .create_or_get(&user(), request())
-            .await
-            .unwrap_err();
+        let answer = ResponseTemplate::new(status)
+            .set_body_json(json!({"error": "temporarily_unavailable"}));
+        let (err, graph) = token_endpoint_answering(answer).await;
         assert!(
             matches!(err, Error::Authentication(AuthError::TokenEndpoint { .. })),
             "{err:?}"
