@@ -35,9 +35,9 @@ pub enum Error {
     /// `create` was sent but its outcome is unknown: a meeting may or may not exist.
     #[error(
         "the outcome of create is unknown after {attempts} attempt(s) ({reason}); a meeting may \
-         have been created, and repeating create could make a second one. No externalId names \
-         it: check the organizer's meetings, or ask support by the client-request-id \
-         {client_request_id}; make calls that must be repeatable with create_or_get"
+         have been created, and repeating create could make a second one. Graph lists no \
+         meetings to look in; Microsoft support can trace the request by its client-request-id \
+         {client_request_id}. Make calls that must be repeatable with create_or_get"
     )]
     OutcomeUnknown {
         /// What made it ambiguous (a 5xx status, a timeout, a lost connection, an answer
@@ -130,9 +130,9 @@ pub enum ErrorKind {
     /// `OutcomeUnknown`).
     Unreachable,
     /// create was sent and a meeting may exist. Repeating the same create could make a second
-    /// one, and no externalId names the first: look for it (the organizer's meetings, or
-    /// support by the `client-request-id`). Calls that must be repeatable belong with
-    /// `create_or_get` and an externalId.
+    /// one, and Graph has no list of meetings to look for the first in: Microsoft support can
+    /// trace the request by its `client-request-id` (and the answer's `request-id`, when one
+    /// came). Calls that must be repeatable belong with `create_or_get` and an externalId.
     OutcomeUnknown,
 }
 

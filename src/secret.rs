@@ -40,6 +40,59 @@ impl Secret {
         }
     }
 
+    /// [`redact_bytes`](Self::redact_bytes), and then, for a JSON body, the secret written
+    /// with escapes too (`\/`, or `\u002B` for `+` as .NET writes it), which decoding would turn
+    /// back into the secret: such a body is read, its strings redacted, and written anew (its
+    /// keys may change order). A body nested deeper than serde_json reads is left at the first
+    /// step.
+    pub(crate) fn redact_body(&self, body: Bytes) -> Bytes {
+        let body = self.redact_bytes(body);
+        if !self.redactable() || !body.contains(&b'\\') {
+            return body;
+        }
+        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return body;
+        };
+        if !self.redact_value(&mut value) {
+            return body;
+        }
+        serde_json::to_vec(&value).map(Bytes::from).unwrap_or(body)
+    }
+
+    /// Redacts every string in `value`, keys included; whether any changed.
+    fn redact_value(&self, value: &mut serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => match self.redact(text) {
+                Cow::Owned(redacted) => {
+                    *text = redacted;
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            },
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |changed, item| self.redact_value(item) | changed),
+            Value::Object(map) => {
+                let before = std::mem::take(map);
+                let mut changed = false;
+                for (key, mut item) in before {
+                    changed |= self.redact_value(&mut item);
+                    let key = match self.redact(&key) {
+                        Cow::Owned(redacted) => {
+                            changed = true;
+                            redacted
+                        }
+                        Cow::Borrowed(_) => key,
+                    };
+                    map.insert(key, item);
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+
     /// [`redact`](Self::redact) for a body, which need not be text. Linear in the body's
     /// length whatever it holds: the body comes from the service.
     pub(crate) fn redact_bytes(&self, body: Bytes) -> Bytes {
@@ -119,6 +172,15 @@ mod tests {
         let a8 = Secret::new("aaaaaaaa");
         let body = Bytes::from_static(b"xaaaaaaaaay");
         assert_eq!(&a8.redact_bytes(body)[..], b"x***ay");
+        // Written with JSON's escapes, it is found in the decoded text; the body is rewritten.
+        let opaque = Secret::new("EwB0A8l6+abc/def==");
+        let echo = br#"{"error":{"message":"Bearer EwB0A8l6\u002Babc\/def=="}}"#;
+        let redacted = opaque.redact_body(Bytes::from_static(echo));
+        let value: serde_json::Value = serde_json::from_slice(&redacted).unwrap();
+        assert_eq!(value["error"]["message"], "Bearer ***");
+        // Not JSON, or no escape in it: only the bytes as they are.
+        let text = Bytes::from_static(b"Bearer EwB0A8l6+abc/def== \\");
+        assert_eq!(&opaque.redact_body(text)[..], b"Bearer *** \\");
         // A secret of a few characters is not looked for: it would blank ordinary words.
         assert_eq!(Secret::new("t").redact("the text"), "the text");
         assert_eq!(Secret::new("").redact("text"), "text");

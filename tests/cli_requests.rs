@@ -1172,18 +1172,27 @@ async fn a_blank_graph_token_does_not_fall_through_to_client_credentials() {
 
 #[tokio::test]
 async fn a_bad_value_with_a_line_break_is_quoted_escaped_not_forging_a_line() {
-    let run = run_with(
-        &["create", "--language", "pt-BR\r\nX-Evil: 1"],
-        &[("GRAPH_TOKEN", "t")],
-        None,
-    )
-    .await;
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(!run.stderr.contains('\r'), "{:?}", run.stderr);
-    assert!(
-        !run.stderr.lines().any(|l| l.starts_with("X-Evil")),
-        "{:?}",
-        run.stderr
-    );
-    assert!(run.stderr.contains(r"pt-BR\r\nX-Evil: 1"), "{}", run.stderr);
+    // Each way of giving a value, and an argument that is nothing but the line break.
+    for args in [
+        &["create", "--language", "pt-BR\r\nX-Evil: 1"][..],
+        &["create", "--cloud=x\r\nX-Evil: 1"],
+        &["create", "--retries", "1\r\nX-Evil: 1"],
+        &["create", "\r\nX-Evil: 1"],
+    ] {
+        let run = run_with(args, &[("GRAPH_TOKEN", "t")], None).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains('\r'), "{args:?}: {:?}", run.stderr);
+        assert!(
+            !run.stderr.lines().any(|l| l.starts_with("X-Evil")),
+            "{args:?}: {:?}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(r"\r\nX-Evil: 1"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        // clap's own line structure stays: the message, then where to look.
+        assert!(run.stderr.lines().count() > 1, "{args:?}: {:?}", run.stderr);
+    }
 }

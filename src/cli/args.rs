@@ -21,14 +21,15 @@ Exit status:
   1  another failure (e.g. the emulator could not listen, stdout could not be written)
   2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with an
      application token
-  3  authentication: no credentials (or GRAPH_TOKEN set but empty), the token endpoint
-     refused, Graph answered 401
+  3  authentication: no credentials (or GRAPH_TOKEN set but empty or not UTF-8), the token
+     endpoint refused, Graph answered 401
   4  Graph answered with an error (its code, message and request-id are on stderr)
   5  transport failure: no complete answer from Graph or the token endpoint (timeout,
      connection lost, an unreadable token response, the token endpoint busy or failing:
      429, 5xx), also when that kept a 401 from being retried with a fresh token
-  6  create's outcome is unknown: a meeting may have been made, so do not repeat the create;
-     look for it (client-request-id on stderr); create-or-get is the command safe to repeat
+  6  create's outcome is unknown: a meeting may have been made, so do not repeat the create
+     (support can trace it by the client-request-id on stderr); create-or-get is the
+     command that is safe to repeat
 
 Credentials: GRAPH_TOKEN (a bearer token), else AZURE_TENANT_ID + AZURE_CLIENT_ID +
 AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).

@@ -97,7 +97,8 @@ pub(super) fn from_env(var: impl Fn(&str) -> Result<String, VarError>) -> Result
             credentials: Credentials::Token(bearer_token(&token)?),
             ignored: TRIO
                 .into_iter()
-                .filter(|name| get(name).is_ok_and(|v| v.is_some()))
+                // Set, even unreadably: it is ignored all the same.
+                .filter(|name| !matches!(get(name), Ok(None)))
                 .collect(),
         });
     }

@@ -90,7 +90,6 @@ mod tests {
     #[test]
     fn a_number_too_large_for_any_clock_is_too_long_not_unreadable() {
         for huge in [
-            "9000h",
             "99999999999999h",
             "99999999999999999999h",
             "9999999999999999999s",

@@ -163,9 +163,9 @@ fn message(error: &Error) -> String {
             ..
         } => format!(
             "the outcome of create is unknown after {attempts} attempt(s) ({reason}); a meeting \
-             may have been created, and running create again may make a second one. No external \
-             ID names it: look among the organizer's meetings, or ask support by the \
-             client-request-id {client_request_id}; for a command that must be safe to repeat, \
+             may have been created, and running create again may make a second one. Graph lists \
+             no meetings to look in; Microsoft support can trace the request by its \
+             client-request-id {client_request_id}. For a command that must be safe to repeat, \
              use create-or-get --external-id ID"
         ),
         _ => error.to_string(),

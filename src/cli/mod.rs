@@ -27,16 +27,9 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // clap's message quotes a bad value as given: one with a line break or an escape
-            // sequence inside would forge lines on stderr, so such values are shown escaped.
-            if e.use_stderr() {
-                let mut text = e.render().to_string();
-                for arg in std::env::args_os().skip(1) {
-                    let arg = arg.to_string_lossy();
-                    if arg != terminal::printable(&arg) {
-                        text = text.replace(&*arg, &arg.escape_debug().to_string());
-                    }
-                }
+            // clap's message quotes a bad value or argument as given: one with a line break or
+            // an escape sequence inside would forge lines on stderr, so it is shown escaped.
+            if let Some(text) = escaped_usage_error(&e) {
                 terminal::stderr(&text);
                 return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
             }
@@ -56,6 +49,29 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
     }
+}
+
+/// clap's message for `e` with the values it quotes (`'…'`) escaped, when one of them has a
+/// control character; `None` when none has (clap's own message, colours and all, is fine).
+fn escaped_usage_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let hostile: Vec<&String> = [ContextKind::InvalidValue, ContextKind::InvalidArg]
+        .into_iter()
+        .filter_map(|kind| match e.get(kind) {
+            Some(ContextValue::String(value)) => Some(value),
+            _ => None,
+        })
+        .filter(|value| **value != terminal::printable(value))
+        .collect();
+    if hostile.is_empty() || !e.use_stderr() {
+        return None;
+    }
+    let mut text = e.render().to_string();
+    for value in hostile {
+        let quoted = format!("'{value}'");
+        text = text.replace(&quoted, &format!("'{}'", value.escape_debug()));
+    }
+    Some(text)
 }
 
 async fn run(command: Command) -> Result<(), Failure> {

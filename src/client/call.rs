@@ -79,8 +79,8 @@ struct Record {
     waited: Duration,
     /// Set by an attempt that wants another one after this wait.
     again: Option<Duration>,
-    /// The token the latest attempt sent: an answer that repeats it (an echoing proxy, say)
-    /// gets it blanked before its text can reach an error.
+    /// The token the final answer's request carried: an answer that repeats it (an echoing
+    /// proxy, say) gets it blanked before its text can reach an error.
     sent: Option<Secret>,
     /// A 401 has been answered with a fresh token (once per call).
     reauthenticated: bool,
@@ -104,7 +104,7 @@ impl Record {
     /// `body` with the token the latest attempt sent blanked.
     fn redacted(&self, body: Bytes) -> Bytes {
         match &self.sent {
-            Some(secret) => secret.redact_bytes(body),
+            Some(secret) => secret.redact_body(body),
             None => body,
         }
     }
@@ -288,7 +288,6 @@ impl Call {
                     return self.fail(Error::Authentication(AuthError::Provider(reason.into())));
                 }
             };
-            self.record().sent = Some(current.secret().clone());
             // Appended, not inserted: every attempt's request is built afresh by the generated
             // code, which sets none of these, and appending is the code the generated request
             // builder has just run (one routine less for each call to bring into cache).
@@ -341,6 +340,8 @@ impl Call {
                 }
             }
             // Done with the token: not kept across the body read below.
+            // The token itself goes on to the answer, whose text may repeat it (see `hand_over`).
+            let sent = current.secret().clone();
             drop(current);
             // Retry-After dates are wall-clock times, whatever clock the time rules use. It
             // only matters on errors (a retry's wait, or part of Graph's error).
@@ -357,7 +358,7 @@ impl Call {
             // Final (or out of retries): hand the answer over, body and all.
             let limit = shared.max_response_bytes;
             match transport::read_capped(&mut response, limit).await {
-                Ok(body) => Ok(self.hand_over(&response, body, retry_after)),
+                Ok(body) => Ok(self.hand_over(&response, body, retry_after, sent)),
                 Err(ReadError::TooLarge) => {
                     let error = Error::ResponseTooLarge {
                         status: status.as_u16(),
@@ -456,17 +457,20 @@ impl Call {
 
     /// Notes what the final answer said and rebuilds it around its buffered body for the
     /// generated code to decode. The headers stay behind: the generated code would only copy
-    /// them, and what this crate reports from them is in the record.
+    /// them, and what this crate reports from them is in the record, with the token that was
+    /// `sent`, for whatever text of the answer becomes an error's.
     fn hand_over(
         &self,
         response: &reqwest::Response,
         body: Bytes,
         retry_after: Option<Duration>,
+        sent: Secret,
     ) -> reqwest::Response {
         let status = response.status();
         let body = {
             let mut record = self.record();
             record.note(response, retry_after);
+            record.sent = Some(sent);
             // An error's body becomes the error's text; a meeting's is kept as it came (`raw`).
             let body = match status.is_success() {
                 true => body,
@@ -601,7 +605,10 @@ impl Call {
                 let no_id = value.id.as_deref().is_none_or(str::is_empty);
                 let other = external_id.and_then(|asked| {
                     let answered = value.external_id.as_deref()?;
-                    (answered != asked).then_some((answered, asked))
+                    // Told apart only when clearly another: should Graph ever echo the key
+                    // trimmed or in another case, the meeting is still the one asked for.
+                    let same = answered.trim().eq_ignore_ascii_case(asked.trim());
+                    (!same).then_some((answered, asked))
                 });
                 if no_id || other.is_some() {
                     let reason = match other {

@@ -400,15 +400,21 @@ where
     let invalid = |e: serde_json::Error| InvalidRequest::InvalidField {
         reason: e.to_string(),
     };
+    // Read back, extra's value wins; both sides are then compared as this crate writes them,
+    // so the same instant written `Z` in one and `+00:00` in the other is no conflict.
+    let settled: T = serde_json::to_value(&*request)
+        .and_then(serde_json::from_value)
+        .map_err(invalid)?;
     let mut named = request.clone();
     named.extra_mut().clear();
     let named = serde_json::to_value(&named).map_err(invalid)?;
+    let written = serde_json::to_value(&settled).map_err(invalid)?;
     let unset = serde_json::to_value(T::default()).map_err(invalid)?;
-    for (name, value) in request.extra() {
+    for name in request.extra().keys() {
         let set = named
             .get(name)
             .filter(|v| !v.is_null() && unset.get(name) != Some(v));
-        if set.is_some_and(|field| field != value) {
+        if set.is_some_and(|field| written.get(name) != Some(field)) {
             return Err(InvalidRequest::InvalidField {
                 reason: format!(
                     "{name:?} is set both through its field and through extra, to different \
@@ -418,9 +424,7 @@ where
             .into());
         }
     }
-    *request = serde_json::to_value(&*request)
-        .and_then(serde_json::from_value)
-        .map_err(invalid)?;
+    *request = settled;
     Ok(())
 }
 
