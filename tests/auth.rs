@@ -362,8 +362,9 @@ async fn a_refresh_that_hangs_does_not_fail_calls_while_the_token_is_valid() {
 
 #[tokio::test]
 async fn a_call_that_gives_up_on_a_slow_token_leaves_it_for_the_next() {
-    // The token endpoint takes longer than the call's timeout: the call fails, but the token
-    // request goes on, and the next call uses its token instead of asking again.
+    // The token endpoint takes longer than the call's timeout: the call fails (with no retry
+    // left to wait for it), but the token request goes on, and the next call uses its token
+    // instead of asking again.
     let idp = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(token_answer("slow", json!(3600)).set_delay(Duration::from_millis(1500)))
@@ -375,6 +376,7 @@ async fn a_call_that_gives_up_on_a_slow_token_leaves_it_for_the_next() {
         .base_url(graph.uri())
         .token_provider(provider.clone())
         .timeout(Duration::from_millis(500))
+        .retry(RetryPolicy::none())
         .build()
         .unwrap();
     let err = c
@@ -866,4 +868,83 @@ async fn a_busy_or_failing_token_endpoint_is_unreachable_not_a_refusal() {
         assert_eq!(err.kind(), expected, "token endpoint {status}: {err}");
         assert!(requests(&graph).await.is_empty());
     }
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_is_briefly_down_is_waited_out_by_either_operation() {
+    // Nothing reaches Graph without a token, so another try is safe for create too; it is
+    // not a request sent, and a refusal (400) is not tried again.
+    for create in [false, true] {
+        let idp = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(503)
+                    .set_body_json(json!({"error": "temporarily_unavailable"})),
+            )
+            .up_to_n_times(2)
+            .mount(&idp)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(token_answer("tok-late", json!(3600)))
+            .mount(&idp)
+            .await;
+        let graph = graph_answering(201).await;
+        let client = Client::builder()
+            .base_url(graph.uri())
+            .token_provider(credentials(&idp, TestClock::new()))
+            .retry(
+                RetryPolicy::default()
+                    .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+            )
+            .build()
+            .unwrap();
+        let attempts = match create {
+            true => {
+                let meeting = types::OnlineMeeting::default();
+                client.create(&user(), meeting).await.unwrap().attempts
+            }
+            false => {
+                client
+                    .create_or_get(&user(), request())
+                    .await
+                    .unwrap()
+                    .attempts
+            }
+        };
+        assert_eq!(attempts, 1, "one request went to Graph");
+        assert_eq!(
+            requests(&idp).await.len(),
+            3,
+            "two failures, then the token"
+        );
+        let sent = requests(&graph).await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].headers.get("authorization").unwrap(),
+            "Bearer tok-late"
+        );
+        assert!(sent[0].headers.get("retry-attempt").is_none());
+    }
+
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_request"})))
+        .mount(&idp)
+        .await;
+    let graph = graph_answering(201).await;
+    let client = Client::builder()
+        .base_url(graph.uri())
+        .token_provider(credentials(&idp, TestClock::new()))
+        .retry(
+            RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap();
+    let err = client.create_or_get(&user(), request()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert_eq!(
+        requests(&idp).await.len(),
+        1,
+        "a refusal is not asked again"
+    );
 }

@@ -24,7 +24,7 @@ use reqwest::{
 use super::Shared;
 use crate::{
     auth::AccessToken,
-    error::{AnswerBody, AuthError, Error, GraphError},
+    error::{AnswerBody, AuthError, Error, ErrorKind, GraphError},
     generated,
     retry::{self, Idempotency, Verdict},
     secret::Secret,
@@ -277,7 +277,7 @@ impl Call {
                 Some(t) => t,
                 None => match Box::pin(self.token()).await {
                     Ok(t) => t,
-                    Err(e) => return self.fail(e),
+                    Err(e) => return self.no_token(e, number),
                 },
             };
             let bearer = match current.bearer() {
@@ -394,6 +394,22 @@ impl Call {
                 }
             }
         }
+    }
+
+    /// No token for this attempt. Nothing went to Graph, so when the token endpoint was only out
+    /// of reach or busy (429, 5xx) another try is safe for either operation: it waits as the
+    /// policy says and does not count as a request sent. Anything else fails the call.
+    #[cold]
+    #[inline(never)]
+    fn no_token(&self, error: Error, attempt: u32) -> reqwest::Result<reqwest::Response> {
+        if error.kind() == ErrorKind::Unreachable {
+            let reason = || format!("no token yet ({error})");
+            if self.again(Verdict::Retry, reason, None, attempt) {
+                self.record().attempts -= 1;
+                return Self::inert();
+            }
+        }
+        self.fail(error)
     }
 
     /// No answer, or one whose body was cut off (`status`), judged `verdict`: another attempt
