@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use graph_meetings::{
     emulator::{Emulator, Fault, DEMO_USER_ID},
-    types, ApiVersion, Client, ClientCredentials, Error, InvalidRequest, Outcome, RetryPolicy,
-    User,
+    types, ApiVersion, Client, ClientCredentials, Error, ErrorKind, InvalidRequest, Outcome,
+    RetryPolicy, User,
 };
 use serde_json::Value;
 
@@ -342,6 +342,35 @@ async fn a_delay_longer_than_the_timeout_is_a_timeout() {
         .await
         .unwrap();
     assert_eq!(answer.outcome, Outcome::Created);
+}
+
+#[tokio::test]
+async fn a_slow_answer_to_a_create_that_was_made_is_an_unknown_outcome_with_the_meeting() {
+    // ApplyThenDelay makes the meeting, then keeps the answer back past the caller's timeout:
+    // the classic unknown outcome. Delay holds the request back instead: nothing is made.
+    let emu = Emulator::start().await.unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .static_token("t")
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for (fault, made) in [
+        (Fault::ApplyThenDelay(Duration::from_secs(5)), 1),
+        (Fault::Delay(Duration::from_secs(5)), 0),
+    ] {
+        let before = emu.meeting_count();
+        emu.faults().push(fault.clone());
+        let err = client
+            .create(&User::Me, types::OnlineMeeting::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{fault:?}: {err:?}");
+        // The emulator's handler is dropped with the connection; what it did is what stays.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(emu.meeting_count() - before, made, "{fault:?}");
+    }
 }
 
 #[tokio::test]

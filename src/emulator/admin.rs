@@ -3,8 +3,9 @@
 //!
 //! - `POST /_emulator/faults` `{"fault": "throttle", "retryAfterSeconds": 2, "count": 3}`;
 //!   `fault` is one of `status` (with `status`, optional `retryAfterSeconds`), `throttle`
-//!   (429; `retryAfterSeconds` defaults to 1), `drop`, `delay` (`delayMs`), `applyThenStatus`
-//!   (`status`), `applyThenDrop`, `truncatedBody`; `count` defaults to 1.
+//!   (429; `retryAfterSeconds` defaults to 1), `drop`, `delay` (`delayMs`), `applyThenDelay`
+//!   (`delayMs`), `applyThenStatus` (`status`), `applyThenDrop`, `truncatedBody`; `count`
+//!   defaults to 1.
 //! - `DELETE /_emulator/faults`: forget queued faults.
 //! - `GET /_emulator/stats`: `{"meetings", "graphRequests", "tokenRequests", "pendingFaults"}`.
 //! - `POST /_emulator/revoke-tokens`: every issued application token now gets 401.
@@ -67,6 +68,11 @@ fn to_fault(r: &FaultRequest) -> Result<Fault, String> {
         _ => Err(format!("fault {:?} needs a status of 400..=599", r.fault)),
     };
     let retry_after = r.retry_after_seconds.map(Duration::from_secs);
+    // At most ten minutes: a queued fault must not hold a connection for ever.
+    let delay = || match r.delay_ms {
+        Some(ms) => Ok(Duration::from_millis(ms.min(600_000))),
+        None => Err(format!("fault {:?} needs delayMs", r.fault)),
+    };
     Ok(match r.fault.as_str() {
         "status" => Fault::Status {
             status: status()?,
@@ -74,11 +80,8 @@ fn to_fault(r: &FaultRequest) -> Result<Fault, String> {
         },
         "throttle" => Fault::throttle(retry_after.unwrap_or(Duration::from_secs(1))),
         "drop" => Fault::Drop,
-        "delay" => Fault::Delay(Duration::from_millis(
-            r.delay_ms
-                .ok_or("fault \"delay\" needs delayMs")?
-                .min(600_000),
-        )),
+        "delay" => Fault::Delay(delay()?),
+        "applyThenDelay" => Fault::ApplyThenDelay(delay()?),
         "applyThenStatus" => Fault::ApplyThenStatus(status()?),
         "applyThenDrop" => Fault::ApplyThenDrop,
         "truncatedBody" => Fault::TruncatedBody,

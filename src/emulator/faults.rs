@@ -28,9 +28,17 @@ pub enum Fault {
     },
     /// Close the connection without answering, without acting.
     Drop,
-    /// Wait this long before answering, then answer normally.
+    /// Wait this long, then act and answer normally. A caller that gives up first (its timeout)
+    /// closes the connection, and then nothing is done: a gateway that holds a request back.
+    /// For a slow answer to work that was done, use [`ApplyThenDelay`](Fault::ApplyThenDelay).
     Delay(Duration),
-    /// Act (store or create the meeting), then answer this status instead of the meeting.
+    /// Act, then wait this long before answering the meeting: the meeting exists even when the
+    /// caller gives up first, as a slow service leaves it.
+    ApplyThenDelay(Duration),
+    /// Act (store or create the meeting), then answer this status instead of the meeting. An
+    /// ambiguous one (500, 503 without `Retry-After`, 504) is what a service that acted and then
+    /// failed sends. A status that says the service did not act (429, 4xx) simulates what Graph
+    /// does not do: a client may rightly repeat a create after it and make a second meeting.
     ApplyThenStatus(u16),
     /// Act, then close the connection without answering.
     ApplyThenDrop,

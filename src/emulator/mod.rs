@@ -41,8 +41,15 @@
 //! under `/users/{id}`: application access policies are not modelled. `{id}` must be an object
 //! ID (GUID) or a UPN, else 404.
 //!
-//! Bounded: request bodies up to 1 MiB (413 beyond), a fixed number of stored meetings and
-//! connections. Malformed input is answered with Graph's 400, never a panic.
+//! Bounded: request bodies up to 1 MiB (413 beyond), a fixed number of stored meetings, and 256
+//! connections at once. A connection kept alive holds its place while idle, up to 30 s, so a
+//! test with more than 256 calls in flight (each HTTP/1.1 call is a connection) waits that long
+//! for places: keep a test's concurrency under that. Malformed input is answered with Graph's
+//! 400, never a panic. Any tenant gets tokens from the token endpoint, each with meetings of its
+//! own: tenants are not checked against a directory.
+//!
+//! Each emulator is its own world (meetings, counters, faults): a test that needs a fresh one
+//! starts another, which takes a millisecond or two and its own port.
 //!
 //! Microsoft's Graph SDKs work pointed at the emulator's root; `sdk-compat/run.sh` checks the
 //! JavaScript core client, the TypeScript and the Python (v1.0 and beta) SDKs against it. The
@@ -127,14 +134,22 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Where "now" comes from: creation times and the default start.
+    /// Where "now" comes from: creation times and the default start (see
+    /// [`times::Clock`](crate::times::Clock); give the client the same one for exact times).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
     /// Binds 127.0.0.1 and starts serving on a thread of the emulator's own, so it answers
-    /// whatever the caller's runtime is doing.
+    /// whatever the caller's runtime is doing: blocked, or with its clock paused.
+    ///
+    /// The *client*, though, times its calls on the caller's tokio clock. Under
+    /// `#[tokio::test(start_paused = true)]` tokio skips ahead while the client waits for the
+    /// emulator's real I/O, so every call times out at once (the emulator may well have acted):
+    /// call through the client on a running clock. For quick retries, queue faults with a zero
+    /// wait (`faults().throttle(n, Duration::ZERO)` sends `Retry-After: 0`) and give the client
+    /// a small backoff.
     pub async fn start(self) -> io::Result<Emulator> {
         // The body rules come from the embedded spec: a spec they cannot be read from fails
         // here, not in the middle of a request.

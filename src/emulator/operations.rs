@@ -88,6 +88,10 @@ pub(super) async fn handle(
         Err(failure) => return failure.into_response(&ids, state.clock.now()),
     };
     let bytes = Bytes::from(meeting.to_string());
+    if let Some(Fault::ApplyThenDelay(wait)) = after {
+        // Done already: dropped here (the caller gone), the meeting stays.
+        tokio::time::sleep(wait).await;
+    }
     match after {
         Some(Fault::ApplyThenStatus(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

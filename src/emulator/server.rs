@@ -19,7 +19,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{net::TcpListener, sync::Notify, sync::Semaphore, task::JoinSet};
 use tower::ServiceExt;
 
-/// Most connections served at once; more wait in the listen backlog.
+/// Most connections served at once; more wait in the listen backlog (an idle kept-alive one
+/// keeps its place until [`HEADER_TIMEOUT`]: documented in the module's docs).
 const MAX_CONNECTIONS: usize = 256;
 /// A client has this long to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
