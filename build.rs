@@ -8,11 +8,15 @@ use std::{env, fs, path::PathBuf};
 const SPEC: &str = "spec/onlineMeetings.json";
 
 fn main() {
-    // The whole directory: a description split into files by `$ref` regenerates too.
+    // The whole directory: whatever a maintainer keeps beside the description (its README) is
+    // cheap to regenerate for, and nothing in spec/ can be missed.
     println!("cargo:rerun-if-changed=spec");
     println!("cargo:rerun-if-changed=build.rs");
 
     let text = fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("reading {SPEC}: {e}"));
+    let json: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {SPEC}: {e}"));
+    check_spec(&json);
     let spec: openapiv3::OpenAPI =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {SPEC}: {e}"));
 
@@ -155,6 +159,81 @@ fn open_enums(spec: &openapiv3::OpenAPI) -> Vec<(String, String)> {
 fn schemas(spec: &openapiv3::OpenAPI) -> impl Iterator<Item = (&String, &openapiv3::Schema)> {
     let schemas = spec.components.iter().flat_map(|c| &c.schemas);
     schemas.filter_map(|(name, schema)| Some((name, schema.as_item()?)))
+}
+
+/// Mistakes the generator would pass over in silence or report without saying where: checked
+/// on the description as written, before it is generated from.
+/// - Schema names are camelCase letters and digits: the settings below name generated types by
+///   capitalising them (`onlineMeeting`, `OnlineMeeting`), and the generator would spell
+///   `lobby_bypassScope` another way, so a patch or replacement would quietly not apply.
+/// - Every `$ref` names something in the file (the generator reports a missing one without
+///   saying which property holds it, or not at all when the schema is replaced).
+/// - A keyword in another case (`allof`, `OneOf`) is not the keyword: it would be ignored.
+fn check_spec(spec: &serde_json::Value) {
+    let names = spec["components"]["schemas"].as_object();
+    for name in names.into_iter().flat_map(|schemas| schemas.keys()) {
+        let mut chars = name.chars();
+        let camel = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_alphanumeric());
+        if !camel {
+            panic!(
+                "{SPEC}: schema name {name:?} is not camelCase letters and digits (like \
+                 onlineMeeting); generated type names are made from it"
+            );
+        }
+    }
+    walk(spec, spec, &mut String::new());
+}
+
+fn walk(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String) {
+    const KEYWORDS: [&str; 9] = [
+        "$ref",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "additionalProperties",
+        "properties",
+        "required",
+        "items",
+        "enum",
+    ];
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let miscased = KEYWORDS
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(key) && **k != key.as_str());
+                // Under `properties`, keys are property names, which may be anything.
+                if let (Some(keyword), false) = (miscased, at.ends_with("/properties")) {
+                    panic!("{SPEC}: {key:?} at {at} is not a keyword; write {keyword:?}");
+                }
+                if key == "$ref" {
+                    let target = item.as_str().unwrap_or_default();
+                    let found = target
+                        .strip_prefix('#')
+                        .and_then(|pointer| spec.pointer(pointer))
+                        .is_some();
+                    if !found {
+                        panic!("{SPEC}: the $ref {target:?} at {at} names nothing in the file");
+                    }
+                }
+                let len = at.len();
+                at.push('/');
+                at.push_str(key);
+                walk(spec, item, at);
+                at.truncate(len);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = at.len();
+                at.push_str(&format!("/{i}"));
+                walk(spec, item, at);
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The generator's name for a schema: `onlineMeeting` becomes `OnlineMeeting`.

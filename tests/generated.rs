@@ -19,11 +19,17 @@ fn committed_generated_code_matches_build_output() {
             panic!("UPDATE_GENERATED=1 is refused where CI is set: refresh on a checkout")
         }
         Ok("1") => {
+            // Fails when it changed the file: the refresh is then said, not buried in a passing
+            // test's output, and a variable left exported cannot keep rewriting in silence.
+            let before = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+            if before.replace("\r\n", "\n") == built {
+                return;
+            }
             std::fs::write(COMMITTED, built).expect("writing generated/graph_client.rs");
-            println!(
-                "generated/graph_client.rs refreshed from build.rs; review `git diff generated/`"
+            panic!(
+                "generated/graph_client.rs refreshed from build.rs: review `git diff generated/`, \
+                 then run the tests without UPDATE_GENERATED"
             );
-            return;
         }
         Ok(other) => panic!("UPDATE_GENERATED={other:?}: set it to 1 to refresh, or unset it"),
         Err(_) => {}
@@ -41,7 +47,10 @@ fn committed_generated_code_matches_build_output() {
             .to_string();
         panic!(
             "generated/graph_client.rs is out of date with spec/ and build.rs.\n\
-             Review the diff below, then refresh it with:\n\n    {REFRESH}\n\n{shown}"
+             Review the diff below, then refresh it with:\n\n    {REFRESH}\n\n\
+             If generated/ was edited by hand: that edit has no effect (the crate is built from \
+             build.rs's output), and the refresh discards it; make the change in spec/ or in \
+             build.rs's settings instead.\n\n{shown}"
         );
     }
 }
