@@ -210,7 +210,7 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    ///`KnownAllowedLobbyAdmitterRoles`
+    ///Who may admit people from the lobby, among the values this description knows: the organizer and co-organizers, with or without presenters.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -274,7 +274,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///`KnownBodyType`
+    ///The format of an itemBody's content: plain text or HTML.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -329,7 +329,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///`KnownLobbyBypassScope`
+    ///Who joins without waiting in the lobby, among the values this description knows: the organizer, the organization (with or without federated users, or without guests), those invited, or everyone.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -406,7 +406,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///`KnownMeetingChatHistoryDefaultMode`
+    ///How much of the chat's history a participant sees by default (none or all), among the values this description knows.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -466,7 +466,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///`KnownMeetingChatMode`
+    ///Whether the meeting chat is on, off, or limited to the meeting's time, among the values this description knows.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -529,7 +529,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///`KnownMeetingLiveShareOptions`
+    ///Whether Live Share is on or off, among the values this description knows.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -589,7 +589,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///`KnownOnlineMeetingPresenters`
+    ///Who may present, among the values this description knows: everyone, the organization, those whose role is presenter, or the organizer alone.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -657,7 +657,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///`KnownOnlineMeetingRole`
+    ///The participant roles this description knows. Graph's unknownFutureValue marks where values added later begin; such values arrive as Open::Other.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
