@@ -394,3 +394,34 @@ async fn throttling_past_the_retries_is_graphs_error_with_retry_after() {
     assert_eq!(graph.attempts, 2);
     assert_eq!(emu.meeting_count(), 0);
 }
+
+#[tokio::test]
+async fn a_test_can_read_what_the_client_sent_without_the_token() {
+    let emu = Emulator::start().await.unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .static_token("delegated-token-canary")
+        .retry(quick_retries())
+        .build()
+        .unwrap();
+    emu.faults().throttle(1, Duration::ZERO);
+    client
+        .create_or_get(&User::Me, request("seen"))
+        .await
+        .unwrap();
+    let received = emu.received();
+    assert_eq!(received.len(), 2, "{received:?}");
+    for r in &received {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/v1.0/me/onlineMeetings/createOrGet");
+        assert_eq!(r.header("Authorization"), Some("Bearer ***"));
+    }
+    // The retry: the same client-request-id, and which retry it is.
+    assert_eq!(
+        received[0].header("client-request-id"),
+        received[1].header("client-request-id")
+    );
+    assert_eq!(received[0].header("retry-attempt"), None);
+    assert_eq!(received[1].header("retry-attempt"), Some("1"));
+    assert!(!format!("{received:?}").contains("canary"));
+}

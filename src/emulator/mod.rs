@@ -86,6 +86,7 @@ use std::{
 pub use body::MAX_REQUEST_BYTES;
 pub use directory::{DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, DEMO_USER_ID, DEMO_USER_UPN};
 pub use faults::{Fault, Faults};
+pub use state::Received;
 
 use state::State;
 
@@ -215,6 +216,12 @@ impl Emulator {
     /// Requests to the token endpoint so far.
     pub fn token_requests(&self) -> u64 {
         self.state.token_requests()
+    }
+
+    /// The requests to the meeting operations received so far, oldest first (the last 1,000):
+    /// what a client sent, for a test to check, with no token in it.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received()
     }
 
     /// Every application token issued so far is answered 401 from now on, as an expired one.

@@ -51,7 +51,7 @@ pub(super) async fn handle(
     body: Body,
     control: Option<ConnectionControl>,
 ) -> Response {
-    state.count_graph_request();
+    state.receive(&parts);
     let ids = RequestIds::new(&parts.headers);
     if parts.method != Method::POST {
         let failure = GraphFailure::new(

@@ -53,7 +53,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
         Ok(bytes) => Body::from(bytes),
         Err(unread) => {
             if matches!(route, Route::Graph(_)) {
-                state.count_graph_request();
+                state.receive(&parts);
             }
             let response = unreadable(unread, &RequestIds::new(&parts.headers), &state);
             tracing::info!(%method, path = %path, status = response.status().as_u16(), "emulator answered");

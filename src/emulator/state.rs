@@ -1,12 +1,70 @@
 //! What every connection of one emulator shares.
 
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Arc, Mutex, MutexGuard,
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
 };
+
+use axum::http::{header, request::Parts};
 
 use super::{faults::Faults, store::Store, tokens::Tokens};
 use crate::{times::Clock, Secret};
+
+/// Most requests [`State::received`] keeps; older ones are forgotten, so memory stays bounded.
+pub(super) const MAX_RECEIVED: usize = 1_000;
+
+/// A request to a meeting operation as the emulator received it, for a test to check what a
+/// client sent: its retries' `Retry-Attempt` and `client-request-id`, its `Accept-Language`.
+/// The `Authorization` header keeps only its scheme (`Bearer ***`): the emulator keeps no
+/// token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Received {
+    /// `POST`, or whatever came.
+    pub method: String,
+    /// The path as sent, percent-encoding and all (`/v1.0/users/alex%40contoso.example/…`).
+    pub path: String,
+    /// Each header as sent (names lowercase, in order, repeated ones repeated); values that
+    /// are not text are left out.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Received {
+    fn new(parts: &Parts) -> Self {
+        let headers = parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?;
+                let value = match *name == header::AUTHORIZATION {
+                    true => match value.split_once(' ') {
+                        Some((scheme, _)) => format!("{scheme} ***"),
+                        None => "***".to_owned(),
+                    },
+                    false => value.to_owned(),
+                };
+                Some((name.as_str().to_owned(), value))
+            })
+            .collect();
+        Self {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            headers,
+        }
+    }
+
+    /// The first value of header `name` (any case), if it came.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
 
 #[derive(Debug)]
 pub(super) struct State {
@@ -20,6 +78,7 @@ pub(super) struct State {
     pub clock: Arc<dyn Clock>,
     graph_requests: AtomicU64,
     token_requests: AtomicU64,
+    received: Mutex<VecDeque<Received>>,
 }
 
 impl State {
@@ -33,15 +92,28 @@ impl State {
             clock,
             graph_requests: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),
+            received: Mutex::default(),
         }
+    }
+
+    /// Counts a request to a meeting operation, and keeps what it was.
+    pub fn receive(&self, parts: &Parts) {
+        self.graph_requests.fetch_add(1, Ordering::Relaxed);
+        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        if received.len() == MAX_RECEIVED {
+            received.pop_front();
+        }
+        received.push_back(Received::new(parts));
+    }
+
+    /// The requests kept, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        let received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        received.iter().cloned().collect()
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn count_graph_request(&self) {
-        self.graph_requests.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_token_request(&self) {
@@ -54,5 +126,32 @@ impl State {
 
     pub fn token_requests(&self) -> u64 {
         self.token_requests.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_log_keeps_the_latest_and_no_token() {
+        let state = State::new(String::new(), None, Arc::new(crate::times::SystemClock));
+        for i in 0..=MAX_RECEIVED {
+            let (parts, ()) = axum::http::Request::post(format!("/v1.0/users/u{i}/onlineMeetings"))
+                .header("authorization", format!("Bearer token-{i}"))
+                .body(())
+                .unwrap()
+                .into_parts();
+            state.receive(&parts);
+        }
+        let received = state.received();
+        assert_eq!(received.len(), MAX_RECEIVED);
+        assert_eq!(
+            received[0].path, "/v1.0/users/u1/onlineMeetings",
+            "the oldest was forgotten"
+        );
+        assert_eq!(state.graph_requests(), MAX_RECEIVED as u64 + 1);
+        assert_eq!(received[0].header("authorization"), Some("Bearer ***"));
+        assert!(!format!("{received:?}").contains("token-"));
     }
 }
