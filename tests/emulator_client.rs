@@ -425,3 +425,48 @@ async fn a_test_can_read_what_the_client_sent_without_the_token() {
     assert_eq!(received[1].header("retry-attempt"), Some("1"));
     assert!(!format!("{received:?}").contains("canary"));
 }
+
+#[tokio::test]
+async fn a_token_endpoint_that_fails_for_a_while_is_waited_out() {
+    // The token endpoint's own fault queue: busy twice (once with Retry-After 0, once a
+    // dropped connection), then a token. Nothing reached Graph until then.
+    let emu = Emulator::start().await.unwrap();
+    emu.token_faults().throttle(1, Duration::ZERO);
+    emu.token_faults().push(Fault::Drop);
+    let app = ClientCredentials::builder("contoso.example", "app", "secret")
+        .authority_host(emu.authority_host())
+        .build()
+        .unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .token_provider(app)
+        .retry(quick_retries())
+        .build()
+        .unwrap();
+    let user = User::id(DEMO_USER_ID).unwrap();
+    let made = client
+        .create(&user, types::OnlineMeeting::default())
+        .await
+        .unwrap();
+    assert_eq!(made.attempts, 1, "one request reached Graph");
+    assert_eq!(emu.token_requests(), 3);
+    assert_eq!(emu.graph_requests(), 1);
+
+    // A failure that lasts past the retries is the caller's to see, as Unreachable.
+    let emu = Emulator::start().await.unwrap();
+    emu.token_faults().push_n(10, Fault::status(503));
+    let app = ClientCredentials::builder("contoso.example", "app", "secret")
+        .authority_host(emu.authority_host())
+        .build()
+        .unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .token_provider(app)
+        .retry(quick_retries())
+        .build()
+        .unwrap();
+    let err = client.create_or_get(&user, request("x")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
+    assert_eq!(emu.token_requests(), 4, "the first try and three retries");
+    assert_eq!(emu.graph_requests(), 0);
+}

@@ -131,13 +131,17 @@ impl GraphFailure {
         )
             .into_response();
         if let Some(wait) = self.retry_after {
-            // Whole seconds, rounded up: a client never retries earlier than asked.
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                .insert(header::RETRY_AFTER, retry_after(wait));
         }
         ids.stamp(&mut response);
         response
     }
+}
+
+/// `Retry-After` for `wait`: whole seconds, rounded up, so a client never retries earlier than
+/// asked.
+pub(super) fn retry_after(wait: Duration) -> HeaderValue {
+    HeaderValue::from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
 }

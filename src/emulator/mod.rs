@@ -198,9 +198,18 @@ impl Emulator {
         self.addr
     }
 
-    /// The fault queue.
+    /// The fault queue of the meeting operations.
     pub fn faults(&self) -> &Faults {
         &self.state.faults
+    }
+
+    /// The fault queue of the token endpoint, apart from the meetings' (each token request
+    /// takes the next one): `Status` answers the identity platform's error (AADSTS90033, "a
+    /// transient error") with that status and `Retry-After` when given, `Delay` holds the
+    /// request back, `Drop` closes the connection. The `ApplyThen…` kinds and `TruncatedBody`
+    /// are answered as their plain counterparts: no token is issued.
+    pub fn token_faults(&self) -> &Faults {
+        &self.state.token_faults
     }
 
     /// Meetings made so far, by create and createOrGet.

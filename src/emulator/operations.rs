@@ -241,7 +241,7 @@ fn entity(status: StatusCode, body: Body) -> Response {
 }
 
 /// Closes the connection without answering.
-async fn close(control: Option<ConnectionControl>) -> Response {
+pub(super) async fn close(control: Option<ConnectionControl>) -> Response {
     match control {
         Some(control) => {
             control.close_without_answer();

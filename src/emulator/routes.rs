@@ -62,7 +62,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     };
     let response = match route {
         Route::Token { tenant } if method == Method::POST => {
-            token_endpoint::token(&state, &tenant, &parts.headers, body).await
+            token_endpoint::token(&state, &tenant, &parts.headers, body, control).await
         }
         Route::Token { .. } => GraphFailure::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -72,6 +72,8 @@ pub(super) struct State {
     pub root: String,
     store: Mutex<Store>,
     pub faults: Faults,
+    /// Faults for the token endpoint, a queue of their own.
+    pub token_faults: Faults,
     pub tokens: Tokens,
     /// When set, the only client secret the token endpoint accepts.
     pub client_secret: Option<Secret>,
@@ -87,6 +89,7 @@ impl State {
             root,
             store: Mutex::default(),
             faults: Faults::default(),
+            token_faults: Faults::default(),
             tokens: Tokens::default(),
             client_secret,
             clock,

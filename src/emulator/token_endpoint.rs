@@ -9,7 +9,9 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{body, State};
+use super::{
+    body, faults::Fault, graph_error, operations::close, server::ConnectionControl, State,
+};
 
 /// Token requests are small forms.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -22,8 +24,36 @@ pub(super) async fn token(
     tenant: &str,
     headers: &HeaderMap,
     body: Body,
+    control: Option<ConnectionControl>,
 ) -> Response {
     state.count_token_request();
+    let failing = |status: u16, retry_after: Option<std::time::Duration>| {
+        let mut response = Refusal::new(
+            status,
+            "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Try again.",
+        )
+        .into_response(state);
+        if let Some(wait) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, graph_error::retry_after(wait));
+        }
+        response
+    };
+    match state.token_faults.take() {
+        Some(Fault::Status {
+            status,
+            retry_after,
+        }) => return failing(status, retry_after),
+        Some(Fault::ApplyThenStatus(status)) => return failing(status, None),
+        Some(Fault::Drop | Fault::ApplyThenDrop | Fault::TruncatedBody) => {
+            return close(control).await
+        }
+        Some(Fault::Delay(wait) | Fault::ApplyThenDelay(wait)) => tokio::time::sleep(wait).await,
+        _ => {}
+    }
     match issue(state, tenant, headers, body).await {
         Ok(token) => (
             StatusCode::OK,
