@@ -186,7 +186,13 @@ fn check_spec(spec: &serde_json::Value) {
 }
 
 fn walk(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String) {
-    const KEYWORDS: [&str; 9] = [
+    walk_in(spec, value, at, false);
+}
+
+/// `names`: `value`'s keys are names (of properties, schemas, responses, media types, ...), not
+/// keywords.
+fn walk_in(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String, names: bool) {
+    const KEYWORDS: [&str; 16] = [
         "$ref",
         "allOf",
         "anyOf",
@@ -196,18 +202,47 @@ fn walk(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String) {
         "required",
         "items",
         "enum",
+        "nullable",
+        "type",
+        "format",
+        "readOnly",
+        "writeOnly",
+        "discriminator",
+        "description",
+    ];
+    /// Keys whose values are maps of names.
+    const NAME_MAPS: [&str; 13] = [
+        "properties",
+        "schemas",
+        "parameters",
+        "responses",
+        "requestBodies",
+        "headers",
+        "content",
+        "paths",
+        "securitySchemes",
+        "links",
+        "callbacks",
+        "variables",
+        "mapping",
     ];
     match value {
         serde_json::Value::Object(map) => {
             for (key, item) in map {
+                // Examples, defaults and extensions hold data, not the description's keywords.
+                if !names
+                    && (matches!(key.as_str(), "example" | "examples" | "default")
+                        || key.starts_with("x-"))
+                {
+                    continue;
+                }
                 let miscased = KEYWORDS
                     .iter()
                     .find(|k| k.eq_ignore_ascii_case(key) && **k != key.as_str());
-                // Under `properties`, keys are property names, which may be anything.
-                if let (Some(keyword), false) = (miscased, at.ends_with("/properties")) {
+                if let (Some(keyword), false) = (miscased, names) {
                     panic!("{SPEC}: {key:?} at {at} is not a keyword; write {keyword:?}");
                 }
-                if key == "$ref" {
+                if key == "$ref" && !names {
                     let target = item.as_str().unwrap_or_default();
                     let found = target
                         .strip_prefix('#')
@@ -220,7 +255,8 @@ fn walk(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String) {
                 let len = at.len();
                 at.push('/');
                 at.push_str(key);
-                walk(spec, item, at);
+                let maps_names = !names && NAME_MAPS.contains(&key.as_str());
+                walk_in(spec, item, at, maps_names);
                 at.truncate(len);
             }
         }
@@ -228,7 +264,7 @@ fn walk(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String) {
             for (i, item) in items.iter().enumerate() {
                 let len = at.len();
                 at.push_str(&format!("/{i}"));
-                walk(spec, item, at);
+                walk_in(spec, item, at, false);
                 at.truncate(len);
             }
         }

@@ -657,7 +657,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///The participant roles this description knows. Graph's unknownFutureValue marks where values added later begin; such values arrive as Open::Other.
+    ///The participant roles this description knows. Graph sends unknownFutureValue in place of a role added after it, unless a request asks otherwise (Prefer: include-unknown-enum-members); any value not listed here arrives as Open::Other.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,

@@ -391,9 +391,23 @@ pub struct GraphError {
 }
 
 impl AuthError {
+    /// How long before asking the token endpoint again, after this failure: what it asked
+    /// for, and at least a second, so that calls waiting out an outage do not ask it over and
+    /// over.
+    pub(crate) fn ask_again_after(&self) -> std::time::Duration {
+        const FLOOR: Duration = Duration::from_secs(1);
+        match self {
+            AuthError::TokenEndpoint {
+                retry_after: Some(asked),
+                ..
+            } => (*asked).max(FLOOR),
+            _ => FLOOR,
+        }
+    }
+
     /// The token endpoint gave no usable answer or said it is busy or failing (429, 5xx):
     /// nothing was said about the credentials, and the same request may work later.
-    fn unavailable(&self) -> bool {
+    pub(crate) fn unavailable(&self) -> bool {
         match self {
             AuthError::Transport(_) => true,
             AuthError::TokenEndpoint { status, .. } => *status == 429 || *status >= 500,
@@ -423,6 +437,9 @@ pub enum AuthError {
         description: Option<String>,
         /// The `AADSTS…` code, e.g. `AADSTS7000215` for a wrong secret.
         aadsts: Option<String>,
+        /// How long a busy endpoint asked to be left alone (`Retry-After`), if it said: a
+        /// call's next try for a token waits at least that long.
+        retry_after: Option<Duration>,
     },
     /// The token endpoint could not be reached or answered something unreadable.
     #[error("token endpoint failure: {0}")]

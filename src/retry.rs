@@ -6,6 +6,12 @@
 //! Retry-After) or the request never left (connect failure). Anything ambiguous (a timeout, a
 //! lost answer, any other server error but 501 and 505) ends in
 //! [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) instead of a second meeting.
+//!
+//! Both operations also wait out a token endpoint that is out of reach or busy (429, 5xx, no
+//! token within the timeout), before sending or after Graph's 401: Graph has not acted. Those
+//! tries come at least a second apart (later, when the endpoint says `Retry-After`), are not
+//! requests sent, and use up the same retries as the rest; each waits for a token up to the
+//! request timeout.
 
 use std::time::Duration;
 
@@ -56,7 +62,8 @@ impl RetryPolicy {
         }
     }
 
-    /// At most `n` retries, other settings default.
+    /// At most `n` retries, other settings default. Retries for a token (see the module's
+    /// docs) count against the same `n`.
     pub fn with_max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self

@@ -768,6 +768,7 @@ async fn a_bad_secret_reports_the_identity_platforms_error_and_never_the_secret(
         error,
         aadsts,
         description,
+        ..
     }) = &err
     else {
         panic!("{err:?}")
@@ -947,4 +948,60 @@ async fn a_token_endpoint_that_is_briefly_down_is_waited_out_by_either_operation
         1,
         "a refusal is not asked again"
     );
+}
+
+#[tokio::test]
+async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
+    // tok-1, then a busy endpoint asking for 1 s, then tok-2: Graph's 401 to tok-1 said it
+    // did not act, so the call waits as asked and tries again with tok-2.
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-1", json!(3600)))
+        .up_to_n_times(1)
+        .mount(&idp)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(json!({"error": "temporarily_unavailable"})),
+        )
+        .up_to_n_times(1)
+        .mount(&idp)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-2", json!(3600)))
+        .mount(&idp)
+        .await;
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "m"})))
+        .mount(&graph)
+        .await;
+    let client = Client::builder()
+        .base_url(graph.uri())
+        .token_provider(credentials(&idp, TestClock::new()))
+        .retry(
+            RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let made = client
+        .create(&user(), types::OnlineMeeting::default())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the endpoint's Retry-After was kept"
+    );
+    assert_eq!(made.attempts, 2, "the 401, then the meeting");
+    assert_eq!(requests(&idp).await.len(), 3);
+    assert_eq!(requests(&graph).await.len(), 2);
 }

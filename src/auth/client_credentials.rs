@@ -113,7 +113,11 @@ impl ClientCredentials {
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         if !status.is_success() {
             let secret = inner.secret.expose();
-            return Err(endpoint_error(status.as_u16(), json.as_ref(), secret));
+            let mut error = endpoint_error(status.as_u16(), json.as_ref(), secret);
+            if let AuthError::TokenEndpoint { retry_after, .. } = &mut error {
+                *retry_after = crate::retry::retry_after(response.headers(), chrono::Utc::now);
+            }
+            return Err(error);
         }
         // No excerpt: a misbehaving endpoint could echo the form, secret included.
         let json = json.ok_or_else(|| {
@@ -297,6 +301,7 @@ fn endpoint_error(status: u16, json: Option<&Value>, secret: &str) -> AuthError 
         error: field("error"),
         description,
         aadsts,
+        retry_after: None,
     }
 }
 

@@ -231,6 +231,7 @@ mod tests {
             5
         );
         let refused = AuthError::TokenEndpoint {
+            retry_after: None,
             status: 401,
             error: Some("invalid_client".into()),
             description: None,

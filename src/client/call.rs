@@ -333,6 +333,19 @@ impl Call {
                         return Self::inert();
                     }
                     Ok(_) => {}
+                    // The token endpoint busy or out of reach: Graph did not act, so the call
+                    // may wait it out as it would before sending.
+                    Err(Error::Authentication(e))
+                        if e.unavailable()
+                            && self.again(
+                                Verdict::Retry,
+                                || format!("Graph answered 401, and no fresh token yet ({e})"),
+                                Some(e.ask_again_after()),
+                                number,
+                            ) =>
+                    {
+                        return Self::inert();
+                    }
                     // The 401 stays the answer (read below, with Graph's IDs); `finish` adds
                     // why no retry followed.
                     Err(Error::Authentication(e)) => self.record().refresh_failure = Some(e),
@@ -402,9 +415,14 @@ impl Call {
     #[cold]
     #[inline(never)]
     fn no_token(&self, error: Error, attempt: u32) -> reqwest::Result<reqwest::Response> {
-        if error.kind() == ErrorKind::Unreachable {
+        if let Error::Authentication(e) = &error {
+            // Not before the endpoint's Retry-After, nor within a second: many calls waiting
+            // out one outage must not ask it over and over.
+            let wait = Some(e.ask_again_after());
             let reason = || format!("no token yet ({error})");
-            if self.again(Verdict::Retry, reason, None, attempt) {
+            if error.kind() == ErrorKind::Unreachable
+                && self.again(Verdict::Retry, reason, wait, attempt)
+            {
                 self.record().attempts -= 1;
                 return Self::inert();
             }

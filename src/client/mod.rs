@@ -288,7 +288,7 @@ impl Client {
     }
 
     /// Creates a meeting for `user`. Not idempotent: it is retried only when the service said
-    /// it did not act; an ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
+    /// it did not act, or before anything was sent (a token endpoint waited out); an ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
     /// [`create_or_get`](Self::create_or_get) when a retry must never duplicate.
     ///
     /// To bound the wait, set the builder's `timeout` rather than dropping the future (say

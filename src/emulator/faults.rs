@@ -1,7 +1,7 @@
 //! Failures to inject, for testing how a client copes with a service that misbehaves.
 //!
-//! Faults wait in a queue; each request to a meeting operation takes the next one (token
-//! requests and the admin endpoints never do). Some fail before the service acts, like a
+//! Faults wait in a queue; each request to a meeting operation takes the next one. The token
+//! endpoint has a queue of its own (`Emulator::token_faults`); the admin endpoints take none. Some fail before the service acts, like a
 //! gateway that throttles or times out; the `ApplyThen…` faults and [`Fault::TruncatedBody`]
 //! act first, so the meeting exists although the caller never hears of it.
 

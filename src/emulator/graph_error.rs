@@ -143,5 +143,8 @@ impl GraphFailure {
 /// `Retry-After` for `wait`: whole seconds, rounded up, so a client never retries earlier than
 /// asked.
 pub(super) fn retry_after(wait: Duration) -> HeaderValue {
-    HeaderValue::from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+    HeaderValue::from(
+        wait.as_secs()
+            .saturating_add(u64::from(wait.subsec_nanos() > 0)),
+    )
 }

@@ -207,7 +207,8 @@ impl Emulator {
     /// takes the next one): `Status` answers the identity platform's error (AADSTS90033, "a
     /// transient error") with that status and `Retry-After` when given, `Delay` holds the
     /// request back, `Drop` closes the connection. The `ApplyThen…` kinds and `TruncatedBody`
-    /// are answered as their plain counterparts: no token is issued.
+    /// are answered as their plain counterparts (`ApplyThenDelay` as `Delay`: the token comes
+    /// after the wait).
     pub fn token_faults(&self) -> &Faults {
         &self.state.token_faults
     }

@@ -15,6 +15,10 @@ use crate::{times::Clock, Secret};
 
 /// Most requests [`State::received`] keeps; older ones are forgotten, so memory stays bounded.
 pub(super) const MAX_RECEIVED: usize = 1_000;
+/// Most headers kept of one request, and most bytes of each value: with [`MAX_RECEIVED`], a
+/// few megabytes at most, whatever a client sends.
+const MAX_HEADERS: usize = 64;
+const MAX_VALUE_BYTES: usize = 256;
 
 /// A request to a meeting operation as the emulator received it, for a test to check what a
 /// client sent: its retries' `Retry-Attempt` and `client-request-id`, its `Accept-Language`.
@@ -27,8 +31,8 @@ pub struct Received {
     pub method: String,
     /// The path as sent, percent-encoding and all (`/v1.0/users/alex%40contoso.example/…`).
     pub path: String,
-    /// Each header as sent (names lowercase, in order, repeated ones repeated); values that
-    /// are not text are left out.
+    /// The headers as sent (names lowercase, a repeated one's values together; values that
+    /// are not text left out), the first 64, each value's first 256 bytes.
     pub headers: Vec<(String, String)>,
 }
 
@@ -40,14 +44,22 @@ impl Received {
             .filter_map(|(name, value)| {
                 let value = value.to_str().ok()?;
                 let value = match *name == header::AUTHORIZATION {
+                    // The scheme, when it is one (a word of letters); never what follows.
                     true => match value.split_once(' ') {
-                        Some((scheme, _)) => format!("{scheme} ***"),
-                        None => "***".to_owned(),
+                        Some((scheme, _))
+                            if scheme.len() <= 16
+                                && scheme.chars().all(|c| c.is_ascii_alphabetic()) =>
+                        {
+                            format!("{scheme} ***")
+                        }
+                        _ => "***".to_owned(),
                     },
-                    false => value.to_owned(),
+                    // `to_str` took only visible ASCII: any byte is a boundary.
+                    false => value[..value.len().min(MAX_VALUE_BYTES)].to_owned(),
                 };
                 Some((name.as_str().to_owned(), value))
             })
+            .take(MAX_HEADERS)
             .collect();
         Self {
             method: parts.method.to_string(),
@@ -80,7 +92,19 @@ pub(super) struct State {
     pub clock: Arc<dyn Clock>,
     graph_requests: AtomicU64,
     token_requests: AtomicU64,
-    received: Mutex<VecDeque<Received>>,
+    received: ReceivedLog,
+}
+
+/// The requests kept; `Debug` gives only how many (the emulator's `Debug` would otherwise
+/// print a thousand of them).
+#[derive(Default)]
+struct ReceivedLog(Mutex<VecDeque<Received>>);
+
+impl std::fmt::Debug for ReceivedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.0.lock().map(|l| l.len()).unwrap_or_default();
+        write!(f, "ReceivedLog({kept} requests)")
+    }
 }
 
 impl State {
@@ -95,14 +119,14 @@ impl State {
             clock,
             graph_requests: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),
-            received: Mutex::default(),
+            received: ReceivedLog::default(),
         }
     }
 
     /// Counts a request to a meeting operation, and keeps what it was.
     pub fn receive(&self, parts: &Parts) {
         self.graph_requests.fetch_add(1, Ordering::Relaxed);
-        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        let mut received = self.received.0.lock().unwrap_or_else(|p| p.into_inner());
         if received.len() == MAX_RECEIVED {
             received.pop_front();
         }
@@ -111,7 +135,7 @@ impl State {
 
     /// The requests kept, oldest first.
     pub fn received(&self) -> Vec<Received> {
-        let received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        let received = self.received.0.lock().unwrap_or_else(|p| p.into_inner());
         received.iter().cloned().collect()
     }
 
@@ -142,6 +166,7 @@ mod tests {
         for i in 0..=MAX_RECEIVED {
             let (parts, ()) = axum::http::Request::post(format!("/v1.0/users/u{i}/onlineMeetings"))
                 .header("authorization", format!("Bearer token-{i}"))
+                .header("x-long", "x".repeat(1_000))
                 .body(())
                 .unwrap()
                 .into_parts();
@@ -155,6 +180,12 @@ mod tests {
         );
         assert_eq!(state.graph_requests(), MAX_RECEIVED as u64 + 1);
         assert_eq!(received[0].header("authorization"), Some("Bearer ***"));
+        let long = received[0].header("x-long").unwrap();
+        assert_eq!(long.len(), MAX_VALUE_BYTES);
+        assert!(
+            !format!("{state:?}").contains("x-long"),
+            "Debug gives only a count"
+        );
         assert!(!format!("{received:?}").contains("token-"));
     }
 }

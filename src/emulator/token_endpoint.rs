@@ -28,6 +28,8 @@ pub(super) async fn token(
 ) -> Response {
     state.count_token_request();
     let failing = |status: u16, retry_after: Option<std::time::Duration>| {
+        // As the meetings' queue does: a status that is none is sent as 500.
+        let status = StatusCode::from_u16(status).map_or(500, |s| s.as_u16());
         let mut response = Refusal::new(
             status,
             "temporarily_unavailable",
