@@ -160,6 +160,19 @@ fn user() -> User {
     User::id("8b081ef6-4792-4def-b2c9-c363a1bf41d5").unwrap()
 }
 
+/// A client with client credentials from `idp`, retrying quickly as the default policy does
+/// (the waits between tries for a token are the client's own, at least a second).
+fn retrying(graph: &MockServer, idp: &MockServer) -> Client {
+    Client::builder()
+        .base_url(graph.uri())
+        .token_provider(credentials(idp, TestClock::new()))
+        .retry(
+            RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap()
+}
+
 /// A createOrGet with client credentials whose token endpoint always gives `answer`: the
 /// call's error, and the Graph stand-in (to check that nothing reached it).
 async fn token_endpoint_answering(answer: ResponseTemplate) -> (Error, MockServer) {
@@ -890,15 +903,7 @@ async fn a_token_endpoint_that_is_briefly_down_is_waited_out_by_either_operation
             .mount(&idp)
             .await;
         let graph = graph_answering(201).await;
-        let client = Client::builder()
-            .base_url(graph.uri())
-            .token_provider(credentials(&idp, TestClock::new()))
-            .retry(
-                RetryPolicy::default()
-                    .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
-            )
-            .build()
-            .unwrap();
+        let client = retrying(&graph, &idp);
         let attempts = match create {
             true => {
                 let meeting = types::OnlineMeeting::default();
@@ -933,14 +938,7 @@ async fn a_token_endpoint_that_is_briefly_down_is_waited_out_by_either_operation
         .mount(&idp)
         .await;
     let graph = graph_answering(201).await;
-    let client = Client::builder()
-        .base_url(graph.uri())
-        .token_provider(credentials(&idp, TestClock::new()))
-        .retry(
-            RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
-        .build()
-        .unwrap();
+    let client = retrying(&graph, &idp);
     let err = client.create_or_get(&user(), request()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
     assert_eq!(
@@ -984,14 +982,7 @@ async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "m"})))
         .mount(&graph)
         .await;
-    let client = Client::builder()
-        .base_url(graph.uri())
-        .token_provider(credentials(&idp, TestClock::new()))
-        .retry(
-            RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
-        .build()
-        .unwrap();
+    let client = retrying(&graph, &idp);
     let started = std::time::Instant::now();
     let made = client
         .create(&user(), types::OnlineMeeting::default())

@@ -18,6 +18,31 @@ fn quick_retries() -> RetryPolicy {
         .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
 }
 
+/// A client that gives each attempt 300 ms and never retries.
+fn impatient(emu: &Emulator) -> Client {
+    Client::builder()
+        .base_url(emu.base_url())
+        .static_token("t")
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client with client credentials from the emulator's token endpoint (an application token).
+fn as_app(emu: &Emulator, retry: RetryPolicy) -> Client {
+    let app = ClientCredentials::builder("contoso.example", "app", "secret")
+        .authority_host(emu.authority_host())
+        .build()
+        .unwrap();
+    Client::builder()
+        .base_url(emu.base_url())
+        .token_provider(app)
+        .retry(retry)
+        .build()
+        .unwrap()
+}
+
 fn delegated(emu: &Emulator) -> Client {
     Client::builder()
         .base_url(emu.base_url())
@@ -316,13 +341,7 @@ async fn create_is_retried_only_when_the_service_did_not_act() {
 #[tokio::test]
 async fn a_delay_longer_than_the_timeout_is_a_timeout() {
     let emu = Emulator::start().await.unwrap();
-    let client = Client::builder()
-        .base_url(emu.base_url())
-        .static_token("t")
-        .timeout(Duration::from_millis(300))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = impatient(&emu);
     emu.faults().push(Fault::Delay(Duration::from_secs(5)));
     let err = client
         .create_or_get(&User::Me, request("slow"))
@@ -349,13 +368,7 @@ async fn a_slow_answer_to_a_create_that_was_made_is_an_unknown_outcome_with_the_
     // ApplyThenDelay makes the meeting, then keeps the answer back past the caller's timeout:
     // the classic unknown outcome. Delay holds the request back instead: nothing is made.
     let emu = Emulator::start().await.unwrap();
-    let client = Client::builder()
-        .base_url(emu.base_url())
-        .static_token("t")
-        .timeout(Duration::from_millis(300))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = impatient(&emu);
     // Delays just past the client's timeout, and a wait past them below: had the emulator
     // carried on after the caller left, its meeting would be there by then.
     for (fault, made) in [
@@ -436,16 +449,7 @@ async fn a_token_endpoint_that_fails_for_a_while_is_waited_out() {
     let emu = Emulator::start().await.unwrap();
     emu.token_faults().throttle(1, Duration::ZERO);
     emu.token_faults().push(Fault::Drop);
-    let app = ClientCredentials::builder("contoso.example", "app", "secret")
-        .authority_host(emu.authority_host())
-        .build()
-        .unwrap();
-    let client = Client::builder()
-        .base_url(emu.base_url())
-        .token_provider(app)
-        .retry(quick_retries())
-        .build()
-        .unwrap();
+    let client = as_app(&emu, quick_retries());
     let user = User::id(DEMO_USER_ID).unwrap();
     let started = std::time::Instant::now();
     let made = client
@@ -466,16 +470,7 @@ async fn a_token_endpoint_that_fails_for_a_while_is_waited_out() {
     let one_retry = RetryPolicy::default()
         .with_max_retries(1)
         .with_backoff(Duration::from_millis(1), Duration::from_millis(5));
-    let app = ClientCredentials::builder("contoso.example", "app", "secret")
-        .authority_host(emu.authority_host())
-        .build()
-        .unwrap();
-    let client = Client::builder()
-        .base_url(emu.base_url())
-        .token_provider(app)
-        .retry(one_retry)
-        .build()
-        .unwrap();
+    let client = as_app(&emu, one_retry);
     let err = client.create_or_get(&user, request("x")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
     assert_eq!(emu.token_requests(), 2, "the first try and one retry");
