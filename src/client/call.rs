@@ -410,8 +410,9 @@ impl Call {
     }
 
     /// No token for this attempt. Nothing went to Graph, so when the token endpoint was only out
-    /// of reach or busy (429, 5xx) another try is safe for either operation: it waits as the
-    /// policy says and does not count as a request sent. Anything else fails the call.
+    /// of reach or busy (429, 5xx, no token in time) another try is safe for either operation,
+    /// within the policy's retries: it waits at least a second (longer when the endpoint said
+    /// `Retry-After`) and does not count as a request sent. Anything else fails the call.
     #[cold]
     #[inline(never)]
     fn no_token(&self, error: Error, attempt: u32) -> reqwest::Result<reqwest::Response> {
