@@ -182,16 +182,12 @@ fn check_spec(spec: &serde_json::Value) {
             );
         }
     }
-    walk(spec, spec, &mut String::new());
+    walk(spec, spec, &mut String::new(), false);
 }
 
-fn walk(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String) {
-    walk_in(spec, value, at, false);
-}
-
-/// `names`: `value`'s keys are names (of properties, schemas, responses, media types, ...), not
+/// The checks on `value`, found at `at` in `spec`. `names`: `value`'s keys are names (of properties, schemas, responses, media types, ...), not
 /// keywords.
-fn walk_in(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String, names: bool) {
+fn walk(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String, names: bool) {
     const KEYWORDS: [&str; 16] = [
         "$ref",
         "allOf",
@@ -256,7 +252,7 @@ fn walk_in(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String,
                 at.push('/');
                 at.push_str(key);
                 let maps_names = !names && NAME_MAPS.contains(&key.as_str());
-                walk_in(spec, item, at, maps_names);
+                walk(spec, item, at, maps_names);
                 at.truncate(len);
             }
         }
@@ -264,7 +260,7 @@ fn walk_in(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String,
             for (i, item) in items.iter().enumerate() {
                 let len = at.len();
                 at.push_str(&format!("/{i}"));
-                walk_in(spec, item, at, false);
+                walk(spec, item, at, false);
                 at.truncate(len);
             }
         }

@@ -113,11 +113,13 @@ impl ClientCredentials {
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         if !status.is_success() {
             let secret = inner.secret.expose();
-            let mut error = endpoint_error(status.as_u16(), json.as_ref(), secret);
-            if let AuthError::TokenEndpoint { retry_after, .. } = &mut error {
-                *retry_after = crate::retry::retry_after(response.headers(), chrono::Utc::now);
-            }
-            return Err(error);
+            let retry_after = crate::retry::retry_after(response.headers(), chrono::Utc::now);
+            return Err(endpoint_error(
+                status.as_u16(),
+                json.as_ref(),
+                secret,
+                retry_after,
+            ));
         }
         // No excerpt: a misbehaving endpoint could echo the form, secret included.
         let json = json.ok_or_else(|| {
@@ -275,7 +277,12 @@ fn expires_in(json: &Value) -> Option<chrono::Duration> {
 }
 
 /// The identity platform's error, its text scrubbed (see [`scrub`]).
-fn endpoint_error(status: u16, json: Option<&Value>, secret: &str) -> AuthError {
+fn endpoint_error(
+    status: u16,
+    json: Option<&Value>,
+    secret: &str,
+    retry_after: Option<std::time::Duration>,
+) -> AuthError {
     let field = |name: &str| {
         json.and_then(|j| j.get(name))
             .and_then(Value::as_str)
@@ -301,7 +308,7 @@ fn endpoint_error(status: u16, json: Option<&Value>, secret: &str) -> AuthError 
         error: field("error"),
         description,
         aadsts,
-        retry_after: None,
+        retry_after,
     }
 }
 
@@ -393,6 +400,7 @@ mod tests {
                 &json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}),
             ),
             "s3cret",
+            None,
         );
         assert!(
             matches!(&e, AuthError::TokenEndpoint { aadsts: Some(c), .. } if c == "AADSTS7000215")
@@ -403,6 +411,7 @@ mod tests {
                 &json!({"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found."}),
             ),
             "s3cret",
+            None,
         );
         assert!(
             matches!(&e, AuthError::TokenEndpoint { aadsts: Some(c), .. } if c == "AADSTS90002")
@@ -422,6 +431,7 @@ mod tests {
             400,
             Some(&json!({"error": "invalid_request", "error_description": echoed})),
             secret,
+            None,
         );
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains("p%40ss"), "{shown}");

@@ -165,8 +165,9 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
     Ok(client)
 }
 
+/// A root as given, trimmed: a blank one was refused at the top of [`client`].
 fn trimmed(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    value.as_deref().map(str::trim)
 }
 
 fn print(common: &CommonArgs, answer: &Answer<'_>) -> Result<(), Failure> {

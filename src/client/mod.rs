@@ -288,7 +288,8 @@ impl Client {
     }
 
     /// Creates a meeting for `user`. Not idempotent: it is retried only when the service said
-    /// it did not act, or before anything was sent (a token endpoint waited out); an ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
+    /// it did not act, or before anything was sent (a token endpoint waited out); an
+    /// ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
     /// [`create_or_get`](Self::create_or_get) when a retry must never duplicate.
     ///
     /// To bound the wait, set the builder's `timeout` rather than dropping the future (say
@@ -392,7 +393,7 @@ impl Client {
 /// are. Only the request's own `extra` is read: nested types' are sent as they are.
 fn settle_extra<T>(request: &mut T) -> Result<(), Error>
 where
-    T: serde::Serialize + serde::de::DeserializeOwned + HasExtra + Clone + Default,
+    T: serde::Serialize + serde::de::DeserializeOwned + HasExtra + Default,
 {
     if request.extra().is_empty() {
         return Ok(());
@@ -400,14 +401,16 @@ where
     let invalid = |e: serde_json::Error| InvalidRequest::InvalidField {
         reason: e.to_string(),
     };
+    // The fields alone, with `extra` set aside for the moment (and put back before any error).
+    let extra = std::mem::take(request.extra_mut());
+    let named = serde_json::to_value(&*request);
+    *request.extra_mut() = extra;
+    let named = named.map_err(invalid)?;
     // Read back, extra's value wins; both sides are then compared as this crate writes them,
     // so the same instant written `Z` in one and `+00:00` in the other is no conflict.
     let settled: T = serde_json::to_value(&*request)
         .and_then(serde_json::from_value)
         .map_err(invalid)?;
-    let mut named = request.clone();
-    named.extra_mut().clear();
-    let named = serde_json::to_value(&named).map_err(invalid)?;
     let written = serde_json::to_value(&settled).map_err(invalid)?;
     let unset = serde_json::to_value(T::default()).map_err(invalid)?;
     for name in request.extra().keys() {
