@@ -885,6 +885,40 @@ async fn a_busy_or_failing_token_endpoint_is_unreachable_not_a_refusal() {
 }
 
 #[tokio::test]
+async fn calls_during_a_token_endpoint_outage_do_not_ask_it_once_each() {
+    // Throttled for 30 s: the calls that come after the first, one after another and without
+    // retries, get its answer (and what is left of its Retry-After) without asking again.
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "30")
+                .set_body_json(json!({"error": "temporarily_unavailable"})),
+        )
+        .mount(&idp)
+        .await;
+    let graph = graph_answering(201).await;
+    let client = client(&graph, credentials(&idp, TestClock::new()));
+    for call in 0..20 {
+        let err = client.create_or_get(&user(), request()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unreachable, "call {call}: {err}");
+        match err {
+            Error::Authentication(AuthError::TokenEndpoint {
+                status: 429,
+                retry_after: Some(left),
+                ..
+            }) => assert!(
+                left > Duration::from_secs(20) && left <= Duration::from_secs(30),
+                "call {call}: {left:?}"
+            ),
+            other => panic!("call {call}: {other:?}"),
+        }
+    }
+    assert_eq!(requests(&idp).await.len(), 1, "asked once");
+    assert!(requests(&graph).await.is_empty());
+}
+
+#[tokio::test]
 async fn a_token_endpoint_that_is_briefly_down_is_waited_out_by_either_operation() {
     // Nothing reaches Graph without a token, so another try is safe for create too; it is
     // not a request sent, and a refusal (400) is not tried again.

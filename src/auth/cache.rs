@@ -6,7 +6,8 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, Utc};
-use tokio::sync::Notify;
+use futures_util::FutureExt;
+use tokio::{sync::Notify, time::Instant};
 
 use super::AccessToken;
 use crate::{error::AuthError, times::Clock};
@@ -31,7 +32,10 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 /// - A token due for a refresh but not expired is handed out at once while the refresh runs:
 ///   nobody waits for a refresh. Without such a token, callers wait for the fetch and share
 ///   its result, success or failure: a failing token endpoint is asked once, not once per
-///   waiting caller. A caller that comes after a failure asks again.
+///   waiting caller. A caller that comes after a failure asks again, except while a token
+///   endpoint found busy or out of reach rests (a second, or as long as its `Retry-After`
+///   says): until then, callers without a token get that failure without asking, so that
+///   calls arriving during an outage do not ask once each.
 /// - If a refresh fails while the cached token has not yet expired, the cached token is used,
 ///   and the next refresh is tried after [`RETRY_REFRESH_AFTER`].
 /// - A fetch that takes longer than its limit fails, so a hung provider cannot hold the
@@ -39,7 +43,10 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 ///   Tokio runtime the fetch runs in the caller instead.
 /// - A fetch lives on the runtime it started on: a runtime made for one call and dropped after
 ///   it abandons a refresh still under way, which counts as a failed refresh. The token at hand
-///   serves until it expires, and the caller that then finds none fetches and waits.
+///   serves until it expires, and the caller that then finds none fetches and waits. Callers
+///   waiting for a fetch whose runtime went (on another runtime, say) start one of their own,
+///   and so does a caller that finds a fetch older than its limit (its runtime no longer
+///   driven, so that its timer cannot fire).
 pub struct TokenCache {
     shared: Arc<Shared>,
     fetch_limit: std::time::Duration,
@@ -55,7 +62,7 @@ impl std::fmt::Debug for TokenCache {
                 let cached = state.token.as_ref();
                 out.field("expires_at", &cached.and_then(|c| c.token.expires_at()))
                     .field("refresh_at", &cached.and_then(|c| c.refresh_at))
-                    .field("fetching", &state.flying)
+                    .field("fetching", &state.flight.is_some())
                     .field("last_failure", &state.failure.as_ref().map(|(_, e)| e))
             }
             Err(_) => out.field("state", &"(in use)"),
@@ -79,8 +86,21 @@ struct State {
     generation: u64,
     /// The last fetch's failure, and when it happened.
     failure: Option<(DateTime<Utc>, AuthError)>,
-    /// A fetch is under way.
-    flying: bool,
+    /// Until when the token endpoint, found busy or out of reach, is not asked again by a
+    /// caller without a token, and what it said. Measured on the runtime's clock, not the
+    /// cache's [`Clock`] (which may stand still): this is a wait, not a date.
+    resting: Option<(Instant, AuthError)>,
+    /// The fetch under way.
+    flight: Option<Flight>,
+    /// Flights started so far, to tell a late landing from the current one.
+    flights: u64,
+}
+
+/// A fetch under way: which one, and since when.
+#[derive(Debug, Clone, Copy)]
+struct Flight {
+    id: u64,
+    since: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -90,26 +110,24 @@ struct Cached {
     refresh_at: Option<DateTime<Utc>>,
 }
 
-/// The fetch under way, owned from the moment it is decided: whatever way it ends, it lands.
-/// Dropped before landing (its runtime shut down, before or during the fetch; outside a
-/// runtime, its caller gave up; the provider panicked), it lands as a failure, so that waiters
-/// stop waiting and the next caller fetches again.
-struct Landing(Option<Arc<Shared>>);
+/// The fetch under way, owned from the moment it is decided: whatever way it ends, it lands
+/// or is given up. Dropped before landing (its runtime shut down, before or during the fetch;
+/// outside a runtime, its caller gave up; the closure making the fetch panicked), the flight is
+/// over without an outcome: callers waiting for it start another, on their own runtime.
+struct Landing(Option<(Arc<Shared>, u64)>);
 
 impl Landing {
     fn land(mut self, fetched: Result<AccessToken, AuthError>) {
-        if let Some(shared) = self.0.take() {
-            shared.land(fetched);
+        if let Some((shared, id)) = self.0.take() {
+            shared.land(id, fetched);
         }
     }
 }
 
 impl Drop for Landing {
     fn drop(&mut self) {
-        if let Some(shared) = self.0.take() {
-            shared.land(Err(AuthError::Provider(
-                "the token fetch was abandoned".into(),
-            )));
+        if let Some((shared, id)) = self.0.take() {
+            shared.abandon(id);
         }
     }
 }
@@ -173,18 +191,35 @@ impl TokenCache {
                     }
                 }
                 let valid = shared.unexpired(&state);
-                // One fetch at a time, and none while a failed refresh is waited out.
+                if valid.is_none() && state.flight.is_none() {
+                    if let Some(error) = resting(&state) {
+                        return Err(error);
+                    }
+                }
+                // One fetch at a time (unless it is stuck past its limit), and none while a
+                // failed refresh is waited out.
                 let waiting_out = valid.is_some() && shared.backing_off(&state);
-                let launch = !(state.flying || waiting_out);
-                state.flying |= launch;
+                let stuck = state.flight.is_some_and(|flight| {
+                    flight.since.elapsed() > self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT)
+                });
+                let launch = (state.flight.is_none() || stuck) && !waiting_out;
+                let flight = launch.then(|| {
+                    state.flights += 1;
+                    let id = state.flights;
+                    state.flight = Some(Flight {
+                        id,
+                        since: Instant::now(),
+                    });
+                    id
+                });
                 if valid.is_none() {
                     waiting_on = Some(state.generation);
                 }
-                (launch, valid)
+                (flight, valid)
             };
-            if launch {
-                // Owned before the provider's code runs, so that even its panic lands.
-                let landing = Landing(Some(self.shared.clone()));
+            if let Some(id) = launch {
+                // Owned before the caller's closure runs, so that even its panic ends the flight.
+                let landing = Landing(Some((self.shared.clone(), id)));
                 self.launch(landing, fetch()).await;
             }
             if let Some(token) = valid {
@@ -208,11 +243,20 @@ impl TokenCache {
     }
 
     /// One fetch, within `limit`, its outcome recorded for everyone. `landing` is an argument,
-    /// not made here: a task dropped before its first poll drops its arguments all the same.
+    /// not made here: a task dropped before its first poll drops its arguments all the same. A
+    /// provider that panics fails the fetch, rather than ending the flight without an outcome
+    /// (which waiters would answer with a fetch of their own, and a panic each).
     async fn fly<Fut>(landing: Landing, limit: Option<std::time::Duration>, fetch: Fut)
     where
         Fut: Future<Output = Result<AccessToken, AuthError>>,
     {
+        let fetch = std::panic::AssertUnwindSafe(fetch)
+            .catch_unwind()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|_| {
+                    Err(AuthError::Provider("the token provider panicked".into()))
+                })
+            });
         let fetched = match limit {
             Some(limit) => tokio::time::timeout(limit, fetch)
                 .await
@@ -248,7 +292,7 @@ impl TokenCache {
     async fn settled(&self) {
         loop {
             let landed = self.shared.landed.notified();
-            if !self.shared.state().flying {
+            if self.shared.state().flight.is_none() {
                 return;
             }
             landed.await;
@@ -264,30 +308,60 @@ impl Shared {
     /// Records a fetch's outcome and wakes everyone waiting for it. A token that cannot be
     /// sent in a header, or that is empty (once cleaned of blanks and a `Bearer` word), is a
     /// failure, not a token to hand out until it expires.
-    fn land(&self, fetched: Result<AccessToken, AuthError>) {
+    /// A flight that lands after another took its place (see `get`) still records what it
+    /// fetched, but leaves the newer flight under way.
+    fn land(&self, id: u64, fetched: Result<AccessToken, AuthError>) {
         let fetched = fetched.and_then(|token| match token.bearer() {
             Ok(_) => Ok(token),
             Err(reason) => Err(AuthError::Provider(reason.into())),
         });
         let now = self.clock.now();
-        {
+        let refresh_failed = {
             let mut state = self.state();
             state.generation += 1;
-            state.flying = false;
+            if state.flight.is_some_and(|flight| flight.id == id) {
+                state.flight = None;
+            }
             match fetched {
                 Ok(token) => {
                     state.failure = None;
+                    state.resting = None;
                     state.token = Some(Cached {
                         refresh_at: refresh_at(&token, now),
                         token,
                     });
+                    None
                 }
                 Err(error) => {
-                    if self.unexpired(&state).is_some() {
-                        tracing::warn!(%error, "token refresh failed; using the cached token until it expires");
-                    }
+                    state.resting = error
+                        .unavailable()
+                        .then(|| (Instant::now() + error.ask_again_after(), error.clone()));
+                    let refresh_failed = self.unexpired(&state).is_some().then(|| error.clone());
                     state.failure = Some((now, error));
+                    refresh_failed
                 }
+            }
+        };
+        if let Some(error) = refresh_failed {
+            tracing::warn!(%error, "token refresh failed; using the cached token until it expires");
+        }
+        self.landed.notify_waiters();
+    }
+
+    /// Ends flight `id` without an outcome. A refresh abandoned (a runtime made for one call
+    /// and dropped after it) counts as a failed refresh, so that the calls after it, each with
+    /// a runtime of its own, do not start one each; callers waiting for a token start a fetch
+    /// of their own.
+    fn abandon(&self, id: u64) {
+        {
+            let mut state = self.state();
+            if state.flight.is_none_or(|flight| flight.id != id) {
+                return;
+            }
+            state.flight = None;
+            if self.unexpired(&state).is_some() {
+                let reason = "the token refresh was abandoned (its runtime shut down)";
+                state.failure = Some((self.clock.now(), AuthError::Provider(reason.into())));
             }
         }
         self.landed.notify_waiters();
@@ -316,6 +390,28 @@ impl Shared {
             .is_none_or(|at| self.clock.now() < at);
         valid.then(|| cached.token.clone())
     }
+}
+
+/// How long past its limit a fetch must be before another caller takes its place: a fetch on a
+/// running runtime has failed by then.
+const STUCK_AFTER_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The failure a token endpoint found busy or out of reach gave, while it rests; its
+/// `Retry-After`, if it said one, is what is left of it.
+fn resting(state: &State) -> Option<AuthError> {
+    let (until, error) = state.resting.as_ref()?;
+    let left = until
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())?;
+    let mut error = error.clone();
+    if let AuthError::TokenEndpoint {
+        retry_after: Some(asked),
+        ..
+    } = &mut error
+    {
+        *asked = left;
+    }
+    Some(error)
 }
 
 /// Five minutes before expiry, or half-way for tokens that live less than ten minutes.
@@ -473,7 +569,7 @@ mod tests {
         let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
         // In the fetch itself (its task): the waiting caller gets a failure.
         let err = cache.get(|| async { explode() }).await.unwrap_err();
-        assert!(err.to_string().contains("abandoned"), "{err}");
+        assert!(err.to_string().contains("panicked"), "{err}");
         // In the closure that makes the fetch (the caller's own code): the caller panics.
         let caller = cache.clone();
         let panicked = tokio::spawn(async move {
@@ -497,6 +593,8 @@ mod tests {
             .with_fetch_limit(std::time::Duration::from_secs(5));
         let hung = cache.get(std::future::pending).await.unwrap_err();
         assert!(hung.to_string().contains("no token within 5s"), "{hung}");
+        // Out of reach, as far as anyone can tell: a second's rest first.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         let next = cache.get(gives("next", start() + Duration::hours(1)));
         assert_eq!(next.await.unwrap().secret().expose(), "next");
     }
@@ -520,11 +618,123 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_caller_after_a_failure_without_a_token_asks_again() {
+    async fn a_caller_after_a_refusal_asks_again() {
         let cache = TokenCache::new(Arc::new(FixedClock(start())));
-        assert!(cache.get(fails).await.is_err());
+        let refused = || std::future::ready(Err(busy(400, None)));
+        assert!(cache.get(refused).await.is_err());
         let next = cache.get(gives("next", start() + Duration::hours(1)));
         assert_eq!(next.await.unwrap().secret().expose(), "next");
+    }
+
+    /// What the token endpoint says with `status`.
+    fn busy(status: u16, retry_after: Option<std::time::Duration>) -> AuthError {
+        AuthError::TokenEndpoint {
+            status,
+            error: None,
+            description: None,
+            aadsts: None,
+            retry_after,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_without_a_token_leave_an_unreachable_endpoint_alone_for_a_second() {
+        // An outage met by one call is not asked about again by every call that comes next.
+        let cache = TokenCache::new(Arc::new(FixedClock(start())));
+        assert!(cache.get(fails).await.is_err());
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        let resting = cache.get(never).await.unwrap_err();
+        assert!(resting.unavailable(), "{resting}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let next = cache.get(gives("next", start() + Duration::hours(1)));
+        assert_eq!(next.await.unwrap().secret().expose(), "next");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_endpoint_is_left_alone_as_long_as_it_asked_and_says_what_is_left() {
+        let cache = TokenCache::new(Arc::new(FixedClock(start())));
+        let asked = std::time::Duration::from_secs(30);
+        let throttled = || std::future::ready(Err(busy(429, Some(asked))));
+        assert!(cache.get(throttled).await.is_err());
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        let left = match cache.get(never).await.unwrap_err() {
+            AuthError::TokenEndpoint {
+                status: 429,
+                retry_after: Some(left),
+                ..
+            } => left,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(left, std::time::Duration::from_secs(20));
+        tokio::time::sleep(left).await;
+        let next = cache.get(gives("next", start() + Duration::hours(1)));
+        assert_eq!(next.await.unwrap().secret().expose(), "next");
+    }
+
+    /// A runtime on a thread of its own, whose caller gives up on a fetch that never ends:
+    /// the fetch stays, as a task of that runtime, which nothing drives any more.
+    fn fetch_left_on_another_runtime(cache: &Arc<TokenCache>) -> tokio::runtime::Runtime {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let gave_up = runtime.block_on(async {
+                let fetch = cache.get(std::future::pending);
+                tokio::time::timeout(std::time::Duration::from_millis(10), fetch).await
+            });
+            assert!(gave_up.is_err(), "the caller gave up: {gave_up:?}");
+            runtime
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn callers_waiting_on_a_fetch_whose_runtime_went_fetch_on_their_own() {
+        let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
+        let other = fetch_left_on_another_runtime(&cache);
+        let waiter = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get(gives("own", start() + Duration::hours(1))).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(
+            !waiter.is_finished(),
+            "waiting for the other runtime's fetch"
+        );
+        other.shutdown_background();
+        // A hang detector, not a speed limit.
+        let got = tokio::time::timeout(std::time::Duration::from_secs(30), waiter)
+            .await
+            .expect("not stuck behind the abandoned fetch")
+            .unwrap();
+        assert_eq!(got.unwrap().secret().expose(), "own");
+    }
+
+    #[tokio::test]
+    async fn a_fetch_past_its_limit_on_a_runtime_nobody_drives_is_taken_over() {
+        let limit = std::time::Duration::from_millis(100);
+        let cache = TokenCache::new(Arc::new(FixedClock(start()))).with_fetch_limit(limit);
+        let cache = Arc::new(cache);
+        let kept = fetch_left_on_another_runtime(&cache);
+        let before = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            cache.get(gives("early", start() + Duration::hours(1))),
+        );
+        assert!(
+            before.await.is_err(),
+            "within its limit, the fetch is waited for"
+        );
+        tokio::time::sleep(limit + STUCK_AFTER_LIMIT).await;
+        let after = cache.get(gives("own", start() + Duration::hours(1)));
+        let after = tokio::time::timeout(std::time::Duration::from_secs(30), after);
+        assert_eq!(
+            after.await.expect("taken over").unwrap().secret().expose(),
+            "own"
+        );
+        kept.shutdown_background();
     }
 
     #[tokio::test]

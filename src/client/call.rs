@@ -322,7 +322,9 @@ impl Call {
                 // 401: the service did not act, so a fresh token may try again, once.
                 shared.tokens.invalidate(&current);
                 match Box::pin(self.token()).await {
-                    Ok(fresh) if fresh != current => {
+                    // Another secret: a provider that gives the same one with a new expiry would
+                    // only be refused again.
+                    Ok(fresh) if fresh.secret() != current.secret() => {
                         tracing::info!(
                             attempt = number,
                             "Graph answered 401; retrying once with a fresh token"

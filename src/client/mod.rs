@@ -28,6 +28,13 @@ use crate::{
 ///
 /// Calls run on tokio, with its time driver on (`#[tokio::main]`, or a runtime built with
 /// `enable_all()`): every call has a timeout, and a runtime without timers panics in it.
+///
+/// A pooled connection is driven by the runtime that opened it, and the pool is shared: a
+/// client used from several runtimes at once (`#[tokio::test]`s sharing a static client, a
+/// runtime per call on several threads) has calls cut off whenever one of those runtimes shuts
+/// down under them. createOrGet retries such a call; a create becomes
+/// [`Error::OutcomeUnknown`], though the meeting was most likely made. Use one client per
+/// runtime there, or one long-lived runtime; one runtime after another is fine.
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
