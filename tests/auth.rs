@@ -502,6 +502,44 @@ impl TokenProvider for Handing {
     }
 }
 
+/// Hands out the same secret each time, with a later expiry each time.
+#[derive(Debug, Default)]
+struct Restamping(Mutex<i64>);
+
+#[async_trait::async_trait]
+impl TokenProvider for Restamping {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        let mut minutes = self.0.lock().unwrap();
+        *minutes += 60;
+        let expires = chrono::Utc::now() + chrono::Duration::minutes(*minutes);
+        Ok(AccessToken::new("the-same-secret", Some(expires)))
+    }
+}
+
+#[tokio::test]
+async fn a_401_answered_with_the_same_secret_is_not_sent_again() {
+    // A new expiry on the same secret is not a fresh token: Graph would refuse it again.
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&graph)
+        .await;
+    let provider = Arc::new(Restamping::default());
+    let c = Client::builder()
+        .base_url(graph.uri())
+        .shared_token_provider(provider.clone())
+        .build()
+        .unwrap();
+    let err = c.create_or_get(&user(), request()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert_eq!(requests(&graph).await.len(), 1);
+    assert_eq!(
+        *provider.0.lock().unwrap(),
+        120,
+        "asked again after the 401"
+    );
+}
+
 #[tokio::test]
 async fn a_providers_token_that_cannot_be_sent_is_its_failure_and_nothing_is_sent() {
     // Not `Bearer ` and a 401 that does not say why: the call fails before sending, says why,
@@ -980,6 +1018,50 @@ async fn a_token_endpoint_that_is_briefly_down_is_waited_out_by_either_operation
         1,
         "a refusal is not asked again"
     );
+}
+
+#[tokio::test]
+async fn a_401_whose_refresh_outlasts_the_timeout_keeps_graphs_error() {
+    // Graph says why it refused tok-1; the fresh token takes longer than the request's
+    // timeout. What the call reports is still Graph's error, not a body cut off by the wait.
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-1", json!(3600)))
+        .up_to_n_times(1)
+        .mount(&idp)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-2", json!(3600)).set_delay(Duration::from_secs(5)))
+        .mount(&idp)
+        .await;
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired"}
+        })))
+        .mount(&graph)
+        .await;
+    let client = Client::builder()
+        .base_url(graph.uri())
+        .token_provider(credentials(&idp, TestClock::new()))
+        .retry(RetryPolicy::none())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = client.create_or_get(&user(), request()).await.unwrap_err();
+    match &err {
+        Error::Authentication(AuthError::RefreshFailed { rejected, refresh }) => {
+            assert_eq!(rejected.status, 401);
+            assert_eq!(rejected.code.as_deref(), Some("InvalidAuthenticationToken"));
+            assert_eq!(
+                rejected.message.as_deref(),
+                Some("Access token has expired")
+            );
+            assert!(refresh.to_string().contains("no token within"), "{refresh}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(requests(&graph).await.len(), 1);
 }
 
 #[tokio::test]

@@ -316,9 +316,14 @@ impl Call {
                 }
             };
             let status = response.status();
+            let limit = shared.max_response_bytes;
+            // A 401's body, read before a fresh token is waited for: should the wait outlast
+            // the request's timeout, Graph's error is still what the call reports.
+            let mut read = None;
             if status == StatusCode::UNAUTHORIZED
                 && !std::mem::replace(&mut self.record().reauthenticated, true)
             {
+                read = Some(transport::read_capped(&mut response, limit).await);
                 // 401: the service did not act, so a fresh token may try again, once.
                 shared.tokens.invalidate(&current);
                 match Box::pin(self.token()).await {
@@ -371,8 +376,11 @@ impl Call {
                 return Self::inert();
             }
             // Final (or out of retries): hand the answer over, body and all.
-            let limit = shared.max_response_bytes;
-            match transport::read_capped(&mut response, limit).await {
+            let read = match read {
+                Some(read) => read,
+                None => transport::read_capped(&mut response, limit).await,
+            };
+            match read {
                 Ok(body) => Ok(self.hand_over(&response, body, retry_after, sent)),
                 Err(ReadError::TooLarge) => {
                     let error = Error::ResponseTooLarge {
