@@ -1192,8 +1192,9 @@ fn root_error(root: &str) -> Error {
 }
 
 /// A server that repeats the request's `Authorization` header in its answer, as a misconfigured
-/// proxy or a debugging endpoint might: `{auth}` as sent, `{escaped}` as a JSON writer may
-/// escape it (`+` as .NET writes it, `/` as PHP does).
+/// proxy or a debugging endpoint might: in its `request-id` and `client-request-id` headers, and
+/// in the body, `{auth}` as sent, `{escaped}` as a JSON writer may escape it (`+` as .NET
+/// writes it, `/` as PHP does).
 async fn echoing(status: u16, content_type: &str, template: &'static str) -> MockServer {
     struct Echo(u16, String, &'static str);
     impl wiremock::Respond for Echo {
@@ -1209,7 +1210,10 @@ async fn echoing(status: u16, content_type: &str, template: &'static str) -> Moc
                 .2
                 .replace("{auth}", auth)
                 .replace("{escaped}", &escaped);
-            ResponseTemplate::new(self.0).set_body_raw(body, &self.1)
+            ResponseTemplate::new(self.0)
+                .insert_header("request-id", auth)
+                .insert_header("client-request-id", auth)
+                .set_body_raw(body, &self.1)
         }
     }
     let server = MockServer::start().await;
@@ -1280,6 +1284,19 @@ async fn an_answer_repeating_the_token_never_puts_it_in_an_error() {
 }
 
 #[tokio::test]
+async fn a_meeting_whose_answer_repeats_the_token_in_its_headers_has_it_blanked() {
+    const TOKEN: &str = "EwB0A8l6+canary/token==";
+    let server = echoing(201, "application/json", r#"{"id": "m"}"#).await;
+    let client = Client::builder()
+        .base_url(server.uri())
+        .static_token(TOKEN)
+        .build()
+        .unwrap();
+    let answer = client.create_or_get(&User::Me, cog("x")).await.unwrap();
+    assert_eq!(answer.request_id.as_deref(), Some("Bearer ***"));
+}
+
+#[tokio::test]
 async fn a_success_without_a_meeting_is_not_taken_for_one() {
     let gateway = json!({"error": {"code": "ServiceUnavailable", "message": "try later"}});
     for body in [
@@ -1287,6 +1304,7 @@ async fn a_success_without_a_meeting_is_not_taken_for_one() {
         json!({"@odata.context": "x"}),
         gateway,
         json!({"id": ""}),
+        json!({"id": " \t"}),
     ] {
         // createOrGet: an unusable answer, with its status and body kept.
         let server = answering(200, body.clone()).await;

@@ -34,7 +34,7 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 ///   its result, success or failure: a failing token endpoint is asked once, not once per
 ///   waiting caller. A caller that comes after a failure asks again, except while a token
 ///   endpoint found busy or out of reach rests (a second, or as long as its `Retry-After`
-///   says): until then, callers without a token get that failure without asking, so that
+///   says, up to [`LONGEST_REST`]): until then, callers without a token get that failure without asking, so that
 ///   calls arriving during an outage do not ask once each.
 /// - If a refresh fails while the cached token has not yet expired, the cached token is used,
 ///   and the next refresh is tried after [`RETRY_REFRESH_AFTER`].
@@ -333,9 +333,10 @@ impl Shared {
                     None
                 }
                 Err(error) => {
+                    let rest = error.ask_again_after().min(LONGEST_REST);
                     state.resting = error
                         .unavailable()
-                        .then(|| (Instant::now() + error.ask_again_after(), error.clone()));
+                        .then(|| (Instant::now() + rest, error.clone()));
                     let refresh_failed = self.unexpired(&state).is_some().then(|| error.clone());
                     state.failure = Some((now, error));
                     refresh_failed
@@ -391,6 +392,10 @@ impl Shared {
         valid.then(|| cached.token.clone())
     }
 }
+
+/// The longest a busy token endpoint is left alone, whatever its `Retry-After` says: a year's
+/// worth, say, must not keep every caller without a token until the process restarts.
+pub const LONGEST_REST: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// How long past its limit a fetch must be before another caller takes its place: a fetch on a
 /// running runtime has failed by then.
@@ -648,6 +653,24 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let next = cache.get(gives("next", start() + Duration::hours(1)));
         assert_eq!(next.await.unwrap().secret().expose(), "next");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_endpoint_asking_for_ever_is_left_alone_five_minutes_at_most() {
+        let cache = TokenCache::new(Arc::new(FixedClock(start())));
+        for asked in [
+            Duration::days(365).to_std().unwrap(),
+            std::time::Duration::MAX,
+        ] {
+            let throttled = move || std::future::ready(Err(busy(503, Some(asked))));
+            assert!(cache.get(throttled).await.is_err());
+            tokio::time::sleep(LONGEST_REST - std::time::Duration::from_secs(1)).await;
+            assert!(cache.get(never).await.is_err(), "still resting");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let asks_again = cache.get(gives("next", start() + Duration::hours(1)));
+            assert_eq!(asks_again.await.unwrap().secret().expose(), "next");
+            cache.invalidate(&cache.fresh().unwrap());
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,7 +18,9 @@ use reqwest::header::HeaderValue;
 
 #[cfg(feature = "azure-identity")]
 pub use azure::{AzureCredential, AzureCredentialBuilder};
-pub use cache::{TokenCache, DEFAULT_FETCH_LIMIT, REFRESH_WINDOW, RETRY_REFRESH_AFTER};
+pub use cache::{
+    TokenCache, DEFAULT_FETCH_LIMIT, LONGEST_REST, REFRESH_WINDOW, RETRY_REFRESH_AFTER,
+};
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
 use crate::{error::AuthError, secret::Secret};

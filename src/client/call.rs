@@ -117,13 +117,25 @@ impl Record {
         }
     }
 
-    /// What the final response's status and headers said, for the answer or its error.
-    fn note(&mut self, response: &reqwest::Response, retry_after: Option<Duration>) {
+    /// What the final response's status and headers said, for the answer or its error, and
+    /// the token its request carried (`sent`).
+    fn note(&mut self, response: &reqwest::Response, retry_after: Option<Duration>, sent: Secret) {
         let headers = response.headers();
+        self.sent = Some(sent);
         self.status = Some(response.status());
         self.request_id = headers.get(REQUEST_ID).cloned();
         self.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
         self.retry_after = retry_after;
+    }
+
+    /// A header's value as text, the token blanked: a proxy that echoes headers may have put
+    /// it in the `request-id` as well.
+    fn text(&self, value: Option<&HeaderValue>) -> Option<String> {
+        let text = value.and_then(|v| v.to_str().ok())?;
+        Some(match &self.sent {
+            Some(secret) => secret.redact(text).into_owned(),
+            None => text.to_owned(),
+        })
     }
 }
 
@@ -383,15 +395,15 @@ impl Call {
             match read {
                 Ok(body) => Ok(self.hand_over(&response, body, retry_after, sent)),
                 Err(ReadError::TooLarge) => {
-                    let error = Error::ResponseTooLarge {
-                        status: status.as_u16(),
-                        limit,
-                        request_id: text(response.headers().get(REQUEST_ID)),
-                        attempts: number,
-                        client_request_id: self.client_request_id().to_owned(),
-                    };
                     let ambiguous = verdict == Verdict::Ambiguous;
-                    let unusable = self.noted(&response, retry_after, |record| {
+                    let unusable = self.noted(&response, retry_after, sent, |record| {
+                        let error = Error::ResponseTooLarge {
+                            status: status.as_u16(),
+                            limit,
+                            request_id: record.text(record.request_id.as_ref()),
+                            attempts: number,
+                            client_request_id: self.client_request_id().to_owned(),
+                        };
                         self.unusable(record, ambiguous, error)
                     });
                     self.fail(unusable)
@@ -406,12 +418,12 @@ impl Call {
                         other => other,
                     };
                     if verdict == Verdict::Final && !status.is_success() {
-                        return self.fail(self.cut_off(&response, retry_after, &e));
+                        return self.fail(self.cut_off(&response, retry_after, sent, &e));
                     }
                     if verdict == Verdict::Ambiguous {
                         // What the service said before its body was lost stays with the
                         // unknown outcome: the status, and the request-id to trace it by.
-                        self.noted(&response, retry_after, |_| ());
+                        self.noted(&response, retry_after, sent, |_| ());
                     }
                     self.transport_failure(e, verdict, Some(status), number)
                 }
@@ -514,8 +526,7 @@ impl Call {
         let status = response.status();
         let body = {
             let mut record = self.record();
-            record.note(response, retry_after);
-            record.sent = Some(sent);
+            record.note(response, retry_after, sent);
             // An error's body becomes the error's text; a meeting's is kept as it came (`raw`).
             let body = match status.is_success() {
                 true => body,
@@ -542,10 +553,11 @@ impl Call {
         &self,
         response: &reqwest::Response,
         retry_after: Option<Duration>,
+        sent: Secret,
         then: impl FnOnce(&Record) -> R,
     ) -> R {
         let mut record = self.record();
-        record.note(response, retry_after);
+        record.note(response, retry_after, sent);
         then(&record)
     }
 
@@ -558,10 +570,11 @@ impl Call {
         &self,
         response: &reqwest::Response,
         retry_after: Option<Duration>,
+        sent: Secret,
         error: &reqwest::Error,
     ) -> Error {
         let status = response.status();
-        let mut graph = self.noted(response, retry_after, |record| {
+        let mut graph = self.noted(response, retry_after, sent, |record| {
             self.graph_error(status, record, None)
         });
         graph.message = Some(format!(
@@ -626,7 +639,7 @@ impl Call {
             status: status.as_u16(),
             reason: record.redacted_text(reason),
             body: AnswerBody::new(record.redacted(body)),
-            request_id: text(record.request_id.as_ref()),
+            request_id: record.text(record.request_id.as_ref()),
             attempts: record.attempts,
             client_request_id: self.client_request_id().to_owned(),
         };
@@ -647,7 +660,7 @@ impl Call {
         }
         match result {
             Ok(value) => {
-                let no_id = value.id.as_deref().is_none_or(str::is_empty);
+                let no_id = value.id.as_deref().is_none_or(|id| id.trim().is_empty());
                 let other = external_id.and_then(|asked| {
                     let answered = value.external_id.as_deref()?;
                     // Told apart only when clearly another: should Graph ever echo the key
@@ -666,7 +679,7 @@ impl Call {
                     drop(guard);
                     return Err(self.not_the_meeting(record, value.status(), reason));
                 }
-                let request_id = text(guard.request_id.as_ref());
+                let request_id = guard.text(guard.request_id.as_ref());
                 let raw = std::mem::take(&mut guard.body);
                 let attempts = guard.attempts;
                 drop(guard);
@@ -708,7 +721,7 @@ impl Call {
                         status: status.as_u16(),
                         reason: record.redacted_text(transport::printable(&error.to_string())),
                         body: AnswerBody::new(record.redacted(bytes)),
-                        request_id: text(record.request_id.as_ref()),
+                        request_id: record.text(record.request_id.as_ref()),
                         attempts,
                         client_request_id: self.client_request_id().to_owned(),
                     };
@@ -815,10 +828,6 @@ fn with_refresh(error: Error, refresh: Option<AuthError>) -> Error {
     }
 }
 
-fn text(value: Option<&HeaderValue>) -> Option<String> {
-    value.and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
 impl Call {
     /// Graph's error from the final response: its status, the headers the hooks recorded and
     /// the body when it was Graph's error shape. The `client-request-id` is the one Graph
@@ -835,9 +844,11 @@ impl Call {
             status: status.as_u16(),
             code: main.and_then(|m| m.code.clone()),
             message: main.and_then(|m| m.message.clone()),
-            request_id: text(record.request_id.as_ref())
+            request_id: record
+                .text(record.request_id.as_ref())
                 .or_else(|| inner.and_then(|i| i.request_id.clone())),
-            client_request_id: text(record.echoed_client_request_id.as_ref())
+            client_request_id: record
+                .text(record.echoed_client_request_id.as_ref())
                 .or_else(|| inner.and_then(|i| i.client_request_id.clone()))
                 .or_else(|| Some(self.client_request_id().to_owned())),
             date: inner.and_then(|i| i.date.clone()),
