@@ -13,6 +13,21 @@ use futures_util::StreamExt;
 /// Largest Graph request body accepted; larger ones are answered 413.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
+/// Most JSON values (objects, arrays, strings, numbers...) in one request body: a megabyte of
+/// `{}` would otherwise become a third of a million objects, each grown by what the emulator
+/// adds to a meeting, and hundreds of megabytes for one request.
+pub const MAX_REQUEST_VALUES: usize = 20_000;
+
+/// How many JSON values `value` is made of, itself included.
+pub(super) fn values(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    1 + match value {
+        Value::Array(items) => items.iter().map(values).sum(),
+        Value::Object(fields) => fields.values().map(values).sum(),
+        _ => 0,
+    }
+}
+
 /// Why a body was not read.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum BodyError {

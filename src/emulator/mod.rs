@@ -41,7 +41,8 @@
 //! under `/users/{id}`: application access policies are not modelled. `{id}` must be an object
 //! ID (GUID) or a UPN, else 404.
 //!
-//! Bounded: request bodies up to 1 MiB (413 beyond), a fixed number of stored meetings, and 256
+//! Bounded: request bodies up to 1 MiB and 20,000 JSON values (413 beyond), stored meetings by
+//! count and by an estimate of their memory (past either, new ones are refused), and 256
 //! connections at once. A connection kept alive holds its place while idle, up to 30 s, so a
 //! test with more than 256 calls in flight (each HTTP/1.1 call is a connection) waits that long
 //! for places: keep a test's concurrency under that. Malformed input is answered with Graph's
@@ -83,7 +84,7 @@ use std::{
     sync::Arc,
 };
 
-pub use body::MAX_REQUEST_BYTES;
+pub use body::{MAX_REQUEST_BYTES, MAX_REQUEST_VALUES};
 pub use directory::{DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, DEMO_USER_ID, DEMO_USER_UPN};
 pub use faults::{Fault, Faults};
 pub use state::Received;

@@ -8,7 +8,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{graph_error::GraphFailure, rules};
+use super::{
+    body::{self, MAX_REQUEST_VALUES},
+    graph_error::GraphFailure,
+    rules,
+};
 use crate::{times, ApiVersion};
 
 /// The two operations.
@@ -46,6 +50,13 @@ pub(super) fn parse(
             "Invalid request body: the JSON could not be read ({e})."
         ))
     })?;
+    if body::values(&value) > MAX_REQUEST_VALUES {
+        return Err(GraphFailure::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("The request body has more than {MAX_REQUEST_VALUES} JSON values."),
+        ));
+    }
     let Value::Object(mut fields) = value else {
         return Err(GraphFailure::bad_request(
             "Invalid request body: a JSON object is expected.",
@@ -121,6 +132,23 @@ mod tests {
 
     fn parse_json(op: Operation, version: ApiVersion, body: &str) -> Result<Asked, GraphFailure> {
         parse(op, version, body.as_bytes(), now())
+    }
+
+    #[test]
+    fn a_body_of_too_many_values_is_refused_before_it_grows() {
+        // A megabyte of empty attendees would be a third of a million objects.
+        let body = |n: usize| {
+            let attendees = vec!["{}"; n].join(",");
+            format!(r#"{{"externalId":"x","participants":{{"attendees":[{attendees}]}}}}"#)
+        };
+        // The object, externalId's string, participants and its array: four values besides.
+        let most = MAX_REQUEST_VALUES - 4;
+        assert!(parse_json(Operation::CreateOrGet, ApiVersion::V1, &body(most)).is_ok());
+        let Err(refused) = parse_json(Operation::CreateOrGet, ApiVersion::V1, &body(most + 1))
+        else {
+            panic!("one value too many, and accepted")
+        };
+        assert_eq!(refused.status, axum::http::StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[test]

@@ -19,6 +19,18 @@ pub(super) const MAX_RECEIVED: usize = 1_000;
 /// few megabytes at most, whatever a client sends.
 const MAX_HEADERS: usize = 64;
 const MAX_VALUE_BYTES: usize = 256;
+/// A request's path is kept up to this many bytes (its method and header names to
+/// [`MAX_VALUE_BYTES`]): a thousand 64 KB paths would otherwise be 64 MB.
+const MAX_PATH_BYTES: usize = 2048;
+
+/// `text`'s first `max` bytes or fewer, cut at a character's boundary.
+fn first(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
 
 /// A request to a meeting operation as the emulator received it, for a test to check what a
 /// client sent: its retries' `Retry-Attempt` and `client-request-id`, its `Accept-Language`.
@@ -29,10 +41,11 @@ const MAX_VALUE_BYTES: usize = 256;
 pub struct Received {
     /// `POST`, or whatever came.
     pub method: String,
-    /// The path as sent, percent-encoding and all (`/v1.0/users/alex%40contoso.example/…`).
+    /// The path as sent, percent-encoding and all (`/v1.0/users/alex%40contoso.example/…`), its
+    /// first 2,048 bytes.
     pub path: String,
     /// The headers as sent (names lowercase, a repeated one's values together; values that
-    /// are not text left out), the first 64, each value's first 256 bytes.
+    /// are not text left out), the first 64, each name's and value's first 256 bytes.
     pub headers: Vec<(String, String)>,
 }
 
@@ -55,15 +68,15 @@ impl Received {
                         _ => "***".to_owned(),
                     },
                     // `to_str` took only visible ASCII: any byte is a boundary.
-                    false => value[..value.len().min(MAX_VALUE_BYTES)].to_owned(),
+                    false => first(value, MAX_VALUE_BYTES),
                 };
-                Some((name.as_str().to_owned(), value))
+                Some((first(name.as_str(), MAX_VALUE_BYTES), value))
             })
             .take(MAX_HEADERS)
             .collect();
         Self {
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_owned(),
+            method: first(parts.method.as_str(), MAX_VALUE_BYTES),
+            path: first(parts.uri.path(), MAX_PATH_BYTES),
             headers,
         }
     }
@@ -187,5 +200,20 @@ mod tests {
             "Debug gives only a count"
         );
         assert!(!format!("{received:?}").contains("token-"));
+    }
+
+    #[test]
+    fn a_long_path_is_kept_in_part() {
+        let state = State::new(String::new(), None, Arc::new(crate::times::SystemClock));
+        // Non-ASCII as a path may carry it: the cut falls between characters.
+        let path = format!("/v1.0/users/x{}/onlineMeetings", "é".repeat(20_000));
+        let (parts, ()) = axum::http::Request::post(path.as_str())
+            .body(())
+            .unwrap()
+            .into_parts();
+        state.receive(&parts);
+        let kept = &state.received()[0].path;
+        assert!(kept.len() <= MAX_PATH_BYTES && kept.len() > MAX_PATH_BYTES - 2);
+        assert!(path.starts_with(kept.as_str()));
     }
 }

@@ -9,8 +9,19 @@ use serde_json::Value;
 
 /// Most meetings kept.
 pub(super) const MAX_MEETINGS: usize = 100_000;
-/// Most bytes of meeting JSON kept.
-pub(super) const MAX_STORED_BYTES: usize = 64 * 1024 * 1024;
+/// Most memory kept for meetings, as [`cost`] estimates it.
+pub(super) const MAX_STORED_BYTES: usize = 256 * 1024 * 1024;
+
+/// What one JSON value costs in memory beyond its text, about: a parsed value, its map entry,
+/// its allocations. Counting the text alone let a meeting of many small values (a third of a
+/// million empty attendees) hold twenty times what it was counted as.
+const BYTES_PER_VALUE: usize = 256;
+
+/// About the memory `meeting` holds once parsed.
+fn cost(meeting: &Value) -> usize {
+    let text = meeting.to_string().len();
+    text.saturating_add(super::body::values(meeting).saturating_mul(BYTES_PER_VALUE))
+}
 
 /// What identifies a meeting with an external ID. The user is the object ID, so a UPN and the
 /// object ID of one user reach the same meeting.
@@ -25,11 +36,24 @@ pub(super) struct Key {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Full;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Store {
     count: usize,
     bytes: usize,
+    /// [`MAX_STORED_BYTES`], but in tests.
+    limit: usize,
     keyed: HashMap<Key, Value>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            bytes: 0,
+            limit: MAX_STORED_BYTES,
+            keyed: HashMap::new(),
+        }
+    }
 }
 
 impl Store {
@@ -61,8 +85,8 @@ impl Store {
     }
 
     fn admit(&mut self, meeting: &Value) -> Result<(), Full> {
-        let size = meeting.to_string().len();
-        if self.count >= MAX_MEETINGS || self.bytes + size > MAX_STORED_BYTES {
+        let size = cost(meeting);
+        if self.count >= MAX_MEETINGS || self.bytes + size > self.limit {
             return Err(Full);
         }
         self.count += 1;
@@ -105,10 +129,33 @@ mod tests {
 
     #[test]
     fn bytes_are_bounded() {
-        let mut store = Store::default();
-        let big = json!({"subject": "x".repeat(MAX_STORED_BYTES / 2)});
+        let mut store = Store {
+            limit: 1024 * 1024,
+            ..Store::default()
+        };
+        let big = json!({"subject": "x".repeat(512 * 1024)});
         store.add(&big).unwrap();
         assert_eq!(store.add(&big), Err(Full));
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn many_small_values_are_counted_by_what_they_hold() {
+        // Little text, many values: counted at what they cost once parsed, twenty times or
+        // more what the text alone would be counted as.
+        let limit = 16 * 1024 * 1024;
+        let mut store = Store {
+            limit,
+            ..Store::default()
+        };
+        let attendees = vec![json!({}); 10_000];
+        let meeting = json!({"participants": {"attendees": attendees}});
+        let text = meeting.to_string().len();
+        let mut added = 0;
+        while store.add(&meeting).is_ok() {
+            added += 1;
+        }
+        assert!(added <= limit / (10_000 * BYTES_PER_VALUE), "{added}");
+        assert!(added * 20 < limit / text, "{added} of {text} bytes each");
     }
 }
