@@ -320,6 +320,18 @@ pub enum InvalidRequest {
         /// The instant given.
         at: DateTime<Utc>,
     },
+    /// A start or end in a leap second (`23:59:60`), which chrono reads but Graph's
+    /// date-times cannot carry.
+    #[error(
+        "{field} ({at}) falls in a leap second, which Graph's date-times cannot carry",
+        at = Timestamp::from(*at)
+    )]
+    LeapSecond {
+        /// `startDateTime` or `endDateTime`.
+        field: &'static str,
+        /// The instant given.
+        at: DateTime<Utc>,
+    },
     /// createOrGet needs an externalId.
     #[error("externalId is required and must not be empty")]
     MissingExternalId,

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 
 use crate::{error::InvalidRequest, timestamp::Timestamp};
 
@@ -89,10 +89,14 @@ fn default_end(start: DateTime<Utc>) -> Result<DateTime<Utc>, InvalidRequest> {
 const LAST_YEAR: i32 = 9999;
 
 fn within_range(field: &'static str, at: DateTime<Utc>) -> Result<DateTime<Utc>, InvalidRequest> {
-    match (1..=LAST_YEAR).contains(&at.year()) {
-        true => Ok(at),
-        false => Err(InvalidRequest::OutOfRange { field, at }),
+    if !(1..=LAST_YEAR).contains(&at.year()) {
+        return Err(InvalidRequest::OutOfRange { field, at });
     }
+    // chrono keeps a leap second as a nanosecond count past the last second.
+    if at.nanosecond() >= 1_000_000_000 {
+        return Err(InvalidRequest::LeapSecond { field, at });
+    }
+    Ok(at)
 }
 
 /// Applies [`resolve`] to a pair of request fields in place.
@@ -229,6 +233,31 @@ mod tests {
     fn offset() -> impl Strategy<Value = FixedOffset> {
         // RFC 3339 offsets are whole minutes.
         (-1439i32..=1439).prop_map(|m| FixedOffset::east_opt(m * 60).unwrap())
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_as_neither_graph_nor_dotnet_carries_it() {
+        let leap = at("2016-12-31T23:59:60.5Z");
+        let now = at("2016-12-31T00:00:00Z");
+        assert!(matches!(
+            resolve(Some(leap), None, now),
+            Err(InvalidRequest::LeapSecond {
+                field: "startDateTime",
+                ..
+            })
+        ));
+        let err = resolve(Some(now), Some(leap), now).unwrap_err();
+        assert!(matches!(
+            err,
+            InvalidRequest::LeapSecond {
+                field: "endDateTime",
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("2016-12-31T23:59:60.5"), "{err}");
+        // The second before and the one after are ordinary.
+        assert!(resolve(Some(at("2016-12-31T23:59:59.999Z")), None, now).is_ok());
+        assert!(resolve(Some(at("2017-01-01T00:00:00Z")), None, now).is_ok());
     }
 
     proptest! {

@@ -81,7 +81,7 @@ impl UserId {
 /// Unicode's invisible formatting characters (category Cf) that text can carry unseen: soft
 /// hyphen, zero-width and joiner characters, bidirectional marks and overrides, the byte-order
 /// mark, interlinear annotation marks.
-fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     matches!(
         c,
         '\u{ad}'

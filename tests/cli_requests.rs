@@ -1071,7 +1071,7 @@ async fn blank_values_are_refused_before_anything_is_sent() {
     let token = ("GRAPH_TOKEN", "delegated-token");
     // Arguments, environment, and what stderr must say.
     type Case<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, &'a str);
-    let cases: [Case; 9] = [
+    let cases: [Case; 10] = [
         // An unset variable in `--base-url "$EMU"` must not mean real Graph.
         (
             &["create-or-get", "--external-id", "b1", "--base-url", ""],
@@ -1102,7 +1102,18 @@ async fn blank_values_are_refused_before_anything_is_sent() {
                 &base,
             ],
             vec![token],
-            "has spaces or control characters",
+            "has spaces, control or invisible formatting characters",
+        ),
+        (
+            &[
+                "create",
+                "--attendee",
+                "a\u{202e}b@contoso.com",
+                "--base-url",
+                &base,
+            ],
+            vec![token],
+            "has spaces, control or invisible formatting characters",
         ),
         (
             &[

@@ -107,16 +107,20 @@ fn attendees(upns: &[String]) -> Result<Vec<types::MeetingParticipantInfo>, Fail
         .collect()
 }
 
-/// A flag's value that names one thing (a UPN, a thread ID): none has spaces or control
-/// characters, so one that does (an empty shell variable, two lines pasted) is refused before
-/// anything is sent rather than sent as a participant or a chat no one can find.
+/// A flag's value that names one thing (a UPN, a thread ID): none has spaces, control or
+/// invisible formatting characters, so one that does (an empty shell variable, two lines pasted,
+/// a right-to-left override copied along) is refused before anything is sent rather than sent
+/// as a participant or a chat no one can find.
 fn one_word(flag: &str, value: &str, what: &str) -> Result<String, Failure> {
     if value.is_empty() {
         return Err(Failure::Usage(format!("{flag} is empty: give {what}")));
     }
-    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || crate::user::invisible(c))
+    {
         return Err(Failure::Usage(format!(
-            "{flag} {value:?} has spaces or control characters, which {what} does not have"
+            "{flag} {value:?} has spaces, control or invisible formatting characters, which {what} does not have"
         )));
     }
     Ok(value.to_owned())
