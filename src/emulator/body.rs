@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use axum::{
     body::{Body, BodyDataStream},
-    http::{header, HeaderMap},
+    http::{header, HeaderMap, StatusCode},
 };
+
+use super::graph_error::GraphFailure;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
@@ -34,7 +36,33 @@ pub(super) enum BodyError {
     TooLarge,
     /// The client went away mid-body.
     Incomplete,
+    /// The body did not come whole within [`BODY_TIME`].
+    TooSlow,
 }
+
+impl BodyError {
+    /// Graph's answer to a request whose body was not read.
+    pub(super) fn failure(&self) -> GraphFailure {
+        match self {
+            BodyError::TooLarge => GraphFailure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                format!("The request body is larger than {MAX_REQUEST_BYTES} bytes."),
+            ),
+            BodyError::Incomplete => GraphFailure::bad_request("The request body is incomplete."),
+            BodyError::TooSlow => GraphFailure::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                format!("The request body did not arrive within {BODY_TIME:?}."),
+            ),
+        }
+    }
+}
+
+/// How long a request's body may take to arrive: a client that sends its headers and then
+/// trickles the body (or nothing) would otherwise hold one of the emulator's connections for
+/// good.
+pub const BODY_TIME: Duration = Duration::from_secs(30);
 
 /// How much of a refused body is still read, and dropped, before the refusal is sent; for how
 /// long; and how long a pause in it ends the wait. A client is usually still sending when a
@@ -61,16 +89,21 @@ pub(super) async fn read_capped(
         drain(&mut stream).await;
         return Err(BodyError::TooLarge);
     }
-    let mut out = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| BodyError::Incomplete)?;
-        if out.len() + chunk.len() > limit {
-            drain(&mut stream).await;
-            return Err(BodyError::TooLarge);
+    let read = async {
+        let mut out = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| BodyError::Incomplete)?;
+            if out.len() + chunk.len() > limit {
+                drain(&mut stream).await;
+                return Err(BodyError::TooLarge);
+            }
+            out.extend_from_slice(&chunk);
         }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out.freeze())
+        Ok(out.freeze())
+    };
+    tokio::time::timeout(BODY_TIME, read)
+        .await
+        .unwrap_or(Err(BodyError::TooSlow))
 }
 
 /// Reads and drops the rest of a refused body, within [`DRAIN_BYTES`] and [`DRAIN_TIME`], and
@@ -95,4 +128,34 @@ pub(super) fn content_type_is(headers: &HeaderMap, media: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(media))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body whose first bytes come and whose rest never does.
+    fn stalled() -> Body {
+        let first =
+            futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from("{\"ex")) });
+        Body::from_stream(first.chain(futures_util::stream::pending()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_stops_coming_is_given_up_on() {
+        let started = tokio::time::Instant::now();
+        let read = read_capped(&HeaderMap::new(), stalled(), MAX_REQUEST_BYTES).await;
+        assert_eq!(read, Err(BodyError::TooSlow));
+        assert_eq!(started.elapsed(), BODY_TIME);
+        assert_eq!(
+            BodyError::TooSlow.failure().status,
+            StatusCode::REQUEST_TIMEOUT
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_comes_whole_is_read() {
+        let read = read_capped(&HeaderMap::new(), Body::from("{}"), MAX_REQUEST_BYTES).await;
+        assert_eq!(read.unwrap(), Bytes::from("{}"));
+    }
 }

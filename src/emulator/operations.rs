@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::{
-    body::{self, BodyError, MAX_REQUEST_BYTES},
+    body::{self, MAX_REQUEST_BYTES},
     directory::UserRef,
     faults::Fault,
     graph_error::{GraphFailure, RequestIds, ENTITY_CONTENT_TYPE},
@@ -178,14 +178,7 @@ async fn act(
     }
     let bytes = body::read_capped(&parts.headers, request_body, MAX_REQUEST_BYTES)
         .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => GraphFailure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!("The request body is larger than {MAX_REQUEST_BYTES} bytes."),
-            ),
-            BodyError::Incomplete => GraphFailure::bad_request("The request body is incomplete."),
-        })?;
+        .map_err(|unread| unread.failure())?;
     let now = state.clock.now();
     let asked = request::parse(call.operation, call.version, &bytes, now)?;
     let language = parts

@@ -88,15 +88,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
 /// The answer to a request whose body was not read whole: the rest of it is still on the
 /// connection (or never came), so the connection closes and the answer says so.
 fn unreadable(unread: BodyError, ids: &RequestIds, state: &State) -> Response {
-    let failure = match unread {
-        BodyError::TooLarge => GraphFailure::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!("The request body is larger than {MAX_REQUEST_BYTES} bytes."),
-        ),
-        BodyError::Incomplete => GraphFailure::bad_request("The request body is incomplete."),
-    };
-    let mut response = failure.into_response(ids, state.clock.now());
+    let mut response = unread.failure().into_response(ids, state.clock.now());
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
