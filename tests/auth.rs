@@ -149,6 +149,15 @@ fn client(graph: &MockServer, provider: ClientCredentials) -> Client {
         .unwrap()
 }
 
+/// A client of `graph` with the test's own token `provider`, kept by the test to look into.
+fn using(graph: &MockServer, provider: Arc<dyn TokenProvider>) -> Client {
+    Client::builder()
+        .base_url(graph.uri())
+        .shared_token_provider(provider)
+        .build()
+        .unwrap()
+}
+
 fn request() -> types::CreateOrGetRequest {
     types::CreateOrGetRequest {
         external_id: "ext-1".into(),
@@ -448,11 +457,7 @@ impl TokenProvider for AtHand {
 async fn a_token_at_hand_is_used_without_the_async_path() {
     let graph = graph_answering(201).await;
     let provider = Arc::new(AtHand::default());
-    let c = Client::builder()
-        .base_url(graph.uri())
-        .shared_token_provider(provider.clone())
-        .build()
-        .unwrap();
+    let c = using(&graph, provider.clone());
     c.create_or_get(&user(), request()).await.unwrap();
     assert_eq!(*provider.awaited.lock().unwrap(), 0);
     let sent = requests(&graph).await;
@@ -525,11 +530,7 @@ async fn a_401_answered_with_the_same_secret_is_not_sent_again() {
         .mount(&graph)
         .await;
     let provider = Arc::new(Restamping::default());
-    let c = Client::builder()
-        .base_url(graph.uri())
-        .shared_token_provider(provider.clone())
-        .build()
-        .unwrap();
+    let c = using(&graph, provider.clone());
     let err = c.create_or_get(&user(), request()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
     assert_eq!(requests(&graph).await.len(), 1);
@@ -550,11 +551,7 @@ async fn a_providers_token_that_cannot_be_sent_is_its_failure_and_nothing_is_sen
     ] {
         let graph = graph_answering(201).await;
         let provider = Arc::new(Handing(token, Mutex::new(0)));
-        let c = Client::builder()
-            .base_url(graph.uri())
-            .shared_token_provider(provider.clone())
-            .build()
-            .unwrap();
+        let c = using(&graph, provider.clone());
         let err = c.create_or_get(&user(), request()).await.unwrap_err();
         assert!(
             matches!(&err, Error::Authentication(AuthError::Provider(m)) if m.contains(reason)),
@@ -1024,16 +1021,8 @@ async fn a_token_endpoint_that_is_briefly_down_is_waited_out_by_either_operation
 async fn a_401_whose_refresh_outlasts_the_timeout_keeps_graphs_error() {
     // Graph says why it refused tok-1; the fresh token takes longer than the request's
     // timeout. What the call reports is still Graph's error, not a body cut off by the wait.
-    let idp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(token_answer("tok-1", json!(3600)))
-        .up_to_n_times(1)
-        .mount(&idp)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(token_answer("tok-2", json!(3600)).set_delay(Duration::from_secs(5)))
-        .mount(&idp)
-        .await;
+    let idp =
+        token_then(token_answer("tok-2", json!(3600)).set_delay(Duration::from_secs(5))).await;
     let graph = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({

@@ -34,10 +34,11 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 ///   its result, success or failure: a failing token endpoint is asked once, not once per
 ///   waiting caller. A caller that comes after a failure asks again, except while a token
 ///   endpoint found busy or out of reach rests (a second, or as long as its `Retry-After`
-///   says, up to [`LONGEST_REST`]): until then, callers without a token get that failure without asking, so that
-///   calls arriving during an outage do not ask once each.
+///   says, up to [`LONGEST_REST`]): until then, callers without a token get that failure
+///   without asking, so that calls arriving during an outage do not ask once each.
 /// - If a refresh fails while the cached token has not yet expired, the cached token is used,
-///   and the next refresh is tried after [`RETRY_REFRESH_AFTER`].
+///   and the next refresh is tried after [`RETRY_REFRESH_AFTER`], or once the endpoint's rest
+///   is over if that is later.
 /// - A fetch that takes longer than its limit fails, so a hung provider cannot hold the
 ///   cache for good. The limit needs the runtime's timer (which reqwest needs too). Outside a
 ///   Tokio runtime the fetch runs in the caller instead.
@@ -64,6 +65,7 @@ impl std::fmt::Debug for TokenCache {
                     .field("refresh_at", &cached.and_then(|c| c.refresh_at))
                     .field("fetching", &state.flight.is_some())
                     .field("last_failure", &state.failure.as_ref().map(|(_, e)| e))
+                    .field("resting_for", &resting_for(&state))
             }
             Err(_) => out.field("state", &"(in use)"),
         };
@@ -96,11 +98,13 @@ struct State {
     flights: u64,
 }
 
-/// A fetch under way: which one, and since when.
+/// A fetch under way: which one, since when, and whether it runs under the cache's limit (as a
+/// task; outside a runtime it runs in its caller, with no timer to end it).
 #[derive(Debug, Clone, Copy)]
 struct Flight {
     id: u64,
     since: Instant,
+    limited: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +172,8 @@ impl TokenCache {
         let shared = &*self.shared;
         // The generation this caller waits to see change.
         let mut waiting_on = None;
+        // The generation when this caller started a fetch of its own.
+        let mut launched = None;
         loop {
             // Made before the state is read, so a landing in between still wakes it: a
             // `Notified` hears every `notify_waiters` from its creation on, polled or not.
@@ -189,6 +195,10 @@ impl TokenCache {
                         // Fetched, then rejected since: fetch again.
                         (None, None) => {}
                     }
+                } else if launched == Some(state.generation) && state.flight.is_none() {
+                    // This caller's own fetch ended without an outcome, and no other has begun:
+                    // its runtime is shutting down, and would drop another just the same.
+                    return Err(AuthError::Provider(ABANDONED.into()));
                 }
                 let valid = shared.unexpired(&state);
                 if valid.is_none() && state.flight.is_none() {
@@ -197,10 +207,13 @@ impl TokenCache {
                     }
                 }
                 // One fetch at a time (unless it is stuck past its limit), and none while a
-                // failed refresh is waited out.
-                let waiting_out = valid.is_some() && shared.backing_off(&state);
+                // failed refresh or the endpoint's rest is waited out.
+                let waiting_out = valid.is_some()
+                    && (shared.backing_off(&state) || resting_for(&state).is_some());
                 let stuck = state.flight.is_some_and(|flight| {
-                    flight.since.elapsed() > self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT)
+                    flight.limited
+                        && flight.since.elapsed()
+                            > self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT)
                 });
                 let launch = (state.flight.is_none() || stuck) && !waiting_out;
                 let flight = launch.then(|| {
@@ -209,7 +222,9 @@ impl TokenCache {
                     state.flight = Some(Flight {
                         id,
                         since: Instant::now(),
+                        limited: tokio::runtime::Handle::try_current().is_ok(),
                     });
+                    launched = Some(state.generation);
                     id
                 });
                 if valid.is_none() {
@@ -253,8 +268,13 @@ impl TokenCache {
         let fetch = std::panic::AssertUnwindSafe(fetch)
             .catch_unwind()
             .map(|outcome| {
-                outcome.unwrap_or_else(|_| {
-                    Err(AuthError::Provider("the token provider panicked".into()))
+                outcome.unwrap_or_else(|panic| {
+                    let why = (panic.downcast_ref::<&str>().copied())
+                        .or(panic.downcast_ref::<String>().map(String::as_str))
+                        .unwrap_or("no message");
+                    Err(AuthError::Provider(format!(
+                        "the token provider panicked: {why}"
+                    )))
                 })
             });
         let fetched = match limit {
@@ -308,7 +328,7 @@ impl Shared {
     /// Records a fetch's outcome and wakes everyone waiting for it. A token that cannot be
     /// sent in a header, or that is empty (once cleaned of blanks and a `Bearer` word), is a
     /// failure, not a token to hand out until it expires.
-    /// A flight that lands after another took its place (see `get`) still records what it
+    /// A flight that lands after another took its place (see `get`) still records a token it
     /// fetched, but leaves the newer flight under way.
     fn land(&self, id: u64, fetched: Result<AccessToken, AuthError>) {
         let fetched = fetched.and_then(|token| match token.bearer() {
@@ -318,8 +338,14 @@ impl Shared {
         let now = self.clock.now();
         let refresh_failed = {
             let mut state = self.state();
+            let current = state.flight.is_some_and(|flight| flight.id == id);
+            if !current && fetched.is_err() {
+                // A replaced flight's failure: the newer one is still under way, and its waiters
+                // wait for its outcome, not this one's.
+                return;
+            }
             state.generation += 1;
-            if state.flight.is_some_and(|flight| flight.id == id) {
+            if current {
                 state.flight = None;
             }
             match fetched {
@@ -361,8 +387,7 @@ impl Shared {
             }
             state.flight = None;
             if self.unexpired(&state).is_some() {
-                let reason = "the token refresh was abandoned (its runtime shut down)";
-                state.failure = Some((self.clock.now(), AuthError::Provider(reason.into())));
+                state.failure = Some((self.clock.now(), AuthError::Provider(ABANDONED.into())));
             }
         }
         self.landed.notify_waiters();
@@ -401,13 +426,22 @@ pub const LONGEST_REST: std::time::Duration = std::time::Duration::from_secs(300
 /// running runtime has failed by then.
 const STUCK_AFTER_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Why a fetch ended without an outcome.
+const ABANDONED: &str = "the token fetch was abandoned (its runtime shut down)";
+
+/// How long the token endpoint, found busy or out of reach, still rests.
+fn resting_for(state: &State) -> Option<std::time::Duration> {
+    let (until, _) = state.resting.as_ref()?;
+    until
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
+}
+
 /// The failure a token endpoint found busy or out of reach gave, while it rests; its
 /// `Retry-After`, if it said one, is what is left of it.
 fn resting(state: &State) -> Option<AuthError> {
-    let (until, error) = state.resting.as_ref()?;
-    let left = until
-        .checked_duration_since(Instant::now())
-        .filter(|left| !left.is_zero())?;
+    let left = resting_for(state)?;
+    let (_, error) = state.resting.as_ref()?;
     let mut error = error.clone();
     if let AuthError::TokenEndpoint {
         retry_after: Some(asked),
@@ -574,7 +608,10 @@ mod tests {
         let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
         // In the fetch itself (its task): the waiting caller gets a failure.
         let err = cache.get(|| async { explode() }).await.unwrap_err();
-        assert!(err.to_string().contains("panicked"), "{err}");
+        assert!(
+            err.to_string().contains("panicked: the provider's bug"),
+            "{err}"
+        );
         // In the closure that makes the fetch (the caller's own code): the caller panics.
         let caller = cache.clone();
         let panicked = tokio::spawn(async move {
@@ -788,7 +825,9 @@ mod tests {
         let cache = holding("old", clock.clone()).await;
         let set = |at| *clock.0.lock().unwrap() = at;
         set(start() + Duration::minutes(56));
-        assert_eq!(cache.get(fails).await.unwrap().secret().expose(), "old");
+        // A refusal: an endpoint out of reach would add a rest of its own, on the runtime's clock.
+        let refused = || std::future::ready(Err(busy(400, None)));
+        assert_eq!(cache.get(refused).await.unwrap().secret().expose(), "old");
         cache.settled().await;
         // Within RETRY_REFRESH_AFTER: the cached token, no new fetch.
         set(start() + Duration::minutes(56) + Duration::seconds(5));
@@ -797,6 +836,135 @@ mod tests {
         // wait is over, not stretched by the step. The refresh runs, and lands for the next
         // caller.
         set(start() + Duration::minutes(55) + Duration::seconds(30));
+        let renewing = cache.get(gives("new", start() + Duration::hours(2)));
+        assert_eq!(renewing.await.unwrap().secret().expose(), "old");
+        cache.settled().await;
+        assert_eq!(cache.get(never).await.unwrap().secret().expose(), "new");
+    }
+
+    /// Runs `future` on this thread, outside any runtime.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn a_caller_whose_runtime_is_gone_gets_an_error_not_a_loop() {
+        // Inside a runtime that has shut down, every fetch started is dropped at once: the
+        // caller must be told, not start another for ever.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let gone = runtime.handle().clone();
+        runtime.shutdown_background();
+        let cache = TokenCache::new(Arc::new(FixedClock(start())));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let counted = {
+            let fetches = fetches.clone();
+            move || {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(Ok(token("t", start() + Duration::hours(1))))
+            }
+        };
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _inside = gone.enter();
+            let _ = done.send(block_on(cache.get(counted)));
+        });
+        // A hang detector, not a speed limit.
+        let got = result
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("an answer, not a loop");
+        assert!(got.unwrap_err().to_string().contains("abandoned"));
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_replaced_flights_failure_is_not_the_newer_ones_outcome() {
+        let cache = TokenCache::new(Arc::new(FixedClock(start())));
+        let shared = &cache.shared;
+        let newer = Flight {
+            id: 2,
+            since: Instant::now(),
+            limited: true,
+        };
+        shared.state().flight = Some(newer);
+        shared.land(1, Err(busy(503, None)));
+        {
+            let state = shared.state();
+            assert_eq!(state.generation, 0, "waiters not woken");
+            assert!(state.failure.is_none() && state.resting.is_none());
+            assert_eq!(state.flight.map(|f| f.id), Some(2));
+        }
+        // A token is a token, whichever flight brought it.
+        shared.land(1, Ok(token("late", start() + Duration::hours(1))));
+        assert_eq!(cache.fresh().unwrap().secret().expose(), "late");
+        assert_eq!(shared.state().flight.map(|f| f.id), Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_fetch_running_in_a_caller_outside_a_runtime_is_not_taken_over() {
+        // No timer ends such a fetch, so its age says nothing about whether it is stuck.
+        let limit = std::time::Duration::from_millis(50);
+        let cache =
+            Arc::new(TokenCache::new(Arc::new(FixedClock(start()))).with_fetch_limit(limit));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let outside = {
+            let cache = cache.clone();
+            let released = Mutex::new(Some(released));
+            std::thread::spawn(move || {
+                block_on(cache.get(move || {
+                    let released = released.lock().unwrap().take().expect("one fetch");
+                    async move {
+                        released.await.unwrap();
+                        Ok(token("slow", start() + Duration::hours(1)))
+                    }
+                }))
+            })
+        };
+        tokio::time::sleep(limit + STUCK_AFTER_LIMIT + std::time::Duration::from_millis(100)).await;
+        let second = tokio::time::timeout(std::time::Duration::from_millis(100), cache.get(never));
+        assert!(second.await.is_err(), "waits for the slow fetch");
+        release.send(()).unwrap();
+        assert_eq!(outside.join().unwrap().unwrap().secret().expose(), "slow");
+        assert_eq!(cache.get(never).await.unwrap().secret().expose(), "slow");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_waits_out_the_rest_a_busy_endpoint_asked_for() {
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        let pass = |by: std::time::Duration| {
+            let mut now = clock.0.lock().unwrap();
+            *now += Duration::from_std(by).unwrap();
+        };
+        *clock.0.lock().unwrap() = start() + Duration::minutes(56);
+        let asked = std::time::Duration::from_secs(60);
+        let throttled = move || std::future::ready(Err(busy(429, Some(asked))));
+        assert_eq!(cache.get(throttled).await.unwrap().secret().expose(), "old");
+        cache.settled().await;
+        // Past RETRY_REFRESH_AFTER, within the minute asked for: no refresh yet.
+        let later = std::time::Duration::from_secs(11);
+        tokio::time::sleep(later).await;
+        pass(later);
+        assert_eq!(cache.get(never).await.unwrap().secret().expose(), "old");
+        let rest = asked - later;
+        tokio::time::sleep(rest).await;
+        pass(rest);
         let renewing = cache.get(gives("new", start() + Duration::hours(2)));
         assert_eq!(renewing.await.unwrap().secret().expose(), "old");
         cache.settled().await;

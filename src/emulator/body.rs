@@ -44,11 +44,9 @@ impl BodyError {
     /// Graph's answer to a request whose body was not read.
     pub(super) fn failure(&self) -> GraphFailure {
         match self {
-            BodyError::TooLarge => GraphFailure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!("The request body is larger than {MAX_REQUEST_BYTES} bytes."),
-            ),
+            BodyError::TooLarge => GraphFailure::too_large(format!(
+                "The request body is larger than {MAX_REQUEST_BYTES} bytes."
+            )),
             BodyError::Incomplete => GraphFailure::bad_request("The request body is incomplete."),
             BodyError::TooSlow => GraphFailure::new(
                 StatusCode::REQUEST_TIMEOUT,

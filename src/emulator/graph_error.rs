@@ -83,6 +83,15 @@ impl GraphFailure {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
+    /// 413: a request body past one of the emulator's bounds.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            message,
+        )
+    }
+
     /// The usual code and message for a status that carries no more specific reason.
     pub fn for_status(status: StatusCode) -> Self {
         let (code, message) = match status.as_u16() {

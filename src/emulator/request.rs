@@ -51,11 +51,9 @@ pub(super) fn parse(
         ))
     })?;
     if body::values(&value) > MAX_REQUEST_VALUES {
-        return Err(GraphFailure::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!("The request body has more than {MAX_REQUEST_VALUES} JSON values."),
-        ));
+        return Err(GraphFailure::too_large(format!(
+            "The request body has more than {MAX_REQUEST_VALUES} JSON values."
+        )));
     }
     let Value::Object(mut fields) = value else {
         return Err(GraphFailure::bad_request(
