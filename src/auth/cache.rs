@@ -936,6 +936,10 @@ mod tests {
                 }))
             })
         };
+        // Its age counts from when it began.
+        while cache.shared.state().flight.is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         tokio::time::sleep(limit + STUCK_AFTER_LIMIT + std::time::Duration::from_millis(100)).await;
         let second = tokio::time::timeout(std::time::Duration::from_millis(100), cache.get(never));
         assert!(second.await.is_err(), "waits for the slow fetch");
