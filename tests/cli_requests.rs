@@ -1058,10 +1058,49 @@ async fn a_closed_stdout_is_status_1_and_says_the_meeting_was_made() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("stdout is closed") && stderr.contains("the meeting is created"),
+        stderr.contains("stdout could not be written")
+            && stderr.contains("the meeting was created"),
         "a script must not take this for a failed create: {stderr}"
     );
     assert_eq!(emu.meeting_count(), 1);
+}
+
+#[tokio::test]
+async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .args([
+            "create-or-get",
+            "--external-id",
+            "full",
+            "--base-url",
+            &base,
+        ])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for name in ENVIRONMENT {
+        command.env_remove(name);
+    }
+    command.env("GRAPH_TOKEN", "delegated-token");
+    let child = command.spawn().unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the command finishes")
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("closed, or the disk full") && stderr.contains("the meeting was created"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

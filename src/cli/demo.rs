@@ -193,7 +193,7 @@ impl Demo {
         if terminal::stdout(&format!("{line}\n")) {
             Ok(())
         } else {
-            Err(Failure::Other("stdout is closed".into()))
+            Err(Failure::Other("stdout could not be written".into()))
         }
     }
 

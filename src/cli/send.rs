@@ -179,10 +179,14 @@ fn print(common: &CommonArgs, answer: &Answer<'_>) -> Result<(), Failure> {
     if terminal::stdout(&output::render(answer, common.output)) {
         Ok(())
     } else {
+        let meeting = match answer.outcome {
+            "existing" => "the meeting already existed",
+            _ => "the meeting was created",
+        };
         Err(Failure::Unprinted(format!(
-            "stdout is closed; the answer was not printed (the meeting is {}; client-request-id: \
-             {})",
-            answer.outcome, answer.client_request_id
+            "stdout could not be written (closed, or the disk full); the answer was not printed \
+             ({meeting}; client-request-id: {})",
+            answer.client_request_id
         )))
     }
 }

@@ -14,7 +14,7 @@ pub(super) async fn run(args: EmulatorArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Other(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
     let root = emu.base_url();
     if !terminal::stdout(&format!("listening on {root}\n")) {
-        return Err(Failure::Other("stdout is closed".into()));
+        return Err(Failure::Other("stdout could not be written".into()));
     }
     // The client-credentials line unsets GRAPH_TOKEN: it wins when both are set, and README's
     // steps export it in the shell this is likely pasted into.
