@@ -7,10 +7,10 @@ use axum::{
     body::{Body, BodyDataStream},
     http::{header, HeaderMap, StatusCode},
 };
-
-use super::graph_error::GraphFailure;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+
+use super::graph_error::GraphFailure;
 
 /// Largest Graph request body accepted; larger ones are answered 413.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
