@@ -44,16 +44,14 @@ impl Run {
     }
 }
 
-async fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+/// The command with `args` and `env` only (none of the caller's credentials), no input, its
+/// output captured.
+fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(BIN);
     command
         .args(args)
         .env("TZ", "UTC")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -61,16 +59,29 @@ async fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> R
         command.env_remove(name);
     }
     command.envs(env.iter().copied());
+    command
+}
+
+/// What `child` left when it ended (a hang detector, not a speed limit).
+async fn finished(child: tokio::process::Child) -> std::process::Output {
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the command finishes")
+        .unwrap()
+}
+
+async fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut command = command(args, env);
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
+    }
     let mut child = command.spawn().expect("the binary runs");
     if let Some(text) = stdin {
         let mut pipe = child.stdin.take().unwrap();
         pipe.write_all(text.as_bytes()).await.unwrap();
         drop(pipe);
     }
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("the command finishes")
-        .unwrap();
+    let output = finished(child).await;
     Run {
         code: output.status.code().expect("exited, not killed"),
         stdout: String::from_utf8(output.stdout).unwrap(),
@@ -1037,24 +1048,13 @@ async fn help_and_version() {
 async fn a_closed_stdout_is_status_1_and_says_the_meeting_was_made() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();
-    let mut command = tokio::process::Command::new(BIN);
-    command
-        .args(["create", "--subject", "unprinted", "--base-url", &base])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for name in ENVIRONMENT {
-        command.env_remove(name);
-    }
-    command.env("GRAPH_TOKEN", "delegated-token");
-    let mut child = command.spawn().unwrap();
+    let args = ["create", "--subject", "unprinted", "--base-url", &base];
+    let mut child = command(&args, &[("GRAPH_TOKEN", "delegated-token")])
+        .spawn()
+        .unwrap();
     // The reader goes away long before the command has its answer to print.
     drop(child.stdout.take());
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("the command finishes")
-        .unwrap();
+    let output = finished(child).await;
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -1073,28 +1073,18 @@ async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let mut command = tokio::process::Command::new(BIN);
-    command
-        .args([
-            "create-or-get",
-            "--external-id",
-            "full",
-            "--base-url",
-            &base,
-        ])
-        .stdin(Stdio::null())
+    let args = [
+        "create-or-get",
+        "--external-id",
+        "full",
+        "--base-url",
+        &base,
+    ];
+    let child = command(&args, &[("GRAPH_TOKEN", "delegated-token")])
         .stdout(full)
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for name in ENVIRONMENT {
-        command.env_remove(name);
-    }
-    command.env("GRAPH_TOKEN", "delegated-token");
-    let child = command.spawn().unwrap();
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("the command finishes")
+        .spawn()
         .unwrap();
+    let output = finished(child).await;
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
