@@ -40,8 +40,8 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 ///   and the next refresh is tried after [`RETRY_REFRESH_AFTER`], or once the endpoint's rest
 ///   is over if that is later.
 /// - A fetch that takes longer than its limit fails, so a hung provider cannot hold the
-///   cache for good. The limit needs the runtime's timer (which reqwest needs too). Outside a
-///   Tokio runtime the fetch runs in the caller instead.
+///   cache for good. The limit, and a caller's wait for a fetch, need the runtime's timer
+///   (which reqwest needs too). Outside a Tokio runtime the fetch runs in the caller instead.
 /// - A fetch lives on the runtime it started on: a runtime made for one call and dropped after
 ///   it abandons a refresh still under way, which counts as a failed refresh. The token at hand
 ///   serves until it expires, and the caller that then finds none fetches and waits. Callers
@@ -180,7 +180,7 @@ impl TokenCache {
             let landed = shared.landed.notified();
             // Decided under the state's lock, acted on after it is released: whether to fetch,
             // and the token to use meanwhile, if one is still valid.
-            let (launch, valid) = {
+            let (launch, valid, stuck_at) = {
                 let mut state = shared.state();
                 if let Some(token) = shared.fresh_in(&state) {
                     return Ok(token);
@@ -210,11 +210,9 @@ impl TokenCache {
                 // failed refresh or the endpoint's rest is waited out.
                 let waiting_out = valid.is_some()
                     && (shared.backing_off(&state) || resting_for(&state).is_some());
-                let stuck = state.flight.is_some_and(|flight| {
-                    flight.limited
-                        && flight.since.elapsed()
-                            > self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT)
-                });
+                let stuck = self
+                    .stuck_at(state.flight)
+                    .is_some_and(|at| Instant::now() >= at);
                 let launch = (state.flight.is_none() || stuck) && !waiting_out;
                 let flight = launch.then(|| {
                     state.flights += 1;
@@ -230,7 +228,7 @@ impl TokenCache {
                 if valid.is_none() {
                     waiting_on = Some(state.generation);
                 }
-                (flight, valid)
+                (flight, valid, self.stuck_at(state.flight))
             };
             if let Some(id) = launch {
                 // Owned before the caller's closure runs, so that even its panic ends the flight.
@@ -241,8 +239,23 @@ impl TokenCache {
                 // Due for a refresh but still good: nobody waits for the refresh.
                 return Ok(token);
             }
-            landed.await;
+            // Not past the moment the fetch counts as stuck: a fetch on a runtime nobody drives
+            // never lands, and this caller then takes its place.
+            match stuck_at {
+                Some(at) => drop(tokio::time::timeout_at(at, landed).await),
+                None => landed.await,
+            }
         }
+    }
+
+    /// When `flight` counts as stuck, if it can: only a fetch run as a task has a limit, and
+    /// only inside a runtime is there a timer to wait for that moment with.
+    fn stuck_at(&self, flight: Option<Flight>) -> Option<Instant> {
+        let flight = flight.filter(|flight| flight.limited)?;
+        tokio::runtime::Handle::try_current().ok()?;
+        flight
+            .since
+            .checked_add(self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT))
     }
 
     /// Runs `fetch` for everyone: as a task of its own, or, outside a runtime, here.
@@ -265,26 +278,29 @@ impl TokenCache {
     where
         Fut: Future<Output = Result<AccessToken, AuthError>>,
     {
-        let fetch = std::panic::AssertUnwindSafe(fetch)
-            .catch_unwind()
-            .map(|outcome| {
-                outcome.unwrap_or_else(|panic| {
-                    let why = (panic.downcast_ref::<&str>().copied())
-                        .or(panic.downcast_ref::<String>().map(String::as_str))
-                        .unwrap_or("no message");
-                    Err(AuthError::Provider(format!(
-                        "the token provider panicked: {why}"
-                    )))
-                })
-            });
-        let fetched = match limit {
-            Some(limit) => tokio::time::timeout(limit, fetch)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(AuthError::Transport(format!("no token within {limit:?}")))
-                }),
-            None => fetch.await,
+        let timed = async {
+            match limit {
+                Some(limit) => tokio::time::timeout(limit, fetch)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(AuthError::Transport(format!("no token within {limit:?}")))
+                    }),
+                None => fetch.await,
+            }
         };
+        // The timer's panic too (a runtime without one): the fetch failed, for a reason to
+        // report, and its runtime has not gone.
+        let fetched = std::panic::AssertUnwindSafe(timed)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let why = (panic.downcast_ref::<&str>().copied())
+                    .or(panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("no message");
+                Err(AuthError::Provider(format!(
+                    "the token fetch panicked: {why}"
+                )))
+            });
         landing.land(fetched);
     }
 
@@ -329,7 +345,8 @@ impl Shared {
     /// sent in a header, or that is empty (once cleaned of blanks and a `Bearer` word), is a
     /// failure, not a token to hand out until it expires.
     /// A flight that lands after another took its place (see `get`) still records a token it
-    /// fetched, but leaves the newer flight under way.
+    /// fetched, if it is valid and outlasts the one at hand, but leaves the newer flight under
+    /// way.
     fn land(&self, id: u64, fetched: Result<AccessToken, AuthError>) {
         let fetched = fetched.and_then(|token| match token.bearer() {
             Ok(_) => Ok(token),
@@ -339,9 +356,17 @@ impl Shared {
         let refresh_failed = {
             let mut state = self.state();
             let current = state.flight.is_some_and(|flight| flight.id == id);
-            if !current && fetched.is_err() {
-                // A replaced flight's failure: the newer one is still under way, and its waiters
-                // wait for its outcome, not this one's.
+            // A replaced flight's failure, or a token no better than the one at hand: the newer
+            // flight is still under way, and its waiters wait for its outcome, not this one's.
+            let better = |token: &AccessToken| {
+                let until = |t: &AccessToken| t.expires_at().unwrap_or(DateTime::<Utc>::MAX_UTC);
+                until(token) > now
+                    && state
+                        .token
+                        .as_ref()
+                        .is_none_or(|c| until(token) > until(&c.token))
+            };
+            if !current && !fetched.as_ref().is_ok_and(better) {
                 return;
             }
             state.generation += 1;
@@ -775,26 +800,71 @@ mod tests {
 
     #[tokio::test]
     async fn a_fetch_past_its_limit_on_a_runtime_nobody_drives_is_taken_over() {
+        // The caller comes while the fetch is young (most likely: it is 100 ms from counting
+        // as stuck) and waits; once it counts as stuck, the caller, still waiting, takes over.
         let limit = std::time::Duration::from_millis(100);
         let cache = TokenCache::new(Arc::new(FixedClock(start()))).with_fetch_limit(limit);
         let cache = Arc::new(cache);
         let kept = fetch_left_on_another_runtime(&cache);
-        let before = tokio::time::timeout(
-            std::time::Duration::from_millis(20),
-            cache.get(gives("early", start() + Duration::hours(1))),
-        );
-        assert!(
-            before.await.is_err(),
-            "within its limit, the fetch is waited for"
-        );
-        tokio::time::sleep(limit + STUCK_AFTER_LIMIT).await;
-        let after = cache.get(gives("own", start() + Duration::hours(1)));
-        let after = tokio::time::timeout(std::time::Duration::from_secs(30), after);
+        let waiter = cache.get(gives("own", start() + Duration::hours(1)));
+        // A hang detector, not a speed limit.
+        let waiter = tokio::time::timeout(std::time::Duration::from_secs(30), waiter);
         assert_eq!(
-            after.await.expect("taken over").unwrap().secret().expose(),
+            waiter.await.expect("taken over").unwrap().secret().expose(),
             "own"
         );
         kept.shutdown_background();
+    }
+
+    #[test]
+    fn a_refresh_in_a_runtime_without_a_timer_fails_and_says_why() {
+        // Not "abandoned": the runtime is alive, it only has no timer for the fetch's limit.
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(holding("old", clock.clone()));
+        *clock.0.lock().unwrap() = start() + Duration::minutes(57);
+        let timerless = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        timerless.block_on(async {
+            let old = cache.get(gives("new", start() + Duration::hours(2))).await;
+            assert_eq!(old.unwrap().secret().expose(), "old");
+            // The refresh runs as a task once this caller yields.
+            while cache.shared.state().flight.is_some() {
+                tokio::task::yield_now().await;
+            }
+        });
+        let state = cache.shared.state();
+        let (_, failure) = state.failure.as_ref().expect("the refresh failed");
+        assert!(
+            failure.to_string().contains("timers are disabled"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn a_replaced_flights_late_token_is_kept_only_if_it_is_better() {
+        let clock = Arc::new(Moving(Mutex::new(start() + Duration::minutes(90))));
+        let cache = TokenCache::new(clock);
+        let shared = &cache.shared;
+        shared.state().flight = Some(Flight {
+            id: 2,
+            since: Instant::now(),
+            limited: true,
+        });
+        shared.land(2, Ok(token("newer", start() + Duration::hours(2))));
+        for (name, expires) in [
+            ("expired", start() + Duration::hours(1)),
+            ("shorter", start() + Duration::minutes(100)),
+        ] {
+            shared.land(1, Ok(token(name, expires)));
+            assert_eq!(cache.fresh().unwrap().secret().expose(), "newer", "{name}");
+        }
+        shared.land(1, Ok(token("longer", start() + Duration::hours(3))));
+        assert_eq!(cache.fresh().unwrap().secret().expose(), "longer");
     }
 
     #[tokio::test]
