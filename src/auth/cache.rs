@@ -241,18 +241,17 @@ impl TokenCache {
             }
             // Not past the moment the fetch counts as stuck: a fetch on a runtime nobody drives
             // never lands, and this caller then takes its place.
-            match stuck_at {
+            // Only inside a runtime is there a timer to wait for that moment with.
+            match stuck_at.filter(|_| tokio::runtime::Handle::try_current().is_ok()) {
                 Some(at) => drop(tokio::time::timeout_at(at, landed).await),
                 None => landed.await,
             }
         }
     }
 
-    /// When `flight` counts as stuck, if it can: only a fetch run as a task has a limit, and
-    /// only inside a runtime is there a timer to wait for that moment with.
+    /// When `flight` counts as stuck, if it can: only a fetch run as a task has a limit.
     fn stuck_at(&self, flight: Option<Flight>) -> Option<Instant> {
         let flight = flight.filter(|flight| flight.limited)?;
-        tokio::runtime::Handle::try_current().ok()?;
         flight
             .since
             .checked_add(self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT))
