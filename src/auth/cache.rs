@@ -239,9 +239,9 @@ impl TokenCache {
                 // Due for a refresh but still good: nobody waits for the refresh.
                 return Ok(token);
             }
-            // Not past the moment the fetch counts as stuck: a fetch on a runtime nobody drives
-            // never lands, and this caller then takes its place.
-            // Only inside a runtime is there a timer to wait for that moment with.
+            // Not past the moment the fetch counts as stuck (when inside a runtime, which has
+            // the timer for it): a fetch on a runtime nobody drives never lands, and this caller
+            // then takes its place.
             match stuck_at.filter(|_| tokio::runtime::Handle::try_current().is_ok()) {
                 Some(at) => drop(tokio::time::timeout_at(at, landed).await),
                 None => landed.await,
