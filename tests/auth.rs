@@ -53,38 +53,39 @@ fn token_answer(token: &str, expires_in: serde_json::Value) -> ResponseTemplate 
     )
 }
 
-async fn token_endpoint(tokens: &[&str]) -> MockServer {
+/// A token endpoint that gives each of `turns` its number of times, in order, then `then` to
+/// every request after.
+async fn answering_in_turn(
+    turns: Vec<(ResponseTemplate, u64)>,
+    then: ResponseTemplate,
+) -> MockServer {
     let server = MockServer::start().await;
-    let (last, first) = tokens.split_last().unwrap();
-    for t in first {
+    for (answer, times) in turns {
         Mock::given(method("POST"))
             .and(path(TOKEN_PATH))
-            .respond_with(token_answer(t, json!(3600)))
-            .up_to_n_times(1)
+            .respond_with(answer)
+            .up_to_n_times(times)
             .mount(&server)
             .await;
     }
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
-        .respond_with(token_answer(last, json!(3600)))
+        .respond_with(then)
         .mount(&server)
         .await;
     server
 }
 
+/// A token endpoint that issues `tokens` (an hour each) in turn, the last one for ever.
+async fn token_endpoint(tokens: &[&str]) -> MockServer {
+    let (last, first) = tokens.split_last().unwrap();
+    let turns = first.iter().map(|t| (token_answer(t, json!(3600)), 1));
+    answering_in_turn(turns.collect(), token_answer(last, json!(3600))).await
+}
+
 /// A token endpoint that issues `tok-1` (an hour) once, then answers every request with `later`.
 async fn token_then(later: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(token_answer("tok-1", json!(3600)))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(later)
-        .mount(&server)
-        .await;
-    server
+    answering_in_turn(vec![(token_answer("tok-1", json!(3600)), 1)], later).await
 }
 
 /// An identity platform that issues `tok-1`, then answers every request 500.
@@ -958,19 +959,9 @@ async fn a_token_endpoint_that_is_briefly_down_is_waited_out_by_either_operation
     // Nothing reaches Graph without a token, so another try is safe for create too; it is
     // not a request sent, and a refusal (400) is not tried again.
     for create in [false, true] {
-        let idp = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(
-                ResponseTemplate::new(503)
-                    .set_body_json(json!({"error": "temporarily_unavailable"})),
-            )
-            .up_to_n_times(2)
-            .mount(&idp)
-            .await;
-        Mock::given(method("POST"))
-            .respond_with(token_answer("tok-late", json!(3600)))
-            .mount(&idp)
-            .await;
+        let down =
+            ResponseTemplate::new(503).set_body_json(json!({"error": "temporarily_unavailable"}));
+        let idp = answering_in_turn(vec![(down, 2)], token_answer("tok-late", json!(3600))).await;
         let graph = graph_answering(201).await;
         let client = retrying(&graph, &idp);
         let attempts = match create {
@@ -1057,25 +1048,11 @@ async fn a_401_whose_refresh_outlasts_the_timeout_keeps_graphs_error() {
 async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
     // tok-1, then a busy endpoint asking for 1 s, then tok-2: Graph's 401 to tok-1 said it
     // did not act, so the call waits as asked and tries again with tok-2.
-    let idp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(token_answer("tok-1", json!(3600)))
-        .up_to_n_times(1)
-        .mount(&idp)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "1")
-                .set_body_json(json!({"error": "temporarily_unavailable"})),
-        )
-        .up_to_n_times(1)
-        .mount(&idp)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(token_answer("tok-2", json!(3600)))
-        .mount(&idp)
-        .await;
+    let busy = ResponseTemplate::new(429)
+        .insert_header("retry-after", "1")
+        .set_body_json(json!({"error": "temporarily_unavailable"}));
+    let turns = vec![(token_answer("tok-1", json!(3600)), 1), (busy, 1)];
+    let idp = answering_in_turn(turns, token_answer("tok-2", json!(3600))).await;
     let graph = MockServer::start().await;
     Mock::given(method("POST"))
         .and(header("authorization", "Bearer tok-1"))

@@ -110,10 +110,10 @@ impl Record {
     }
 
     /// `text` with the token the latest attempt sent blanked.
-    fn redacted_text(&self, text: String) -> String {
+    fn redacted_text(&self, text: &str) -> String {
         match &self.sent {
-            Some(secret) => secret.redact(&text).into_owned(),
-            None => text,
+            Some(secret) => secret.redact(text).into_owned(),
+            None => text.to_owned(),
         }
     }
 
@@ -132,10 +132,7 @@ impl Record {
     /// it in the `request-id` as well.
     fn text(&self, value: Option<&HeaderValue>) -> Option<String> {
         let text = value.and_then(|v| v.to_str().ok())?;
-        Some(match &self.sent {
-            Some(secret) => secret.redact(text).into_owned(),
-            None => text.to_owned(),
-        })
+        Some(self.redacted_text(text))
     }
 }
 
@@ -637,7 +634,7 @@ impl Call {
         let body = std::mem::take(&mut record.body);
         let error = Error::Decode {
             status: status.as_u16(),
-            reason: record.redacted_text(reason),
+            reason: record.redacted_text(&reason),
             body: AnswerBody::new(record.redacted(body)),
             request_id: record.text(record.request_id.as_ref()),
             attempts: record.attempts,
@@ -719,7 +716,7 @@ impl Call {
                 if status.is_success() {
                     let error = Error::Decode {
                         status: status.as_u16(),
-                        reason: record.redacted_text(transport::printable(&error.to_string())),
+                        reason: record.redacted_text(&transport::printable(&error.to_string())),
                         body: AnswerBody::new(record.redacted(bytes)),
                         request_id: record.text(record.request_id.as_ref()),
                         attempts,

@@ -113,6 +113,12 @@ pub(super) struct State {
 #[derive(Default)]
 struct ReceivedLog(Mutex<VecDeque<Received>>);
 
+impl ReceivedLog {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Received>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl std::fmt::Debug for ReceivedLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kept = self.0.lock().map(|l| l.len()).unwrap_or_default();
@@ -139,7 +145,7 @@ impl State {
     /// Counts a request to a meeting operation, and keeps what it was.
     pub fn receive(&self, parts: &Parts) {
         self.graph_requests.fetch_add(1, Ordering::Relaxed);
-        let mut received = self.received.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut received = self.received.lock();
         if received.len() == MAX_RECEIVED {
             received.pop_front();
         }
@@ -148,8 +154,7 @@ impl State {
 
     /// The requests kept, oldest first.
     pub fn received(&self) -> Vec<Received> {
-        let received = self.received.0.lock().unwrap_or_else(|p| p.into_inner());
-        received.iter().cloned().collect()
+        self.received.lock().iter().cloned().collect()
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
