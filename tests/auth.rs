@@ -76,6 +76,23 @@ async fn answering_in_turn(
     server
 }
 
+/// A Graph stand-in that answers a request carrying `tok-1` with `refusal` (a 401) and makes
+/// the meeting for one carrying `tok-2`.
+async fn refusing_tok1(refusal: ResponseTemplate) -> MockServer {
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(refusal)
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "m"})))
+        .mount(&graph)
+        .await;
+    graph
+}
+
 /// A token endpoint that issues `tokens` (an hour each) in turn, the last one for ever.
 async fn token_endpoint(tokens: &[&str]) -> MockServer {
     let (last, first) = tokens.split_last().unwrap();
@@ -678,19 +695,10 @@ async fn a_failed_refresh_falls_back_to_the_cached_token_until_it_expires() {
 #[tokio::test]
 async fn a_401_fetches_a_new_token_and_retries_once() {
     let idp = token_endpoint(&["tok-1", "tok-2"]).await;
-    let graph = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(header("authorization", "Bearer tok-1"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            json!({"error": {"code": "InvalidAuthenticationToken", "message": "expired"}}),
-        ))
-        .mount(&graph)
-        .await;
-    Mock::given(method("POST"))
-        .and(header("authorization", "Bearer tok-2"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "m"})))
-        .mount(&graph)
-        .await;
+    let graph = refusing_tok1(ResponseTemplate::new(401).set_body_json(
+        json!({"error": {"code": "InvalidAuthenticationToken", "message": "expired"}}),
+    ))
+    .await;
     // create is not idempotent, but a 401 means the service did not act.
     let answer = client(&graph, credentials(&idp, TestClock::new()))
         .create(&user(), types::OnlineMeeting::default())
@@ -1053,17 +1061,7 @@ async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
         .set_body_json(json!({"error": "temporarily_unavailable"}));
     let turns = vec![(token_answer("tok-1", json!(3600)), 1), (busy, 1)];
     let idp = answering_in_turn(turns, token_answer("tok-2", json!(3600))).await;
-    let graph = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(header("authorization", "Bearer tok-1"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&graph)
-        .await;
-    Mock::given(method("POST"))
-        .and(header("authorization", "Bearer tok-2"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "m"})))
-        .mount(&graph)
-        .await;
+    let graph = refusing_tok1(ResponseTemplate::new(401)).await;
     let client = retrying(&graph, &idp);
     let started = std::time::Instant::now();
     let made = client
