@@ -227,7 +227,8 @@ async fn body_from_a_file_or_stdin_with_flags_overriding() {
     let dir = std::env::temp_dir().join(format!("graph-meetings-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("body.json");
-    std::fs::write(&file, body.to_string()).unwrap();
+    // With a byte-order mark, as Windows editors write: taken as the UTF-8 it announces.
+    std::fs::write(&file, format!("\u{FEFF}{body}")).unwrap();
     let base = emu.base_url();
     let token = [("GRAPH_TOKEN", "t")];
 
@@ -558,6 +559,11 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
     )
     .unwrap();
     let missing = dir.join("missing.json");
+    // Which externalId would be sent is not for the command to guess.
+    let repeated = dir.join("repeated.json");
+    std::fs::write(&repeated, r#"{"externalId": "a", "externalId": "b"}"#).unwrap();
+    let utf16 = dir.join("utf16.json");
+    std::fs::write(&utf16, b"\xFF\xFE{\0}\0").unwrap();
 
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -659,6 +665,11 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
             vec!["create", "--body", missing.to_str().unwrap()],
             "cannot read",
         ),
+        (
+            vec!["create-or-get", "--body", repeated.to_str().unwrap()],
+            "the key \"externalId\" appears twice in one object at line 1 column",
+        ),
+        (vec!["create", "--body", utf16.to_str().unwrap()], "UTF-16"),
         (vec!["create", "--no-such-flag"], "unexpected argument"),
         (vec!["launch-rockets"], "unrecognized subcommand"),
         (vec![], "Usage"),

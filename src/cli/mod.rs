@@ -8,6 +8,7 @@ mod credentials;
 mod demo;
 mod duration;
 mod failure;
+mod json;
 mod logging;
 mod output;
 mod request;

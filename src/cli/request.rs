@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::{
     args::{CreateArgs, CreateOrGetArgs, MeetingArgs},
     failure::Failure,
+    json::{self, BodyText},
 };
 use crate::types;
 
@@ -162,13 +163,19 @@ fn read_body(path: Option<&Path>) -> Result<Map<String, Value>, Failure> {
             "--body {name} is larger than 1 MiB"
         )));
     }
-    match serde_json::from_slice(&text) {
+    match json::parse(&text) {
         Ok(Value::Object(fields)) => Ok(fields),
         Ok(_) => Err(Failure::Usage(format!(
             "--body {name} must hold a JSON object"
         ))),
-        Err(e) => Err(Failure::Usage(format!(
+        Err(BodyText::Invalid(e)) => Err(Failure::Usage(format!(
             "--body {name} is not valid JSON: {e}"
+        ))),
+        Err(BodyText::RepeatedKey(e)) => Err(Failure::Usage(format!(
+            "--body {name} names a key twice, and which one was meant cannot be told: {e}"
+        ))),
+        Err(BodyText::Utf16) => Err(Failure::Usage(format!(
+            "--body {name} is UTF-16 (as PowerShell's `>` writes); save it as UTF-8"
         ))),
     }
 }
