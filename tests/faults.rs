@@ -490,6 +490,37 @@ async fn client_errors_are_never_retried() {
     }
 }
 
+/// A whole-attempt timeout shorter than the connect timeout (`--timeout 5`, say), against a
+/// server whose TLS handshake never finishes: nothing was sent, so create is retried and ends
+/// as a connect failure, not as an unknown outcome "after the request was sent".
+#[tokio::test]
+async fn a_handshake_outlasting_a_short_timeout_is_a_connect_failure() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(Mutex::new(Vec::new()));
+    let held = connections.clone();
+    tokio::spawn(async move {
+        // Accepted and kept open, never answered: the client's ClientHello waits for ever.
+        while let Ok((stream, _)) = listener.accept().await {
+            held.lock().unwrap().push(stream);
+        }
+    });
+    let c = Client::builder()
+        .base_url(format!("https://127.0.0.1:{port}"))
+        .static_token("t")
+        .retry(quick())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Transport { attempts: 4, .. }),
+        "nothing was sent, so not ambiguous: {err:?}"
+    );
+    assert!(err.to_string().contains("could not connect"), "{err}");
+    assert_eq!(connections.lock().unwrap().len(), 4);
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_retried_for_both_operations() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

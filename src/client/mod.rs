@@ -148,7 +148,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Time to establish a connection (default 10 s).
+    /// Time to establish a connection, TLS included (default 10 s; at most 90% of
+    /// [`timeout`](Self::timeout), so that a connection still being made when the attempt's
+    /// time runs out fails as connecting: nothing was sent, and create can be retried).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.http.connect_timeout = timeout;
         self
