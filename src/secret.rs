@@ -40,18 +40,24 @@ impl Secret {
         }
     }
 
-    /// [`redact_bytes`](Self::redact_bytes), and then, for a JSON body, the secret written
-    /// with escapes too (`\/`, or `\u002B` for `+` as .NET writes it), which decoding would turn
-    /// back into the secret: such a body is read, its strings redacted, and written anew (its
-    /// keys may change order). A body nested deeper than serde_json reads is left at the first
-    /// step.
+    /// [`redact_bytes`](Self::redact_bytes), and then the secret written with JSON's escapes
+    /// too (`\/`, or `\u002B` for `+` as .NET writes it), which decoding would turn back into
+    /// the secret. A JSON body is read, its strings redacted, and written anew (its keys may
+    /// change order). A body that does not read as JSON (cut short, trailing bytes, nested past
+    /// serde_json's limit) is looked at with its escapes decoded as JSON would; when that
+    /// shows the secret, the decoded text with the secret blanked is what is kept.
     pub(crate) fn redact_body(&self, body: Bytes) -> Bytes {
         let body = self.redact_bytes(body);
         if !self.redactable() || !body.contains(&b'\\') {
             return body;
         }
         let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&body) else {
-            return body;
+            let decoded = Bytes::from(unescaped(&body));
+            let redacted = self.redact_bytes(decoded.clone());
+            return match redacted.len() == decoded.len() && redacted == decoded {
+                true => body,
+                false => redacted,
+            };
         };
         if !self.redact_value(&mut value) {
             return body;
@@ -121,6 +127,62 @@ impl Secret {
     }
 }
 
+/// `text` with JSON's escapes decoded wherever they stand, whether or not the text is JSON: a
+/// `\u` escape that is not one stays as it is, and a lone surrogate becomes U+FFFD. Linear in
+/// the text's length.
+fn unescaped(text: &[u8]) -> Vec<u8> {
+    let hex = |at: usize| {
+        let digits = text.get(at..at + 4)?;
+        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    while at < text.len() {
+        let byte = text[at];
+        if byte != b'\\' || at + 1 == text.len() {
+            out.push(byte);
+            at += 1;
+            continue;
+        }
+        let simple = match text[at + 1] {
+            b'/' => Some(b'/'),
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(decoded) = simple {
+            out.push(decoded);
+            at += 2;
+            continue;
+        }
+        let Some(unit) = (text[at + 1] == b'u').then(|| hex(at + 2)).flatten() else {
+            out.push(byte);
+            at += 1;
+            continue;
+        };
+        at += 6;
+        let low = (text.get(at..at + 2) == Some(b"\\u"))
+            .then(|| hex(at + 2))
+            .flatten()
+            .filter(|low| (0xDC00..0xE000).contains(low));
+        let scalar = match (unit, low) {
+            (0xD800..=0xDBFF, Some(low)) => {
+                at += 6;
+                0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+            }
+            _ => unit,
+        };
+        let c = char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER);
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+    out
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
@@ -181,6 +243,28 @@ mod tests {
         // Not JSON, or no escape in it: only the bytes as they are.
         let text = Bytes::from_static(b"Bearer EwB0A8l6+abc/def== \\");
         assert_eq!(&opaque.redact_body(text)[..], b"Bearer *** \\");
+        // A body that is not JSON (trailing bytes, cut short, nested past serde_json's
+        // limit) is looked at with its escapes decoded, and kept decoded when that shows the
+        // secret.
+        let message = r#"{"error":{"message":"got Bearer EwB0A8l6\u002Babc\/def=="}}"#;
+        let deep = format!("{}{message}", "[".repeat(200));
+        for body in [
+            format!("{message}x"),
+            message[..message.len() - 3].into(),
+            deep,
+        ] {
+            let redacted = opaque.redact_body(Bytes::from(body.clone()));
+            let text = String::from_utf8(redacted.to_vec()).unwrap();
+            assert!(text.contains("got Bearer ***"), "{body}: {text}");
+            assert!(!text.contains("EwB0"), "{body}: {text}");
+        }
+        // ... and left as received when it does not, escapes and all.
+        let other = Bytes::from_static(br#"{"a":"\u002B\/ \ud83d\ude00 \uZZZZ"} trailing"#);
+        assert_eq!(opaque.redact_body(other.clone()), other);
+        assert_eq!(
+            unescaped(br#"\u002B\/\"\\ \ud83d\ude00 \ud83d \uZZZZ \q\"#),
+            "+/\"\\ \u{1F600} \u{FFFD} \\uZZZZ \\q\\".as_bytes()
+        );
         // A secret of a few characters is not looked for: it would blank ordinary words.
         assert_eq!(Secret::new("t").redact("the text"), "the text");
         assert_eq!(Secret::new("").redact("text"), "text");
