@@ -40,14 +40,18 @@ impl std::fmt::Debug for HttpSettings {
 }
 
 /// A URL for messages: without its user and password, which a proxy URL may carry. Read as
-/// reqwest reads a proxy: without a scheme, as `http://…` (`user:pass@host` would otherwise
-/// parse as a URL of scheme `user`, its password in plain sight).
+/// reqwest reads a proxy: as it stands when that gives a host (`http:/u:p@h`, one slash, is
+/// `http://u:p@h` to a URL parser), else as `http://…` (`user:pass@host` would otherwise parse
+/// as a URL of scheme `user`, its password in plain sight).
 fn redacted(url: &str) -> String {
-    let url = match url.contains("://") {
-        true => url.to_owned(),
-        false => format!("http://{url}"),
+    let parsed = match Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => Ok(parsed),
+        Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
+            Url::parse(&format!("http://{url}"))
+        }
+        Err(e) => Err(e),
     };
-    match Url::parse(&url) {
+    match parsed {
         Ok(mut url) => {
             if !url.username().is_empty() || url.password().is_some() {
                 // Both fail only for URLs that cannot have credentials in the first place.
@@ -185,12 +189,25 @@ pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
     }
 }
 
-/// `url` with whatever stands before the last `@` of its authority replaced by `***`.
+/// `url`, which did not parse or parsed wrong, with whatever stands before its last `@` after
+/// the scheme replaced by `***`. That is after a scheme and any slashes or backslashes (a URL
+/// parser reads `https:/u:p@h` and `https:\\u:p@h` as `https://u:p@h`), or from the start when
+/// no scheme followed by one stands there (`user:pass@host`). Up to the last `@` anywhere, not
+/// only in what would be the authority: a password may hold `/`, `?` or `#`, which end one.
 fn without_userinfo(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
+    let scheme = url
+        .find(':')
+        .filter(|&i| {
+            url[..i].starts_with(|c: char| c.is_ascii_alphabetic())
+                && url[..i]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && url[i + 1..].starts_with(['/', '\\'])
+        })
+        .map_or(0, |i| i + 1);
+    let start = url.len() - url[scheme..].trim_start_matches(['/', '\\']).len();
     let rest = &url[start..];
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    match authority.rfind('@') {
+    match rest.rfind('@') {
         Some(at) => format!("{}***{}", &url[..start], &rest[at..]),
         None => url.to_owned(),
     }
@@ -352,6 +369,33 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("https://***@graph.test/x"), "{message}");
+        // Read as a URL parser reads them: one slash, or a backslash, or none after a scheme,
+        // and a password holding what would end an authority.
+        for url in [
+            "https:/user:p-w@graph.test:99999",
+            "https:\\user:p-w@graph.test:99999",
+            "user:p-w@graph.test:99999",
+            "https://user:p/w@graph.test:99999",
+            "https:user:p?w@graph.test:99999",
+        ] {
+            let Err(Error::Config(message)) = secure_root(url, "base URL") else {
+                panic!("{url} taken")
+            };
+            assert!(
+                !message.contains("p-w") && !message.contains("p/w") && !message.contains("p?w"),
+                "{message}"
+            );
+            assert!(message.contains("***@graph.test:99999"), "{message}");
+        }
+        // A proxy URL is read as reqwest reads it, one slash and all.
+        for url in [
+            "http:/user:p-w@127.0.0.1:3128",
+            "http:user:p-w@127.0.0.1:3128",
+            "user:p-w@127.0.0.1:3128",
+            "http://user:p-w@127.0.0.1:3128",
+        ] {
+            assert_eq!(redacted(url), "http://***@127.0.0.1:3128/", "{url}");
+        }
         // Without credentials, quoted as given.
         let Err(Error::Config(message)) = secure_root("https://graph.test:99999", "base URL")
         else {
