@@ -11,6 +11,17 @@ use chrono::{DateTime, Utc};
 
 use crate::{timestamp::Timestamp, transport::printable, types};
 
+/// What a transport failure's message adds when an answer came and its body was cut off.
+fn cut_off(status: Option<u16>, request_id: Option<&str>) -> String {
+    match (status, request_id) {
+        (None, _) => String::new(),
+        (Some(status), None) => format!(" (HTTP {status} came, its body cut off)"),
+        (Some(status), Some(id)) => {
+            format!(" (HTTP {status} came, its body cut off; request-id {id})")
+        }
+    }
+}
+
 /// Anything that can go wrong creating a meeting.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -57,8 +68,9 @@ pub enum Error {
 
     /// The request could not be completed at the transport level.
     #[error(
-        "transport failure after {attempts} attempt(s): {}",
-        crate::transport::explain(source)
+        "transport failure after {attempts} attempt(s): {}{}",
+        crate::transport::explain(source),
+        cut_off(*status, request_id.as_deref())
     )]
     Transport {
         /// The underlying failure.
@@ -68,6 +80,11 @@ pub enum Error {
         attempts: u32,
         /// The `client-request-id` the attempts carried.
         client_request_id: String,
+        /// The status of an answer whose body was cut off (createOrGet's 200 or 201 among
+        /// them: the meeting is there, and repeating createOrGet finds it).
+        status: Option<u16>,
+        /// That answer's `request-id`.
+        request_id: Option<String>,
     },
 
     /// The response body was larger than the configured cap; it was not buffered.
@@ -163,6 +180,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::ResponseTooLarge { status, .. } | Error::Decode { status, .. } => Some(*status),
+            Error::Transport { status, .. } => *status,
             _ => self.graph().map(|g| g.status),
         }
     }
@@ -171,9 +189,9 @@ impl Error {
     /// Graph's errors, and answers that could not be used.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::ResponseTooLarge { request_id, .. } | Error::Decode { request_id, .. } => {
-                request_id.as_deref()
-            }
+            Error::ResponseTooLarge { request_id, .. }
+            | Error::Decode { request_id, .. }
+            | Error::Transport { request_id, .. } => request_id.as_deref(),
             _ => self.graph().and_then(|g| g.request_id.as_deref()),
         }
     }

@@ -285,7 +285,9 @@ pub(crate) fn explain(e: &reqwest::Error) -> String {
 #[derive(Debug)]
 pub(crate) enum ReadError {
     TooLarge,
-    Transport(reqwest::Error),
+    /// The failure, and what had come of the body before it: after a 201 to create, the
+    /// meeting's `id` may be in it.
+    Transport(reqwest::Error, Bytes),
 }
 
 /// Reads a body, refusing it as soon as it passes `limit` bytes (and before reading when
@@ -299,13 +301,16 @@ pub(crate) async fn read_capped(
         return Err(ReadError::TooLarge);
     }
     // A body that arrives in one chunk (the usual case) is kept as is, without a copy.
-    let first = match response.chunk().await.map_err(ReadError::Transport)? {
-        Some(chunk) if chunk.len() > limit => return Err(ReadError::TooLarge),
-        Some(chunk) => chunk,
-        None => return Ok(Bytes::new()),
+    let first = match response.chunk().await {
+        Ok(Some(chunk)) if chunk.len() > limit => return Err(ReadError::TooLarge),
+        Ok(Some(chunk)) => chunk,
+        Ok(None) => return Ok(Bytes::new()),
+        Err(e) => return Err(ReadError::Transport(e, Bytes::new())),
     };
-    let Some(second) = response.chunk().await.map_err(ReadError::Transport)? else {
-        return Ok(first);
+    let second = match response.chunk().await {
+        Ok(Some(chunk)) => chunk,
+        Ok(None) => return Ok(first),
+        Err(e) => return Err(ReadError::Transport(e, first)),
     };
     // Sized from Content-Length, but only up to a point: the header is the server's word, and
     // a cap set very high must not let it reserve memory its body never fills.
@@ -322,7 +327,10 @@ pub(crate) async fn read_capped(
             return Err(ReadError::TooLarge);
         }
         body.extend_from_slice(&chunk);
-        next = response.chunk().await.map_err(ReadError::Transport)?;
+        next = match response.chunk().await {
+            Ok(next) => next,
+            Err(e) => return Err(ReadError::Transport(e, body.freeze())),
+        };
     }
     Ok(body.freeze())
 }

@@ -464,9 +464,31 @@ async fn a_truncated_body_is_retried_for_create_or_get_and_unknown_for_create() 
     assert_eq!(answer.outcome, Outcome::Existing);
     assert_eq!(server.count(), 2);
 
+    // Out of retries, the error still says what came: the status and the request-id.
+    let server = Script::start(|_| Act::Truncate(201, 1000, r#"{"id": "m"#.into())).await;
+    let err = client(&server, RetryPolicy::none())
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(err.status(), Some(201), "{err:?}");
+    assert_eq!(err.request_id(), Some("rid-cut"), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("(HTTP 201 came, its body cut off; request-id rid-cut)"),
+        "{err}"
+    );
+
     let server = Script::start(|_| Act::Truncate(201, 1000, r#"{"id": "m"#.into())).await;
     let err = create_is_unknown_after_one_request(&server, "truncated 201").await;
     assert_eq!(err.status(), Some(201), "the meeting was made: {err:?}");
+    assert_eq!(err.request_id(), Some("rid-cut"), "{err:?}");
+    // What came of the body is kept: the meeting's id may be in it.
+    assert_eq!(
+        err.body().map(|b| b.as_bytes()),
+        Some(&br#"{"id": "m"#[..]),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

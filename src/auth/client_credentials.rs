@@ -107,7 +107,7 @@ impl ClientCredentials {
                 transport::ReadError::TooLarge => {
                     AuthError::Transport("token response too large".into())
                 }
-                transport::ReadError::Transport(e) => AuthError::Transport(endpoint_failure(&e)),
+                transport::ReadError::Transport(e, _) => AuthError::Transport(endpoint_failure(&e)),
             })?;
         let received_at = inner.cache.clock().now();
         let json: Option<Value> = serde_json::from_slice(&body).ok();

@@ -321,7 +321,7 @@ impl Call {
                 Ok(response) => response,
                 Err(e) => {
                     let verdict = self.idempotency.transport(&e);
-                    return self.transport_failure(e, verdict, None, number);
+                    return self.transport_failure(e, verdict, number);
                 }
             };
             let status = response.status();
@@ -405,7 +405,7 @@ impl Call {
                     });
                     self.fail(unusable)
                 }
-                Err(ReadError::Transport(e)) => {
+                Err(ReadError::Transport(e, partial)) => {
                     // The status already told whether the service acted; only a success's
                     // cut-off body is judged as a lost answer. (A retry verdict that reached
                     // this point has run out of retries.)
@@ -417,12 +417,7 @@ impl Call {
                     if verdict == Verdict::Final && !status.is_success() {
                         return self.fail(self.cut_off(&response, retry_after, sent, &e));
                     }
-                    if verdict == Verdict::Ambiguous {
-                        // What the service said before its body was lost stays with the
-                        // unknown outcome: the status, and the request-id to trace it by.
-                        self.noted(&response, retry_after, sent, |_| ());
-                    }
-                    self.transport_failure(e, verdict, Some(status), number)
+                    self.cut_short(&response, e, partial, verdict, retry_after, sent, number)
                 }
             }
         }
@@ -450,25 +445,50 @@ impl Call {
         self.fail(error)
     }
 
-    /// No answer, or one whose body was cut off (`status`), judged `verdict`: another attempt
-    /// if that and the policy allow, else the error for the generated code to report.
+    /// No answer, judged `verdict`: another attempt if that and the policy allow, else the
+    /// error for the generated code to report.
     #[cold]
     #[inline(never)]
     fn transport_failure(
         &self,
         error: reqwest::Error,
         verdict: Verdict,
-        status: Option<StatusCode>,
         attempt: u32,
     ) -> reqwest::Result<reqwest::Response> {
-        let reason = || match status {
-            Some(status) => format!("HTTP {status} with a cut-off body"),
-            None => transport::describe(&error),
-        };
+        let reason = || transport::describe(&error);
         match self.again(verdict, reason, None, attempt) {
             true => Self::inert(),
             false => Err(error),
         }
+    }
+
+    /// A success whose body was cut off (`partial`, what came of it), judged `verdict`:
+    /// another attempt if that and the policy allow. Else what the service said before the
+    /// body was lost stays with the error: the status and the request-id to trace it by, and
+    /// for an unknown outcome the bytes that came (after a 201, the meeting's `id` may be in
+    /// them).
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn cut_short(
+        &self,
+        response: &reqwest::Response,
+        error: reqwest::Error,
+        partial: Bytes,
+        verdict: Verdict,
+        retry_after: Option<Duration>,
+        sent: Secret,
+        attempt: u32,
+    ) -> reqwest::Result<reqwest::Response> {
+        let status = response.status();
+        let reason = || format!("HTTP {status} with a cut-off body");
+        if self.again(verdict, reason, None, attempt) {
+            return Self::inert();
+        }
+        let mut record = self.record();
+        record.note(response, retry_after, sent);
+        record.body = partial;
+        Err(error)
     }
 
     /// After a failed attempt: whether another one follows, as the verdict and the policy
@@ -735,14 +755,19 @@ impl Call {
             E::CommunicationError(source) | E::ResponseBodyError(source) => {
                 match &record.ambiguous {
                     Some(reason) => {
-                        // An answer whose body was lost still said its status (see `attempt`).
+                        // An answer whose body was lost still said its status (see
+                        // `cut_short`), and what came of the body is kept.
                         let graph = record.status.map(|s| self.graph_error(s, &record, None));
-                        self.outcome_unknown(reason.clone(), graph, None, attempts)
+                        let body = (!record.body.is_empty())
+                            .then(|| AnswerBody::new(record.redacted(record.body.clone())));
+                        self.outcome_unknown(reason.clone(), graph, body, attempts)
                     }
                     None => Error::Transport {
                         source,
                         attempts,
                         client_request_id: self.client_request_id().to_owned(),
+                        status: record.status.map(|s| s.as_u16()),
+                        request_id: record.text(record.request_id.as_ref()),
                     },
                 }
             }

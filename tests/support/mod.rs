@@ -80,7 +80,8 @@ pub enum Act {
     Drop,
     /// Wait, then act.
     Delay(Duration, Box<Act>),
-    /// Send headers promising `declared` bytes, then only `body`, then close.
+    /// Send headers promising `declared` bytes (and `request-id: rid-cut`), then only
+    /// `body`, then close.
     Truncate(u16, usize, String),
     /// Answer with a body of `len` bytes sent in chunks without Content-Length.
     Chunked(u16, usize),
@@ -219,7 +220,7 @@ async fn perform(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
         }
         Act::Truncate(status, declared, body) => {
             let head = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\nconnection: close\r\n\r\n"
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\nrequest-id: rid-cut\r\nconnection: close\r\n\r\n"
             );
             stream.write_all(head.as_bytes()).await?;
             stream.write_all(body.as_bytes()).await?;
