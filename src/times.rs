@@ -1,4 +1,5 @@
-//! The time-defaulting rules Graph documents for online meetings, applied before sending.
+//! The time-defaulting rules Graph documents for createOrGet, applied before sending, to create
+//! as well (this crate's choice: both operations then send explicit instants).
 //!
 //! - neither start nor end: start = now, end = start + 1 hour;
 //! - start only: end = start + 1 hour;

@@ -222,7 +222,14 @@ async fn external_id_is_required_and_chat_info_is_beta_only() {
     let beta: Value = beta.json().await.unwrap();
     assert_eq!(beta["chatInfo"]["threadId"], "19:abc@thread.tacv2");
     assert_eq!(beta["joinUrl"], beta["joinWebUrl"]);
-    assert_eq!(emu.meeting_count(), 1);
+    // Another meeting in the same thread is another meeting: its own ID and join URL.
+    let other = json!({"externalId": "y", "chatInfo": {"threadId": "19:abc@thread.tacv2"}});
+    let other = post(&emu, "/beta/me/onlineMeetings/createOrGet", other).await;
+    assert_eq!(other.status(), StatusCode::CREATED);
+    let other: Value = other.json().await.unwrap();
+    assert_ne!(other["id"], beta["id"]);
+    assert_ne!(other["joinWebUrl"], beta["joinWebUrl"]);
+    assert_eq!(emu.meeting_count(), 2);
 }
 
 #[tokio::test]

@@ -19,8 +19,8 @@ const AFTER_HELP: &str = "\
 Exit status:
   0  success
   1  another failure (e.g. the emulator could not listen, stdout could not be written)
-  2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with an
-     application token
+  2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with
+     client credentials (an application token in GRAPH_TOKEN goes to Graph, which answers 400)
   3  authentication: no credentials (or GRAPH_TOKEN set but empty or not UTF-8), the token
      endpoint refused, Graph answered 401
   4  Graph answered with an error (its code, message and request-id are on stderr)

@@ -83,8 +83,10 @@ pub(super) fn build(asked: &Asked, origin: &Origin<'_>, accept_language: Option<
         .map(str::to_owned)
         .unwrap_or_else(|| {
             // A meeting in a channel thread starts a reply chain; a private one has message 0.
+            // Teams numbers messages by the millisecond; two meetings made in one must still
+            // differ, so the emulator draws thirteen digits instead.
             if given_chat.is_some() {
-                origin.now.timestamp_millis().to_string()
+                digits(13)
             } else {
                 "0".to_owned()
             }
@@ -100,8 +102,14 @@ pub(super) fn build(asked: &Asked, origin: &Origin<'_>, accept_language: Option<
         utf8_percent_encode(&message_id, COMPONENT),
         utf8_percent_encode(&context, COMPONENT),
     );
-    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("1*{}*0**{thread_id}", organizer.id));
+    // Each meeting its own ID (Graph's notes: "different meeting instances ... each with its
+    // own unique ID"): a thread made for this meeting is its own, while one the caller named
+    // can hold many meetings, so the ID then gets a part drawn for this one.
+    let own_thread = given_chat.and_then(|c| c.get("threadId")).is_none();
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(match own_thread {
+        true => format!("1*{}*0**{thread_id}", organizer.id),
+        false => format!("1*{}*0**{thread_id}*{}", organizer.id, digits(12)),
+    });
     let passcode_required = asked
         .fields
         .get("joinMeetingIdSettings")

@@ -10,7 +10,7 @@
 
 use std::{collections::HashMap, fmt, sync::LazyLock};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use serde_json::{Map, Value};
 
 use super::{graph_error::GraphFailure, request::Operation};
@@ -124,15 +124,19 @@ fn is_annotation(name: &str) -> bool {
     name.contains('@')
 }
 
-/// An `Edm.DateTimeOffset` literal: RFC 3339 with any offset, or without one (read as UTC, as
-/// Graph does).
+/// An `Edm.DateTimeOffset` literal: RFC 3339 with any offset, in the years 1 to 9999 and not
+/// in a leap second (.NET's `DateTimeOffset` has neither year 0 nor a 61st second).
 pub(super) fn instant(literal: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(literal)
         .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            NaiveDateTime::parse_from_str(literal, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
-        })
         .ok()
+        .filter(|t| (1..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000)
+}
+
+/// A date and time without an offset, which OData's reader refuses for a DateTimeOffset
+/// rather than guess the zone it meant.
+fn without_offset(literal: &str) -> bool {
+    NaiveDateTime::parse_from_str(literal, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
 }
 
 impl Rules {
@@ -210,6 +214,13 @@ impl Rules {
             (Kind::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
             (Kind::Number, Value::Number(_)) => true,
             (Kind::DateTime, Value::String(literal)) => {
+                if without_offset(literal) {
+                    return Err(GraphFailure::bad_request(format!(
+                        "The time zone information is missing on the DateTimeOffset value \
+                         '{literal}'. A DateTimeOffset value must contain the time zone \
+                         information."
+                    )));
+                }
                 if instant(literal).is_none() {
                     return Err(bad_literal(literal, path, "Edm.DateTimeOffset"));
                 }
