@@ -91,3 +91,102 @@ async fn short_lived_and_rejected_tokens_are_replaced() {
     assert_ne!(first, second);
     assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
 }
+
+/// A credential that fails with `error`.
+#[derive(Debug)]
+struct Failing(fn() -> azure_core::Error);
+
+#[async_trait]
+impl TokenCredential for Failing {
+    async fn get_token(
+        &self,
+        _: &[&str],
+        _: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        Err((self.0)())
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_out_of_reach_or_busy_is_unavailable_not_the_providers_failure() {
+    use azure_core::error::{Error, ErrorKind};
+    use graph_meetings::AuthError;
+    let fail = |make: fn() -> Error| async move {
+        AzureCredential::new(Arc::new(Failing(make)))
+            .token()
+            .await
+            .unwrap_err()
+    };
+    // Out of reach, wrapped in the credential's own error as managed identity does.
+    let unreachable = fail(|| {
+        let io = Error::with_message(ErrorKind::Connection, "169.254.169.254: connection refused");
+        Error::with_error(
+            ErrorKind::Credential,
+            io,
+            "ManagedIdentityCredential failed",
+        )
+    })
+    .await;
+    assert!(
+        matches!(unreachable, AuthError::Transport(_)),
+        "{unreachable:?}"
+    );
+    // ... or an I/O error of the network's, however deep.
+    let refused = fail(|| {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let inner = Error::with_error(ErrorKind::Io, io, "failed to execute request");
+        Error::with_error(
+            ErrorKind::Credential,
+            inner,
+            "ManagedIdentityCredential failed",
+        )
+    })
+    .await;
+    assert!(matches!(refused, AuthError::Transport(_)), "{refused:?}");
+    assert_eq!(
+        graph_meetings::Error::Authentication(unreachable).kind(),
+        graph_meetings::ErrorKind::Unreachable
+    );
+    // Busy: its status kept.
+    let busy = fail(|| {
+        Error::with_message(
+            ErrorKind::HttpResponse {
+                status: 503.into(),
+                error_code: Some("TemporarilyUnavailable".into()),
+                raw_response: None,
+            },
+            "try later",
+        )
+    })
+    .await;
+    assert!(
+        matches!(&busy, AuthError::TokenEndpoint { status: 503, error: Some(code), .. } if code == "TemporarilyUnavailable"),
+        "{busy:?}"
+    );
+    // Refused, or failing in its own way: the provider's failure, as before.
+    for make in [
+        || {
+            Error::with_message(
+                ErrorKind::HttpResponse {
+                    status: 400.into(),
+                    error_code: Some("invalid_request".into()),
+                    raw_response: None,
+                },
+                "bad",
+            )
+        },
+        || Error::with_message(ErrorKind::Credential, "az: not logged in"),
+        // An I/O error that is not the network's: `az` not installed.
+        || {
+            let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "az: not found");
+            Error::with_error(ErrorKind::Io, missing, "AzureCliCredential failed")
+        },
+    ] {
+        let refused = fail(make).await;
+        assert!(matches!(refused, AuthError::Provider(_)), "{refused:?}");
+        assert_eq!(
+            graph_meetings::Error::Authentication(refused).kind(),
+            graph_meetings::ErrorKind::Unauthorized
+        );
+    }
+}

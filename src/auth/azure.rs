@@ -107,15 +107,68 @@ impl AzureCredential {
             .credential
             .get_token(&[self.inner.scope.as_str()], None)
             .await
-            // Its text may come from a command or a service: printable only, for logs and
-            // terminals.
-            .map_err(|e| AuthError::Provider(transport::printable(&e.to_string())))?;
+            .map_err(|e| auth_error(&e))?;
         let nanos = token.expires_on.unix_timestamp_nanos();
         let expires_at = i64::try_from(nanos)
             .ok()
             .map(DateTime::<Utc>::from_timestamp_nanos);
         Ok(AccessToken::new(token.token.secret(), expires_at))
     }
+}
+
+/// What a credential's failure means for a call. One that could not reach the endpoint it
+/// asks (managed identity's, the identity platform), or found it busy (429, 5xx), is out of
+/// reach for now: the call may wait it out as it would for the token endpoint's (and the
+/// command says status 5, not 3). Anything else is the provider's own failure, an `az` that
+/// is not installed among them (an I/O error too, but not the network's). Credentials wrap
+/// what went wrong in errors of their own, so the whole chain is looked at. Its text may come
+/// from a command or a service: printable only, for logs and terminals.
+fn auth_error(error: &azure_core::Error) -> AuthError {
+    use azure_core::error::ErrorKind;
+    use std::io::ErrorKind as Io;
+    let text = transport::printable(&error.to_string());
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            let network = matches!(
+                io.kind(),
+                Io::ConnectionRefused
+                    | Io::ConnectionReset
+                    | Io::ConnectionAborted
+                    | Io::NotConnected
+                    | Io::TimedOut
+                    | Io::HostUnreachable
+                    | Io::NetworkUnreachable
+                    | Io::NetworkDown
+                    | Io::AddrNotAvailable
+            );
+            if network {
+                return AuthError::Transport(text);
+            }
+            // Its `source` skips what it wraps.
+            cause = io
+                .get_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static));
+            continue;
+        }
+        match c.downcast_ref::<azure_core::Error>().map(|e| e.kind()) {
+            Some(ErrorKind::Connection) => return AuthError::Transport(text),
+            Some(ErrorKind::HttpResponse {
+                status, error_code, ..
+            }) if *status == 429 || status.is_server_error() => {
+                return AuthError::TokenEndpoint {
+                    status: u16::from(*status),
+                    error: error_code.as_deref().map(transport::printable),
+                    description: Some(text),
+                    aadsts: None,
+                    retry_after: None,
+                }
+            }
+            _ => {}
+        }
+        cause = c.source();
+    }
+    AuthError::Provider(text)
 }
 
 #[async_trait]
