@@ -67,6 +67,7 @@ pub enum Error {
     },
 
     /// The request could not be completed at the transport level.
+    #[non_exhaustive]
     #[error(
         "transport failure after {attempts} attempt(s): {}{}",
         crate::transport::explain(source),

@@ -42,61 +42,45 @@ impl Secret {
 
     /// [`redact_bytes`](Self::redact_bytes), and then the secret written with JSON's escapes
     /// too (`\/`, or `\u002B` for `+` as .NET writes it), which decoding would turn back into
-    /// the secret. A JSON body is read, its strings redacted, and written anew (its keys may
-    /// change order). A body that does not read as JSON (cut short, trailing bytes, nested past
-    /// serde_json's limit) is looked at with its escapes decoded as JSON would; when that
-    /// shows the secret, the decoded text with the secret blanked is what is kept.
+    /// the secret. Escapes are decoded wherever they stand, whether or not the body is JSON (it
+    /// may be cut short, have trailing bytes, or nest deeper than a parser goes), and each
+    /// occurrence found is blanked where it stands in the body: the rest stays as received.
     pub(crate) fn redact_body(&self, body: Bytes) -> Bytes {
         let body = self.redact_bytes(body);
         if !self.redactable() || !body.contains(&b'\\') {
             return body;
         }
-        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&body) else {
-            let decoded = Bytes::from(unescaped(&body));
-            let redacted = self.redact_bytes(decoded.clone());
-            return match redacted.len() == decoded.len() && redacted == decoded {
-                true => body,
-                false => redacted,
-            };
-        };
-        if !self.redact_value(&mut value) {
-            return body;
-        }
-        serde_json::to_vec(&value).map(Bytes::from).unwrap_or(body)
+        let decoded = Decoded::new(&body);
+        let needle = self.0.as_bytes();
+        let spans = memchr::memmem::find_iter(&decoded.bytes, needle)
+            .map(|at| (decoded.raw(at), decoded.raw(at + needle.len())));
+        blank(body.clone(), spans)
     }
 
-    /// Redacts every string in `value`, keys included; whether any changed.
-    fn redact_value(&self, value: &mut serde_json::Value) -> bool {
-        use serde_json::Value;
-        match value {
-            Value::String(text) => match self.redact(text) {
-                Cow::Owned(redacted) => {
-                    *text = redacted;
-                    true
-                }
-                Cow::Borrowed(_) => false,
-            },
-            Value::Array(items) => items
-                .iter_mut()
-                .fold(false, |changed, item| self.redact_value(item) | changed),
-            Value::Object(map) => {
-                let before = std::mem::take(map);
-                let mut changed = false;
-                for (key, mut item) in before {
-                    changed |= self.redact_value(&mut item);
-                    let key = match self.redact(&key) {
-                        Cow::Owned(redacted) => {
-                            changed = true;
-                            redacted
-                        }
-                        Cow::Borrowed(_) => key,
-                    };
-                    map.insert(key, item);
-                }
-                changed
-            }
-            _ => false,
+    /// [`redact_body`](Self::redact_body) for a body cut off before its end, which may have
+    /// been cut inside the secret: a tail that is the secret's beginning (as written, or with
+    /// its escapes decoded) is blanked too, since all of a token but its last characters is
+    /// nearly the token.
+    pub(crate) fn redact_cut_body(&self, body: Bytes) -> Bytes {
+        let body = self.redact_body(body);
+        if !self.redactable() {
+            return body;
         }
+        // An escape cut short at the end (`\u00`) says nothing yet: looked at without it.
+        let whole = without_cut_escape(&body);
+        let decoded = Decoded::new(&body[..whole]);
+        match self.begun_at(&decoded.bytes) {
+            Some(at) => blank(body.clone(), std::iter::once((decoded.raw(at), body.len()))),
+            None => body,
+        }
+    }
+
+    /// Where the longest tail of `text` that is a proper beginning of the secret starts.
+    /// Quadratic in the secret's length at worst, whatever the text's.
+    fn begun_at(&self, text: &[u8]) -> Option<usize> {
+        let secret = self.0.as_bytes();
+        let from = text.len().saturating_sub(secret.len() - 1);
+        (from..text.len()).find(|&at| secret.starts_with(&text[at..]))
     }
 
     /// [`redact`](Self::redact) for a body, which need not be text. Linear in the body's
@@ -127,60 +111,123 @@ impl Secret {
     }
 }
 
-/// `text` with JSON's escapes decoded wherever they stand, whether or not the text is JSON: a
-/// `\u` escape that is not one stays as it is, and a lone surrogate becomes U+FFFD. Linear in
-/// the text's length.
-fn unescaped(text: &[u8]) -> Vec<u8> {
-    let hex = |at: usize| {
-        let digits = text.get(at..at + 4)?;
-        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+/// The length of `text` without an escape cut short at its end (a lone `\`, or `\u` with
+/// fewer than four hex digits).
+fn without_cut_escape(text: &[u8]) -> usize {
+    let tail = text.len().saturating_sub(5);
+    let Some(at) = text[tail..]
+        .iter()
+        .rposition(|&b| b == b'\\')
+        .map(|i| tail + i)
+    else {
+        return text.len();
     };
-    let mut out = Vec::with_capacity(text.len());
-    let mut at = 0;
-    while at < text.len() {
-        let byte = text[at];
-        if byte != b'\\' || at + 1 == text.len() {
-            out.push(byte);
-            at += 1;
-            continue;
-        }
-        let simple = match text[at + 1] {
-            b'/' => Some(b'/'),
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            b'b' => Some(0x08),
-            b'f' => Some(0x0c),
-            b'n' => Some(b'\n'),
-            b'r' => Some(b'\r'),
-            b't' => Some(b'\t'),
-            _ => None,
-        };
-        if let Some(decoded) = simple {
-            out.push(decoded);
-            at += 2;
-            continue;
-        }
-        let Some(unit) = (text[at + 1] == b'u').then(|| hex(at + 2)).flatten() else {
-            out.push(byte);
-            at += 1;
-            continue;
-        };
-        at += 6;
-        let low = (text.get(at..at + 2) == Some(b"\\u"))
-            .then(|| hex(at + 2))
-            .flatten()
-            .filter(|low| (0xDC00..0xE000).contains(low));
-        let scalar = match (unit, low) {
-            (0xD800..=0xDBFF, Some(low)) => {
-                at += 6;
-                0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-            }
-            _ => unit,
-        };
-        let c = char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER);
-        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    match &text[at + 1..] {
+        [] => at,
+        [b'u', digits @ ..] if digits.len() < 4 && digits.iter().all(u8::is_ascii_hexdigit) => at,
+        _ => text.len(),
     }
-    out
+}
+
+/// `spans` of `body` (in order, possibly overlapping) as `***` each.
+fn blank(body: Bytes, spans: impl Iterator<Item = (usize, usize)>) -> Bytes {
+    let mut out = Vec::new();
+    let mut from = 0;
+    for (start, end) in spans {
+        // Overlapping occurrences: each byte of the secret is blanked once.
+        if end <= from {
+            continue;
+        }
+        out.extend_from_slice(&body[from..start.max(from)]);
+        out.extend_from_slice(b"***");
+        from = end;
+    }
+    if from == 0 && out.is_empty() {
+        return body;
+    }
+    out.extend_from_slice(&body[from..]);
+    out.into()
+}
+
+/// A text with JSON's escapes decoded wherever they stand, whether or not the text is JSON:
+/// a `\u` escape that is not one stays as it is, and a lone surrogate becomes U+FFFD. Linear
+/// in the text's length.
+struct Decoded {
+    bytes: Vec<u8>,
+    /// `(decoded, raw)` offsets at the start and just after each escape, in order: between
+    /// two marks the texts run side by side.
+    marks: Vec<(usize, usize)>,
+}
+
+impl Decoded {
+    fn new(text: &[u8]) -> Self {
+        let hex = |at: usize| {
+            let digits = text.get(at..at + 4)?;
+            u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+        };
+        let mut bytes = Vec::with_capacity(text.len());
+        let mut marks = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let byte = text[at];
+            if byte != b'\\' || at + 1 == text.len() {
+                bytes.push(byte);
+                at += 1;
+                continue;
+            }
+            let simple = match text[at + 1] {
+                b'/' => Some(b'/'),
+                b'"' => Some(b'"'),
+                b'\\' => Some(b'\\'),
+                b'b' => Some(0x08),
+                b'f' => Some(0x0c),
+                b'n' => Some(b'\n'),
+                b'r' => Some(b'\r'),
+                b't' => Some(b'\t'),
+                _ => None,
+            };
+            let start = at;
+            marks.push((bytes.len(), start));
+            if let Some(decoded) = simple {
+                bytes.push(decoded);
+                at += 2;
+            } else if let Some(unit) = (text[at + 1] == b'u').then(|| hex(at + 2)).flatten() {
+                at += 6;
+                let low = (text.get(at..at + 2) == Some(b"\\u"))
+                    .then(|| hex(at + 2))
+                    .flatten()
+                    .filter(|low| (0xDC00..0xE000).contains(low));
+                let scalar = match (unit, low) {
+                    (0xD800..=0xDBFF, Some(low)) => {
+                        at += 6;
+                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    _ => unit,
+                };
+                let c = char::from_u32(scalar).unwrap_or(char::REPLACEMENT_CHARACTER);
+                bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            } else {
+                // Not an escape: the backslash stands for itself.
+                marks.pop();
+                bytes.push(byte);
+                at += 1;
+                continue;
+            }
+            marks.push((bytes.len(), at));
+        }
+        Self { bytes, marks }
+    }
+
+    /// The raw offset of decoded offset `at`, which starts a character or ends the text.
+    fn raw(&self, at: usize) -> usize {
+        match self.marks.partition_point(|&(decoded, _)| decoded <= at) {
+            0 => at,
+            i => {
+                let (decoded, raw) = self.marks[i - 1];
+                raw + (at - decoded)
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -234,7 +281,8 @@ mod tests {
         let a8 = Secret::new("aaaaaaaa");
         let body = Bytes::from_static(b"xaaaaaaaaay");
         assert_eq!(&a8.redact_bytes(body)[..], b"x***ay");
-        // Written with JSON's escapes, it is found in the decoded text; the body is rewritten.
+        // Written with JSON's escapes, it is found in the decoded text and blanked where it
+        // stands.
         let opaque = Secret::new("EwB0A8l6+abc/def==");
         let echo = br#"{"error":{"message":"Bearer EwB0A8l6\u002Babc\/def=="}}"#;
         let redacted = opaque.redact_body(Bytes::from_static(echo));
@@ -243,9 +291,8 @@ mod tests {
         // Not JSON, or no escape in it: only the bytes as they are.
         let text = Bytes::from_static(b"Bearer EwB0A8l6+abc/def== \\");
         assert_eq!(&opaque.redact_body(text)[..], b"Bearer *** \\");
-        // A body that is not JSON (trailing bytes, cut short, nested past serde_json's
-        // limit) is looked at with its escapes decoded, and kept decoded when that shows the
-        // secret.
+        // So in a body that is not JSON (trailing bytes, cut short, nested past serde_json's
+        // limit), the rest of it as received.
         let message = r#"{"error":{"message":"got Bearer EwB0A8l6\u002Babc\/def=="}}"#;
         let deep = format!("{}{message}", "[".repeat(200));
         for body in [
@@ -258,12 +305,44 @@ mod tests {
             assert!(text.contains("got Bearer ***"), "{body}: {text}");
             assert!(!text.contains("EwB0"), "{body}: {text}");
         }
+        let kept = br#"{"b":"\u0041\/","m":"Bearer EwB0A8l6\u002Babc\/def==\/x"}]"#;
+        assert_eq!(
+            &opaque.redact_body(Bytes::from_static(kept))[..],
+            br#"{"b":"\u0041\/","m":"Bearer ***\/x"}]"#
+        );
+        // Cut off inside the secret, as written or escaped (an escape itself cut short too):
+        // its beginning is blanked, and nothing else.
+        for (body, kept) in [
+            ("{\"m\":\"Bearer EwB0A8l6+abc/def=", "{\"m\":\"Bearer ***"),
+            (
+                r#"{"m":"Bearer EwB0A8l6\u002Babc\/d"#,
+                r#"{"m":"Bearer ***"#,
+            ),
+            (r#"{"m":"Bearer EwB0A8l6\u00"#, r#"{"m":"Bearer ***"#),
+            (r#"{"m":"Bearer EwB0A8l6\"#, r#"{"m":"Bearer ***"#),
+            (r#"{"m":"Bearer E"#, r#"{"m":"Bearer ***"#),
+            (
+                r#"{"m":"Bearer EwB0A8l6+abc/def=="}"#,
+                r#"{"m":"Bearer ***"}"#,
+            ),
+            (r#"{"m":"Bearer EwX"#, r#"{"m":"Bearer EwX"#),
+        ] {
+            let cut = opaque.redact_cut_body(Bytes::from(body));
+            assert_eq!(std::str::from_utf8(&cut).unwrap(), kept, "{body}");
+        }
         // ... and left as received when it does not, escapes and all.
         let other = Bytes::from_static(br#"{"a":"\u002B\/ \ud83d\ude00 \uZZZZ"} trailing"#);
         assert_eq!(opaque.redact_body(other.clone()), other);
+        let decoded = Decoded::new(br#"a\u002B\/\"\\ \ud83d\ude00 \ud83d \uZZZZ \q\"#);
         assert_eq!(
-            unescaped(br#"\u002B\/\"\\ \ud83d\ude00 \ud83d \uZZZZ \q\"#),
-            "+/\"\\ \u{1F600} \u{FFFD} \\uZZZZ \\q\\".as_bytes()
+            decoded.bytes,
+            "a+/\"\\ \u{1F600} \u{FFFD} \\uZZZZ \\q\\".as_bytes()
+        );
+        // Offsets map back to where each character stands in the text.
+        assert_eq!((decoded.raw(0), decoded.raw(1), decoded.raw(2)), (0, 1, 7));
+        assert_eq!(
+            (decoded.raw(5), decoded.raw(6), decoded.raw(10)),
+            (13, 14, 26)
         );
         // A secret of a few characters is not looked for: it would blank ordinary words.
         assert_eq!(Secret::new("t").redact("the text"), "the text");

@@ -156,7 +156,7 @@ pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
             url::ParseError::RelativeUrlWithoutBase => format!("; {SCHEME}"),
             _ => String::new(),
         };
-        Error::Config(format!("{what} {:?}: {e}{hint}", without_userinfo(url)))
+        Error::Config(format!("{what} {}: {e}{hint}", without_userinfo(url)))
     })?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(Error::Config(format!(
@@ -182,15 +182,15 @@ pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
             };
             // Quoted without its credentials: `user:pass@host` parses as scheme `user`.
             Err(Error::Config(format!(
-                "{what} {:?}: unsupported scheme {other:?}{hint}",
+                "{what} {}: unsupported scheme {other:?}{hint}",
                 without_userinfo(url)
             )))
         }
     }
 }
 
-/// `url`, which did not parse or parsed wrong, with whatever stands before its last `@` after
-/// the scheme replaced by `***`. That is after a scheme and any slashes or backslashes (a URL
+/// `url`, which did not parse or parsed wrong, quoted for a message, with whatever stands
+/// before its last `@` after the scheme replaced by `***` (and the message saying so). That is after a scheme and any slashes or backslashes (a URL
 /// parser reads `https:/u:p@h` and `https:\\u:p@h` as `https://u:p@h`), or from the start when
 /// no scheme followed by one stands there (`user:pass@host`). Up to the last `@` anywhere, not
 /// only in what would be the authority: a password may hold `/`, `?` or `#`, which end one.
@@ -208,8 +208,12 @@ fn without_userinfo(url: &str) -> String {
     let start = url.len() - url[scheme..].trim_start_matches(['/', '\\']).len();
     let rest = &url[start..];
     match rest.rfind('@') {
-        Some(at) => format!("{}***{}", &url[..start], &rest[at..]),
-        None => url.to_owned(),
+        // Said so: an `@` in a path makes what follows it read like the host.
+        Some(at) => format!(
+            "{:?} (withheld up to its last '@', where a password may end)",
+            format!("{}***{}", &url[..start], &rest[at..])
+        ),
+        None => format!("{url:?}"),
     }
 }
 
@@ -394,6 +398,8 @@ mod tests {
                 "{message}"
             );
             assert!(message.contains("***@graph.test:99999"), "{message}");
+            // An `@` in a path is withheld up to as well, and the message says so.
+            assert!(message.contains("withheld up to its last '@'"), "{message}");
         }
         // A proxy URL is read as reqwest reads it, one slash and all.
         for url in [

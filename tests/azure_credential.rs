@@ -143,6 +143,20 @@ async fn an_endpoint_out_of_reach_or_busy_is_unavailable_not_the_providers_failu
     })
     .await;
     assert!(matches!(refused, AuthError::Transport(_)), "{refused:?}");
+    // ... or its HTTP client's failure (a timeout), which wraps no `io::Error`.
+    let timed_out = fail(|| {
+        let inner = Error::with_error(ErrorKind::Io, std::fmt::Error, "operation timed out");
+        Error::with_error(
+            ErrorKind::Credential,
+            inner,
+            "ManagedIdentityCredential failed",
+        )
+    })
+    .await;
+    assert!(
+        matches!(timed_out, AuthError::Transport(_)),
+        "{timed_out:?}"
+    );
     assert_eq!(
         graph_meetings::Error::Authentication(unreachable).kind(),
         graph_meetings::ErrorKind::Unreachable

@@ -489,6 +489,26 @@ async fn a_truncated_body_is_retried_for_create_or_get_and_unknown_for_create() 
         Some(&br#"{"id": "m"#[..]),
         "{err:?}"
     );
+
+    // Cut off inside an echoed token: all of it but its last characters is not kept.
+    let token = "EwB0A8l6secretTokenValue1234567890";
+    let echo = format!(
+        r#"{{"id": "m", "echo": "Bearer {}"#,
+        &token[..token.len() - 1]
+    );
+    let server = Script::start(move |_| Act::Truncate(201, 1000, echo.clone())).await;
+    let err = Client::builder()
+        .base_url(&server.url)
+        .static_token(token)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+        .create(&User::Me, meeting_request())
+        .await
+        .unwrap_err();
+    let kept = err.body().map(|b| b.as_bytes()).unwrap_or_default();
+    assert_eq!(kept, br#"{"id": "m", "echo": "Bearer ***"#, "{err:?}");
+    assert!(!format!("{err:?}").contains("EwB0A8l6"), "{err:?}");
 }
 
 #[tokio::test]

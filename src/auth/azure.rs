@@ -119,8 +119,10 @@ impl AzureCredential {
 /// What a credential's failure means for a call. One that could not reach the endpoint it
 /// asks (managed identity's, the identity platform), or found it busy (429, 5xx), is out of
 /// reach for now: the call may wait it out as it would for the token endpoint's (and the
-/// command says status 5, not 3). Anything else is the provider's own failure, an `az` that
-/// is not installed among them (an I/O error too, but not the network's). Credentials wrap
+/// command says status 5, not 3): a connection failure, an I/O failure of its HTTP client (a
+/// timeout, say), or an `io::Error` of the network's anywhere in the chain. Anything else is
+/// the provider's own failure, an `az` that is not installed among them (an `io::Error` too,
+/// but not the network's). Credentials wrap
 /// what went wrong in errors of their own, so the whole chain is looked at. Its text may come
 /// from a command or a service: printable only, for logs and terminals.
 fn auth_error(error: &azure_core::Error) -> AuthError {
@@ -153,6 +155,15 @@ fn auth_error(error: &azure_core::Error) -> AuthError {
         }
         match c.downcast_ref::<azure_core::Error>().map(|e| e.kind()) {
             Some(ErrorKind::Connection) => return AuthError::Transport(text),
+            // An I/O failure that wraps no `io::Error` of its own came from the credential's
+            // HTTP client: a timeout, a connection closed mid-answer.
+            Some(ErrorKind::Io)
+                if c.source().is_some_and(|inner| {
+                    !inner.is::<std::io::Error>() && !inner.is::<azure_core::Error>()
+                }) =>
+            {
+                return AuthError::Transport(text)
+            }
             Some(ErrorKind::HttpResponse {
                 status, error_code, ..
             }) if *status == 429 || status.is_server_error() => {

@@ -486,8 +486,9 @@ impl Call {
             return Self::inert();
         }
         let mut record = self.record();
+        // Blanked now, as only here is it known to be cut off: perhaps inside an echoed token.
+        record.body = sent.redact_cut_body(partial);
         record.note(response, retry_after, sent);
-        record.body = partial;
         Err(error)
     }
 
