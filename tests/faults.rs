@@ -27,6 +27,17 @@ fn client(server: &Script, policy: RetryPolicy) -> Client {
         .unwrap()
 }
 
+/// A client with quick retries whose attempts time out after 300 ms.
+fn impatient(url: &str) -> Client {
+    Client::builder()
+        .base_url(url)
+        .static_token("t")
+        .retry(quick())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap()
+}
+
 fn cog(id: &str) -> types::CreateOrGetRequest {
     types::CreateOrGetRequest {
         external_id: id.into(),
@@ -298,14 +309,10 @@ async fn an_unknown_outcome_names_the_client_request_id_that_was_sent() {
     // A timeout: no answer, so no request-id. The ID the client sent is what support can
     // look the request up by.
     let server = Script::start(|_| Act::Delay(Duration::from_secs(30), Box::new(Act::Drop))).await;
-    let c = Client::builder()
-        .base_url(&server.url)
-        .static_token("t")
-        .retry(quick())
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
+    let err = impatient(&server.url)
+        .create(&User::Me, meeting_request())
+        .await
+        .unwrap_err();
     let Error::OutcomeUnknown {
         client_request_id, ..
     } = &err
@@ -425,16 +432,7 @@ async fn a_dropped_connection_is_retried_for_create_or_get_only() {
 async fn headers_that_never_arrive_time_out() {
     let stall = || Act::Delay(Duration::from_secs(30), Box::new(json(201, meeting("a"))));
     let server = first_then(stall, 200).await;
-    let build = |server: &Script| {
-        Client::builder()
-            .base_url(&server.url)
-            .static_token("t")
-            .retry(quick())
-            .timeout(Duration::from_millis(300))
-            .build()
-            .unwrap()
-    };
-    let answer = build(&server)
+    let answer = impatient(&server.url)
         .create_or_get(&User::Me, cog("a"))
         .await
         .unwrap();
@@ -443,7 +441,7 @@ async fn headers_that_never_arrive_time_out() {
     let server =
         Script::start(|_| Act::Delay(Duration::from_secs(30), Box::new(json(201, meeting("a")))))
             .await;
-    let err = build(&server)
+    let err = impatient(&server.url)
         .create(&User::Me, meeting_request())
         .await
         .unwrap_err();
@@ -547,14 +545,10 @@ async fn a_handshake_outlasting_a_short_timeout_is_a_connect_failure() {
             held.lock().unwrap().push(stream);
         }
     });
-    let c = Client::builder()
-        .base_url(format!("https://127.0.0.1:{port}"))
-        .static_token("t")
-        .retry(quick())
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
+    let err = impatient(&format!("https://127.0.0.1:{port}"))
+        .create(&User::Me, meeting_request())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::Transport { attempts: 4, .. }),
         "nothing was sent, so not ambiguous: {err:?}"
