@@ -230,6 +230,8 @@ fn is_loopback(url: &Url) -> bool {
 /// connection or its TLS handshake is still being made, reqwest reports a plain timeout, which
 /// for create cannot be told from one after sending (an unknown outcome, not retried) although
 /// nothing left. Connecting that takes 90% of the attempt's time fails as connecting instead.
+/// (reqwest checks its whole-request timer before the connection, so a runtime late by more
+/// than the other 10% still sees the plain timeout: the safe side, an unknown outcome.)
 fn connect_limit(settings: &HttpSettings) -> Duration {
     settings.connect_timeout.min(settings.timeout.mul_f64(0.9))
 }

@@ -80,7 +80,8 @@ impl UserId {
 
 /// Unicode's invisible formatting characters (category Cf) that text can carry unseen: soft
 /// hyphen, zero-width and joiner characters, bidirectional marks and overrides, the byte-order
-/// mark, interlinear annotation marks.
+/// mark, interlinear annotation marks; and the line and paragraph separators (Zl, Zp), which
+/// some log viewers break a line on.
 pub(crate) fn invisible(c: char) -> bool {
     matches!(
         c,
@@ -88,7 +89,7 @@ pub(crate) fn invisible(c: char) -> bool {
             | '\u{61c}'
             | '\u{180e}'
             | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
+            | '\u{2028}'..='\u{202e}'
             | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{206f}'
             | '\u{feff}'
@@ -136,6 +137,8 @@ mod tests {
             // Reads as "alex@contoso.com" with the rest reversed, or with an unseen space.
             "moc.osotnoc@\u{202e}xela",
             "alex\u{200b}@contoso.com",
+            "alex\u{2028}@contoso.com",
+            "alex@contoso.com\u{2029}x",
             "\u{feff}alex@contoso.com",
             // An empty variable's spaces, or a stray one pasted.
             "   ",
