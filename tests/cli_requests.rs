@@ -1247,3 +1247,112 @@ async fn a_bad_value_with_a_line_break_is_quoted_escaped_not_forging_a_line() {
         assert!(run.stderr.lines().count() > 1, "{args:?}: {:?}", run.stderr);
     }
 }
+
+/// Sends `signal` to `child` once `ready` holds (polled; a hang detector, not a speed limit),
+/// and gives what the command left.
+async fn stopped(
+    child: tokio::process::Child,
+    signal: libc::c_int,
+    ready: impl Fn() -> bool,
+) -> Run {
+    for _ in 0..600 {
+        if ready() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready(), "the command never got that far");
+    let pid = child.id().expect("still running") as libc::pid_t;
+    // SAFETY: a plain kill(2) of the child this test started and still holds.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let output = finished(child).await;
+    Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let token = [("GRAPH_TOKEN", "delegated-token")];
+
+    // After create was sent (the meeting made, its answer late): an unknown outcome, status 6,
+    // with the client-request-id the emulator received.
+    emu.faults()
+        .push(Fault::ApplyThenDelay(Duration::from_secs(30)));
+    let child = command(&["create", "--base-url", &base], &token)
+        .spawn()
+        .unwrap();
+    let run = stopped(child, libc::SIGTERM, || emu.meeting_count() == 1).await;
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    let doc = run.failure_json();
+    assert_eq!(doc["outcome"], "unknown");
+    assert_eq!(doc["error"]["kind"], "interrupted");
+    let sent = emu.received()[0]
+        .headers
+        .iter()
+        .find(|(name, _)| name == "client-request-id")
+        .map(|(_, value)| value.clone())
+        .unwrap();
+    assert_eq!(doc["error"]["clientRequestId"], sent.as_str());
+    assert!(
+        run.stderr.contains("SIGTERM after create was sent"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(&sent), "{}", run.stderr);
+
+    // create-or-get after it was sent: safe to repeat, status 1.
+    emu.faults()
+        .push(Fault::ApplyThenDelay(Duration::from_secs(30)));
+    let child = command(
+        &["create-or-get", "--external-id", "x", "--base-url", &base],
+        &token,
+    )
+    .spawn()
+    .unwrap();
+    let run = stopped(child, libc::SIGINT, || emu.meeting_count() == 2).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc = run.failure_json();
+    assert_eq!(doc["outcome"], "failed");
+    assert!(doc["error"]["clientRequestId"].is_string(), "{doc}");
+    assert!(run.stderr.contains("is safe"), "{}", run.stderr);
+
+    // Before anything was sent (the token endpoint has not answered): status 1, no ID.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let authority = format!("http://{}", listener.local_addr().unwrap());
+    // Connections to it are kept open, never answered.
+    let held = std::sync::Mutex::new(Vec::new());
+    let asked = || {
+        if let Ok((stream, _)) = listener.accept() {
+            held.lock().unwrap().push(stream);
+        }
+        !held.lock().unwrap().is_empty()
+    };
+    let child = command(
+        &["create", "--user", DEMO_USER_ID, "--base-url", &base],
+        &[
+            ("AZURE_TENANT_ID", "contoso.example"),
+            ("AZURE_CLIENT_ID", "app"),
+            ("AZURE_CLIENT_SECRET", "secret-value"),
+            ("AZURE_AUTHORITY_HOST", &authority),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let run = stopped(child, libc::SIGHUP, asked).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc = run.failure_json();
+    assert_eq!(doc["outcome"], "failed");
+    assert_eq!(doc["error"]["clientRequestId"], Value::Null);
+    assert!(
+        run.stderr.contains("SIGHUP before any request was sent"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emu.graph_requests(), 2);
+}

@@ -18,7 +18,8 @@ use crate::Cloud;
 const AFTER_HELP: &str = "\
 Exit status:
   0  success
-  1  another failure (e.g. the emulator could not listen, stdout could not be written)
+  1  another failure (e.g. the emulator could not listen, stdout could not be written, a
+     signal stopped the command before it sent anything or while create-or-get waited)
   2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with
      client credentials (an application token in GRAPH_TOKEN goes to Graph, which answers 400)
   3  authentication: no credentials (or GRAPH_TOKEN set but empty or not UTF-8), the token
@@ -29,7 +30,8 @@ Exit status:
      429, 5xx), also when that kept a 401 from being retried with a fresh token
   6  create's outcome is unknown: a meeting may have been made, so do not repeat the create
      (support can trace it by the client-request-id on stderr); create-or-get is the
-     command that is safe to repeat
+     command that is safe to repeat. Also when a signal (Ctrl-C, SIGTERM, SIGHUP) stopped a
+     create that had been sent
 
 Credentials: GRAPH_TOKEN (a bearer token), else AZURE_TENANT_ID + AZURE_CLIENT_ID +
 AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).

@@ -19,6 +19,13 @@ pub(super) enum Failure {
     Other(String),
     /// The answer could not be written to stdout: the request itself succeeded.
     Unprinted(String),
+    /// A signal stopped the command while it worked; `client_request_id` is the request it
+    /// had sent by then, if any.
+    Interrupted {
+        signal: &'static str,
+        create: bool,
+        client_request_id: Option<String>,
+    },
 }
 
 impl From<Error> for Failure {
@@ -40,6 +47,13 @@ impl Failure {
             Failure::Usage(_) => 2,
             Failure::Credentials(_) => 3,
             Failure::Other(_) | Failure::Unprinted(_) => 1,
+            // A create sent and not answered: a meeting may have been made.
+            Failure::Interrupted {
+                create: true,
+                client_request_id: Some(_),
+                ..
+            } => 6,
+            Failure::Interrupted { .. } => 1,
             // The library's own sorting: a script may retry what is unreachable, not what is
             // refused.
             Failure::Library(e) => match e.kind() {
@@ -73,6 +87,13 @@ impl Failure {
             Failure::Credentials(m) => ("credentials", m.clone()),
             Failure::Other(m) | Failure::Unprinted(m) => ("other", m.clone()),
             Failure::Library(e) => (kind(e), message(e)),
+            Failure::Interrupted { .. } => ("interrupted", self.interruption()),
+        };
+        let client_request_id = match self {
+            Failure::Interrupted {
+                client_request_id, ..
+            } => client_request_id.as_deref(),
+            _ => library.and_then(Error::client_request_id),
         };
         let exit_status = self.exit_status();
         let object = serde_json::json!({
@@ -85,7 +106,7 @@ impl Failure {
                 "code": graph.and_then(|g| g.code.as_deref()),
                 "graphMessage": graph.and_then(|g| g.message.as_deref()),
                 "requestId": library.and_then(Error::request_id),
-                "clientRequestId": library.and_then(Error::client_request_id),
+                "clientRequestId": client_request_id,
                 "retryAfterSeconds": graph.and_then(|g| g.retry_after).map(|d| d.as_secs()),
                 "attempts": library.and_then(Error::attempts),
                 // After Graph's 401: why no fresh token could be had for the one retry.
@@ -100,6 +121,30 @@ impl Failure {
         format!("{object:#}\n")
     }
 
+    /// What an interruption may have left behind, in words.
+    fn interruption(&self) -> String {
+        let Failure::Interrupted {
+            signal,
+            create,
+            client_request_id,
+        } = self
+        else {
+            return String::new();
+        };
+        match (create, client_request_id) {
+            (_, None) => format!("stopped by {signal} before any request was sent"),
+            (true, Some(id)) => format!(
+                "stopped by {signal} after create was sent, before its answer: a meeting may \
+                 have been created, and repeating create could make a second one. Microsoft \
+                 support can trace the request by its client-request-id {id}"
+            ),
+            (false, Some(id)) => format!(
+                "stopped by {signal} after create-or-get was sent (client-request-id {id}), \
+                 before its answer: repeating it with the same externalId is safe"
+            ),
+        }
+    }
+
     /// What [`report`](Self::report) writes: the error on one line, then Graph's details.
     fn text(&self) -> String {
         // The library's error on one line, whatever it holds: it can carry the service's text.
@@ -112,6 +157,7 @@ impl Failure {
                 format!("error: {}\n", terminal::printable_lines(m))
             }
             Failure::Library(e) => format!("error: {}\n", terminal::printable(&message(e))),
+            Failure::Interrupted { .. } => format!("error: {}\n", self.interruption()),
         };
         if let Failure::Library(e) = self {
             if let Some(graph) = e.graph() {

@@ -2,10 +2,47 @@
 //! enabled, so no header (and so no bearer token) can reach stderr through them. Warnings,
 //! such as a retry that waits for Retry-After, show at every verbosity.
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, sync::Mutex};
 
-use tracing::level_filters::LevelFilter;
-use tracing_subscriber::{filter::Targets, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing::{field::Field, level_filters::LevelFilter, Event, Subscriber};
+use tracing_subscriber::{
+    filter::Targets,
+    fmt,
+    layer::{Context, Layer, SubscriberExt},
+    util::SubscriberInitExt,
+};
+
+/// The `client-request-id` of the latest request the library was about to send.
+static SENT: Mutex<Option<String>> = Mutex::new(None);
+
+/// The `client-request-id` of the latest request sent, if any was: what a command interrupted
+/// while waiting for its answer can still name (see [`init`]).
+pub(super) fn sent() -> Option<String> {
+    SENT.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Notes the `client_request_id` of the library's per-attempt `debug` event, which comes just
+/// before a request is handed to the HTTP client, whatever the verbosity shown.
+struct Sending;
+
+impl<S: Subscriber> Layer<S> for Sending {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        struct Id(Option<String>);
+        impl tracing::field::Visit for Id {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                if field.name() == "client_request_id" {
+                    self.0 = Some(value.to_owned());
+                }
+            }
+            fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+        }
+        let mut id = Id(None);
+        event.record(&mut id);
+        if let Some(id) = id.0 {
+            *SENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+        }
+    }
+}
 
 /// Installs the stderr logger for `verbosity` (the count of `-v`).
 pub(super) fn init(verbosity: u8) {
@@ -21,9 +58,10 @@ pub(super) fn init(verbosity: u8) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbosity > 1)
         .without_time();
+    let sending = Targets::new().with_target("graph_meetings::client", LevelFilter::DEBUG);
     // A second call (tests, the demo inside a session) keeps the first logger.
     let _ = tracing_subscriber::registry()
-        .with(layer)
-        .with(filter)
+        .with(layer.with_filter(filter))
+        .with(Sending.with_filter(sending))
         .try_init();
 }

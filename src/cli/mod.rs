@@ -80,15 +80,67 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::CreateOrGet(args) => {
             logging::init(args.common.verbose);
             let output = args.common.output;
-            also_on_stdout(send::create_or_get(args).await, output)
+            let result = interruptible(false, send::create_or_get(args)).await;
+            also_on_stdout(result, output)
         }
         Command::Create(args) => {
             logging::init(args.common.verbose);
             let output = args.common.output;
-            also_on_stdout(send::create(args).await, output)
+            let result = interruptible(true, send::create(args)).await;
+            also_on_stdout(result, output)
         }
         Command::Emulator(args) => serve::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// `work` (a create when `create`), unless a signal to stop (Ctrl-C, SIGTERM, SIGHUP: `timeout
+/// 10 graph-meetings …` in a script) comes first: the command then still says what may have
+/// happened, with the client-request-id of the request it sent if it sent one, instead of
+/// ending without a word after a meeting may have been made.
+async fn interruptible(
+    create: bool,
+    work: impl std::future::Future<Output = Result<(), Failure>>,
+) -> Result<(), Failure> {
+    tokio::select! {
+        result = work => result,
+        signal = stop_signal() => Err(Failure::Interrupted {
+            signal,
+            create,
+            client_request_id: logging::sent(),
+        }),
+    }
+}
+
+/// The first signal to stop, by name.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::SignalKind;
+        tokio::select! {
+            // An error (no handler could be installed) is no signal.
+            Ok(()) = tokio::signal::ctrl_c() => "SIGINT",
+            _ = received(SignalKind::terminate()) => "SIGTERM",
+            _ = received(SignalKind::hangup()) => "SIGHUP",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        "Ctrl-C"
+    }
+}
+
+/// The next `kind` of signal (never, when it cannot be listened for).
+#[cfg(unix)]
+async fn received(kind: tokio::signal::unix::SignalKind) {
+    match tokio::signal::unix::signal(kind) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending().await,
     }
 }
 
