@@ -1102,6 +1102,11 @@ async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
         stderr.contains("closed, or the disk full") && stderr.contains("the meeting was created"),
         "{stderr}"
     );
+    // What finds the meeting again, since Graph lists none.
+    assert!(
+        stderr.contains("; id: ") && stderr.contains("joinWebUrl: https://teams.microsoft.com/"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

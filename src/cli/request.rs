@@ -2,7 +2,7 @@
 //! time rules are left to the library, which refuses before sending.
 
 use std::{
-    io::{self, Read},
+    io::{self, IsTerminal, Read},
     path::Path,
 };
 
@@ -150,6 +150,10 @@ fn read_body(path: Option<&Path>) -> Result<Map<String, Value>, Failure> {
     let name = path.display().to_string();
     let mut text = Vec::new();
     let read = if name == "-" {
+        if io::stdin().is_terminal() {
+            // Not a hang: the command waits for what is typed.
+            super::terminal::stderr("reading the request body from stdin; end it with Ctrl-D\n");
+        }
         io::stdin()
             .lock()
             .take(MAX_BODY_BYTES + 1)

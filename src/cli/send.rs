@@ -180,12 +180,21 @@ fn print(common: &CommonArgs, answer: &Answer<'_>) -> Result<(), Failure> {
         Ok(())
     } else {
         let meeting = match answer.outcome {
+            // After a retry the meeting found may be the one an earlier attempt made.
+            "existing" if answer.attempts > 1 => "the meeting with this externalId is there",
             "existing" => "the meeting already existed",
             _ => "the meeting was created",
         };
+        // Graph lists no meetings: what finds this one again goes to stderr instead.
+        let m = answer.meeting;
+        let id = m.id.as_deref().map_or("none".into(), terminal::printable);
+        let join = m
+            .join_web_url
+            .as_deref()
+            .map_or("none".into(), terminal::printable);
         Err(Failure::Unprinted(format!(
             "stdout could not be written (closed, or the disk full); the answer was not printed \
-             ({meeting}; client-request-id: {})",
+             ({meeting}; id: {id}; joinWebUrl: {join}; client-request-id: {})",
             answer.client_request_id
         )))
     }

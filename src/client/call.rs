@@ -515,6 +515,8 @@ impl Call {
                 };
                 tracing::warn!(
                     attempt,
+                    // Retries after no token do not count as attempts: this one does count.
+                    retry = retries,
                     reason = reason(),
                     delay_ms = delay.as_millis() as u64,
                     "retrying after a transient failure"
