@@ -151,8 +151,16 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
             secret,
         } => {
             let mut app = ClientCredentials::builder(tenant, client_id, secret).cloud(common.cloud);
-            if let Some(host) = trimmed(&common.authority_host) {
-                app = app.authority_host(host);
+            match trimmed(&common.authority_host) {
+                Some(host) => app = app.authority_host(host),
+                // A local Graph (the emulator) beside the real identity platform is most likely
+                // a forgotten AZURE_AUTHORITY_HOST: the real client secret is on its way out.
+                None if trimmed(&common.base_url).is_some_and(local) => terminal::stderr(
+                    "warning: Graph is on this machine but the client secret goes to the \
+                     cloud's identity platform; set --authority-host or AZURE_AUTHORITY_HOST to \
+                     the emulator's address if that is not meant\n",
+                ),
+                None => {}
             }
             if let Some(timeout) = common.timeout {
                 app = app.timeout(timeout);
@@ -163,6 +171,11 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
     let client = builder.build()?;
     tracing::info!(base_url = client.base_url(), "Graph");
     Ok(client)
+}
+
+/// Whether `root` (checked by `secure_root`) names this machine.
+fn local(root: &str) -> bool {
+    reqwest::Url::parse(root).is_ok_and(|url| crate::transport::is_loopback(&url))
 }
 
 /// A root as given, trimmed: a blank one was refused at the top of [`client`].
@@ -197,5 +210,28 @@ fn print(common: &CommonArgs, answer: &Answer<'_>) -> Result<(), Failure> {
              ({meeting}; id: {id}; joinWebUrl: {join}; client-request-id: {})",
             answer.client_request_id
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_graph_is_loopback_by_address_or_name() {
+        for root in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:1",
+            "http://LOCALHOST:9/v1.0",
+        ] {
+            assert!(local(root), "{root}");
+        }
+        for root in [
+            "https://graph.microsoft.com",
+            "https://localhost.example",
+            "nope",
+        ] {
+            assert!(!local(root), "{root}");
+        }
     }
 }
