@@ -190,10 +190,11 @@ pub(crate) fn secure_root(url: &str, what: &str) -> Result<Url, Error> {
 }
 
 /// `url`, which did not parse or parsed wrong, quoted for a message, with whatever stands
-/// before its last `@` after the scheme replaced by `***` (and the message saying so). That is after a scheme and any slashes or backslashes (a URL
-/// parser reads `https:/u:p@h` and `https:\\u:p@h` as `https://u:p@h`), or from the start when
-/// no scheme followed by one stands there (`user:pass@host`). Up to the last `@` anywhere, not
-/// only in what would be the authority: a password may hold `/`, `?` or `#`, which end one.
+/// before its last `@` replaced by `***` (and the message saying so). That is from after a
+/// scheme and any slashes or backslashes (a URL parser reads `https:/u:p@h` and `https:\\u:p@h`
+/// as `https://u:p@h`), or from the start when no scheme followed by one stands there
+/// (`user:pass@host`); up to the last `@` anywhere, not only in what would be the authority: a
+/// password may hold `/`, `?` or `#`, which end one.
 fn without_userinfo(url: &str) -> String {
     let scheme = url
         .find(':')
@@ -245,9 +246,9 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     } else if e.is_connect() {
         "could not connect".into()
     } else if e.is_timeout() {
-        // Connecting has its own, shorter limit (`connect_limit`): this one fired with a
-        // connection made, the request sent or on its way.
-        "timed out after connecting, before a complete answer".into()
+        // Connecting has its own, shorter limit (`connect_limit`): this one fired, nearly
+        // always, with a connection made and the request sent or on its way.
+        "timed out before a complete answer (the request may have been sent)".into()
     } else if e.is_builder() {
         "the request could not be built".into()
     } else {

@@ -118,13 +118,12 @@ impl AzureCredential {
 
 /// What a credential's failure means for a call. One that could not reach the endpoint it
 /// asks (managed identity's, the identity platform), or found it busy (429, 5xx), is out of
-/// reach for now: the call may wait it out as it would for the token endpoint's (and the
-/// command says status 5, not 3): a connection failure, an I/O failure of its HTTP client (a
-/// timeout, say), or an `io::Error` of the network's anywhere in the chain. Anything else is
-/// the provider's own failure, an `az` that is not installed among them (an `io::Error` too,
-/// but not the network's). Credentials wrap
-/// what went wrong in errors of their own, so the whole chain is looked at. Its text may come
-/// from a command or a service: printable only, for logs and terminals.
+/// reach for now, and the call may wait it out as it would for the token endpoint's: a
+/// connection failure, an I/O failure of its HTTP client (a timeout, say), or an `io::Error`
+/// of the network's anywhere in the chain. Anything else is the provider's own failure, an
+/// `az` that is not installed among them (an `io::Error` too, but not the network's).
+/// Credentials wrap what went wrong in errors of their own, so the whole chain is looked at.
+/// Its text may come from a command or a service: printable only, for logs and terminals.
 fn auth_error(error: &azure_core::Error) -> AuthError {
     use azure_core::error::ErrorKind;
     use std::io::ErrorKind as Io;

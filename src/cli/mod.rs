@@ -102,13 +102,15 @@ async fn interruptible(
     create: bool,
     work: impl std::future::Future<Output = Result<(), Failure>>,
 ) -> Result<(), Failure> {
+    // The signals first: listened for before the work sends anything.
     tokio::select! {
-        result = work => result,
+        biased;
         signal = stop_signal() => Err(Failure::Interrupted {
             signal,
             create,
             client_request_id: logging::sent(),
         }),
+        result = work => result,
     }
 }
 
