@@ -1355,9 +1355,66 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     assert_eq!(doc["outcome"], "failed");
     assert_eq!(doc["error"]["clientRequestId"], Value::Null);
     assert!(
-        run.stderr.contains("SIGHUP before any request was sent"),
+        run.stderr
+            .contains("SIGHUP with no create awaiting its answer"),
         "{}",
         run.stderr
     );
     assert_eq!(emu.graph_requests(), 2);
+
+    // Waiting out a 429 (Graph did nothing): no create in flight, so status 1, not 6.
+    emu.faults().push(Fault::throttle(Duration::from_secs(30)));
+    let child = command(&["create", "--base-url", &base], &token)
+        .spawn()
+        .unwrap();
+    let run = stopped(child, libc::SIGINT, || emu.graph_requests() == 3).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no meeting was made"), "{}", run.stderr);
+    assert_eq!(emu.meeting_count(), 2);
+}
+
+#[tokio::test]
+async fn a_signal_the_command_was_started_ignoring_stays_ignored() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    emu.faults()
+        .push(Fault::ApplyThenDelay(Duration::from_secs(2)));
+    let mut command = command(&["create", "--base-url", &base], &[("GRAPH_TOKEN", "t")]);
+    // As `nohup` starts it.
+    // SAFETY: signal(2) only, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap();
+    let run = stopped(child, libc::SIGHUP, || emu.meeting_count() == 1).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["outcome"], "created");
+}
+
+#[tokio::test]
+async fn a_signal_while_the_body_is_read_ends_the_command_before_anything_is_sent() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let mut child = command(
+        &["create", "--body", "-", "--base-url", &base],
+        &[("GRAPH_TOKEN", "t")],
+    )
+    .stdin(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Its stdin open and silent: the command is reading it.
+    let stdin = child.stdin.take();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().expect("still running") as libc::pid_t;
+    // SAFETY: a plain kill(2) of the child this test started and still holds.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let output = finished(child).await;
+    drop(stdin);
+    // Ended by the signal as any program is, not held until the body comes.
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{output:?}");
+    assert_eq!(emu.graph_requests(), 0);
 }

@@ -132,7 +132,14 @@ impl Failure {
             return String::new();
         };
         match (create, client_request_id) {
-            (_, None) => format!("stopped by {signal} before any request was sent"),
+            (true, None) => format!(
+                "stopped by {signal} with no create awaiting its answer (none sent, or Graph \
+                 answered that it did nothing): no meeting was made"
+            ),
+            (false, None) => format!(
+                "stopped by {signal} before an answer: repeating create-or-get with the same \
+                 externalId is safe"
+            ),
             (true, Some(id)) => format!(
                 "stopped by {signal} after create was sent, before its answer: a meeting may \
                  have been created, and repeating create could make a second one. Microsoft \

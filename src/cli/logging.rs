@@ -21,25 +21,39 @@ pub(super) fn sent() -> Option<String> {
     SENT.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// Notes the `client_request_id` of the library's per-attempt `debug` event, which comes just
-/// before a request is handed to the HTTP client, whatever the verbosity shown.
+/// Follows the library's attempts whatever the verbosity shown: its per-attempt `debug` event,
+/// just before a request is handed to the HTTP client, names the `client_request_id`; an event
+/// for a retry (it carries `delay_ms`) follows an answer that says the service did not act, or
+/// no connection at all, so nothing is in flight until the next attempt.
 struct Sending;
 
 impl<S: Subscriber> Layer<S> for Sending {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        struct Id(Option<String>);
-        impl tracing::field::Visit for Id {
+        #[derive(Default)]
+        struct Seen {
+            id: Option<String>,
+            retry: bool,
+        }
+        impl tracing::field::Visit for Seen {
             fn record_str(&mut self, field: &Field, value: &str) {
                 if field.name() == "client_request_id" {
-                    self.0 = Some(value.to_owned());
+                    self.id = Some(value.to_owned());
                 }
             }
-            fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+            fn record_u64(&mut self, field: &Field, _: u64) {
+                self.retry |= field.name() == "delay_ms";
+            }
+            fn record_debug(&mut self, field: &Field, _: &dyn std::fmt::Debug) {
+                self.retry |= field.name() == "delay_ms";
+            }
         }
-        let mut id = Id(None);
-        event.record(&mut id);
-        if let Some(id) = id.0 {
-            *SENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+        let mut seen = Seen::default();
+        event.record(&mut seen);
+        let mut sent = SENT.lock().unwrap_or_else(|p| p.into_inner());
+        match seen {
+            Seen { id: Some(id), .. } => *sent = Some(id),
+            Seen { retry: true, .. } => *sent = None,
+            _ => {}
         }
     }
 }

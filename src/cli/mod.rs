@@ -80,29 +80,29 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::CreateOrGet(args) => {
             logging::init(args.common.verbose);
             let output = args.common.output;
-            let result = interruptible(false, send::create_or_get(args)).await;
-            also_on_stdout(result, output)
+            also_on_stdout(send::create_or_get(args).await, output)
         }
         Command::Create(args) => {
             logging::init(args.common.verbose);
             let output = args.common.output;
-            let result = interruptible(true, send::create(args)).await;
-            also_on_stdout(result, output)
+            also_on_stdout(send::create(args).await, output)
         }
         Command::Emulator(args) => serve::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }
 
-/// `work` (a create when `create`), unless a signal to stop (Ctrl-C, SIGTERM, SIGHUP: `timeout
-/// 10 graph-meetings …` in a script) comes first: the command then still says what may have
-/// happened, with the client-request-id of the request it sent if it sent one, instead of
-/// ending without a word after a meeting may have been made.
-async fn interruptible(
+/// The library's `call` (a create when `create`), unless a signal to stop (Ctrl-C, SIGTERM,
+/// SIGHUP: `timeout 10 graph-meetings …` in a script) comes first: the command then still says
+/// what may have happened, with the client-request-id of the request it sent if it sent one,
+/// instead of ending without a word after a meeting may have been made. Only around the call:
+/// while the input is read and checked (`--body -` from a terminal, say) a signal ends the
+/// command as usual, and nothing has been sent.
+async fn interruptible<T>(
     create: bool,
-    work: impl std::future::Future<Output = Result<(), Failure>>,
-) -> Result<(), Failure> {
-    // The signals first: listened for before the work sends anything.
+    call: impl std::future::Future<Output = Result<T, crate::Error>>,
+) -> Result<T, Failure> {
+    // The signals first: listened for before the call sends anything.
     tokio::select! {
         biased;
         signal = stop_signal() => Err(Failure::Interrupted {
@@ -110,18 +110,18 @@ async fn interruptible(
             create,
             client_request_id: logging::sent(),
         }),
-        result = work => result,
+        result = call => result.map_err(Failure::from),
     }
 }
 
-/// The first signal to stop, by name.
+/// The first signal to stop, by name. A signal the command was started ignoring (`nohup`, a
+/// script's background job) stays ignored.
 async fn stop_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::SignalKind;
         tokio::select! {
-            // An error (no handler could be installed) is no signal.
-            Ok(()) = tokio::signal::ctrl_c() => "SIGINT",
+            _ = received(SignalKind::interrupt()) => "SIGINT",
             _ = received(SignalKind::terminate()) => "SIGTERM",
             _ = received(SignalKind::hangup()) => "SIGHUP",
         }
@@ -135,15 +135,29 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-/// The next `kind` of signal (never, when it cannot be listened for).
+/// The next `kind` of signal: never, when the process was started ignoring it or it cannot be
+/// listened for.
 #[cfg(unix)]
 async fn received(kind: tokio::signal::unix::SignalKind) {
+    if ignored(kind.as_raw_value()) {
+        return std::future::pending().await;
+    }
     match tokio::signal::unix::signal(kind) {
         Ok(mut signal) => {
             signal.recv().await;
         }
         Err(_) => std::future::pending().await,
     }
+}
+
+/// Whether `signal`'s disposition is "ignore" (as inherited), before this process changes it.
+#[cfg(unix)]
+fn ignored(signal: libc::c_int) -> bool {
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: sigaction(2) with no new action only reads the current one into `current`.
+    let read = unsafe { libc::sigaction(signal, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: zeroed is a valid sigaction, and a successful call filled it in.
+    read == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
 /// With `--output json`, a failure is also a JSON object on stdout (stderr still says it in

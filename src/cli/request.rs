@@ -152,7 +152,14 @@ fn read_body(path: Option<&Path>) -> Result<Map<String, Value>, Failure> {
     let read = if name == "-" {
         if io::stdin().is_terminal() {
             // Not a hang: the command waits for what is typed.
-            super::terminal::stderr("reading the request body from stdin; end it with Ctrl-D\n");
+            let end = if cfg!(windows) {
+                "Ctrl-Z, Enter"
+            } else {
+                "Ctrl-D"
+            };
+            super::terminal::stderr(&format!(
+                "reading the request body from stdin; end it with {end}\n"
+            ));
         }
         io::stdin()
             .lock()

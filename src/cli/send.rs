@@ -32,7 +32,7 @@ pub(super) async fn create_or_get(args: CreateOrGetArgs) -> Result<(), Failure> 
     }
     let client = client(common)?;
     tracing::info!(user = %describe(&user), "sending createOrGet");
-    let answer = client.create_or_get(&user, body).await?;
+    let answer = super::interruptible(false, client.create_or_get(&user, body)).await?;
     print(
         common,
         &Answer {
@@ -58,9 +58,8 @@ pub(super) async fn create(args: CreateArgs) -> Result<(), Failure> {
     )?;
     let client = client(common)?;
     tracing::info!(user = %describe(&user), language = ?args.language, "sending create");
-    let answer = client
-        .create_in_language(&user, meeting, args.language.as_deref())
-        .await?;
+    let call = client.create_in_language(&user, meeting, args.language.as_deref());
+    let answer = super::interruptible(true, call).await?;
     print(
         common,
         &Answer {

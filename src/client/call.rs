@@ -341,6 +341,8 @@ impl Call {
                     Ok(fresh) if fresh.secret() != current.secret() => {
                         tracing::info!(
                             attempt = number,
+                            // As on every event for a retry: the wait before it.
+                            delay_ms = 0u64,
                             "Graph answered 401; retrying once with a fresh token"
                         );
                         let mut record = self.record();
