@@ -28,6 +28,7 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            usage_document(&e, std::env::args_os().skip(1));
             // clap's message quotes a bad value or argument as given: one with a line break or
             // an escape sequence inside would forge lines on stderr, so it is shown escaped.
             if let Some(text) = escaped_usage_error(&e) {
@@ -50,6 +51,37 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
     }
+}
+
+/// A request command (`create`, `create-or-get`) whose arguments did not parse still prints
+/// its failure document on stdout, unless `--output summary` was asked for: a script that
+/// reads stdout gets one whether the mistake was in a flag's value or in `--body`.
+fn usage_document(e: &clap::Error, args: impl Iterator<Item = std::ffi::OsString>) {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return;
+    }
+    let args: Vec<_> = args.collect();
+    let request = matches!(
+        args.first().and_then(|a| a.to_str()),
+        Some("create" | "create-or-get")
+    );
+    let summary = args
+        .windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "summary")
+        || args.iter().any(|a| a == "--output=summary");
+    if !request || summary {
+        return;
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    terminal::stdout(&Failure::Usage(message.to_owned()).json());
 }
 
 /// clap's message for `e` with the values it quotes (`'…'`) escaped, when one of them has a
