@@ -27,6 +27,15 @@ struct Run {
 }
 
 impl Run {
+    /// What a command that exited (not killed by a signal) left.
+    fn of(output: std::process::Output) -> Self {
+        Run {
+            code: output.status.code().expect("exited, not killed"),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
     /// stdout as the one JSON object it must be.
     fn json(&self) -> Value {
         assert_eq!(self.code, 0, "stderr: {}", self.stderr);
@@ -81,12 +90,7 @@ async fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> R
         pipe.write_all(text.as_bytes()).await.unwrap();
         drop(pipe);
     }
-    let output = finished(child).await;
-    Run {
-        code: output.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Run::of(finished(child).await)
 }
 
 /// Runs against `emu` with a delegated token.
@@ -1261,6 +1265,13 @@ async fn a_bad_value_with_a_line_break_is_quoted_escaped_not_forging_a_line() {
     }
 }
 
+/// Sends `signal` to `child`, which is still running.
+fn kill(child: &tokio::process::Child, signal: libc::c_int) {
+    let pid = child.id().expect("still running") as libc::pid_t;
+    // SAFETY: a plain kill(2) of the child this test started and still holds.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
 /// Sends `signal` to `child` once `ready` holds (polled; a hang detector, not a speed limit),
 /// and gives what the command left.
 async fn stopped(
@@ -1275,15 +1286,8 @@ async fn stopped(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ready(), "the command never got that far");
-    let pid = child.id().expect("still running") as libc::pid_t;
-    // SAFETY: a plain kill(2) of the child this test started and still holds.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    let output = finished(child).await;
-    Run {
-        code: output.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    kill(&child, signal);
+    Run::of(finished(child).await)
 }
 
 #[tokio::test]
@@ -1416,9 +1420,7 @@ async fn a_signal_while_the_body_is_read_ends_the_command_before_anything_is_sen
     // Its stdin open and silent: the command is reading it.
     let stdin = child.stdin.take();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pid = child.id().expect("still running") as libc::pid_t;
-    // SAFETY: a plain kill(2) of the child this test started and still holds.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    kill(&child, libc::SIGTERM);
     let output = finished(child).await;
     drop(stdin);
     // Ended by the signal as any program is, not held until the body comes.
