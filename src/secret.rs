@@ -90,24 +90,8 @@ impl Secret {
             return body;
         }
         let needle = self.0.as_bytes();
-        let finder = memchr::memmem::Finder::new(needle);
-        let mut found = finder.find_iter(&body).peekable();
-        if found.peek().is_none() {
-            return body;
-        }
-        let mut out = Vec::with_capacity(body.len());
-        let mut from = 0;
-        for at in found {
-            // Occurrences may overlap; each byte of the secret is blanked once.
-            if at < from {
-                continue;
-            }
-            out.extend_from_slice(&body[from..at]);
-            out.extend_from_slice(b"***");
-            from = at + needle.len();
-        }
-        out.extend_from_slice(&body[from..]);
-        out.into()
+        let spans = memchr::memmem::find_iter(&body, needle).map(|at| (at, at + needle.len()));
+        blank(body.clone(), spans)
     }
 }
 
@@ -129,21 +113,19 @@ fn without_cut_escape(text: &[u8]) -> usize {
     }
 }
 
-/// `spans` of `body` (in order, possibly overlapping) as `***` each.
+/// `spans` of `body` as `***` each: in order and not overlapping, as `memmem` finds them
+/// (the body itself, uncopied, when there are none).
 fn blank(body: Bytes, spans: impl Iterator<Item = (usize, usize)>) -> Bytes {
-    let mut out = Vec::new();
+    let mut spans = spans.peekable();
+    if spans.peek().is_none() {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
     let mut from = 0;
     for (start, end) in spans {
-        // Overlapping occurrences: each byte of the secret is blanked once.
-        if end <= from {
-            continue;
-        }
-        out.extend_from_slice(&body[from..start.max(from)]);
+        out.extend_from_slice(&body[from..start]);
         out.extend_from_slice(b"***");
         from = end;
-    }
-    if from == 0 && out.is_empty() {
-        return body;
     }
     out.extend_from_slice(&body[from..]);
     out.into()
