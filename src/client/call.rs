@@ -763,8 +763,8 @@ impl Call {
                         // An answer whose body was lost still said its status, and what came
                         // of the body is kept, blanked already (see `cut_short`).
                         let graph = record.status.map(|s| self.graph_error(s, &record, None));
-                        let body = (!record.body.is_empty())
-                            .then(|| AnswerBody::new(record.body.clone()));
+                        let body =
+                            (!record.body.is_empty()).then(|| AnswerBody::new(record.body.clone()));
                         self.outcome_unknown(reason.clone(), graph, body, attempts)
                     }
                     None => Error::Transport {
