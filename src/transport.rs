@@ -218,6 +218,17 @@ fn without_userinfo(url: &str) -> String {
     }
 }
 
+/// A URL as configured, for a builder's `Debug`: whatever stands before its last `@` is
+/// withheld, as in the errors about it (a password there is refused when the client is built,
+/// but the builder holds it until then).
+pub(crate) struct ConfiguredUrl<'a>(pub(crate) &'a str);
+
+impl std::fmt::Debug for ConfiguredUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&without_userinfo(self.0))
+    }
+}
+
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

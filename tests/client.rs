@@ -1071,6 +1071,27 @@ async fn localhost_reaches_the_loopback_server_on_the_urls_port() {
 }
 
 #[test]
+fn a_password_in_a_configured_root_stays_out_of_a_builders_debug() {
+    // `build()` refuses such a root; until then the builder holds it, and may be logged.
+    let root = "https://app-user:hunter2@127.0.0.1:8443";
+    let client = Client::builder().static_token("t").base_url(root);
+    let credentials =
+        graph_meetings::ClientCredentials::builder("contoso.example", "app", "s3cret")
+            .authority_host(root);
+    for shown in [format!("{client:?}"), format!("{credentials:?}")] {
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("***@127.0.0.1:8443"),
+            "the host is shown: {shown}"
+        );
+    }
+    assert!(client.build().is_err());
+}
+
+#[test]
 fn a_proxy_password_stays_out_of_debug_output_and_errors() {
     let with_password = "http://proxy-user:hunter2@127.0.0.1:3128";
     // Without a scheme too: reqwest reads it as http://.

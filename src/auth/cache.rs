@@ -2,7 +2,9 @@
 
 use std::{
     future::Future,
+    panic::AssertUnwindSafe,
     sync::{Arc, Mutex},
+    task::Poll,
 };
 
 use chrono::{DateTime, Duration, Utc};
@@ -243,7 +245,7 @@ impl TokenCache {
             // the timer for it): a fetch on a runtime nobody drives never lands, and this caller
             // then takes its place.
             match stuck_at.filter(|_| tokio::runtime::Handle::try_current().is_ok()) {
-                Some(at) => drop(tokio::time::timeout_at(at, landed).await),
+                Some(at) => until_landed_or(landed, at).await,
                 None => landed.await,
             }
         }
@@ -335,6 +337,29 @@ impl TokenCache {
     }
 }
 
+/// Waits for `landed`, or until `at` on the caller's runtime's timer. A runtime that has no
+/// timer, or is shutting down (a caller that entered it after its end), panics when the timer
+/// is first polled: the wait is then for the landing alone, as outside a runtime, rather than
+/// a panic in the caller over a fetch another runtime is making.
+async fn until_landed_or(landed: impl Future<Output = ()>, at: Instant) {
+    let mut landed = std::pin::pin!(landed);
+    let mut timer = Some(Box::pin(tokio::time::sleep_until(at)));
+    std::future::poll_fn(|cx| {
+        if landed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        if let Some(sleep) = timer.as_mut() {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| sleep.as_mut().poll(cx))) {
+                Ok(Poll::Ready(())) => return Poll::Ready(()),
+                Ok(Poll::Pending) => {}
+                Err(_) => timer = None,
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 impl Shared {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -355,6 +380,18 @@ impl Shared {
         let refresh_failed = {
             let mut state = self.state();
             let current = state.flight.is_some_and(|flight| flight.id == id);
+            // A token that has already expired (`expires_in` 0 or less) is no refresh of one
+            // that has not: it fails the refresh, and the valid one stays in use. With nothing
+            // valid at hand it is still handed out, since a provider's clock may be off.
+            let fetched = match fetched {
+                Ok(token)
+                    if token.expires_at().is_some_and(|at| at <= now)
+                        && self.unexpired(&state).is_some() =>
+                {
+                    Err(AuthError::Provider(EXPIRED.into()))
+                }
+                other => other,
+            };
             // A replaced flight's failure, or a token no better than the one at hand: the newer
             // flight is still under way, and its waiters wait for its outcome, not this one's.
             let better = |token: &AccessToken| {
@@ -452,6 +489,8 @@ const STUCK_AFTER_LIMIT: std::time::Duration = std::time::Duration::from_secs(1)
 
 /// Why a fetch ended without an outcome.
 const ABANDONED: &str = "the token fetch was abandoned (its runtime shut down)";
+/// Why an already-expired token does not replace one that is still valid.
+const EXPIRED: &str = "the token fetched had already expired when it came";
 
 /// How long the token endpoint, found busy or out of reach, still rests.
 fn resting_for(state: &State) -> Option<std::time::Duration> {
@@ -1042,5 +1081,84 @@ mod tests {
         assert_eq!(renewing.await.unwrap().secret().expose(), "old");
         cache.settled().await;
         assert_eq!(cache.get(never).await.unwrap().secret().expose(), "new");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_brings_an_expired_token_keeps_the_valid_one() {
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        // Due for a refresh, three minutes left; the endpoint answers `expires_in: 0`.
+        let now = start() + Duration::minutes(57);
+        *clock.0.lock().unwrap() = now;
+        let old = cache.get(gives("expired", now)).await.unwrap();
+        assert_eq!(old.secret().expose(), "old");
+        cache.settled().await;
+        assert_eq!(cache.still_valid().unwrap().secret().expose(), "old");
+        let state = cache.shared.state();
+        let (_, failure) = state
+            .failure
+            .as_ref()
+            .expect("the refresh counts as failed");
+        assert!(failure.to_string().contains("already expired"), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_still_handed_out_when_nothing_valid_is_at_hand() {
+        // A provider's clock may be off from this one: with nothing else, it is worth a try.
+        let cache = TokenCache::new(Arc::new(FixedClock(start())));
+        let got = cache.get(gives("expired", start())).await.unwrap();
+        assert_eq!(got.secret().expose(), "expired");
+    }
+
+    #[test]
+    fn a_caller_on_a_gone_runtime_waiting_on_a_live_runtimes_fetch_gets_its_token() {
+        let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
+        let live = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = Mutex::new(Some(released));
+        let first = live.spawn({
+            let cache = cache.clone();
+            async move {
+                let fetch = move || {
+                    let released = released.lock().unwrap().take();
+                    async move {
+                        let _ = released.expect("one fetch").await;
+                        Ok(token("live", start() + Duration::hours(1)))
+                    }
+                };
+                cache.get(fetch).await
+            }
+        });
+        while cache.shared.state().flight.is_none() {
+            std::thread::yield_now();
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let gone = runtime.handle().clone();
+        runtime.shutdown_background();
+        let (done, result) = std::sync::mpsc::channel();
+        let waiter = cache.clone();
+        std::thread::spawn(move || {
+            let _inside = gone.enter();
+            let _ = done.send(block_on(waiter.get(never)));
+        });
+        // The waiter is parked on the landing (or about to be): the fetch may land now.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        release.send(()).unwrap();
+        // A hang detector, not a speed limit; a panic drops `done` and fails here too.
+        let got = result
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the waiting caller answered, without a panic");
+        assert_eq!(got.unwrap().secret().expose(), "live");
+        assert_eq!(
+            live.block_on(first).unwrap().unwrap().secret().expose(),
+            "live"
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::{
     error::{AuthError, Error},
     secret::Secret,
     times::{Clock, SystemClock},
-    transport::{self, HttpSettings},
+    transport::{self, ConfiguredUrl, HttpSettings},
 };
 
 /// Lifetime assumed when the token endpoint leaves out `expires_in`.
@@ -51,7 +51,7 @@ struct Inner {
 }
 
 /// Configures [`ClientCredentials`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientCredentialsBuilder {
     tenant: String,
     client_id: String,
@@ -61,6 +61,26 @@ pub struct ClientCredentialsBuilder {
     scope: Option<String>,
     clock: Arc<dyn Clock>,
     http: HttpSettings,
+}
+
+/// Every setting, the secret as `***` and the authority host without whatever stands before
+/// an `@` in it.
+impl std::fmt::Debug for ClientCredentialsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentialsBuilder")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret)
+            .field("cloud", &self.cloud)
+            .field(
+                "authority_host",
+                &self.authority_host.as_deref().map(ConfiguredUrl),
+            )
+            .field("scope", &self.scope)
+            .field("clock", &self.clock)
+            .field("http", &self.http)
+            .finish()
+    }
 }
 
 impl ClientCredentials {

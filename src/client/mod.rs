@@ -18,7 +18,7 @@ use crate::{
     retry::{Idempotency, RetryPolicy},
     secret::Secret,
     times::{self, Clock, SystemClock},
-    transport::{self, HttpSettings},
+    transport::{self, ConfiguredUrl, HttpSettings},
     types,
     user::User,
 };
@@ -70,7 +70,7 @@ pub(crate) struct Shared {
 }
 
 /// Configures a [`Client`]. Only the token provider is required.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     cloud: Cloud,
     base_url: Option<String>,
@@ -80,6 +80,22 @@ pub struct ClientBuilder {
     max_response_bytes: usize,
     clock: Arc<dyn Clock>,
     http: HttpSettings,
+}
+
+/// Every setting, the Graph root without whatever stands before an `@` in it.
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("cloud", &self.cloud)
+            .field("base_url", &self.base_url.as_deref().map(ConfiguredUrl))
+            .field("version", &self.version)
+            .field("tokens", &self.tokens)
+            .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("clock", &self.clock)
+            .field("http", &self.http)
+            .finish()
+    }
 }
 
 impl Default for ClientBuilder {
