@@ -5,6 +5,9 @@
 
 use std::{env, fs, path::PathBuf};
 
+#[path = "spec/check.rs"]
+mod check;
+
 const SPEC: &str = "spec/onlineMeetings.json";
 
 fn main() {
@@ -16,7 +19,9 @@ fn main() {
     let text = fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("reading {SPEC}: {e}"));
     let json: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {SPEC}: {e}"));
-    check_spec(&json);
+    if let Err(e) = check::check(&json) {
+        panic!("{SPEC}: {e}");
+    }
     let spec: openapiv3::OpenAPI =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {SPEC}: {e}"));
 
@@ -88,7 +93,11 @@ fn main() {
 /// here, so the build says which.
 fn check_settings_applied(source: &str, objects: &[String], open: &[(String, String)]) {
     for name in objects {
-        let Some(at) = source.find(&format!("pub struct {name} {{")) else {
+        // A struct of fields, or one of a map alone (an object with no properties of its own).
+        let at = source
+            .find(&format!("pub struct {name} {{"))
+            .or_else(|| source.find(&format!("pub struct {name}(")));
+        let Some(at) = at else {
             panic!("{SPEC}: object schema for {name} was generated under another name; its Default patch did not apply");
         };
         let derive = source[..at].rfind("#[derive(").map(|d| &source[d..at]);
@@ -159,113 +168,6 @@ fn open_enums(spec: &openapiv3::OpenAPI) -> Vec<(String, String)> {
 fn schemas(spec: &openapiv3::OpenAPI) -> impl Iterator<Item = (&String, &openapiv3::Schema)> {
     let schemas = spec.components.iter().flat_map(|c| &c.schemas);
     schemas.filter_map(|(name, schema)| Some((name, schema.as_item()?)))
-}
-
-/// Mistakes the generator would pass over in silence or report without saying where: checked
-/// on the description as written, before it is generated from.
-/// - Schema names are camelCase letters and digits: the settings below name generated types by
-///   capitalising them (`onlineMeeting`, `OnlineMeeting`), and the generator would spell
-///   `lobby_bypassScope` another way, so a patch or replacement would quietly not apply.
-/// - Every `$ref` names something in the file (the generator reports a missing one without
-///   saying which property holds it, or not at all when the schema is replaced).
-/// - A keyword in another case (`allof`, `OneOf`) is not the keyword: it would be ignored.
-fn check_spec(spec: &serde_json::Value) {
-    let names = spec["components"]["schemas"].as_object();
-    for name in names.into_iter().flat_map(|schemas| schemas.keys()) {
-        let mut chars = name.chars();
-        let camel = chars.next().is_some_and(|c| c.is_ascii_lowercase())
-            && chars.all(|c| c.is_ascii_alphanumeric());
-        if !camel {
-            panic!(
-                "{SPEC}: schema name {name:?} is not camelCase letters and digits (like \
-                 onlineMeeting); generated type names are made from it"
-            );
-        }
-    }
-    walk(spec, spec, &mut String::new(), false);
-}
-
-/// The checks on `value`, found at `at` in `spec`. `names`: `value`'s keys are names (of properties, schemas, responses, media types, ...), not
-/// keywords.
-fn walk(spec: &serde_json::Value, value: &serde_json::Value, at: &mut String, names: bool) {
-    const KEYWORDS: [&str; 16] = [
-        "$ref",
-        "allOf",
-        "anyOf",
-        "oneOf",
-        "additionalProperties",
-        "properties",
-        "required",
-        "items",
-        "enum",
-        "nullable",
-        "type",
-        "format",
-        "readOnly",
-        "writeOnly",
-        "discriminator",
-        "description",
-    ];
-    /// Keys whose values are maps of names.
-    const NAME_MAPS: [&str; 13] = [
-        "properties",
-        "schemas",
-        "parameters",
-        "responses",
-        "requestBodies",
-        "headers",
-        "content",
-        "paths",
-        "securitySchemes",
-        "links",
-        "callbacks",
-        "variables",
-        "mapping",
-    ];
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, item) in map {
-                // Examples, defaults and extensions hold data, not the description's keywords.
-                if !names
-                    && (matches!(key.as_str(), "example" | "examples" | "default")
-                        || key.starts_with("x-"))
-                {
-                    continue;
-                }
-                let miscased = KEYWORDS
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case(key) && **k != key.as_str());
-                if let (Some(keyword), false) = (miscased, names) {
-                    panic!("{SPEC}: {key:?} at {at} is not a keyword; write {keyword:?}");
-                }
-                if key == "$ref" && !names {
-                    let target = item.as_str().unwrap_or_default();
-                    let found = target
-                        .strip_prefix('#')
-                        .and_then(|pointer| spec.pointer(pointer))
-                        .is_some();
-                    if !found {
-                        panic!("{SPEC}: the $ref {target:?} at {at} names nothing in the file");
-                    }
-                }
-                let len = at.len();
-                at.push('/');
-                at.push_str(key);
-                let maps_names = !names && NAME_MAPS.contains(&key.as_str());
-                walk(spec, item, at, maps_names);
-                at.truncate(len);
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = at.len();
-                at.push_str(&format!("/{i}"));
-                walk(spec, item, at, false);
-                at.truncate(len);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// The generator's name for a schema: `onlineMeeting` becomes `OnlineMeeting`.

@@ -1,0 +1,315 @@
+//! The description's own rules, checked before anything is generated from it: mistakes the
+//! generator would pass over in silence, or report without saying where, and the shapes the
+//! generated types' forward compatibility rests on (spec/README.md). Each failure names where
+//! in the file it is.
+//!
+//! Shared by `build.rs` (which stops the build on a failure) and `tests/spec_check.rs` (which
+//! feeds it broken copies of the description), so it uses nothing but `serde_json`.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+/// Every rule, in the order a maintainer would fix them.
+pub fn check(spec: &Value) -> Result<(), String> {
+    names(spec)?;
+    walk(spec, spec, &mut String::new(), false)?;
+    let schemas = spec["components"]["schemas"]
+        .as_object()
+        .ok_or("no components/schemas")?;
+    let answered = in_answers(spec);
+    for (name, schema) in schemas {
+        let at = format!("/components/schemas/{name}");
+        component(spec, name, schema, &at, answered.contains(name.as_str()))?;
+    }
+    Ok(())
+}
+
+/// Schema names are camelCase letters and digits: the settings name generated types by
+/// capitalising them (`onlineMeeting`, `OnlineMeeting`), and the generator would spell
+/// `lobby_bypassScope` another way, so a patch or replacement would quietly not apply.
+fn names(spec: &Value) -> Result<(), String> {
+    let names = spec["components"]["schemas"].as_object();
+    for name in names.into_iter().flat_map(|schemas| schemas.keys()) {
+        let mut chars = name.chars();
+        let camel = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_alphanumeric());
+        if !camel {
+            return Err(format!(
+                "schema name {name:?} is not camelCase letters and digits (like onlineMeeting); \
+                 generated type names are made from it"
+            ));
+        }
+    }
+    Ok(())
+}
+
+const KEYWORDS: [&str; 16] = [
+    "$ref",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "additionalProperties",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "nullable",
+    "type",
+    "format",
+    "readOnly",
+    "writeOnly",
+    "discriminator",
+    "description",
+];
+
+/// Keys whose values are maps of names, not of keywords.
+const NAME_MAPS: [&str; 13] = [
+    "properties",
+    "schemas",
+    "parameters",
+    "responses",
+    "requestBodies",
+    "headers",
+    "content",
+    "paths",
+    "securitySchemes",
+    "links",
+    "callbacks",
+    "variables",
+    "mapping",
+];
+
+const TYPES: [&str; 6] = ["string", "number", "integer", "boolean", "array", "object"];
+
+/// The rules on any value, found at `at` (`names`: its keys are names, not keywords):
+/// - a keyword in another case (`allof`, `OneOf`) is not the keyword, and would be ignored;
+/// - every `$ref` names something in the file, and one into the schemas names a schema (the
+///   generator reports a missing one without saying which property holds it);
+/// - a `type` is one of OpenAPI's (the generator stops on another without saying where).
+fn walk(spec: &Value, value: &Value, at: &mut String, names: bool) -> Result<(), String> {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                // Examples, defaults and extensions hold data, not the description's keywords.
+                if !names
+                    && (matches!(key.as_str(), "example" | "examples" | "default")
+                        || key.starts_with("x-"))
+                {
+                    continue;
+                }
+                if !names {
+                    keyword(spec, key, item, at)?;
+                }
+                let len = at.len();
+                at.push('/');
+                at.push_str(key);
+                let maps_names = !names && NAME_MAPS.contains(&key.as_str());
+                walk(spec, item, at, maps_names)?;
+                at.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = at.len();
+                at.push_str(&format!("/{i}"));
+                walk(spec, item, at, false)?;
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The rules on one keyword `key` with its `value`, in an object at `at`.
+fn keyword(spec: &Value, key: &str, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(keyword) = KEYWORDS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(key) && **k != key)
+    {
+        return Err(format!(
+            "{key:?} at {at} is not a keyword; write {keyword:?}"
+        ));
+    }
+    match key {
+        "$ref" => {
+            let target = value.as_str().unwrap_or_default();
+            let found = target
+                .strip_prefix('#')
+                .and_then(|pointer| spec.pointer(pointer))
+                .is_some();
+            if !found {
+                return Err(format!(
+                    "the $ref {target:?} at {at} names nothing in the file"
+                ));
+            }
+            let inside = target
+                .strip_prefix("#/components/schemas/")
+                .is_some_and(|rest| rest.contains('/'));
+            if inside || target == "#/components/schemas" {
+                return Err(format!(
+                    "the $ref {target:?} at {at} is not a schema of its own: refer to \
+                     #/components/schemas/<name>"
+                ));
+            }
+        }
+        // Within `properties`, `type` is a property's name, which `walk` does not ask about;
+        // a security scheme's `type` is another keyword's.
+        "type"
+            if !at.contains("/securitySchemes/")
+                && !TYPES.contains(&value.as_str().unwrap_or_default()) =>
+        {
+            return Err(format!(
+                "the type {value} at {at} is not one of OpenAPI's ({})",
+                TYPES.join(", ")
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The shapes a named schema may take, each generated as the hand-written layer expects:
+/// - an object: `"type": "object"` and `"additionalProperties": {}` (the generated struct's
+///   `extra` map, which keeps what Graph adds; and its `Default`), its properties references
+///   or plain values (an object inline would be generated without either), and `required`
+///   only where no answer uses it (a property Graph leaves out would fail decoding);
+/// - a known enum: `"type": "string"` with `enum`;
+/// - an open enum: `oneOf` a known enum (`$ref`, or a lone `allOf` of one) and a plain string,
+///   in that order (generated as `Open<Known…>`; the other order would read every known
+///   value as unknown).
+fn component(
+    spec: &Value,
+    name: &str,
+    schema: &Value,
+    at: &str,
+    answered: bool,
+) -> Result<(), String> {
+    let Some(fields) = schema.as_object() else {
+        return Err(format!("{at} is not a schema object"));
+    };
+    for combinator in ["allOf", "anyOf"] {
+        if fields.contains_key(combinator) {
+            return Err(format!(
+                "{at}/{combinator}: a named schema is an object (type, properties, \
+                 additionalProperties {{}}), a known enum, or an open enum (oneOf); write \
+                 {name} as one of those"
+            ));
+        }
+    }
+    if let Some(one_of) = fields.get("oneOf") {
+        return open_enum(spec, one_of, &format!("{at}/oneOf"));
+    }
+    let object = fields.contains_key("properties")
+        || fields.contains_key("additionalProperties")
+        || fields.get("type").and_then(Value::as_str) == Some("object");
+    if !object {
+        return Ok(());
+    }
+    if fields.get("type").and_then(Value::as_str) != Some("object") {
+        return Err(format!(
+            "{at}: an object schema says \"type\": \"object\" (without it {name} is generated \
+             without Default)"
+        ));
+    }
+    if !matches!(fields.get("additionalProperties"), Some(Value::Bool(true)))
+        && fields.get("additionalProperties") != Some(&Value::Object(Map::new()))
+    {
+        return Err(format!(
+            "{at}: an object schema has \"additionalProperties\": {{}} (without it {name} has \
+             no `extra` map, and what Graph adds to it is dropped)"
+        ));
+    }
+    if answered && fields.contains_key("required") {
+        return Err(format!(
+            "{at}/required: {name} is part of an answer, where a required property that Graph \
+             leaves out would fail the whole answer's decoding; only a schema no answer uses \
+             (createOrGetRequest) may require one"
+        ));
+    }
+    let properties = fields.get("properties").and_then(Value::as_object);
+    for (property, value) in properties.into_iter().flatten() {
+        inline_objects(value, &format!("{at}/properties/{property}"))?;
+    }
+    Ok(())
+}
+
+/// A property's schema (or an array's items, at any depth) that is an object of its own.
+fn inline_objects(schema: &Value, at: &str) -> Result<(), String> {
+    let inline = schema.get("properties").is_some()
+        || schema.get("additionalProperties").is_some()
+        || schema.get("type").and_then(Value::as_str) == Some("object");
+    if inline {
+        return Err(format!(
+            "{at}: an object inline; make it a named schema in components/schemas and refer to \
+             it (inline, it is generated without Default and without a name of ours)"
+        ));
+    }
+    match schema.get("items") {
+        Some(items) => inline_objects(items, &format!("{at}/items")),
+        None => Ok(()),
+    }
+}
+
+/// `oneOf` of an open enum, at `at`.
+fn open_enum(spec: &Value, one_of: &Value, at: &str) -> Result<(), String> {
+    let shape = "an open enum is oneOf [{allOf: [{$ref: known enum}]}, {type: string}], in \
+                 that order";
+    let [known, other] = one_of.as_array().map(Vec::as_slice).unwrap_or_default() else {
+        return Err(format!("{at}: {shape}"));
+    };
+    let reference = known["$ref"].as_str().or_else(|| {
+        let all_of = known["allOf"].as_array()?;
+        match all_of.as_slice() {
+            [only] => only["$ref"].as_str(),
+            _ => None,
+        }
+    });
+    let target = reference
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|pointer| spec.pointer(pointer));
+    let known_enum = target.is_some_and(|t| t["type"] == "string" && t["enum"].is_array());
+    let plain_string =
+        other["type"] == "string" && other.get("enum").is_none() && other.get("format").is_none();
+    if known_enum && plain_string {
+        Ok(())
+    } else {
+        Err(format!("{at}: {shape}"))
+    }
+}
+
+/// The named schemas an answer can hold: those the responses refer to, and theirs in turn.
+fn in_answers(spec: &Value) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut queue = Vec::new();
+    references(&spec["components"]["responses"], &mut queue);
+    references(&spec["paths"], &mut queue);
+    while let Some(name) = queue.pop() {
+        if found.insert(name.clone()) {
+            references(&spec["components"]["schemas"][name.as_str()], &mut queue);
+        }
+    }
+    found
+}
+
+/// The schema names referred to anywhere in `value`, pushed onto `into`, but for those of
+/// request bodies and parameters (in `paths`), which no answer holds.
+fn references(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                if key == "requestBody" || key == "parameters" {
+                    continue;
+                }
+                let target = (key == "$ref").then(|| item.as_str()).flatten();
+                if let Some(name) = target.and_then(|r| r.strip_prefix("#/components/schemas/")) {
+                    into.push(name.to_owned());
+                }
+                references(item, into);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, into)),
+        _ => {}
+    }
+}

@@ -1,0 +1,201 @@
+//! The description's rules (spec/check.rs, which build.rs applies before generating): the
+//! committed description passes, and each kind of mistake a maintainer can make in it is
+//! refused with where it is, instead of generating types that quietly lose what Graph adds.
+
+#[path = "../spec/check.rs"]
+mod check;
+
+use serde_json::{json, Value};
+
+fn spec() -> Value {
+    let text = include_str!("../spec/onlineMeetings.json");
+    serde_json::from_str(text).expect("the description is JSON")
+}
+
+/// The description with `change` made to it, checked: the error's text.
+fn refused(change: impl FnOnce(&mut Value)) -> String {
+    let mut spec = spec();
+    change(&mut spec);
+    check::check(&spec).expect_err("the changed description is refused")
+}
+
+fn schema<'a>(spec: &'a mut Value, name: &str) -> &'a mut Value {
+    &mut spec["components"]["schemas"][name]
+}
+
+fn assert_names(error: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(error.contains(needle), "{needle:?} not in: {error}");
+    }
+}
+
+#[test]
+fn the_committed_description_passes() {
+    check::check(&spec()).unwrap();
+}
+
+#[test]
+fn an_object_without_additional_properties_is_refused() {
+    // Removed, or misspelled: either way the generated struct would lose its `extra` map.
+    let error = refused(|s| {
+        schema(s, "chatRestrictions")
+            .as_object_mut()
+            .unwrap()
+            .remove("additionalProperties");
+    });
+    assert_names(&error, &["/components/schemas/chatRestrictions", "extra"]);
+    let error = refused(|s| {
+        let fields = schema(s, "itemBody").as_object_mut().unwrap();
+        let value = fields.remove("additionalProperties").unwrap();
+        fields.insert("additonalProperties".into(), value);
+    });
+    assert_names(
+        &error,
+        &["/components/schemas/itemBody", "additionalProperties"],
+    );
+}
+
+#[test]
+fn required_is_refused_on_a_schema_an_answer_holds() {
+    // chatRestrictions is reached from onlineMeeting, the answer.
+    let error = refused(|s| schema(s, "chatRestrictions")["required"] = json!(["allowTextOnly"]));
+    assert_names(
+        &error,
+        &["/components/schemas/chatRestrictions/required", "answer"],
+    );
+    // The error body is an answer too.
+    let error = refused(|s| schema(s, "innerError")["required"] = json!(["date"]));
+    assert_names(&error, &["innerError/required"]);
+}
+
+#[test]
+fn an_object_inline_is_refused_where_it_stands() {
+    let error = refused(|s| {
+        schema(s, "onlineMeeting")["properties"]["anonymizeIdentityForRoles"] = json!({
+            "type": "object", "additionalProperties": {},
+            "properties": {"roles": {"type": "array", "items": {"type": "string"}}}
+        });
+    });
+    assert_names(
+        &error,
+        &[
+            "/components/schemas/onlineMeeting/properties/anonymizeIdentityForRoles",
+            "named schema",
+        ],
+    );
+    let error = refused(|s| {
+        schema(s, "meetingParticipants")["properties"]["panel"] =
+            json!({"type": "array", "items": {"properties": {"upn": {"type": "string"}}}});
+    });
+    assert_names(&error, &["meetingParticipants/properties/panel/items"]);
+}
+
+#[test]
+fn an_object_schema_of_another_shape_is_refused() {
+    let error = refused(|s| {
+        schema(s, "itemBody")
+            .as_object_mut()
+            .unwrap()
+            .remove("type");
+    });
+    assert_names(
+        &error,
+        &["/components/schemas/itemBody", "\"type\": \"object\""],
+    );
+    // Microsoft's full description writes its types as allOf a base type and properties.
+    let error = refused(|s| {
+        *schema(s, "itemBody") = json!({"allOf": [
+            {"$ref": "#/components/schemas/identity"},
+            {"type": "object", "additionalProperties": {}, "properties": {}}
+        ]});
+    });
+    assert_names(&error, &["/components/schemas/itemBody/allOf"]);
+}
+
+#[test]
+fn an_open_enum_of_another_shape_is_refused() {
+    // The halves the other way round would read every known value as unknown.
+    let error = refused(|s| {
+        let one_of = schema(s, "bodyType")["oneOf"].as_array_mut().unwrap();
+        one_of.reverse();
+    });
+    assert_names(
+        &error,
+        &["/components/schemas/bodyType/oneOf", "in that order"],
+    );
+    // Its known half must be an enum.
+    let error = refused(|s| {
+        schema(s, "bodyType")["oneOf"][0] = json!({"$ref": "#/components/schemas/itemBody"});
+    });
+    assert_names(&error, &["bodyType/oneOf"]);
+}
+
+#[test]
+fn a_type_that_is_not_openapis_is_refused_where_it_stands() {
+    let error = refused(|s| {
+        schema(s, "itemBody")["properties"]["content"]["type"] = json!("strin");
+    });
+    assert_names(
+        &error,
+        &["strin", "/components/schemas/itemBody/properties/content"],
+    );
+}
+
+#[test]
+fn a_ref_must_name_a_schema_of_its_own() {
+    for target in [
+        "#/components/schemas/chatInfo/properties/threadId",
+        "#/components/schemas",
+    ] {
+        let error = refused(|s| {
+            schema(s, "onlineMeeting")["properties"]["chatInfo"] = json!({"$ref": target});
+        });
+        assert_names(
+            &error,
+            &[
+                target,
+                "/components/schemas/onlineMeeting/properties/chatInfo",
+            ],
+        );
+    }
+    let error = refused(|s| {
+        schema(s, "onlineMeeting")["properties"]["chatInfo"] =
+            json!({"$ref": "#/components/schemas/chatInformation"});
+    });
+    assert_names(&error, &["names nothing in the file"]);
+}
+
+#[test]
+fn a_keyword_in_another_case_or_a_name_not_camel_case_is_refused() {
+    let error = refused(|s| {
+        let fields = schema(s, "bodyType").as_object_mut().unwrap();
+        let one_of = fields.remove("oneOf").unwrap();
+        fields.insert("oneof".into(), one_of);
+    });
+    assert_names(&error, &["\"oneof\"", "write \"oneOf\""]);
+    let error = refused(|s| {
+        let schemas = s["components"]["schemas"].as_object_mut().unwrap();
+        let body = schemas.remove("itemBody").unwrap();
+        schemas.insert("item_body".into(), body);
+    });
+    assert_names(&error, &["item_body", "camelCase"]);
+}
+
+#[test]
+fn what_the_rules_allow_still_passes() {
+    // A free-form object (a map alone), a new property of a plain type, an array of
+    // references, and a new value of a known enum.
+    let mut changed = spec();
+    changed["components"]["schemas"]["meetingCustomData"] =
+        json!({"type": "object", "additionalProperties": {}});
+    let properties = &mut changed["components"]["schemas"]["onlineMeeting"]["properties"];
+    properties["customData"] = json!({"$ref": "#/components/schemas/meetingCustomData"});
+    properties["meetingCode"] = json!({"type": "string", "nullable": true});
+    properties["panelists"] =
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/identitySet"}});
+    changed["components"]["schemas"]["knownBodyType"]["enum"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("markdown"));
+    check::check(&changed).unwrap();
+}
