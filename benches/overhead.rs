@@ -491,6 +491,10 @@ fn request_id() -> String {
         .to_string()
 }
 
+/// What the client asks of Graph's evolvable enumerations on every request.
+const PREFER_EVERY_ENUM_MEMBER: HeaderValue =
+    HeaderValue::from_static("include-unknown-enum-members");
+
 /// `Bearer {token}`, marked sensitive.
 fn bearer(token: &str) -> HeaderValue {
     let mut value = HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value");
@@ -519,6 +523,7 @@ impl Raw {
             .header(CONTENT_TYPE, "application/json")
             .header("client-request-id", request_id())
             .header(AUTHORIZATION, self.bearer.clone())
+            .header("prefer", PREFER_EVERY_ENUM_MEMBER.clone())
             .body(body)
             .send()
             .await?;

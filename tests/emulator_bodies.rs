@@ -134,10 +134,52 @@ async fn what_graph_refuses_is_a_400_naming_the_property_and_makes_nothing() {
     assert_eq!(status, StatusCode::CREATED, "{meeting}");
     assert_eq!(meeting["allowedPresenters"], "organizer");
     assert_eq!(meeting["lobbyBypassSettings"]["scope"], "everyone");
+    // An evolvable enumeration's later member, to a request that did not ask for those.
     assert_eq!(
         meeting["participants"]["attendees"][0]["role"],
-        "coorganizer"
+        "unknownFutureValue"
     );
+}
+
+#[tokio::test]
+async fn later_enum_members_are_answered_as_they_are_only_to_a_request_that_asks() {
+    let emu = Emulator::start().await.unwrap();
+    let body = json!({"externalId": "evolvable", "participants": {"attendees": [
+        {"upn": "ann@contoso.example", "role": "coorganizer"},
+        {"upn": "bob@contoso.example", "role": "presenter"},
+        {"upn": "cy@contoso.example", "role": "producer"}]}});
+    let url = format!("{}{CREATE_OR_GET}", emu.base_url());
+    let send = |prefer: Option<&'static str>| {
+        let mut request = support::http()
+            .post(&url)
+            .bearer_auth("delegated-demo-token")
+            .json(&body);
+        if let Some(prefer) = prefer {
+            request = request.header("Prefer", prefer);
+        }
+        async move { answer(request.send().await.unwrap()).await }
+    };
+    let shown = |meeting: &Value| {
+        let roles = &meeting["participants"]["attendees"];
+        [0, 1, 2].map(|i| roles[i]["role"].clone())
+    };
+    let (status, _, plain) = send(None).await;
+    assert_eq!(status, StatusCode::CREATED, "{plain}");
+    assert_eq!(
+        shown(&plain),
+        ["unknownFutureValue", "presenter", "unknownFutureValue"]
+    );
+    // The same stored meeting, shown whole: the preference among others, in any case.
+    for prefer in [
+        "include-unknown-enum-members",
+        "odata.maxpagesize=10, Include-Unknown-Enum-Members",
+    ] {
+        let (status, _, full) = send(Some(prefer)).await;
+        assert_eq!(status, StatusCode::OK, "{full}");
+        assert_eq!(shown(&full), ["coorganizer", "presenter", "producer"]);
+    }
+    let (_, _, plain) = send(Some("return=minimal")).await;
+    assert_eq!(shown(&plain)[0], "unknownFutureValue");
 }
 
 #[tokio::test]

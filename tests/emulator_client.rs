@@ -476,3 +476,38 @@ async fn a_token_endpoint_that_fails_for_a_while_is_waited_out() {
     assert_eq!(emu.token_requests(), 2, "the first try and one retry");
     assert_eq!(emu.graph_requests(), 0);
 }
+
+#[tokio::test]
+async fn a_later_member_of_an_evolvable_enum_comes_back_as_itself() {
+    // Graph answers `unknownFutureValue` for it unless asked: the client asks on every request.
+    let emu = Emulator::start().await.unwrap();
+    let attendee = types::MeetingParticipantInfo {
+        upn: Some("ann@contoso.example".into()),
+        role: Some(types::Open::Known(
+            types::KnownOnlineMeetingRole::Coorganizer,
+        )),
+        ..Default::default()
+    };
+    let asked = types::CreateOrGetRequest {
+        participants: Some(types::MeetingParticipants {
+            attendees: Some(vec![attendee]),
+            ..Default::default()
+        }),
+        ..request("evolvable")
+    };
+    let answer = delegated(&emu)
+        .create_or_get(&User::Me, asked)
+        .await
+        .unwrap();
+    let attendees = answer.meeting.participants.unwrap().attendees.unwrap();
+    assert_eq!(
+        attendees[0].role,
+        Some(types::Open::Known(
+            types::KnownOnlineMeetingRole::Coorganizer
+        ))
+    );
+    assert_eq!(
+        emu.received()[0].header("Prefer"),
+        Some("include-unknown-enum-members")
+    );
+}

@@ -22,8 +22,8 @@ Exit status:
      signal stopped the command before it sent anything or while create-or-get waited)
   2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with
      client credentials (an application token in GRAPH_TOKEN goes to Graph, which answers 400)
-  3  authentication: no credentials (or GRAPH_TOKEN set but empty or not UTF-8), the token
-     endpoint refused, Graph answered 401
+  3  authentication: no credentials (or GRAPH_TOKEN set but empty, not UTF-8 or not a token,
+     such as `Bearer` alone), the token endpoint refused, Graph answered 401
   4  Graph answered with an error (its code, message and request-id are on stderr)
   5  transport failure: no complete answer from Graph or the token endpoint (timeout,
      connection lost, an unreadable token response, the token endpoint busy or failing:
@@ -143,7 +143,7 @@ pub(super) struct CommonArgs {
         hide_env_values = true
     )]
     pub authority_host: Option<String>,
-    /// Time for one attempt, in seconds (default 60).
+    /// Time for one attempt, in seconds (default 60; fractions allowed, 0.001 to 86400).
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub timeout: Option<std::time::Duration>,
     /// Retries after the first attempt, for failures that allow one (default 3; 0: none).

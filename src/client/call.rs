@@ -36,6 +36,10 @@ const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 const RETRY_ATTEMPT: HeaderName = HeaderName::from_static("retry-attempt");
+/// Graph's evolvable enumerations: without this, a member added after `unknownFutureValue`
+/// (a `coorganizer` role, say) is answered as `unknownFutureValue`, though the types know it.
+const PREFER: HeaderName = HeaderName::from_static("prefer");
+const EVERY_ENUM_MEMBER: HeaderValue = HeaderValue::from_static("include-unknown-enum-members");
 
 /// The per-call state the generated client carries as its inner value. One allocation per
 /// call, shared by the hooks and the loop.
@@ -159,9 +163,9 @@ impl ClientHooks<CallContext> for generated::Client {
         // The generator adds the spec's version as a header; Graph takes it from the path.
         let headers = request.headers_mut();
         headers.remove(API_VERSION);
-        // Room for what `attempt` adds (client-request-id, authorization, retry-attempt), so
-        // the map is not regrown on the way.
-        headers.reserve(3);
+        // Room for what `attempt` adds (client-request-id, authorization, prefer,
+        // retry-attempt), so the map is not regrown on the way.
+        headers.reserve(4);
         Ok(())
     }
 
@@ -307,6 +311,7 @@ impl Call {
                     .expect("a UUID is a valid header value"),
             );
             headers.append(AUTHORIZATION, bearer.clone());
+            headers.append(PREFER, EVERY_ENUM_MEMBER);
             if number > 1 {
                 headers.append(RETRY_ATTEMPT, HeaderValue::from(number - 1));
             }

@@ -5,7 +5,7 @@ use std::io;
 
 use axum::{
     body::Body,
-    http::{header, request::Parts, HeaderValue, Method, StatusCode},
+    http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -18,6 +18,7 @@ use super::{
     graph_error::{GraphFailure, RequestIds, ENTITY_CONTENT_TYPE},
     join_info, meeting,
     request::{self, Operation},
+    rules,
     server::ConnectionControl,
     store::Key,
     tokens::Caller,
@@ -200,7 +201,7 @@ async fn act(
             "The emulator holds as many meetings as it keeps; start a new one.",
         )
     };
-    match (call.operation, asked.external_id.clone()) {
+    let (status, mut meeting) = match (call.operation, asked.external_id.clone()) {
         (Operation::CreateOrGet, Some(external_id)) => {
             let key = Key {
                 tenant: tenant.to_owned(),
@@ -212,21 +213,43 @@ async fn act(
                 .get_or_insert(key, || meeting::build(&asked, &origin, language))
                 .map_err(|_| full())?;
             if created {
-                Ok((StatusCode::CREATED, meeting))
+                (StatusCode::CREATED, meeting)
             } else {
                 // The stored meeting as this request's version shows it, its invitation in
                 // this request's language.
                 let mut meeting = meeting::fit_version(meeting, &origin);
                 meeting["joinInformation"] = join_info::render(&meeting, language);
-                Ok((StatusCode::OK, meeting))
+                (StatusCode::OK, meeting)
             }
         }
         _ => {
             let meeting = meeting::build(&asked, &origin, language);
             state.store().add(&meeting).map_err(|_| full())?;
-            Ok((StatusCode::CREATED, meeting))
+            (StatusCode::CREATED, meeting)
+        }
+    };
+    // As stored, and as shown to a request that asked for every member.
+    if !asks_for_evolved_members(&parts.headers) {
+        if let (Ok(rules), Value::Object(fields)) = (rules::get(), &mut meeting) {
+            rules.hide_evolved_members(fields);
         }
     }
+    Ok((status, meeting))
+}
+
+/// `Prefer: include-unknown-enum-members`, among any other preferences (comma-separated, or
+/// in headers of their own).
+fn asks_for_evolved_members(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|preference| {
+            preference
+                .trim()
+                .eq_ignore_ascii_case("include-unknown-enum-members")
+        })
 }
 
 fn entity(status: StatusCode, body: Body) -> Response {

@@ -118,6 +118,9 @@ impl fmt::Display for Path<'_> {
     }
 }
 
+/// The member that stands for every member added to an evolvable enumeration after it.
+const UNKNOWN_FUTURE_VALUE: &str = "unknownFutureValue";
+
 /// `name@term` and `@term` are OData annotations (`@odata.type`, ...): they describe the
 /// payload, are not properties, and the SDKs send them.
 fn is_annotation(name: &str) -> bool {
@@ -276,6 +279,44 @@ impl Rules {
             )));
         }
         Ok(())
+    }
+
+    /// Graph's evolvable enumerations in an answer: a member the spec lists after
+    /// `unknownFutureValue` was added later, and is sent as `unknownFutureValue` to a request
+    /// that did not ask for such members (`Prefer: include-unknown-enum-members`).
+    pub fn hide_evolved_members(&self, meeting: &mut Map<String, Value>) {
+        self.hide_in_object(self.create, meeting);
+    }
+
+    fn hide_in_object(&self, index: usize, fields: &mut Map<String, Value>) {
+        let object = &self.objects[index];
+        for (name, value) in fields.iter_mut() {
+            if let Some(shape) = object.properties.get(name) {
+                self.hide_in_value(shape, value);
+            }
+        }
+    }
+
+    fn hide_in_value(&self, shape: &Shape, value: &mut Value) {
+        match (&shape.kind, value) {
+            (Kind::Enum(index), Value::String(member)) => {
+                let members = &self.enums[*index].members;
+                let evolved = members
+                    .iter()
+                    .position(|m| m == UNKNOWN_FUTURE_VALUE)
+                    .is_some_and(|at| members[at + 1..].contains(member));
+                if evolved {
+                    *member = UNKNOWN_FUTURE_VALUE.to_owned();
+                }
+            }
+            (Kind::Object(index), Value::Object(fields)) => self.hide_in_object(*index, fields),
+            (Kind::Array(item), Value::Array(items)) => {
+                for element in items {
+                    self.hide_in_value(item, element);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The type as Graph names it in its errors.
