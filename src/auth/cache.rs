@@ -969,16 +969,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_caller_whose_runtime_is_gone_gets_an_error_not_a_loop() {
-        // Inside a runtime that has shut down, every fetch started is dropped at once: the
-        // caller must be told, not start another for ever.
+    /// The handle of a runtime that has shut down: what a caller who entered it after its end
+    /// (a runtime made for one call, dropped while a clone of its handle lived on) runs in.
+    fn shut_down_runtime() -> tokio::runtime::Handle {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let gone = runtime.handle().clone();
         runtime.shutdown_background();
+        gone
+    }
+
+    #[test]
+    fn a_caller_whose_runtime_is_gone_gets_an_error_not_a_loop() {
+        // Inside a runtime that has shut down, every fetch started is dropped at once: the
+        // caller must be told, not start another for ever.
+        let gone = shut_down_runtime();
         let cache = TokenCache::new(Arc::new(FixedClock(start())));
         let fetches = Arc::new(AtomicUsize::new(0));
         let counted = {
@@ -1136,12 +1143,7 @@ mod tests {
         while cache.shared.state().flight.is_none() {
             std::thread::yield_now();
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let gone = runtime.handle().clone();
-        runtime.shutdown_background();
+        let gone = shut_down_runtime();
         let (done, result) = std::sync::mpsc::channel();
         let waiter = cache.clone();
         std::thread::spawn(move || {
