@@ -407,7 +407,7 @@ async fn a_call_that_gives_up_on_a_slow_token_leaves_it_for_the_next() {
     // instead of asking again.
     let idp = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(token_answer("slow", json!(3600)).set_delay(Duration::from_millis(1500)))
+        .respond_with(token_answer("slow", json!(3600)).set_delay(Duration::from_secs(3)))
         .mount(&idp)
         .await;
     let provider = credentials(&idp, TestClock::new());
@@ -1029,11 +1029,15 @@ async fn a_401_whose_refresh_outlasts_the_timeout_keeps_graphs_error() {
         })))
         .mount(&graph)
         .await;
+    // tok-1 fetched beforehand: the call's timeout is for the refresh alone, however slowly
+    // this machine runs the first fetch.
+    let provider = credentials(&idp, TestClock::new());
+    assert_eq!(provider.token().await.unwrap().secret().expose(), "tok-1");
     let client = Client::builder()
         .base_url(graph.uri())
-        .token_provider(credentials(&idp, TestClock::new()))
+        .token_provider(provider)
         .retry(RetryPolicy::none())
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     let err = client.create_or_get(&user(), request()).await.unwrap_err();

@@ -68,6 +68,17 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
         command.env_remove(name);
     }
     command.envs(env.iter().copied());
+    // As a terminal starts it, whatever this test process inherited: a shell's background job
+    // ignores SIGINT, `nohup` SIGHUP, and the command keeps a signal it was started ignoring.
+    // SAFETY: signal(2) only, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
     command
 }
 
@@ -938,11 +949,16 @@ async fn transport_failures_are_status_5_and_unknown_create_outcomes_6() {
             "--retries",
             "0",
             "--timeout",
-            "0.3",
+            "2",
         ],
     )
     .await;
     assert_eq!(slow.code, 5, "{}", slow.stderr);
+    assert_eq!(
+        emu.faults().pending(),
+        0,
+        "the delay was the slow request's"
+    );
 
     emu.faults().push(Fault::ApplyThenStatus(504));
     let unknown = run(&emu, &["create", "--subject", "maybe"]).await;
@@ -1272,22 +1288,42 @@ fn kill(child: &tokio::process::Child, signal: libc::c_int) {
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
 }
 
-/// Sends `signal` to `child` once `ready` holds (polled; a hang detector, not a speed limit),
-/// and gives what the command left.
+/// Sends `signal` to `child` once `ready` holds, given what the command has written to stderr
+/// so far (polled; a hang detector, not a speed limit), and gives what the command left.
 async fn stopped(
-    child: tokio::process::Child,
+    mut child: tokio::process::Child,
     signal: libc::c_int,
-    ready: impl Fn() -> bool,
+    ready: impl Fn(&str) -> bool,
 ) -> Run {
+    use tokio::io::AsyncReadExt;
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let said = said.clone();
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        tokio::spawn(async move {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
+                said.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    let so_far = || String::from_utf8_lossy(&said.lock().unwrap()).into_owned();
     for _ in 0..600 {
-        if ready() {
+        if ready(&so_far()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(ready(), "the command never got that far");
+    assert!(
+        ready(&so_far()),
+        "the command never got that far: {}",
+        so_far()
+    );
     kill(&child, signal);
-    Run::of(finished(child).await)
+    let mut output = finished(child).await;
+    reader.await.unwrap();
+    output.stderr = std::mem::take(&mut *said.lock().unwrap());
+    Run::of(output)
 }
 
 #[tokio::test]
@@ -1303,7 +1339,7 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     let child = command(&["create", "--base-url", &base], &token)
         .spawn()
         .unwrap();
-    let run = stopped(child, libc::SIGTERM, || emu.meeting_count() == 1).await;
+    let run = stopped(child, libc::SIGTERM, |_| emu.meeting_count() == 1).await;
     assert_eq!(run.code, 6, "{}", run.stderr);
     let doc = run.failure_json();
     assert_eq!(doc["outcome"], "unknown");
@@ -1331,7 +1367,7 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     )
     .spawn()
     .unwrap();
-    let run = stopped(child, libc::SIGINT, || emu.meeting_count() == 2).await;
+    let run = stopped(child, libc::SIGINT, |_| emu.meeting_count() == 2).await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     let doc = run.failure_json();
     assert_eq!(doc["outcome"], "failed");
@@ -1361,7 +1397,7 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     )
     .spawn()
     .unwrap();
-    let run = stopped(child, libc::SIGHUP, asked).await;
+    let run = stopped(child, libc::SIGHUP, |_| asked()).await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     let doc = run.failure_json();
     assert_eq!(doc["outcome"], "failed");
@@ -1379,7 +1415,9 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     let child = command(&["create", "--base-url", &base], &token)
         .spawn()
         .unwrap();
-    let run = stopped(child, libc::SIGINT, || emu.graph_requests() == 3).await;
+    // Once the command has taken the 429 in (its retry warning), not when the emulator got
+    // the request: until then the create is still awaiting its answer.
+    let run = stopped(child, libc::SIGINT, |said| said.contains("retrying")).await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("no meeting was made"), "{}", run.stderr);
     assert_eq!(emu.meeting_count(), 2);
@@ -1401,9 +1439,33 @@ async fn a_signal_the_command_was_started_ignoring_stays_ignored() {
         });
     }
     let child = command.spawn().unwrap();
-    let run = stopped(child, libc::SIGHUP, || emu.meeting_count() == 1).await;
+    let run = stopped(child, libc::SIGHUP, |_| emu.meeting_count() == 1).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["outcome"], "created");
+}
+
+/// Whether a thread of process `pid` is in a `read` of its stdin, as Linux's
+/// `/proc/<pid>/task/<tid>/syscall` shows (the call's number, then its arguments, the
+/// descriptor first); `None` where that cannot be told, and a fixed wait stands in for it.
+fn reading_stdin(pid: u32) -> Option<bool> {
+    let read = match std::env::consts::ARCH {
+        "x86_64" => "0",
+        "aarch64" => "63",
+        _ => {
+            std::thread::sleep(Duration::from_millis(300));
+            return None;
+        }
+    };
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let in_read = |line: String| {
+        let mut fields = line.split_whitespace();
+        fields.next() == Some(read) && fields.next() == Some("0x0")
+    };
+    Some(
+        tasks
+            .flatten()
+            .any(|task| std::fs::read_to_string(task.path().join("syscall")).is_ok_and(in_read)),
+    )
 }
 
 #[tokio::test]
@@ -1417,9 +1479,18 @@ async fn a_signal_while_the_body_is_read_ends_the_command_before_anything_is_sen
     .stdin(Stdio::piped())
     .spawn()
     .unwrap();
-    // Its stdin open and silent: the command is reading it.
+    // Its stdin open and silent: once the command is reading it, the signal comes.
     let stdin = child.stdin.take();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().unwrap();
+    let mut reading = reading_stdin(pid);
+    for _ in 0..600 {
+        if reading != Some(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        reading = reading_stdin(pid);
+    }
+    assert_ne!(reading, Some(false), "the command never read its stdin");
     kill(&child, libc::SIGTERM);
     let output = finished(child).await;
     drop(stdin);

@@ -369,11 +369,12 @@ async fn a_slow_answer_to_a_create_that_was_made_is_an_unknown_outcome_with_the_
     // the classic unknown outcome. Delay holds the request back instead: nothing is made.
     let emu = Emulator::start().await.unwrap();
     let client = impatient(&emu);
-    // Delays just past the client's timeout, and a wait past them below: had the emulator
-    // carried on after the caller left, its meeting would be there by then.
+    // Delays well past the client's timeout (300 ms; a loaded machine's stall is not to
+    // decide which comes first), and a wait past them below: had the emulator carried on
+    // after the caller left, its meeting would be there by then.
     for (fault, made) in [
-        (Fault::ApplyThenDelay(Duration::from_millis(600)), 1),
-        (Fault::Delay(Duration::from_millis(600)), 0),
+        (Fault::ApplyThenDelay(Duration::from_secs(2)), 1),
+        (Fault::Delay(Duration::from_secs(2)), 0),
     ] {
         let before = emu.meeting_count();
         emu.faults().push(fault.clone());
@@ -383,7 +384,7 @@ async fn a_slow_answer_to_a_create_that_was_made_is_an_unknown_outcome_with_the_
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{fault:?}: {err:?}");
         // The emulator's handler is dropped with the connection; what it did is what stays.
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
         assert_eq!(emu.meeting_count() - before, made, "{fault:?}");
     }
 }
