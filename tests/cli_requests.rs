@@ -53,6 +53,33 @@ impl Run {
     }
 }
 
+/// A directory of the test's own under the system's temporary one, removed when the test ends,
+/// whether it passed or not.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("graph-meetings-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The command with `args` and `env` only (none of the caller's credentials), no input, its
 /// output captured.
 fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
@@ -239,8 +266,7 @@ async fn body_from_a_file_or_stdin_with_flags_overriding() {
         "endDateTime": "2030-05-01T10:30:00Z",
         "participants": {"attendees": [{"upn": "old@contoso.example", "role": "presenter"}]}
     });
-    let dir = std::env::temp_dir().join(format!("graph-meetings-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("cli");
     let file = dir.join("body.json");
     // With a byte-order mark, as Windows editors write: taken as the UTF-8 it announces.
     std::fs::write(&file, format!("\u{FEFF}{body}")).unwrap();
@@ -306,7 +332,6 @@ async fn body_from_a_file_or_stdin_with_flags_overriding() {
     .await
     .json();
     assert!(created["meeting"]["joinMeetingIdSettings"]["passcode"].is_string());
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(emu.meeting_count(), 3);
 }
 
@@ -553,8 +578,7 @@ async fn summary_output_in_the_local_zone() {
 #[tokio::test]
 async fn bad_input_is_status_2_and_nothing_is_sent() {
     let emu = Emulator::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("graph-meetings-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("bad");
     let not_json = dir.join("not.json");
     std::fs::write(&not_json, "{ nope").unwrap();
     let array = dir.join("array.json");
@@ -730,7 +754,6 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
     .await;
     assert_eq!(insecure.code, 2, "{}", insecure.stderr);
     assert!(insecure.stderr.contains("https"), "{}", insecure.stderr);
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(emu.graph_requests(), 0);
 }
 
