@@ -205,7 +205,11 @@ fn component(
         || fields.contains_key("additionalProperties")
         || fields.get("type").and_then(Value::as_str) == Some("object");
     if !object {
-        return Ok(());
+        // A known enum, or a named value (an array of them, say): its items as a property's.
+        return match fields.get("items") {
+            Some(items) => property_shape(spec, items, &format!("{at}/items")),
+            None => Ok(()),
+        };
     }
     if fields.get("type").and_then(Value::as_str) != Some("object") {
         return Err(format!(
@@ -213,12 +217,11 @@ fn component(
              without Default)"
         ));
     }
-    if !matches!(fields.get("additionalProperties"), Some(Value::Bool(true)))
-        && fields.get("additionalProperties") != Some(&Value::Object(Map::new()))
-    {
+    // `{}` exactly: the generator takes `true` as it takes no keyword at all.
+    if fields.get("additionalProperties") != Some(&Value::Object(Map::new())) {
         return Err(format!(
-            "{at}: an object schema has \"additionalProperties\": {{}} (without it {name} has \
-             no `extra` map, and what Graph adds to it is dropped)"
+            "{at}: an object schema has \"additionalProperties\": {{}} (without it, or with \
+             `true`, {name} has no `extra` map, and what Graph adds to it is dropped)"
         ));
     }
     if answered && fields.contains_key("required") {
@@ -230,13 +233,19 @@ fn component(
     }
     let properties = fields.get("properties").and_then(Value::as_object);
     for (property, value) in properties.into_iter().flatten() {
-        inline_objects(value, &format!("{at}/properties/{property}"))?;
+        property_shape(spec, value, &format!("{at}/properties/{property}"))?;
     }
     Ok(())
 }
 
-/// A property's schema (or an array's items, at any depth) that is an object of its own.
-fn inline_objects(schema: &Value, at: &str) -> Result<(), String> {
+/// A property's schema (or an array's items, at any depth): a plain value, or a reference to a
+/// named schema that is not a closed enum. Anything else is generated without what the
+/// named shapes give: an object inline has no `Default` and no name of ours; an enum inline,
+/// or a reference straight to a known enum, is closed, so a value Graph adds fails the whole
+/// answer; a `oneOf`, `anyOf` or `allOf` becomes an untagged enum or a struct of flattened
+/// halves (Microsoft's `anyOf: [$ref, {nullable}]` for a nullable reference among them: a
+/// plain `$ref` is generated as an `Option` already).
+fn property_shape(spec: &Value, schema: &Value, at: &str) -> Result<(), String> {
     let inline = schema.get("properties").is_some()
         || schema.get("additionalProperties").is_some()
         || schema.get("type").and_then(Value::as_str) == Some("object");
@@ -246,8 +255,34 @@ fn inline_objects(schema: &Value, at: &str) -> Result<(), String> {
              it (inline, it is generated without Default and without a name of ours)"
         ));
     }
+    if schema.get("enum").is_some() {
+        return Err(format!(
+            "{at}: an enum inline is closed; name it as an open enum (oneOf its known enum and \
+             a string) and refer to that"
+        ));
+    }
+    if let Some(combinator) = ["oneOf", "anyOf", "allOf"]
+        .into_iter()
+        .find(|c| schema.get(*c).is_some())
+    {
+        return Err(format!(
+            "{at}/{combinator}: a property refers to a named schema with a plain $ref, or is a \
+             plain value"
+        ));
+    }
+    if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+        let named = target
+            .strip_prefix('#')
+            .and_then(|pointer| spec.pointer(pointer));
+        if named.is_some_and(|t| t.get("enum").is_some()) {
+            return Err(format!(
+                "{at}: refers to the closed enum {target}; refer to its open enum, which keeps \
+                 a value Graph adds"
+            ));
+        }
+    }
     match schema.get("items") {
-        Some(items) => inline_objects(items, &format!("{at}/items")),
+        Some(items) => property_shape(spec, items, &format!("{at}/items")),
         None => Ok(()),
     }
 }
@@ -284,7 +319,17 @@ fn in_answers(spec: &Value) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut queue = Vec::new();
     references(&spec["components"]["responses"], &mut queue);
-    references(&spec["paths"], &mut queue);
+    // Each operation's responses, not its request body or parameters.
+    let operations = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values());
+    let operations = operations
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values());
+    for operation in operations {
+        references(&operation["responses"], &mut queue);
+    }
     while let Some(name) = queue.pop() {
         if found.insert(name.clone()) {
             references(&spec["components"]["schemas"][name.as_str()], &mut queue);
@@ -293,15 +338,11 @@ fn in_answers(spec: &Value) -> BTreeSet<String> {
     found
 }
 
-/// The schema names referred to anywhere in `value`, pushed onto `into`, but for those of
-/// request bodies and parameters (in `paths`), which no answer holds.
+/// The schema names referred to anywhere in `value`, pushed onto `into`.
 fn references(value: &Value, into: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, item) in map {
-                if key == "requestBody" || key == "parameters" {
-                    continue;
-                }
                 let target = (key == "$ref").then(|| item.as_str()).flatten();
                 if let Some(name) = target.and_then(|r| r.strip_prefix("#/components/schemas/")) {
                     into.push(name.to_owned());

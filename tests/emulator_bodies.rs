@@ -157,13 +157,19 @@ async fn later_enum_members_are_answered_as_they_are_only_to_a_request_that_asks
         if let Some(prefer) = prefer {
             request = request.header("Prefer", prefer);
         }
-        async move { answer(request.send().await.unwrap()).await }
+        async move {
+            let response = request.send().await.unwrap();
+            let applied = response.headers().get("preference-applied").cloned();
+            let (status, _, body) = answer(response).await;
+            (status, applied, body)
+        }
     };
     let shown = |meeting: &Value| {
         let roles = &meeting["participants"]["attendees"];
         [0, 1, 2].map(|i| roles[i]["role"].clone())
     };
-    let (status, _, plain) = send(None).await;
+    let (status, applied, plain) = send(None).await;
+    assert_eq!(applied, None);
     assert_eq!(status, StatusCode::CREATED, "{plain}");
     assert_eq!(
         shown(&plain),
@@ -174,8 +180,9 @@ async fn later_enum_members_are_answered_as_they_are_only_to_a_request_that_asks
         "include-unknown-enum-members",
         "odata.maxpagesize=10, Include-Unknown-Enum-Members",
     ] {
-        let (status, _, full) = send(Some(prefer)).await;
+        let (status, applied, full) = send(Some(prefer)).await;
         assert_eq!(status, StatusCode::OK, "{full}");
+        assert_eq!(applied.unwrap(), "include-unknown-enum-members");
         assert_eq!(shown(&full), ["coorganizer", "presenter", "producer"]);
     }
     let (_, _, plain) = send(Some("return=minimal")).await;

@@ -18,12 +18,12 @@ fn quick_retries() -> RetryPolicy {
         .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
 }
 
-/// A client that gives each attempt 300 ms and never retries.
+/// A client that gives each attempt 1 s and never retries.
 fn impatient(emu: &Emulator) -> Client {
     Client::builder()
         .base_url(emu.base_url())
         .static_token("t")
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(1))
         .retry(RetryPolicy::none())
         .build()
         .unwrap()
@@ -369,12 +369,12 @@ async fn a_slow_answer_to_a_create_that_was_made_is_an_unknown_outcome_with_the_
     // the classic unknown outcome. Delay holds the request back instead: nothing is made.
     let emu = Emulator::start().await.unwrap();
     let client = impatient(&emu);
-    // Delays well past the client's timeout (300 ms; a loaded machine's stall is not to
-    // decide which comes first), and a wait past them below: had the emulator carried on
-    // after the caller left, its meeting would be there by then.
+    // Delays well past the client's timeout (1 s; a loaded machine's stall is not to decide
+    // which comes first), and a wait past them below: had the emulator carried on after the
+    // caller left, its meeting would be there by then.
     for (fault, made) in [
-        (Fault::ApplyThenDelay(Duration::from_secs(2)), 1),
-        (Fault::Delay(Duration::from_secs(2)), 0),
+        (Fault::ApplyThenDelay(Duration::from_secs(3)), 1),
+        (Fault::Delay(Duration::from_secs(3)), 0),
     ] {
         let before = emu.meeting_count();
         emu.faults().push(fault.clone());
@@ -383,8 +383,9 @@ async fn a_slow_answer_to_a_create_that_was_made_is_an_unknown_outcome_with_the_
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{fault:?}: {err:?}");
+        assert_eq!(emu.faults().pending(), 0, "{fault:?} met the request");
         // The emulator's handler is dropped with the connection; what it did is what stays.
-        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(emu.meeting_count() - before, made, "{fault:?}");
     }
 }

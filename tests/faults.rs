@@ -27,7 +27,7 @@ fn client(server: &Script, policy: RetryPolicy) -> Client {
         .unwrap()
 }
 
-/// A client with quick retries whose attempts time out after 300 ms.
+/// A client with quick retries whose attempts time out after 2 s.
 fn impatient(url: &str) -> Client {
     impatient_with(url, quick())
 }

@@ -199,3 +199,75 @@ fn what_the_rules_allow_still_passes() {
         .push(json!("markdown"));
     check::check(&changed).unwrap();
 }
+
+#[test]
+fn additional_properties_true_is_refused_as_the_generator_ignores_it() {
+    let error = refused(|s| schema(s, "chatRestrictions")["additionalProperties"] = json!(true));
+    assert_names(&error, &["/components/schemas/chatRestrictions", "`true`"]);
+}
+
+#[test]
+fn a_property_of_a_shape_that_closes_or_loses_its_type_is_refused() {
+    let at = "/components/schemas/onlineMeeting/properties/";
+    let cases = [
+        // Straight to the closed enum, not its open one.
+        (
+            "allowedPresenters",
+            json!({"$ref": "#/components/schemas/knownOnlineMeetingPresenters"}),
+            "closed enum",
+        ),
+        (
+            "meetingMode",
+            json!({"type": "string", "enum": ["a", "b"]}),
+            "enum inline",
+        ),
+        // An open enum inline, its halves the other way round.
+        (
+            "chatMode",
+            json!({"oneOf": [{"type": "string"},
+                {"allOf": [{"$ref": "#/components/schemas/knownMeetingChatMode"}]}]}),
+            "oneOf",
+        ),
+        // Microsoft's nullable reference.
+        (
+            "watermarkProtection",
+            json!({"anyOf": [{"$ref": "#/components/schemas/watermarkProtectionValues"},
+                {"type": "object", "nullable": true}]}),
+            "anyOf",
+        ),
+        (
+            "panelists",
+            json!({"type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/identitySet"}]}}),
+            "items/anyOf",
+        ),
+    ];
+    for (property, shape, says) in cases {
+        let error = refused(|s| schema(s, "onlineMeeting")["properties"][property] = shape);
+        assert_names(&error, &[&format!("{at}{property}"), says]);
+    }
+    // A named array's items are a property's.
+    let error = refused(|s| {
+        s["components"]["schemas"]["panel"] =
+            json!({"type": "array", "items": {"type": "object", "properties": {}}});
+    });
+    assert_names(
+        &error,
+        &["/components/schemas/panel/items", "object inline"],
+    );
+}
+
+#[test]
+fn required_is_refused_on_an_answers_schema_whatever_its_property_is_called() {
+    // `parameters` and `requestBody` are keywords of an operation, and names of properties too.
+    for name in ["parameters", "requestBody", "settings"] {
+        let error = refused(|s| {
+            s["components"]["schemas"]["meetingParameters"] = json!({
+                "type": "object", "additionalProperties": {}, "required": ["mode"],
+                "properties": {"mode": {"type": "string"}}
+            });
+            schema(s, "onlineMeeting")["properties"][name] =
+                json!({"$ref": "#/components/schemas/meetingParameters"});
+        });
+        assert_names(&error, &["meetingParameters/required"]);
+    }
+}

@@ -337,13 +337,14 @@ impl TokenCache {
     }
 }
 
-/// Waits for `landed`, or until `at` on the caller's runtime's timer. A runtime that has no
-/// timer, or is shutting down (a caller that entered it after its end), panics when the timer
-/// is first polled: the wait is then for the landing alone, as outside a runtime, rather than
-/// a panic in the caller over a fetch another runtime is making.
+/// Waits for `landed`, or until `at` on the caller's runtime's timer. tokio panics over a
+/// timer of a runtime that has none (when it is made) or is shutting down (a caller that
+/// entered it after its end; when it is first polled): the wait is then for the landing alone,
+/// as outside a runtime, rather than a panic in the caller over a fetch another runtime is
+/// making. (The panic hook still prints tokio's message; tokio offers no way to ask first.)
 async fn until_landed_or(landed: impl Future<Output = ()>, at: Instant) {
     let mut landed = std::pin::pin!(landed);
-    let mut timer = Some(Box::pin(tokio::time::sleep_until(at)));
+    let mut timer = std::panic::catch_unwind(|| Box::pin(tokio::time::sleep_until(at))).ok();
     std::future::poll_fn(|cx| {
         if landed.as_mut().poll(cx).is_ready() {
             return Poll::Ready(());
@@ -1117,8 +1118,13 @@ mod tests {
         assert_eq!(got.secret().expose(), "expired");
     }
 
-    #[test]
-    fn a_caller_on_a_gone_runtime_waiting_on_a_live_runtimes_fetch_gets_its_token() {
+    type Waiting = std::pin::Pin<Box<dyn Future<Output = Result<AccessToken, AuthError>> + Send>>;
+
+    /// A caller that `run`s its `get` somewhere of its own while a live runtime's fetch is
+    /// under way, released only once that caller is waiting for it: it gets the fetch's token.
+    fn a_waiter_gets_the_live_fetchs_token(
+        run: impl FnOnce(Waiting) -> Result<AccessToken, AuthError> + Send + 'static,
+    ) {
         let cache = Arc::new(TokenCache::new(Arc::new(FixedClock(start()))));
         let live = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -1143,24 +1149,53 @@ mod tests {
         while cache.shared.state().flight.is_none() {
             std::thread::yield_now();
         }
-        let gone = shut_down_runtime();
+        let (parked, waiting) = std::sync::mpsc::channel();
         let (done, result) = std::sync::mpsc::channel();
-        let waiter = cache.clone();
         std::thread::spawn(move || {
-            let _inside = gone.enter();
-            let _ = done.send(block_on(waiter.get(never)));
+            // Says so once its `get` is waiting: the fetch lands after that, never before.
+            let mut get = Box::pin(async move { cache.get(never).await });
+            let mut told = false;
+            let noted: Waiting = Box::pin(std::future::poll_fn(move |cx| {
+                let poll = get.as_mut().poll(cx);
+                if poll.is_pending() && !std::mem::replace(&mut told, true) {
+                    let _ = parked.send(());
+                }
+                poll
+            }));
+            let _ = done.send(run(noted));
         });
-        // The waiter is parked on the landing (or about to be): the fetch may land now.
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Hang detectors, not speed limits; a panic drops `done` and fails here too.
+        let limit = std::time::Duration::from_secs(30);
+        waiting
+            .recv_timeout(limit)
+            .expect("the caller waits for the fetch");
         release.send(()).unwrap();
-        // A hang detector, not a speed limit; a panic drops `done` and fails here too.
         let got = result
-            .recv_timeout(std::time::Duration::from_secs(30))
+            .recv_timeout(limit)
             .expect("the waiting caller answered, without a panic");
         assert_eq!(got.unwrap().secret().expose(), "live");
         assert_eq!(
             live.block_on(first).unwrap().unwrap().secret().expose(),
             "live"
         );
+    }
+
+    #[test]
+    fn a_caller_on_a_gone_runtime_waiting_on_a_live_runtimes_fetch_gets_its_token() {
+        let gone = shut_down_runtime();
+        a_waiter_gets_the_live_fetchs_token(move |get| {
+            let _inside = gone.enter();
+            block_on(get)
+        });
+    }
+
+    #[test]
+    fn a_caller_on_a_runtime_without_a_timer_waiting_on_a_live_runtimes_fetch_gets_its_token() {
+        a_waiter_gets_the_live_fetchs_token(|get| {
+            let timerless = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            timerless.block_on(get)
+        });
     }
 }

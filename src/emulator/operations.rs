@@ -124,6 +124,12 @@ pub(super) async fn handle(
         _ => {
             let mut response = entity(status, Body::from(bytes));
             ids.stamp(&mut response);
+            if asks_for_evolved_members(&parts.headers) {
+                response.headers_mut().insert(
+                    "preference-applied",
+                    HeaderValue::from_static(EVERY_ENUM_MEMBER),
+                );
+            }
             response
         }
     }
@@ -237,6 +243,10 @@ async fn act(
     Ok((status, meeting))
 }
 
+/// The preference for every member of an evolvable enumeration, which Graph also names in
+/// `Preference-Applied` when it honoured it.
+const EVERY_ENUM_MEMBER: &str = "include-unknown-enum-members";
+
 /// `Prefer: include-unknown-enum-members`, among any other preferences (comma-separated, or
 /// in headers of their own).
 fn asks_for_evolved_members(headers: &HeaderMap) -> bool {
@@ -245,11 +255,7 @@ fn asks_for_evolved_members(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|preference| {
-            preference
-                .trim()
-                .eq_ignore_ascii_case("include-unknown-enum-members")
-        })
+        .any(|preference| preference.trim().eq_ignore_ascii_case(EVERY_ENUM_MEMBER))
 }
 
 fn entity(status: StatusCode, body: Body) -> Response {
