@@ -1368,11 +1368,9 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     assert_eq!(doc["outcome"], "unknown");
     assert_eq!(doc["error"]["kind"], "interrupted");
     let sent = emu.received()[0]
-        .headers
-        .iter()
-        .find(|(name, _)| name == "client-request-id")
-        .map(|(_, value)| value.clone())
-        .unwrap();
+        .header("client-request-id")
+        .unwrap()
+        .to_owned();
     assert_eq!(doc["error"]["clientRequestId"], sent.as_str());
     assert!(
         run.stderr.contains("SIGTERM after create was sent"),
