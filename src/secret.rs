@@ -50,7 +50,7 @@ impl Secret {
         if !self.redactable() || !body.contains(&b'\\') {
             return body;
         }
-        let decoded = Decoded::new(&body);
+        let decoded = Decoded::json(&body);
         let needle = self.0.as_bytes();
         let spans = memchr::memmem::find_iter(&decoded.bytes, needle)
             .map(|at| (decoded.raw(at), decoded.raw(at + needle.len())));
@@ -68,7 +68,7 @@ impl Secret {
         }
         // An escape cut short at the end (`\u00`) says nothing yet: looked at without it.
         let whole = without_cut_escape(&body);
-        let decoded = Decoded::new(&body[..whole]);
+        let decoded = Decoded::json(&body[..whole]);
         match self.begun_at(&decoded.bytes) {
             Some(at) => blank(body.clone(), std::iter::once((decoded.raw(at), body.len()))),
             None => body,
@@ -93,6 +93,26 @@ impl Secret {
         let spans = memchr::memmem::find_iter(&body, needle).map(|at| (at, at + needle.len()));
         blank(body.clone(), spans)
     }
+}
+
+/// `text` with every occurrence of `secret` as `***`, also where it is percent-encoded,
+/// whichever way (`%2B` or `%2b`, a space as `+` or `%20`, characters left as they are or
+/// not): an endpoint that echoes a form back may have encoded it anew. Any secret that is not
+/// empty, however short: for the identity platform's error text, not for bodies at large.
+pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    let mut text = Bytes::from(text.replace(secret, "***").into_bytes());
+    // A form writes a space as `+`; a URI encoder leaves `+` standing for itself.
+    for plus_is_space in [true, false] {
+        let decoded = Decoded::percent(&text, plus_is_space);
+        let needle = secret.as_bytes();
+        let spans = memchr::memmem::find_iter(&decoded.bytes, needle)
+            .map(|at| (decoded.raw(at), decoded.raw(at + needle.len())));
+        text = blank(text.clone(), spans);
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// The length of `text` without an escape cut short at its end (a lone `\`, or `\u` with
@@ -142,7 +162,7 @@ struct Decoded {
 }
 
 impl Decoded {
-    fn new(text: &[u8]) -> Self {
+    fn json(text: &[u8]) -> Self {
         let hex = |at: usize| {
             let digits = text.get(at..at + 4)?;
             u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
@@ -196,6 +216,37 @@ impl Decoded {
                 continue;
             }
             marks.push((bytes.len(), at));
+        }
+        Self { bytes, marks }
+    }
+
+    /// A text with percent-encoding decoded (`%2B` or `%2b`; `+` as a space if so asked, as a
+    /// form reader would): a `%` without two hex digits after it stays as it is.
+    fn percent(text: &[u8], plus_is_space: bool) -> Self {
+        let mut bytes = Vec::with_capacity(text.len());
+        let mut marks = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let escaped = match text[at..] {
+                [b'%', high, low, ..] if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                    let digit = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
+                    Some(digit(high) << 4 | digit(low))
+                }
+                _ => None,
+            };
+            match escaped {
+                Some(byte) => {
+                    marks.push((bytes.len(), at));
+                    bytes.push(byte);
+                    at += 3;
+                    marks.push((bytes.len(), at));
+                }
+                None => {
+                    let space = plus_is_space && text[at] == b'+';
+                    bytes.push(if space { b' ' } else { text[at] });
+                    at += 1;
+                }
+            }
         }
         Self { bytes, marks }
     }
@@ -315,7 +366,7 @@ mod tests {
         // ... and left as received when it does not, escapes and all.
         let other = Bytes::from_static(br#"{"a":"\u002B\/ \ud83d\ude00 \uZZZZ"} trailing"#);
         assert_eq!(opaque.redact_body(other.clone()), other);
-        let decoded = Decoded::new(br#"a\u002B\/\"\\ \ud83d\ude00 \ud83d \uZZZZ \q\"#);
+        let decoded = Decoded::json(br#"a\u002B\/\"\\ \ud83d\ude00 \ud83d \uZZZZ \q\"#);
         assert_eq!(
             decoded.bytes,
             "a+/\"\\ \u{1F600} \u{FFFD} \\uZZZZ \\q\\".as_bytes()
@@ -326,6 +377,26 @@ mod tests {
             (decoded.raw(5), decoded.raw(6), decoded.raw(10)),
             (13, 14, 26)
         );
+        // Percent-encoding: either case, `+` as a space when asked; a `%` without two hex
+        // digits (`%+f`: a sign, which `from_str_radix` would take) stays a `%`.
+        let decoded = Decoded::percent(b"a%2b%2F+%C3%BC %zz %+f %4", true);
+        assert_eq!(decoded.bytes, "a+/ \u{fc} %zz % f %4".as_bytes());
+        assert_eq!((decoded.raw(1), decoded.raw(2), decoded.raw(3)), (1, 4, 7));
+        assert_eq!(
+            (decoded.raw(4), decoded.raw(6), decoded.raw(7)),
+            (8, 14, 15)
+        );
+        assert_eq!(Decoded::percent(b"a+b", false).bytes, b"a+b");
+        assert_eq!(
+            redact_percent_encoded(
+                "k=s%C3%BCr+e%2c k=s\u{fc}r e, k=s%c3%bcr%20e%2C.",
+                "s\u{fc}r e,"
+            ),
+            "k=*** k=*** k=***."
+        );
+        assert_eq!(redact_percent_encoded("a+b a%2Bb", "a+b"), "*** ***");
+        assert_eq!(redact_percent_encoded("a%2", "a%2"), "***");
+        assert_eq!(redact_percent_encoded("text", ""), "text");
         // A secret of a few characters is not looked for: it would blank ordinary words.
         assert_eq!(Secret::new("t").redact("the text"), "the text");
         assert_eq!(Secret::new("").redact("text"), "text");

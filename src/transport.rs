@@ -44,14 +44,7 @@ impl std::fmt::Debug for HttpSettings {
 /// `http://u:p@h` to a URL parser), else as `http://…` (`user:pass@host` would otherwise parse
 /// as a URL of scheme `user`, its password in plain sight).
 fn redacted(url: &str) -> String {
-    let parsed = match Url::parse(url) {
-        Ok(parsed) if parsed.has_host() => Ok(parsed),
-        Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
-            Url::parse(&format!("http://{url}"))
-        }
-        Err(e) => Err(e),
-    };
-    match parsed {
+    match as_proxy_url(url) {
         Ok(mut url) => {
             if !url.username().is_empty() || url.password().is_some() {
                 // Both fail only for URLs that cannot have credentials in the first place.
@@ -61,6 +54,17 @@ fn redacted(url: &str) -> String {
             url.to_string()
         }
         Err(_) => "(not a URL)".into(),
+    }
+}
+
+/// A proxy URL as reqwest reads one: as it stands when that gives a host, else as `http://…`.
+fn as_proxy_url(url: &str) -> Result<Url, url::ParseError> {
+    match Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => Ok(parsed),
+        Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
+            Url::parse(&format!("http://{url}"))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -118,6 +122,18 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<Http, Error> {
     // to whatever host they name.
     let mut builder = reqwest::Client::builder().no_proxy();
     if let Some(url) = &settings.https_proxy {
+        // reqwest takes a proxy of any scheme and, for one it does not speak (`htp://`, a
+        // typo; `socks5://`, not built in), connects directly: the caller who asked for a
+        // proxy would be going around it without a word.
+        if let Ok(parsed) = as_proxy_url(url) {
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(Error::Config(format!(
+                    "https proxy {:?}: scheme {:?} is not one this client speaks (http or https)",
+                    redacted(url),
+                    parsed.scheme()
+                )));
+            }
+        }
         let proxy = reqwest::Proxy::https(url.as_str())
             .map_err(|e| Error::Config(format!("https proxy {:?}: {e}", redacted(url))))?;
         builder = builder.proxy(proxy);

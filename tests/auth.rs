@@ -848,6 +848,41 @@ async fn a_bad_secret_reports_the_identity_platforms_error_and_never_the_secret(
 }
 
 #[tokio::test]
+async fn a_redirecting_token_endpoint_is_not_followed_and_the_error_says_to_check_the_host() {
+    let elsewhere = MockServer::start().await;
+    let answer = ResponseTemplate::new(307).insert_header(
+        "location",
+        format!("{}/login?next=x", elsewhere.uri()).as_str(),
+    );
+    let (err, graph) = token_endpoint_answering(answer).await;
+    let Error::Authentication(AuthError::TokenEndpoint {
+        status: 307,
+        description: Some(description),
+        ..
+    }) = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(
+        description.contains(&format!("a redirect to {}, not followed", elsewhere.uri()))
+            && description.contains("authority host"),
+        "{err}"
+    );
+    assert!(!description.contains("next=x"), "origin only: {err}");
+    // Neither the form (secret and all) nor anything else went where it pointed.
+    assert!(requests(&elsewhere).await.is_empty());
+    assert!(requests(&graph).await.is_empty());
+    // The identity platform's own description, had it sent one, is kept.
+    let answer = ResponseTemplate::new(302)
+        .set_body_json(json!({"error": "invalid_request", "error_description": "its own"}));
+    let (err, _) = token_endpoint_answering(answer).await;
+    assert!(
+        err.to_string().ends_with(": invalid_request: its own"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_clients_debug_says_where_and_how_and_never_the_secret_or_token() {
     let idp = token_endpoint(&["tok-1"]).await;
     let graph = graph_answering(201).await;

@@ -1133,6 +1133,44 @@ fn a_proxy_password_stays_out_of_debug_output_and_errors() {
     }
 }
 
+#[test]
+fn a_proxy_of_a_scheme_the_client_does_not_speak_is_refused_not_gone_around() {
+    // reqwest would take these and then connect straight to Graph, past the proxy asked for.
+    for (proxy, scheme) in [
+        ("htp://proxy-user:hunter2@127.0.0.1:3128", "htp"),
+        ("ftp://127.0.0.1:3128", "ftp"),
+        ("socks5://127.0.0.1:1080", "socks5"),
+    ] {
+        let err = Client::builder()
+            .static_token("t")
+            .https_proxy(proxy)
+            .build()
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, graph_meetings::Error::Config(_)), "{err:?}");
+        assert!(message.contains(&format!("scheme {scheme:?}")), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        let err = graph_meetings::ClientCredentials::builder("contoso.example", "app", "s")
+            .https_proxy(proxy)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, graph_meetings::Error::Config(_)), "{err:?}");
+    }
+    // What reqwest tunnels through: http and https proxies, and a bare host read as http.
+    for proxy in [
+        "http://127.0.0.1:3128",
+        "HTTPS://127.0.0.1:3128",
+        "127.0.0.1:3128",
+        "localhost:3128",
+    ] {
+        Client::builder()
+            .static_token("t")
+            .https_proxy(proxy)
+            .build()
+            .unwrap_or_else(|e| panic!("{proxy}: {e}"));
+    }
+}
+
 #[tokio::test]
 async fn a_connection_refused_says_so_in_the_error() {
     // Port 1 on loopback: nothing listens, so the connection is refused at once. reqwest's own

@@ -134,12 +134,11 @@ impl ClientCredentials {
         if !status.is_success() {
             let secret = inner.secret.expose();
             let retry_after = crate::retry::retry_after(response.headers(), chrono::Utc::now);
-            return Err(endpoint_error(
-                status.as_u16(),
-                json.as_ref(),
-                secret,
-                retry_after,
-            ));
+            let mut error = endpoint_error(status.as_u16(), json.as_ref(), secret, retry_after);
+            if status.is_redirection() {
+                redirected(&mut error, response.headers());
+            }
+            return Err(error);
         }
         // No excerpt: a misbehaving endpoint could echo the form, secret included.
         let json = json.ok_or_else(|| {
@@ -222,7 +221,8 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// A proxy for the (https) token endpoint. Environment proxy variables are ignored.
+    /// A proxy for the (https) token endpoint, as [`ClientBuilder::https_proxy`](crate::ClientBuilder::https_proxy)
+    /// takes one. Environment proxy variables are ignored.
     pub fn https_proxy(mut self, url: impl Into<String>) -> Self {
         self.http.https_proxy = Some(url.into());
         self
@@ -332,18 +332,32 @@ fn endpoint_error(
     }
 }
 
-/// Text from the token endpoint, fit for an error: the client secret, as sent or
-/// form-encoded, becomes `***` (a misbehaving endpoint could echo the form back), and control
-/// characters become spaces (the text ends up in logs and on terminals).
-fn scrub(text: &str, secret: &str) -> String {
-    let mut text = text.to_owned();
-    if !secret.is_empty() {
-        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        for form in [secret, encoded.as_str()] {
-            text = text.replace(form, "***");
-        }
+/// A redirect is never followed (the form holds the secret), and the identity platform does
+/// not send one: its description says so and where it pointed (origin only), since the likely
+/// cause is an authority host that is not a token authority.
+fn redirected(error: &mut AuthError, headers: &reqwest::header::HeaderMap) {
+    if let AuthError::TokenEndpoint {
+        description: description @ None,
+        ..
+    } = error
+    {
+        let target = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| url::Url::parse(l).ok())
+            .map(|l| format!(" to {}", l.origin().ascii_serialization()))
+            .unwrap_or_default();
+        *description = Some(format!(
+            "a redirect{target}, not followed: is the authority host a token authority?"
+        ));
     }
-    transport::printable(&text)
+}
+
+/// Text from the token endpoint, fit for an error: the client secret, as sent or
+/// percent-encoded any other way, becomes `***` (a misbehaving endpoint could echo the form
+/// back), and control characters become spaces (the text ends up in logs and on terminals).
+fn scrub(text: &str, secret: &str) -> String {
+    transport::printable(&crate::secret::redact_percent_encoded(text, secret))
 }
 
 /// A transport failure with the endpoint's origin and path, never the request's form.
@@ -461,5 +475,26 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("client_secret=***"), "{shown}");
+
+        // Encoded anew by the endpoint: `%20` for the space, lower-case hex, `~` escaped or
+        // not, characters a form would leave as they are escaped.
+        let secret = "p@ss word+/=&client_id=evil~SECRETX";
+        for echoed in [
+            "p%40ss%20word%2B%2F%3D%26client_id%3Devil%7ESECRETX",
+            "p%40ss+word%2b%2f%3d%26client_id%3devil~SECRETX",
+            // As a URI encoder leaves it: `+` for itself, a space as `%20`.
+            "p@ss%20word+/=&client_id=evil~SECRETX",
+            "%70%40ss%20word+%2F=&client_id=evil%7eSECRETX",
+        ] {
+            let e = endpoint_error(
+                400,
+                Some(&json!({"error_description": format!("client_secret={echoed}; bad")})),
+                secret,
+                None,
+            );
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("SECRETX"), "{shown}");
+            assert!(shown.contains("client_secret=***; bad"), "{shown}");
+        }
     }
 }

@@ -172,9 +172,11 @@ impl ClientBuilder {
         self
     }
 
-    /// A proxy for https requests (a CONNECT tunnel; TLS stays end to end). Proxy environment
-    /// variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are ignored: they could hand a
-    /// plain-http request, bearer token included, to another host.
+    /// A proxy for https requests (a CONNECT tunnel; TLS stays end to end): an `http://` or
+    /// `https://` URL, or `host:port` for http; any other scheme (`socks5://`) is a
+    /// configuration error at [`build`](Self::build), never a direct connection. Proxy
+    /// environment variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are ignored: they could
+    /// hand a plain-http request, bearer token included, to another host.
     pub fn https_proxy(mut self, url: impl Into<String>) -> Self {
         self.http.https_proxy = Some(url.into());
         self
