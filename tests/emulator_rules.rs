@@ -817,6 +817,66 @@ async fn drop_and_apply_then_fail_faults() {
 }
 
 #[tokio::test]
+async fn the_admin_endpoints_refuse_what_a_browser_sends_for_another_site() {
+    let emu = Emulator::start().await.unwrap();
+    let admin = |path: &str| format!("{}/_emulator/{path}", emu.base_url());
+    let port = url::Url::parse(&emu.base_url()).unwrap().port().unwrap();
+    let fault = r#"{"fault": "status", "status": 500, "count": 100}"#;
+    let send = |path: &str, headers: &[(&str, String)], content_type: Option<&str>| {
+        let mut request = http().post(admin(path)).body(fault);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    let json = Some("application/json");
+    // A web page's plain-text form POST, cross-site or not, and a body without a type.
+    assert_eq!(
+        send("faults", &[], Some("text/plain")).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        send("faults", &[], None).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    for refused in [
+        vec![("origin", "http://evil.example".to_string())],
+        vec![("origin", "null".to_string())],
+        vec![("host", format!("evil.example:{port}"))],
+        vec![("host", format!("127.0.0.1.evil.example:{port}"))],
+    ] {
+        assert_eq!(
+            send("faults", &refused, json).await,
+            StatusCode::FORBIDDEN,
+            "{refused:?}"
+        );
+        assert_eq!(
+            send("revoke-tokens", &refused, None).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(
+        emu.faults().pending(),
+        0,
+        "no refused request queued a fault"
+    );
+    // The machine's own clients, under any loopback name, and their own pages.
+    for (allowed, content_type) in [
+        (vec![("host", format!("localhost:{port}"))], json),
+        (vec![("host", format!("[::1]:{port}"))], json),
+        (vec![("origin", format!("http://127.0.0.1:{port}"))], json),
+        (vec![], Some("Application/JSON; charset=utf-8")),
+    ] {
+        let status = send("faults", &allowed, content_type).await;
+        assert_eq!(status, StatusCode::OK, "{allowed:?} {content_type:?}");
+    }
+    assert_eq!(emu.faults().pending(), 400);
+}
+
+#[tokio::test]
 async fn the_admin_endpoints_drive_faults_and_show_counters() {
     let emu = Emulator::start().await.unwrap();
     let admin = |path: &str| format!("{}/_emulator/{path}", emu.base_url());

@@ -9,13 +9,19 @@
 //! - `DELETE /_emulator/faults`: forget queued faults.
 //! - `GET /_emulator/stats`: `{"meetings", "graphRequests", "tokenRequests", "pendingFaults"}`.
 //! - `POST /_emulator/revoke-tokens`: every issued application token now gets 401.
+//!
+//! Only for clients on this machine: a request whose `Host` or `Origin` names another host is
+//! refused (403), and faults come as `application/json` only (415). Otherwise a web page open
+//! in a browser beside the emulator could drive it, by a form's plain-text POST or by DNS
+//! rebinding.
 
 use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::Bytes,
-    extract::State as Shared,
-    http::StatusCode,
+    extract::{Request, State as Shared},
+    http::{header, HeaderMap, StatusCode},
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -33,6 +39,43 @@ pub(super) fn router() -> Router<Arc<State>> {
         .route("/faults", post(add_faults).delete(clear_faults))
         .route("/stats", get(stats))
         .route("/revoke-tokens", post(revoke_tokens))
+        .route_layer(axum::middleware::from_fn(from_this_machine))
+}
+
+/// Refuses what a browser sends on behalf of another site: a `Host` that is not loopback (DNS
+/// rebinding), an `Origin` that is not (a cross-site request; `null` included).
+async fn from_this_machine(request: Request, next: Next) -> Response {
+    if !from_loopback(request.headers()) {
+        let message = "the emulator's control endpoints answer clients on this machine only";
+        return (StatusCode::FORBIDDEN, Json(json!({"error": message}))).into_response();
+    }
+    next.run(request).await
+}
+
+fn from_loopback(headers: &HeaderMap) -> bool {
+    let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    let host_ok = header(header::HOST).is_none_or(loopback_authority);
+    let origin_ok = header(header::ORIGIN).is_none_or(|origin| {
+        url::Url::parse(origin)
+            .ok()
+            .and_then(|u| u.host_str().map(loopback_authority))
+            .unwrap_or(false)
+    });
+    host_ok && origin_ok
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+fn loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,7 +88,25 @@ struct FaultRequest {
     count: Option<usize>,
 }
 
-async fn add_faults(Shared(state): Shared<Arc<State>>, body: Bytes) -> Response {
+async fn add_faults(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // A browser sends `text/plain` across sites without asking first; JSON it must ask for.
+    let json_sent = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_sent {
+        let message = "a fault request is JSON: Content-Type: application/json";
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Json(json!({"error": message})),
+        )
+            .into_response();
+    }
     let request: FaultRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return refuse(format!("unreadable fault request: {e}")),
