@@ -735,6 +735,20 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
             assert!(run.stderr.contains(message), "{args:?}: {message}");
         }
     }
+    // The document has all of clap's message, not only its first line, and a value with a
+    // line break escaped in it as on stderr.
+    let listed = run(&emu, &["create", "--output", "xml"]).await;
+    let message = listed.failure_json()["error"]["message"].clone();
+    let message = message.as_str().unwrap();
+    assert!(
+        message.contains("[possible values: json, summary]"),
+        "{message}"
+    );
+    let forged = run(&emu, &["create", "--retries", "a\nerror: forged"]).await;
+    let message = forged.failure_json()["error"]["message"].clone();
+    let message = message.as_str().unwrap();
+    assert!(message.contains("'a\\nerror: forged'"), "{message}");
+    assert!(forged.stderr.contains(message), "{}", forged.stderr);
     // Asked for a summary, an argument that does not parse leaves stdout empty, in either form.
     for output in [&["--output", "summary"][..], &["--output=summary"]] {
         let args = [&["create", "--duration", "90"][..], output].concat();

@@ -15,6 +15,7 @@ mod request;
 mod send;
 mod serve;
 mod terminal;
+mod verbatim;
 
 use std::process::ExitCode;
 
@@ -78,9 +79,11 @@ fn usage_document(e: &clap::Error, args: impl Iterator<Item = std::ffi::OsString
     if !request || summary {
         return;
     }
-    let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or_default();
-    let message = first.strip_prefix("error: ").unwrap_or(first);
+    // clap's first paragraph, as stderr shows it (a value with a line break escaped): the
+    // error and what it adds (`[possible values: json, summary]`), without the pointer to --help.
+    let text = escaped_usage_error(e).unwrap_or_else(|| e.render().to_string());
+    let paragraph = text.split("\n\n").next().unwrap_or_default().trim_end();
+    let message = paragraph.strip_prefix("error: ").unwrap_or(paragraph);
     terminal::stdout(&Failure::Usage(message.to_owned()).json());
 }
 

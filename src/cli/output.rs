@@ -1,13 +1,14 @@
 //! What the request commands print on stdout: one JSON object for scripts, or a short summary
 //! for people.
 //!
-//! The JSON's `meeting` is the body exactly as the service sent it, parsed but not re-typed, so
-//! nulls, unknown properties and unknown enum values all survive.
+//! The JSON's `meeting` is the body exactly as the service sent it, laid out anew but not
+//! re-typed or re-read, so nulls, unknown properties, unknown enum values and numbers past
+//! what an `f64` holds all survive.
 
 use chrono::Local;
 use serde_json::{json, Value};
 
-use super::{args::Output, terminal::printable};
+use super::{args::Output, terminal::printable, verbatim};
 use crate::types::OnlineMeeting;
 
 /// An answer of either operation, as the command reports it.
@@ -32,19 +33,22 @@ pub(super) fn render(answer: &Answer<'_>, output: Output) -> String {
 }
 
 fn json_object(answer: &Answer<'_>) -> String {
-    let meeting = serde_json::from_slice::<Value>(answer.raw)
-        .ok()
-        .filter(Value::is_object)
-        .unwrap_or_else(|| serde_json::to_value(answer.meeting).unwrap_or(Value::Null));
-    let object = json!({
+    let head = json!({
         "outcome": answer.outcome,
         "status": answer.status,
         "requestId": answer.request_id,
         "clientRequestId": answer.client_request_id,
         "attempts": answer.attempts,
-        "meeting": meeting,
     });
-    format!("{object:#}\n")
+    // The body as sent; the decoded meeting only if the body was not one object (which the
+    // decoder would have refused, so in principle never).
+    let meeting = verbatim::object(answer.raw, 1).unwrap_or_else(|| {
+        let value = serde_json::to_value(answer.meeting).unwrap_or(Value::Null);
+        format!("{value:#}").replace('\n', "\n  ")
+    });
+    let head = format!("{head:#}");
+    let head = head.strip_suffix("\n}").unwrap_or(&head);
+    format!("{head},\n  \"meeting\": {meeting}\n}}\n")
 }
 
 fn summary(answer: &Answer<'_>) -> String {
@@ -115,6 +119,25 @@ mod tests {
         assert_eq!(
             printed["meeting"],
             serde_json::from_slice::<Value>(raw).unwrap()
+        );
+
+        // Numbers an f64 does not hold are printed as sent, and the document is serde_json's
+        // layout throughout.
+        let raw = br#"{"id":"m1","big":12345678901234567890123,"tiny":1.00000000000000000001}"#;
+        let meeting: OnlineMeeting = serde_json::from_slice(raw).unwrap();
+        let printed = render(
+            &Answer {
+                raw,
+                meeting: &meeting,
+                ..answer
+            },
+            Output::Json,
+        );
+        assert_eq!(
+            printed,
+            "{\n  \"outcome\": \"existing\",\n  \"status\": 200,\n  \"requestId\": null,\n  \
+             \"clientRequestId\": \"c\",\n  \"attempts\": 1,\n  \"meeting\": {\n    \"id\": \"m1\",\n    \
+             \"big\": 12345678901234567890123,\n    \"tiny\": 1.00000000000000000001\n  }\n}\n"
         );
     }
 
