@@ -1175,6 +1175,29 @@ async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
 }
 
 #[tokio::test]
+async fn a_failure_with_stdout_unwritable_keeps_its_status_and_says_the_document_is_lost() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let args = [
+        "create-or-get",
+        "--external-id",
+        "x",
+        "--end",
+        "2020-01-01T00:00:00Z",
+    ];
+    let child = command(&args, &[]).stdout(full).spawn().unwrap();
+    let output = finished(child).await;
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no failure document"),
+        "a script reading stdout must learn why it is empty: {stderr}"
+    );
+}
+
+#[tokio::test]
 async fn blank_values_are_refused_before_anything_is_sent() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();

@@ -18,8 +18,9 @@ use crate::Cloud;
 const AFTER_HELP: &str = "\
 Exit status:
   0  success
-  1  another failure (e.g. the emulator could not listen, stdout could not be written, a
-     signal stopped the command before it sent anything or while create-or-get waited)
+  1  another failure (e.g. the emulator could not listen, stdout could not be written after
+     a success, a signal stopped the command before it sent anything or while create-or-get
+     waited)
   2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with
      client credentials (an application token in GRAPH_TOKEN goes to Graph, which answers 400)
   3  authentication: no credentials (or GRAPH_TOKEN set but empty, not UTF-8 or not a token,
@@ -104,7 +105,8 @@ pub(super) struct MeetingArgs {
     /// End, RFC 3339 with any offset. Without it: start + 1 hour.
     #[arg(long, value_name = "T", value_parser = instant, conflicts_with = "duration")]
     pub end: Option<DateTime<Utc>>,
-    /// Length instead of --end, e.g. 30m, 1h30m, 45s (from --start, or from now).
+    /// Length instead of --end, e.g. 30m, 1h30m, 45s: from --start, else from the --body's
+    /// startDateTime, else from now (an endDateTime in --body is replaced).
     #[arg(long, value_name = "D", value_parser = duration::parse)]
     pub duration: Option<chrono::Duration>,
     /// An attendee by user principal name (repeatable); replaces the attendees of --body.
@@ -146,7 +148,8 @@ pub(super) struct CommonArgs {
     /// Time for one attempt, in seconds (default 60; fractions allowed, 0.001 to 86400).
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub timeout: Option<std::time::Duration>,
-    /// Retries after the first attempt, for failures that allow one (default 3; 0: none).
+    /// Retries after the first attempt, for failures that allow one (default 3, at most 10;
+    /// 0: none).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: Option<u32>,
     /// More detail on stderr (repeatable); never a token or secret.

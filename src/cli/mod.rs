@@ -201,8 +201,9 @@ fn ignored(signal: libc::c_int) -> bool {
 /// script repeat a create.
 fn also_on_stdout(result: Result<(), Failure>, output: Output) -> Result<(), Failure> {
     if let (Err(failure), Output::Json) = (&result, output) {
-        if !matches!(failure, Failure::Unprinted(_)) {
-            terminal::stdout(&failure.json());
+        // The failure's own status stands (6 must stay 6), and stderr says the document is lost.
+        if !matches!(failure, Failure::Unprinted(_)) && !terminal::stdout(&failure.json()) {
+            terminal::stderr("note: stdout could not be written: no failure document there\n");
         }
     }
     result

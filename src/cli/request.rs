@@ -78,7 +78,8 @@ pub(super) fn create(
     Ok(meeting)
 }
 
-/// Start and end after the flags: `--duration` counts from the start (now when there is none).
+/// Start and end after the flags: `--duration` counts from the start, the flag's or the
+/// body's (now when there is none), and replaces the body's end.
 fn times(
     m: &MeetingArgs,
     start: Instant,
