@@ -104,7 +104,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub end_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
-        ///Required: the caller's own key. Asking again with the same one (same tenant and organizer) gets the meeting made the first time, answered 200 instead of 201.
+        ///Required: the caller's own key. Asking again with the same one for the same user of the same tenant gets the meeting made the first time, answered 200 instead of 201; another user's is another meeting.
         #[serde(rename = "externalId")]
         pub external_id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -920,7 +920,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub expiry_date_time: ::std::option::Option<crate::timestamp::Timestamp>,
-        ///The caller's own key for the meeting, which createOrGet goes by: with the tenant and the organizer it identifies one meeting.
+        ///The caller's own key for the meeting, which createOrGet goes by: with the tenant and the user it is made for (the path's user: /me or /users/{userId}) it identifies one meeting.
         #[serde(
             rename = "externalId",
             skip_serializing_if = "::std::option::Option::is_none"

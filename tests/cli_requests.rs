@@ -1198,6 +1198,35 @@ async fn a_failure_with_stdout_unwritable_keeps_its_status_and_says_the_document
 }
 
 #[tokio::test]
+async fn beta_create_or_get_in_a_national_cloud_is_warned_about() {
+    // No credentials: the command stops before sending anything anywhere.
+    let base = ["create-or-get", "--external-id", "x"];
+    let national = run_with(
+        &[&base[..], &["--beta", "--cloud", "usgov"]].concat(),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(national.code, 3, "{}", national.stderr);
+    assert!(
+        national
+            .stderr
+            .contains("beta createOrGet in the global service only"),
+        "{}",
+        national.stderr
+    );
+    for fine in [&["--beta"][..], &["--cloud", "china"]] {
+        let run = run_with(&[&base[..], fine].concat(), &[], None).await;
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            !run.stderr.contains("global service only"),
+            "{fine:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[tokio::test]
 async fn blank_values_are_refused_before_anything_is_sent() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();

@@ -13,7 +13,7 @@ use super::{
     output::{self, Answer},
     request, terminal,
 };
-use crate::{times, ApiVersion, Client, ClientCredentials, RetryPolicy, User};
+use crate::{times, ApiVersion, Client, ClientCredentials, Cloud, RetryPolicy, User};
 
 pub(super) async fn create_or_get(args: CreateOrGetArgs) -> Result<(), Failure> {
     let common = &args.common;
@@ -29,6 +29,14 @@ pub(super) async fn create_or_get(args: CreateOrGetArgs) -> Result<(), Failure> 
             "chatInfo (--chat-thread) is only supported on beta: add --beta (nothing was sent)"
                 .into(),
         ));
+    }
+    // Microsoft's reference lists beta createOrGet in the global service only. A warning, not
+    // a refusal: availability changes, and the cloud itself will say.
+    if common.beta && common.cloud != Cloud::Global && trimmed(&common.base_url).is_none() {
+        terminal::stderr(
+            "warning: Microsoft's reference lists beta createOrGet in the global service only, \
+             not in national clouds: this cloud may refuse it (use v1.0 there)\n",
+        );
     }
     let client = client(common)?;
     tracing::info!(user = %describe(&user), "sending createOrGet");
