@@ -97,10 +97,11 @@ impl Secret {
 
 /// `text` with every occurrence of `secret` as `***`, also where it is percent-encoded,
 /// whichever way (`%2B` or `%2b`, a space as `+` or `%20`, characters left as they are or
-/// not): an endpoint that echoes a form back may have encoded it anew. Any secret that is not
-/// empty, however short: for the identity platform's error text, not for bodies at large.
+/// not): an endpoint that echoes a form back may have encoded it anew. Like
+/// [`Secret::redact`], only for secrets of 8 characters or more: a shorter one (a test's `s`)
+/// would blank letters of ordinary words, and no real client secret is that short.
 pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
+    if secret.len() < Secret::REDACTED_FROM {
         return text.to_owned();
     }
     let mut text = Bytes::from(text.replace(secret, "***").into_bytes());
@@ -389,14 +390,20 @@ mod tests {
         assert_eq!(Decoded::percent(b"a+b", false).bytes, b"a+b");
         assert_eq!(
             redact_percent_encoded(
-                "k=s%C3%BCr+e%2c k=s\u{fc}r e, k=s%c3%bcr%20e%2C.",
-                "s\u{fc}r e,"
+                "k=s%C3%BCr+e%2cxy k=s\u{fc}r e,xy k=s%c3%bcr%20e%2Cxy.",
+                "s\u{fc}r e,xy"
             ),
             "k=*** k=*** k=***."
         );
-        assert_eq!(redact_percent_encoded("a+b a%2Bb", "a+b"), "*** ***");
-        assert_eq!(redact_percent_encoded("a%2", "a%2"), "***");
-        assert_eq!(redact_percent_encoded("text", ""), "text");
+        assert_eq!(
+            redact_percent_encoded("ab+cdefg ab%2Bcdefg", "ab+cdefg"),
+            "*** ***"
+        );
+        assert_eq!(redact_percent_encoded("x abcdef%2", "abcdef%2"), "x ***");
+        // Too short to look for: the text as it came.
+        let text = "A transient error has occurred. Timestamp: 2026";
+        assert_eq!(redact_percent_encoded(text, "s"), text);
+        assert_eq!(redact_percent_encoded(text, ""), text);
         // A secret of a few characters is not looked for: it would blank ordinary words.
         assert_eq!(Secret::new("t").redact("the text"), "the text");
         assert_eq!(Secret::new("").redact("text"), "text");
