@@ -1,4 +1,5 @@
-//! Waiting is visible: one `tracing` event per retry, with the reason and the delay.
+//! Waiting is visible: one `tracing` event per retry, with its call's client-request-id, the
+//! reason and the delay.
 
 mod support;
 
@@ -34,10 +35,16 @@ async fn every_retry_is_announced_with_its_reason_and_delay() {
         external_id: "a".into(),
         ..Default::default()
     };
-    client.create_or_get(&User::Me, request).await.unwrap();
+    let answer = client.create_or_get(&User::Me, request).await.unwrap();
     let logs = captured.text();
     let retries: Vec<&str> = logs.lines().filter(|l| l.contains("retrying")).collect();
     assert_eq!(retries.len(), 2, "logs: {logs}");
+    // Each names its call, so that concurrent calls' retries can be told apart.
+    let named = format!("client_request_id=\"{}\"", answer.client_request_id);
+    assert!(
+        retries.iter().all(|l| l.contains(&named)),
+        "{named}: {logs}"
+    );
     assert!(
         retries[0].contains("429") && retries[0].contains("delay_ms=1000"),
         "{}",

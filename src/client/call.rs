@@ -345,6 +345,7 @@ impl Call {
                     // only be refused again.
                     Ok(fresh) if fresh.secret() != current.secret() => {
                         tracing::info!(
+                            client_request_id = self.client_request_id(),
                             attempt = number,
                             // As on every event for a retry: the wait before it.
                             delay_ms = 0u64,
@@ -521,6 +522,8 @@ impl Call {
                     return false;
                 };
                 tracing::warn!(
+                    // What ties the retries of one call together, and to Graph's logs.
+                    client_request_id = self.client_request_id(),
                     attempt,
                     // Retries after no token do not count as attempts: this one does count.
                     retry = retries,
