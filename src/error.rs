@@ -136,10 +136,13 @@ pub enum ErrorKind {
     /// gives the same error. ([`Error::InvalidRequest`], [`Error::Config`].)
     Invalid,
     /// The credentials were refused: the identity platform would not issue a token, a token
-    /// provider failed, or Graph answered 401. Fix the credentials or the permissions.
+    /// provider failed, or Graph answered 401. Fix the credentials. (A missing permission or
+    /// application access policy is Graph's 403, which is [`Graph`](Self::Graph) with code
+    /// `Forbidden`: the token was good, the request not allowed.)
     Unauthorized,
     /// Graph answered with an error, or with an answer that could not be used (undecodable,
-    /// too large). [`GraphError::retry_after`] says when a throttled request may come back.
+    /// too large). [`GraphError::retry_after`] says when a throttled request may come back,
+    /// and [`Error::is_transient`] whether one may come back at all.
     Graph,
     /// No complete answer from Graph or from the token endpoint: it could not be reached, did
     /// not answer in time, the connection was lost, the token endpoint's answer could not be
@@ -174,6 +177,23 @@ impl Error {
             }
             Error::Transport { .. } => ErrorKind::Unreachable,
             Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+        }
+    }
+
+    /// Whether the same call may work if made again later, the client's own retries having run
+    /// out: Graph or the token endpoint out of reach or busy ([`ErrorKind::Unreachable`]), or
+    /// Graph's answer a status that means "not now" (408, 429, 500, 502, 503, 504). Safe to act
+    /// on for either operation: a create that may have made a meeting is
+    /// [`ErrorKind::OutcomeUnknown`], never transient. How long to wait, when Graph said:
+    /// [`GraphError::retry_after`].
+    pub fn is_transient(&self) -> bool {
+        match self.kind() {
+            ErrorKind::Unreachable => true,
+            ErrorKind::Graph => {
+                matches!(self, Error::Graph(_))
+                    && matches!(self.status(), Some(408 | 429 | 500 | 502 | 503 | 504))
+            }
+            ErrorKind::Invalid | ErrorKind::Unauthorized | ErrorKind::OutcomeUnknown => false,
         }
     }
 

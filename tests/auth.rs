@@ -959,6 +959,8 @@ async fn a_busy_or_failing_token_endpoint_is_unreachable_not_a_refusal() {
             "{err:?}"
         );
         assert_eq!(err.kind(), expected, "token endpoint {status}: {err}");
+        let busy = expected == ErrorKind::Unreachable;
+        assert_eq!(err.is_transient(), busy, "token endpoint {status}: {err}");
         assert!(requests(&graph).await.is_empty());
     }
 }

@@ -1191,6 +1191,10 @@ async fn a_connection_refused_says_so_in_the_error() {
         .unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert!(
+        err.is_transient(),
+        "a refused connection may be accepted later"
+    );
     let text = err.to_string();
     assert!(text.contains("could not connect"), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");

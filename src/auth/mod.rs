@@ -12,7 +12,9 @@ mod client_credentials;
 
 use std::fmt;
 
-use async_trait::async_trait;
+/// The attribute [`TokenProvider`] is implemented with, re-exported so that a provider needs
+/// no dependency of its own (and no second version of it).
+pub use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderValue;
 
@@ -126,6 +128,70 @@ pub enum TokenKind {
 }
 
 /// A source of bearer tokens, shared by every clone of a client and every task.
+///
+/// Implemented with [`macro@async_trait`] (re-exported here). The error a provider returns
+/// decides what the call does next:
+/// - [`AuthError::Transport`]: the token's source could not be reached, or did not answer
+///   usably. The call waits it out within its retries (at least a second apart, not counted
+///   as requests), and gives up as [`ErrorKind::Unreachable`](crate::ErrorKind::Unreachable).
+/// - [`AuthError::TokenEndpoint`] with its status: 429 or 5xx count as busy, as above; any
+///   other status is a refusal.
+/// - [`AuthError::Provider`], or a refusal: final, [`ErrorKind::Unauthorized`](crate::ErrorKind::Unauthorized).
+///
+/// A provider that fetches tokens should keep them in a [`TokenCache`], which fetches once for
+/// all concurrent callers and refreshes before expiry:
+///
+/// ```
+/// use std::sync::Arc;
+/// use graph_meetings::auth::{async_trait, AccessToken, TokenCache, TokenKind, TokenProvider};
+/// use graph_meetings::{times::SystemClock, AuthError, Client};
+///
+/// /// Application tokens from the service's own secret store.
+/// #[derive(Debug)]
+/// struct Vault {
+///     cache: TokenCache,
+/// }
+///
+/// async fn from_the_store() -> Result<String, String> {
+///     Ok("eyJ0eXAi...".into())
+/// }
+///
+/// #[async_trait]
+/// impl TokenProvider for Vault {
+///     async fn token(&self) -> Result<AccessToken, AuthError> {
+///         let clock = self.cache.clock().clone();
+///         self.cache
+///             .get(move || {
+///                 let clock = clock.clone();
+///                 async move {
+///                     // Out of reach is worth waiting out; say so with `Transport`.
+///                     let token = from_the_store().await.map_err(AuthError::Transport)?;
+///                     let expires = clock.now() + graph_meetings::chrono::Duration::minutes(60);
+///                     Ok(AccessToken::new(token, Some(expires)))
+///                 }
+///             })
+///             .await
+///     }
+///     // Without these three, every call takes the asynchronous path and a 401 is not
+///     // followed by a fresh token.
+///     fn ready(&self) -> Option<AccessToken> {
+///         self.cache.fresh()
+///     }
+///     fn still_valid(&self) -> Option<AccessToken> {
+///         self.cache.still_valid()
+///     }
+///     fn invalidate(&self, rejected: &AccessToken) {
+///         self.cache.invalidate(rejected)
+///     }
+///     fn kind(&self) -> TokenKind {
+///         TokenKind::Application
+///     }
+/// }
+///
+/// let vault = Vault { cache: TokenCache::new(Arc::new(SystemClock)) };
+/// let client = Client::builder().token_provider(vault).build()?;
+/// # Ok::<(), graph_meetings::Error>(())
+/// ```
 #[async_trait]
 pub trait TokenProvider: Send + Sync + fmt::Debug {
     /// A token that is valid now.

@@ -35,6 +35,23 @@ use crate::{
 /// down under them. createOrGet retries such a call; a create becomes
 /// [`Error::OutcomeUnknown`], though the meeting was most likely made. Use one client per
 /// runtime there, or one long-lived runtime; one runtime after another is fine.
+///
+/// A call's future borrows the client and the user, so a task of its own takes clones:
+///
+/// ```no_run
+/// # async fn run(client: graph_meetings::Client) -> Result<(), graph_meetings::Error> {
+/// use graph_meetings::{types, User};
+/// let user = User::id("8b081ef6-4792-4def-b2c9-c363a1bf41d5")?;
+/// let task = tokio::spawn({
+///     let (client, user) = (client.clone(), user.clone());
+///     async move {
+///         let request = types::CreateOrGetRequest { external_id: "e-1".into(), ..Default::default() };
+///         client.create_or_get(&user, request).await
+///     }
+/// });
+/// let _answer = task.await.expect("the task ran")?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
