@@ -50,9 +50,10 @@ impl<S: Subscriber> Layer<S> for Sending {
         let mut seen = Seen::default();
         event.record(&mut seen);
         let mut sent = SENT.lock().unwrap_or_else(|p| p.into_inner());
+        // A retry's event names its call too: it is told apart by its delay.
         match seen {
-            Seen { id: Some(id), .. } => *sent = Some(id),
             Seen { retry: true, .. } => *sent = None,
+            Seen { id: Some(id), .. } => *sent = Some(id),
             _ => {}
         }
     }
