@@ -181,18 +181,18 @@ impl Error {
     }
 
     /// Whether the same call may work if made again later, the client's own retries having run
-    /// out: Graph or the token endpoint out of reach or busy ([`ErrorKind::Unreachable`]), or
-    /// Graph's answer a status that means "not now" (408, 429, 500, 502, 503, 504). Safe to act
+    /// out: Graph or the token endpoint out of reach or busy ([`ErrorKind::Unreachable`]: also
+    /// a failure that may not clear by itself, such as a name that does not resolve or an
+    /// authority host that answers HTML), or Graph's answer, read or too large to read, a
+    /// status that means "not now" (408, 429, 500, 502, 503, 504). Safe to act
     /// on for either operation: a create that may have made a meeting is
     /// [`ErrorKind::OutcomeUnknown`], never transient. How long to wait, when Graph said:
     /// [`GraphError::retry_after`].
     pub fn is_transient(&self) -> bool {
         match self.kind() {
             ErrorKind::Unreachable => true,
-            ErrorKind::Graph => {
-                matches!(self, Error::Graph(_))
-                    && matches!(self.status(), Some(408 | 429 | 500 | 502 | 503 | 504))
-            }
+            // Graph's error, or its answer too large to read: the status says "not now".
+            ErrorKind::Graph => matches!(self.status(), Some(408 | 429 | 500 | 502 | 503 | 504)),
             ErrorKind::Invalid | ErrorKind::Unauthorized | ErrorKind::OutcomeUnknown => false,
         }
     }

@@ -478,10 +478,11 @@ async fn sweep(op: Op, seed: u64, retries: u32) {
                     "{case}: expected {expected:?}, got {err:?}"
                 );
                 assert_eq!(err.kind(), kind, "{case}: {err:?}");
-                // Worth asking again later: Graph's "not now" statuses, never an answer that
-                // could not be used, a refusal or an outcome unknown.
+                // Worth asking again later: Graph's "not now" statuses, its error read or too
+                // large to read; never a 2xx that could not be used, a refusal or an outcome
+                // unknown.
                 let not_now = [408, 429, 500, 502, 503, 504].contains(&answer.status);
-                let transient = matches!(expected, Expect::Graph) && not_now;
+                let transient = matches!(expected, Expect::Graph | Expect::TooLarge) && not_now;
                 assert_eq!(err.is_transient(), transient, "{case}: {err:?}");
                 // What every error that had an answer keeps of it.
                 assert_eq!(err.status(), Some(answer.status), "{case}: {err:?}");

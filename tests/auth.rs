@@ -872,6 +872,18 @@ async fn a_redirecting_token_endpoint_is_not_followed_and_the_error_says_to_chec
     // Neither the form (secret and all) nor anything else went where it pointed.
     assert!(requests(&elsewhere).await.is_empty());
     assert!(requests(&graph).await.is_empty());
+    // A target without an origin (not http) or none at all: the redirect alone is named.
+    for location in [Some("mailto:x@example.com"), Some("/relative"), None] {
+        let mut answer = ResponseTemplate::new(302);
+        if let Some(location) = location {
+            answer = answer.insert_header("location", location);
+        }
+        let (err, _) = token_endpoint_answering(answer).await;
+        assert!(
+            err.to_string().contains(": a redirect, not followed"),
+            "{location:?}: {err}"
+        );
+    }
     // The identity platform's own description, had it sent one, is kept.
     let answer = ResponseTemplate::new(302)
         .set_body_json(json!({"error": "invalid_request", "error_description": "its own"}));

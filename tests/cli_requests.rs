@@ -1176,25 +1176,28 @@ async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
 
 #[tokio::test]
 async fn a_failure_with_stdout_unwritable_keeps_its_status_and_says_the_document_is_lost() {
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let args = [
+    // Refused by the command (a time rule), and by the argument parser.
+    let time_rule = [
         "create-or-get",
         "--external-id",
         "x",
         "--end",
         "2020-01-01T00:00:00Z",
     ];
-    let child = command(&args, &[]).stdout(full).spawn().unwrap();
-    let output = finished(child).await;
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("no failure document"),
-        "a script reading stdout must learn why it is empty: {stderr}"
-    );
+    for args in [&time_rule[..], &["create", "--output", "xml"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let child = command(args, &[]).stdout(full).spawn().unwrap();
+        let output = finished(child).await;
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no failure document"),
+            "a script reading stdout must learn why it is empty: {args:?}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -847,6 +847,9 @@ async fn the_admin_endpoints_refuse_what_a_browser_sends_for_another_site() {
         vec![("origin", "null".to_string())],
         vec![("host", format!("evil.example:{port}"))],
         vec![("host", format!("127.0.0.1.evil.example:{port}"))],
+        vec![("host", "[::1]evil.example".to_string())],
+        vec![("host", format!("localhost:{port}:evil"))],
+        vec![("host", "localhost:".to_string())],
     ] {
         assert_eq!(
             send("faults", &refused, json).await,

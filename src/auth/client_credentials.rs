@@ -345,7 +345,9 @@ fn redirected(error: &mut AuthError, headers: &reqwest::header::HeaderMap) {
             .get(reqwest::header::LOCATION)
             .and_then(|l| l.to_str().ok())
             .and_then(|l| url::Url::parse(l).ok())
-            .map(|l| format!(" to {}", l.origin().ascii_serialization()))
+            .map(|l| l.origin())
+            .filter(url::Origin::is_tuple)
+            .map(|origin| format!(" to {}", origin.ascii_serialization()))
             .unwrap_or_default();
         *description = Some(format!(
             "a redirect{target}, not followed: is the authority host a token authority?"

@@ -84,8 +84,13 @@ fn usage_document(e: &clap::Error, args: impl Iterator<Item = std::ffi::OsString
     let text = escaped_usage_error(e).unwrap_or_else(|| e.render().to_string());
     let paragraph = text.split("\n\n").next().unwrap_or_default().trim_end();
     let message = paragraph.strip_prefix("error: ").unwrap_or(paragraph);
-    terminal::stdout(&Failure::Usage(message.to_owned()).json());
+    if !terminal::stdout(&Failure::Usage(message.to_owned()).json()) {
+        terminal::stderr(STDOUT_LOST);
+    }
 }
+
+/// What stderr adds when a failure's document could not be written to stdout.
+const STDOUT_LOST: &str = "note: stdout could not be written: no failure document there\n";
 
 /// clap's message for `e` with the values it quotes (`'…'`) escaped, when one of them has a
 /// control character; `None` when none has (clap's own message, colours and all, is fine).
@@ -203,7 +208,7 @@ fn also_on_stdout(result: Result<(), Failure>, output: Output) -> Result<(), Fai
     if let (Err(failure), Output::Json) = (&result, output) {
         // The failure's own status stands (6 must stay 6), and stderr says the document is lost.
         if !matches!(failure, Failure::Unprinted(_)) && !terminal::stdout(&failure.json()) {
-            terminal::stderr("note: stdout could not be written: no failure document there\n");
+            terminal::stderr(STDOUT_LOST);
         }
     }
     result

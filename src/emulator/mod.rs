@@ -31,7 +31,9 @@
 //!   `{"fault": "throttle", "retryAfterSeconds": 2, "count": 3}` (`fault` is `status` with
 //!   `status`, `throttle`, `drop`, `delay` with `delayMs`, `applyThenStatus` with `status`,
 //!   `applyThenDrop` or `truncatedBody`); `DELETE /_emulator/faults`;
-//!   `GET /_emulator/stats`; `POST /_emulator/revoke-tokens`.
+//!   `GET /_emulator/stats`; `POST /_emulator/revoke-tokens`. Faults come as
+//!   `application/json`, and these routes refuse a `Host` or `Origin` that is not loopback (a
+//!   web page in a browser beside the emulator must not drive it).
 //!
 //! Tokens: a token from the token endpoint is an **application** token of its tenant, which
 //! `/me` refuses as Graph does (400); the demo tenant may be named by its ID or by its domain
