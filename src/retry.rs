@@ -251,6 +251,16 @@ mod tests {
             retry_after(&headers("Monday, 23-Nov-26 10:00:45 GMT"), now),
             Some(Duration::from_secs(45))
         );
+        // Exactly 50 years ahead is not "more than 50 years in the future" (RFC 9110): a
+        // wait far past any policy, which ends the retries, not a date a century ago.
+        let fifty = retry_after(&headers("Monday, 23-Nov-76 10:00:00 GMT"), now).unwrap();
+        assert_eq!(
+            fifty.as_secs(),
+            (DateTime::parse_from_rfc3339("2076-11-23T10:00:00Z")
+                .unwrap()
+                .timestamp()
+                - now().timestamp()) as u64
+        );
         assert_eq!(
             retry_after(&headers("Mon Nov 23 10:02:00 2026"), now),
             Some(Duration::from_secs(120))
@@ -366,6 +376,28 @@ mod tests {
             assert!(d >= step / 2 && d <= step, "{d:?} for retry {retry}");
         }
         assert_eq!(RetryPolicy::none().delay(1, None, Duration::ZERO), None);
+    }
+
+    #[test]
+    fn limits_are_inclusive_and_backoff_stops_at_its_cap() {
+        let p = RetryPolicy::default();
+        // A wait of exactly the longest allowed, or one that uses the budget up exactly, is
+        // still taken.
+        let longest = Duration::from_secs(180);
+        assert_eq!(p.delay(1, Some(longest), Duration::ZERO), Some(longest));
+        let ten = Duration::from_secs(10);
+        assert_eq!(p.delay(1, Some(ten), Duration::from_secs(290)), Some(ten));
+        // Backoff doubles up to its cap and no further: the third step of 10 s would be 40 s.
+        let capped = RetryPolicy::default()
+            .with_max_retries(5)
+            .with_backoff(ten, Duration::from_secs(15));
+        for _ in 0..20 {
+            let d = capped.delay(3, None, Duration::ZERO).unwrap();
+            assert!(
+                d >= Duration::from_millis(7_500) && d <= Duration::from_secs(15),
+                "{d:?}"
+            );
+        }
     }
 
     #[test]

@@ -182,6 +182,15 @@ mod tests {
     }
 
     #[test]
+    fn a_start_in_year_9999_gets_its_default_hour_when_that_hour_stays_in_it() {
+        let start = at("9999-06-01T00:00:00Z");
+        assert_eq!(
+            resolve(Some(start), None, Utc::now()).unwrap(),
+            (start, start + DEFAULT_DURATION)
+        );
+    }
+
+    #[test]
     fn instants_outside_four_digit_years_are_refused_before_sending() {
         // The default hour would end in year 10000.
         let late = at("9999-12-31T23:30:00Z");

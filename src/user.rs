@@ -118,6 +118,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ids_up_to_1024_bytes_are_taken_and_longer_ones_refused() {
+        assert!(UserId::new("a".repeat(MAX_LEN)).is_ok());
+        assert!(UserId::new("a".repeat(MAX_LEN + 1)).is_err());
+    }
+
+    #[test]
     fn ids_that_would_move_the_path_are_refused() {
         for bad in [
             "",
