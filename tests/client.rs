@@ -651,6 +651,56 @@ async fn a_body_that_arrives_in_pieces_is_read_whole() {
 }
 
 #[tokio::test]
+async fn a_body_of_exactly_the_cap_is_read_however_it_arrives_and_one_byte_more_is_not() {
+    let limit = graph_meetings::MIN_RESPONSE_BYTES;
+    // A meeting padded to `len` bytes.
+    let sized = |len: usize| {
+        let mut meeting = support::meeting("x");
+        meeting["pad"] = json!("");
+        let pad = len - meeting.to_string().len();
+        meeting["pad"] = json!("p".repeat(pad));
+        let body = meeting.to_string();
+        assert_eq!(body.len(), len);
+        body
+    };
+    for len in [limit, limit + 1] {
+        let body = sized(len);
+        let (a, rest) = body.split_at(100);
+        let (b, c) = rest.split_at(rest.len() / 2);
+        let ways = [
+            (
+                "with Content-Length",
+                support::Act::Respond(201, vec![], body.clone()),
+            ),
+            (
+                "in one chunk",
+                support::Act::InPieces(201, vec![body.clone()]),
+            ),
+            (
+                "in three chunks",
+                support::Act::InPieces(201, vec![a.to_owned(), b.to_owned(), c.to_owned()]),
+            ),
+        ];
+        for (way, act) in ways {
+            let server = support::Script::start(move |_| act.clone()).await;
+            let c = Client::builder()
+                .base_url(&server.url)
+                .static_token("t")
+                .max_response_bytes(limit)
+                .retry(RetryPolicy::none())
+                .build()
+                .unwrap();
+            let result = c.create_or_get(&User::Me, cog("x")).await;
+            match (len == limit, result) {
+                (true, Ok(answer)) => assert_eq!(answer.raw, body.as_bytes(), "{way}"),
+                (false, Err(Error::ResponseTooLarge { status: 201, .. })) => {}
+                (_, other) => panic!("{len} bytes {way}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_streamed_body_without_length_is_cut_off_at_the_cap() {
     // 200 MiB promised in chunks: refused after the cap, not buffered.
     let server = support::Script::start(|_| support::Act::Chunked(201, 200 * 1024 * 1024)).await;

@@ -73,6 +73,7 @@ impl Seen {
 }
 
 /// What to do with a request.
+#[derive(Clone)]
 pub enum Act {
     /// Answer with status, extra headers and body.
     Respond(u16, Vec<(&'static str, String)>, String),
