@@ -951,6 +951,25 @@ mod tests {
         assert_eq!(cache.get(never).await.unwrap().secret().expose(), "new");
     }
 
+    #[tokio::test]
+    async fn the_next_refresh_after_a_failed_one_starts_once_its_wait_is_over() {
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        let set = |at| *clock.0.lock().unwrap() = at;
+        let failed_at = start() + Duration::minutes(56);
+        set(failed_at);
+        let refused = || std::future::ready(Err(busy(400, None)));
+        assert_eq!(cache.get(refused).await.unwrap().secret().expose(), "old");
+        cache.settled().await;
+        // Exactly RETRY_REFRESH_AFTER later: the wait is over, so this caller starts a refresh
+        // (and gets the valid token meanwhile); it lands for the next.
+        set(failed_at + RETRY_REFRESH_AFTER);
+        let renewing = cache.get(gives("new", start() + Duration::hours(2)));
+        assert_eq!(renewing.await.unwrap().secret().expose(), "old");
+        cache.settled().await;
+        assert_eq!(cache.get(never).await.unwrap().secret().expose(), "new");
+    }
+
     /// Runs `future` on this thread, outside any runtime.
     fn block_on<F: Future>(future: F) -> F::Output {
         struct Unpark(std::thread::Thread);
