@@ -50,11 +50,7 @@ impl Secret {
         if !self.redactable() || !body.contains(&b'\\') {
             return body;
         }
-        let decoded = Decoded::json(&body);
-        let needle = self.0.as_bytes();
-        let spans = memchr::memmem::find_iter(&decoded.bytes, needle)
-            .map(|at| (decoded.raw(at), decoded.raw(at + needle.len())));
-        blank(body.clone(), spans)
+        Decoded::json(&body).blank(body, self.0.as_bytes())
     }
 
     /// [`redact_body`](Self::redact_body) for a body cut off before its end, which may have
@@ -107,11 +103,7 @@ pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
     let mut text = Bytes::from(text.replace(secret, "***").into_bytes());
     // A form writes a space as `+`; a URI encoder leaves `+` standing for itself.
     for plus_is_space in [true, false] {
-        let decoded = Decoded::percent(&text, plus_is_space);
-        let needle = secret.as_bytes();
-        let spans = memchr::memmem::find_iter(&decoded.bytes, needle)
-            .map(|at| (decoded.raw(at), decoded.raw(at + needle.len())));
-        text = blank(text.clone(), spans);
+        text = Decoded::percent(&text, plus_is_space).blank(text, secret.as_bytes());
     }
     String::from_utf8_lossy(&text).into_owned()
 }
@@ -250,6 +242,14 @@ impl Decoded {
             }
         }
         Self { bytes, marks }
+    }
+
+    /// `raw`, the text this was decoded from, with each occurrence of `needle` in the decoded
+    /// text blanked where it stands in `raw`.
+    fn blank(&self, raw: Bytes, needle: &[u8]) -> Bytes {
+        let spans = memchr::memmem::find_iter(&self.bytes, needle)
+            .map(|at| (self.raw(at), self.raw(at + needle.len())));
+        blank(raw, spans)
     }
 
     /// The raw offset of decoded offset `at`, which starts a character or ends the text.

@@ -33,6 +33,7 @@ use super::{
     faults::{Fault, MAX_PENDING_FAULTS},
     State,
 };
+use crate::transport;
 
 pub(super) fn router() -> Router<Arc<State>> {
     Router::new()
@@ -55,12 +56,8 @@ async fn from_this_machine(request: Request, next: Next) -> Response {
 fn from_loopback(headers: &HeaderMap) -> bool {
     let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or(""));
     let host_ok = header(header::HOST).is_none_or(loopback_authority);
-    let origin_ok = header(header::ORIGIN).is_none_or(|origin| {
-        url::Url::parse(origin)
-            .ok()
-            .and_then(|u| u.host_str().map(loopback_authority))
-            .unwrap_or(false)
-    });
+    let origin_ok = header(header::ORIGIN)
+        .is_none_or(|origin| url::Url::parse(origin).is_ok_and(|u| transport::is_loopback(&u)));
     host_ok && origin_ok
 }
 
@@ -104,12 +101,7 @@ async fn add_faults(
     body: Bytes,
 ) -> Response {
     // A browser sends `text/plain` across sites without asking first; JSON it must ask for.
-    let json_sent = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !json_sent {
+    if !super::body::content_type_is(&headers, "application/json") {
         let message = "a fault request is JSON: Content-Type: application/json";
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
