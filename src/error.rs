@@ -434,7 +434,8 @@ pub struct GraphError {
     pub client_request_id: Option<String>,
     /// The `date` from innerError, as Graph wrote it.
     pub date: Option<String>,
-    /// How long the service asked to wait, if it said.
+    /// How long the service asked to wait, if it said (and it could be read): a date in the
+    /// past is zero, and a count of seconds too large to hold is `Duration::MAX`.
     pub retry_after: Option<Duration>,
     /// Requests sent before giving up.
     pub attempts: u32,

@@ -138,6 +138,9 @@ impl Idempotency {
             (Idempotency::NotIdempotent, 503) if has_retry_after => Verdict::Retry,
             // 501 and 505: the service does not do what was asked, so it did nothing.
             (Idempotency::NotIdempotent, 501 | 505) => Verdict::Final,
+            // 303 See Other points at the result of a request that was carried out: the
+            // meeting may exist, whatever becomes of the 303's own body.
+            (Idempotency::NotIdempotent, 303) => Verdict::Ambiguous,
             // Any other server error, and statuses past the classes HTTP defines (which a
             // proxy may still send): nothing says the meeting was not made. A caller told
             // "error" would retry, and a caller's own "retry on 5xx" loop would duplicate.
@@ -322,9 +325,10 @@ mod tests {
                 "{s}"
             );
         }
-        // Server errors Graph documents beyond the usual ones, the rest of the class, and
-        // statuses no class defines: the meeting may exist.
-        for s in [507, 509, 520, 599, 600, 999] {
+        // A 303 (which answers a request carried out), server errors Graph documents beyond
+        // the usual ones, the rest of the class, and statuses no class defines: the meeting
+        // may exist.
+        for s in [303, 507, 509, 520, 599, 600, 999] {
             assert_eq!(
                 create.status(StatusCode::from_u16(s).unwrap(), false),
                 Verdict::Ambiguous,

@@ -1106,6 +1106,42 @@ async fn a_401_whose_refresh_outlasts_the_timeout_keeps_graphs_error() {
 }
 
 #[tokio::test]
+async fn a_401_whose_refresh_is_waited_out_in_vain_keeps_graphs_error() {
+    // tok-1 is refused; the endpoint then fails (500) on every ask, so the call waits it out
+    // as its retry allows, and no fresh token comes. Graph's 401 is still the answer, with
+    // its request ID, beside why no token came: a request did reach Graph.
+    let idp = refresh_fails_after_one_token().await;
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("request-id", "rid-401")
+                .set_body_json(json!({
+                    "error": {"code": "InvalidAuthenticationToken", "message": "expired"}
+                })),
+        )
+        .mount(&graph)
+        .await;
+    let client = Client::builder()
+        .base_url(graph.uri())
+        .token_provider(credentials(&idp, TestClock::new()))
+        .retry(RetryPolicy::default().with_max_retries(1))
+        .build()
+        .unwrap();
+    let err = client
+        .create(&user(), types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    let rejected = rejected_after_a_failed_refresh(&err);
+    assert_eq!(rejected.code.as_deref(), Some("InvalidAuthenticationToken"));
+    assert_eq!(rejected.request_id.as_deref(), Some("rid-401"));
+    assert_eq!(err.attempts(), Some(1), "{err:?}");
+    assert!(err.client_request_id().is_some(), "{err:?}");
+    assert_eq!(requests(&graph).await.len(), 1);
+    assert!(requests(&idp).await.len() >= 2, "the refresh was asked for");
+}
+
+#[tokio::test]
 async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
     // tok-1, then a busy endpoint asking for 1 s, then tok-2: Graph's 401 to tok-1 said it
     // did not act, so the call waits as asked and tries again with tok-2.

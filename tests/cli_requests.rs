@@ -1511,6 +1511,37 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("no meeting was made"), "{}", run.stderr);
     assert_eq!(emu.meeting_count(), 2);
+
+    // Waiting for a fresh token after Graph's 401 (Graph did nothing): status 1, not 6. The
+    // token endpoint gives the first token, then holds every later ask.
+    use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+    let idp = MockServer::start().await;
+    let token = json!({"access_token": "app-token-1", "token_type": "Bearer", "expires_in": 3600});
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token))
+        .up_to_n_times(1)
+        .mount(&idp)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&idp)
+        .await;
+    emu.faults().push(Fault::status(401));
+    let child = command(
+        &["create", "-v", "--user", DEMO_USER_ID, "--base-url", &base],
+        &[
+            ("AZURE_TENANT_ID", "contoso.example"),
+            ("AZURE_CLIENT_ID", "app"),
+            ("AZURE_CLIENT_SECRET", "secret-value"),
+            ("AZURE_AUTHORITY_HOST", &idp.uri()),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let run = stopped(child, libc::SIGTERM, |said| said.contains("answered 401")).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no meeting was made"), "{}", run.stderr);
+    assert_eq!(emu.meeting_count(), 2);
 }
 
 #[tokio::test]

@@ -334,10 +334,11 @@ async fn an_unknown_outcome_names_the_client_request_id_that_was_sent() {
 }
 
 #[tokio::test]
-async fn create_answered_5xx_with_an_unreadable_body_is_an_unknown_outcome() {
-    // Over the cap, or cut off: the status said the service may have acted, so the body's
-    // fate must not turn that into an error that looks safe to repeat.
-    let acts: [(u16, fn() -> Act); 2] = [
+async fn create_answered_5xx_or_303_with_an_unreadable_body_is_an_unknown_outcome() {
+    // Over the cap, or cut off: the status said the service may have acted (a 303 See Other
+    // points at the result of a request carried out), so the body's fate must not turn that
+    // into an error that looks safe to repeat.
+    let acts: [(u16, fn() -> Act); 4] = [
         (502, || {
             Act::Respond(
                 502,
@@ -346,6 +347,14 @@ async fn create_answered_5xx_with_an_unreadable_body_is_an_unknown_outcome() {
             )
         }),
         (500, || Act::Truncate(500, 1_000, "{\"error\"".into())),
+        (303, || {
+            Act::Respond(
+                303,
+                vec![("location", "/elsewhere".into())],
+                "x".repeat(graph_meetings::MIN_RESPONSE_BYTES + 1),
+            )
+        }),
+        (303, || Act::Truncate(303, 1_000, "{\"id\":".into())),
     ];
     for (status, act) in acts {
         let server = Script::start(move |_| act()).await;

@@ -92,6 +92,9 @@ struct Record {
     fresh_token: Option<AccessToken>,
     /// Why no fresh token could be had after a 401.
     refresh_failure: Option<AuthError>,
+    /// Graph's 401, kept by the attempt it answered while the endpoint for a fresh token is
+    /// waited out.
+    rejected: Option<(u32, Box<GraphError>)>,
     /// A failure the generated code cannot express; it takes precedence.
     failure: Option<Error>,
     /// Why a non-idempotent request's outcome is unknown.
@@ -338,19 +341,20 @@ impl Call {
                 && !std::mem::replace(&mut self.record().reauthenticated, true)
             {
                 read = Some(transport::read_capped(&mut response, limit).await);
-                // 401: the service did not act, so a fresh token may try again, once.
+                // 401: the service did not act, so a fresh token may try again, once. Said
+                // before the token is waited for: nothing is in flight meanwhile.
+                tracing::info!(
+                    client_request_id = self.client_request_id(),
+                    attempt = number,
+                    // As on every event for a retry: the wait before it.
+                    delay_ms = 0u64,
+                    "Graph answered 401; getting a fresh token to retry once"
+                );
                 shared.tokens.invalidate(&current);
                 match Box::pin(self.token()).await {
                     // Another secret: a provider that gives the same one with a new expiry would
                     // only be refused again.
                     Ok(fresh) if fresh.secret() != current.secret() => {
-                        tracing::info!(
-                            client_request_id = self.client_request_id(),
-                            attempt = number,
-                            // As on every event for a retry: the wait before it.
-                            delay_ms = 0u64,
-                            "Graph answered 401; retrying once with a fresh token"
-                        );
                         let mut record = self.record();
                         record.fresh_token = Some(fresh);
                         record.again = Some(Duration::ZERO);
@@ -368,6 +372,7 @@ impl Call {
                                 number,
                             ) =>
                     {
+                        self.keep_rejected(&response, read, current.secret().clone(), number);
                         return Self::inert();
                     }
                     // The 401 stays the answer (read below, with Graph's IDs); `finish` adds
@@ -450,7 +455,42 @@ impl Call {
                 return Self::inert();
             }
         }
-        self.fail(error)
+        // Still waiting for the token to retry a 401 with (no request sent since): that 401
+        // is the answer, and this is why no fresh token came.
+        let rejected = match self.record().rejected.take() {
+            Some((after, rejected)) if after + 1 == attempt => Some(rejected),
+            _ => None,
+        };
+        match (error, rejected) {
+            (Error::Authentication(refresh), Some(rejected)) => {
+                self.fail(Error::Authentication(AuthError::RefreshFailed {
+                    rejected,
+                    refresh: Box::new(refresh),
+                }))
+            }
+            (error, _) => self.fail(error),
+        }
+    }
+
+    /// Keeps Graph's 401 (of attempt `attempt`) while the fresh token to retry it is waited
+    /// for: should none come, the 401 is still what the call reports.
+    #[cold]
+    #[inline(never)]
+    fn keep_rejected(
+        &self,
+        response: &reqwest::Response,
+        read: Option<Result<Bytes, ReadError>>,
+        sent: Secret,
+        attempt: u32,
+    ) {
+        let mut record = self.record();
+        record.note(response, None, sent);
+        let body = match read {
+            Some(Ok(body)) => serde_json::from_slice(&record.redacted(body)).ok(),
+            _ => None,
+        };
+        let rejected = self.graph_error(StatusCode::UNAUTHORIZED, &record, body);
+        record.rejected = Some((attempt, Box::new(rejected)));
     }
 
     /// No answer, judged `verdict`: another attempt if that and the policy allow, else the
@@ -793,14 +833,7 @@ impl Call {
                          with Graph"
                             .into(),
                     );
-                    // 303 See Other answers a request that was carried out, pointing at its
-                    // result: after create, a meeting may exist.
-                    if status == StatusCode::SEE_OTHER
-                        && self.idempotency == Idempotency::NotIdempotent
-                    {
-                        let reason = "HTTP 303 See Other: the service may have acted".to_owned();
-                        return self.outcome_unknown(reason, Some(graph), None, attempts);
-                    }
+                    // A 303 after create is an unknown outcome (see `Idempotency::status`).
                 } else if status.is_success() {
                     // A success the operation does not declare (create answers 201): the body
                     // may well be the meeting, so it is kept where the caller sees it.
