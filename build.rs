@@ -105,6 +105,17 @@ fn check_settings_applied(source: &str, objects: &[String], open: &[(String, Str
             panic!("{SPEC}: {name} was generated without Default; its patch did not apply");
         }
     }
+    // The `Timestamp` conversion matches a date-time schema only as the settings spell it; one
+    // the generator read differently becomes chrono's type (spec/check.rs refuses the known ways).
+    if let Some(at) = source.find("chrono::") {
+        let start = source[..at].rfind('\n').map_or(0, |n| n + 1);
+        let end = source[at..].find('\n').map_or(source.len(), |n| at + n);
+        panic!(
+            "{SPEC}: a date-time was generated as chrono's type, not Timestamp (`{}`); give it \
+             only type, format, nullable, readOnly and description",
+            source[start..end].trim()
+        );
+    }
     for (name, known) in open {
         if source.contains(&format!("pub enum {name} "))
             || !source.contains(&format!("pub enum {known} "))

@@ -25,19 +25,24 @@ pub fn check(spec: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// Schema names are camelCase letters and digits: the settings name generated types by
-/// capitalising them (`onlineMeeting`, `OnlineMeeting`), and the generator would spell
-/// `lobby_bypassScope` another way, so a patch or replacement would quietly not apply.
+/// Schema names are camelCase letters and digits, no two capitals in a row: the settings
+/// name generated types by capitalising them (`onlineMeeting`, `OnlineMeeting`), and the
+/// generator would spell `lobby_bypassScope` or `dialInURLs` another way (`DialInUrLs`), so a
+/// patch or replacement would quietly not apply.
 fn names(spec: &Value) -> Result<(), String> {
     let names = spec["components"]["schemas"].as_object();
     for name in names.into_iter().flat_map(|schemas| schemas.keys()) {
         let mut chars = name.chars();
         let camel = chars.next().is_some_and(|c| c.is_ascii_lowercase())
             && chars.all(|c| c.is_ascii_alphanumeric());
-        if !camel {
+        let capitals = name
+            .as_bytes()
+            .windows(2)
+            .any(|pair| pair.iter().all(u8::is_ascii_uppercase));
+        if !camel || capitals {
             return Err(format!(
-                "schema name {name:?} is not camelCase letters and digits (like onlineMeeting); \
-                 generated type names are made from it"
+                "schema name {name:?} is not camelCase letters and digits with no two capitals \
+                 in a row (like onlineMeeting, dialInUrls); generated type names are made from it"
             ));
         }
     }
@@ -231,9 +236,37 @@ fn component(
              (createOrGetRequest) may require one"
         ));
     }
+    let required: Vec<&str> = match fields.get("required").and_then(Value::as_array) {
+        Some(names) => names.iter().filter_map(Value::as_str).collect(),
+        None => Vec::new(),
+    };
+    let mut rust_names = BTreeSet::from(["extra".to_owned()]);
     let properties = fields.get("properties").and_then(Value::as_object);
     for (property, value) in properties.into_iter().flatten() {
-        property_shape(spec, value, &format!("{at}/properties/{property}"))?;
+        let at = format!("{at}/properties/{property}");
+        property_shape(spec, value, &at)?;
+        // Rust names drop case and punctuation (`clientRequestId`, `client-request-id`: both
+        // `client_request_id`); `extra` is the generated map's own.
+        let rust: String = property
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if !rust_names.insert(rust) {
+            return Err(format!(
+                "{at}: its Rust field name would be the same as another property's of {name} \
+                 (or the `extra` map's); rename it"
+            ));
+        }
+        // A plain `$ref` is generated as an `Option` already; anything else needs `nullable`,
+        // or a `null` from Graph fails the whole answer.
+        let nullable = value.get("nullable") == Some(&Value::Bool(true));
+        if !nullable && value.get("$ref").is_none() && !required.contains(&property.as_str()) {
+            return Err(format!(
+                "{at}: an optional property is \"nullable\": true (Graph sends null freely, and \
+                 without it a null fails the whole answer)"
+            ));
+        }
     }
     Ok(())
 }
@@ -260,6 +293,34 @@ fn property_shape(spec: &Value, schema: &Value, at: &str) -> Result<(), String> 
             "{at}: an enum inline is closed; name it as an open enum (oneOf its known enum and \
              a string) and refer to that"
         ));
+    }
+    if schema.get("default").is_some() {
+        return Err(format!(
+            "{at}/default: a default makes every request send the property (null when unset) \
+             and fills it in where an answer has none; leave it out"
+        ));
+    }
+    let format = schema.get("format").and_then(Value::as_str);
+    if schema.get("type").and_then(Value::as_str) == Some("string") {
+        if let Some(format) = format.filter(|f| *f != "date-time") {
+            return Err(format!(
+                "{at}/format: {format:?} is not a string format the crate generates (only \
+                 \"date-time\", as Timestamp); leave it out and keep the value a string"
+            ));
+        }
+        // The conversion to `Timestamp` (build.rs) matches a date-time schema with nothing
+        // else that constrains it; a `pattern` or a length would make it chrono's type.
+        if format == Some("date-time") {
+            let constraint = ["pattern", "minLength", "maxLength"]
+                .into_iter()
+                .find(|k| schema.get(*k).is_some());
+            if let Some(keyword) = constraint {
+                return Err(format!(
+                    "{at}/{keyword}: a date-time takes no {keyword} (with it, the property is \
+                     generated as chrono's type instead of Timestamp)"
+                ));
+            }
+        }
     }
     if let Some(combinator) = ["oneOf", "anyOf", "allOf"]
         .into_iter()

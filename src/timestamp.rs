@@ -124,7 +124,7 @@ pub(crate) fn missing_offset(text: &str) -> Option<String> {
         .iter()
         .any(|format| NaiveDateTime::parse_from_str(text, format).is_ok())
         .then(|| {
-            format!("{text:?} has no UTC offset: add Z for UTC or the offset of its time zone")
+            format!("{text:?} has no UTC offset: a date-time ends in Z for UTC, or in the offset of its time zone")
         })
 }
 

@@ -1054,6 +1054,29 @@ async fn an_unreadable_error_body_keeps_the_response_ids() {
 }
 
 #[tokio::test]
+async fn an_error_body_of_another_shape_still_gives_graphs_code_and_message() {
+    // Graph's error with a field of a type the description does not expect: the typed body
+    // is not had, but the code and message a caller sorts errors by are.
+    let body = r#"{"error": {"code": "BadRequest", "message": "m",
+        "innerError": {"request-id": 5}}}"#;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_raw(body, "application/json"))
+        .mount(&server)
+        .await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, cog("x"))
+        .await
+        .unwrap_err();
+    let g = err.graph().expect("a Graph error");
+    assert_eq!(
+        (g.status, g.code.as_deref(), g.message.as_deref()),
+        (400, Some("BadRequest"), Some("m"))
+    );
+    assert_eq!(err.kind(), ErrorKind::Graph);
+}
+
+#[tokio::test]
 async fn create_answered_2xx_with_an_unusable_body_says_the_meeting_may_exist() {
     let limit = graph_meetings::MIN_RESPONSE_BYTES;
     for body in [

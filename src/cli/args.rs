@@ -272,7 +272,7 @@ mod tests {
         ] {
             let err = instant(local).unwrap_err();
             assert!(
-                err.contains("no UTC offset") && err.contains("add Z"),
+                err.contains("no UTC offset") && err.contains("ends in Z"),
                 "{local}: {err}"
             );
         }

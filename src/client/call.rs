@@ -797,12 +797,22 @@ impl Call {
                     };
                     return self.unusable(&record, false, error);
                 }
-                // An error status whose body is not Graph's error shape: keep the status.
+                // An error status whose body is not Graph's error shape: keep the status, and
+                // Graph's code and message when they are there (a field of another type
+                // elsewhere in the body must not cost the caller what it sorts errors by).
                 let mut graph = self.graph_error(status, &record, None);
-                graph.message = Some(format!(
-                    "unreadable error body: {:?}",
-                    transport::excerpt(&bytes)
-                ));
+                let loose = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+                let text = |key: &str| {
+                    let text = loose.as_ref()?.get("error")?.get(key)?.as_str()?;
+                    Some(text.to_owned())
+                };
+                graph.code = text("code");
+                graph.message = text("message").or_else(|| {
+                    Some(format!(
+                        "unreadable error body: {:?}",
+                        transport::excerpt(&bytes)
+                    ))
+                });
                 self.classify(graph)
             }
             E::CommunicationError(source) | E::ResponseBodyError(source) => {
