@@ -34,10 +34,13 @@ impl Secret {
     /// repeated what was sent to it (an echoing proxy, a debugging endpoint) on its way into an
     /// error.
     pub(crate) fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        match !self.redactable() || !text.contains(&*self.0) {
-            true => Cow::Borrowed(text),
-            false => Cow::Owned(text.replace(&*self.0, "***")),
+        let mut text = Cow::Borrowed(text);
+        // Again until none is left: a secret with `*` in it can be made anew around a `***`
+        // (`x***yyyy` in `xx***yyyyyyyy`). Each round shortens the text.
+        while self.redactable() && text.contains(&*self.0) {
+            text = Cow::Owned(text.replace(&*self.0, "***"));
         }
+        text
     }
 
     /// [`redact_bytes`](Self::redact_bytes), and then the secret written with JSON's escapes
@@ -50,7 +53,12 @@ impl Secret {
         if !self.redactable() || !body.contains(&b'\\') {
             return body;
         }
-        Decoded::json(&body).blank(body, self.0.as_bytes())
+        let blanked = Decoded::json(&body).blank(body.clone(), self.0.as_bytes());
+        // Blanking shortens the body; what it left may hold the secret anew (see `redact`).
+        match blanked.len() == body.len() {
+            true => blanked,
+            false => self.redact_body(blanked),
+        }
     }
 
     /// [`redact_body`](Self::redact_body) for a body cut off before its end, which may have
@@ -65,8 +73,14 @@ impl Secret {
         // An escape cut short at the end (`\u00`) says nothing yet: looked at without it.
         let whole = without_cut_escape(&body);
         let decoded = Decoded::json(&body[..whole]);
-        match self.begun_at(&decoded.bytes) {
-            Some(at) => blank(body.clone(), std::iter::once((decoded.raw(at), body.len()))),
+        let escaped = self.begun_at(&decoded.bytes).map(|at| decoded.raw(at));
+        // As written too: a secret with a backslash of its own is not its decoded text.
+        let at = match (escaped, self.begun_at(&body)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match at {
+            Some(at) => blank(body.clone(), std::iter::once((at, body.len()))),
             None => body,
         }
     }
@@ -81,13 +95,20 @@ impl Secret {
 
     /// [`redact`](Self::redact) for a body, which need not be text. Linear in the body's
     /// length whatever it holds: the body comes from the service.
-    pub(crate) fn redact_bytes(&self, body: Bytes) -> Bytes {
+    pub(crate) fn redact_bytes(&self, mut body: Bytes) -> Bytes {
         if !self.redactable() {
             return body;
         }
         let needle = self.0.as_bytes();
-        let spans = memchr::memmem::find_iter(&body, needle).map(|at| (at, at + needle.len()));
-        blank(body.clone(), spans)
+        // Again until none is left (see `redact`): a round that blanks shortens the body.
+        loop {
+            let spans = memchr::memmem::find_iter(&body, needle).map(|at| (at, at + needle.len()));
+            let blanked = blank(body.clone(), spans);
+            if blanked.len() == body.len() {
+                return blanked;
+            }
+            body = blanked;
+        }
     }
 }
 
@@ -100,29 +121,64 @@ pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
     if secret.len() < Secret::REDACTED_FROM {
         return text.to_owned();
     }
-    let mut text = Bytes::from(text.replace(secret, "***").into_bytes());
-    // A form writes a space as `+`; a URI encoder leaves `+` standing for itself.
-    for plus_is_space in [true, false] {
-        text = Decoded::percent(&text, plus_is_space).blank(text, secret.as_bytes());
+    let mut text = Bytes::from(text.to_owned().into_bytes());
+    // Again until a round blanks nothing (see `Secret::redact`); each one that does shortens
+    // the text.
+    loop {
+        let before = text.len();
+        text = Bytes::from(
+            String::from_utf8_lossy(&text)
+                .replace(secret, "***")
+                .into_bytes(),
+        );
+        // A form writes a space as `+`; a URI encoder leaves `+` standing for itself.
+        for plus_is_space in [true, false] {
+            text = Decoded::percent(&text, plus_is_space).blank(text, secret.as_bytes());
+        }
+        if text.len() == before {
+            return String::from_utf8_lossy(&text).into_owned();
+        }
     }
-    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// The length of `text` without an escape cut short at its end (a lone `\`, or `\u` with
-/// fewer than four hex digits).
+/// fewer than four hex digits), nor the first half of a surrogate pair whose second was cut
+/// off (`\ud83d`, perhaps with a cut escape after it): that half alone would decode to
+/// U+FFFD, which begins no secret.
 fn without_cut_escape(text: &[u8]) -> usize {
-    let tail = text.len().saturating_sub(5);
-    let Some(at) = text[tail..]
+    let mut end = text.len();
+    let tail = end.saturating_sub(5);
+    let cut = text[tail..]
         .iter()
         .rposition(|&b| b == b'\\')
         .map(|i| tail + i)
-    else {
-        return text.len();
-    };
-    match &text[at + 1..] {
-        [] => at,
-        [b'u', digits @ ..] if digits.len() < 4 && digits.iter().all(u8::is_ascii_hexdigit) => at,
-        _ => text.len(),
+        .filter(|&at| match &text[at + 1..] {
+            [] => true,
+            [b'u', digits @ ..] => digits.len() < 4 && digits.iter().all(u8::is_ascii_hexdigit),
+            _ => false,
+        });
+    if let Some(at) = cut {
+        end = at;
+    }
+    let high = end
+        .checked_sub(6)
+        .map(|at| &text[at..end])
+        .and_then(|escape| escape.strip_prefix(b"\\u"))
+        .and_then(hex4)
+        .is_some_and(|unit| (0xD800..0xDC00).contains(&unit));
+    match high {
+        true => end - 6,
+        false => end,
+    }
+}
+
+/// Four hex digits as a number; nothing else (no sign, which `from_str_radix` would take).
+fn hex4(digits: &[u8]) -> Option<u32> {
+    match digits {
+        [_, _, _, _] if digits.iter().all(u8::is_ascii_hexdigit) => {
+            u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+        }
+        _ => None,
     }
 }
 
@@ -156,10 +212,7 @@ struct Decoded {
 
 impl Decoded {
     fn json(text: &[u8]) -> Self {
-        let hex = |at: usize| {
-            let digits = text.get(at..at + 4)?;
-            u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
-        };
+        let hex = |at: usize| hex4(text.get(at..at + 4)?);
         let mut bytes = Vec::with_capacity(text.len());
         let mut marks = Vec::new();
         let mut at = 0;
@@ -311,6 +364,22 @@ mod tests {
             &secret.redact_bytes(body)[..],
             b"\xff Bearer ****** \x00 tok-9xy"
         );
+        // Blanking does not make the secret anew around its `***` (a secret with a `*`).
+        let starred = Secret::new("x***yyyy");
+        assert_eq!(starred.redact("xx***yyyyyyyy"), "***");
+        let body = Bytes::from_static(b"xx***yyyyyyyy");
+        assert_eq!(&starred.redact_bytes(body.clone())[..], b"***");
+        assert_eq!(&starred.redact_body(body)[..], b"***");
+        let escaped = Bytes::from_static(br#"xx**\u002Ayyyyyyyy"#);
+        assert!(!starred
+            .redact_body(escaped)
+            .windows(8)
+            .any(|w| w == b"x***yyyy"));
+        assert_eq!(redact_percent_encoded("xx***yyyyyyyy", "x***yyyy"), "***");
+        // A `\u` escape is four hex digits, no sign.
+        let a8 = Secret::new("AAAAAAAA");
+        let signed = Bytes::from_static(br#"\u+041\u+041\u+041\u+041\u+041\u+041\u+041\u+041"#);
+        assert_eq!(a8.redact_body(signed.clone()), signed);
         // Overlapping occurrences leave nothing of the secret behind.
         let a8 = Secret::new("aaaaaaaa");
         let body = Bytes::from_static(b"xaaaaaaaaay");
@@ -364,6 +433,22 @@ mod tests {
             let cut = opaque.redact_cut_body(Bytes::from(body));
             assert_eq!(std::str::from_utf8(&cut).unwrap(), kept, "{body}");
         }
+        // Cut inside a character written as a surrogate pair: its first half, alone, begins
+        // nothing, so the secret's beginning before it is what is blanked.
+        let astral = Secret::new("abcdefgh\u{1F600}xyz");
+        for body in [
+            r#"{"m":"abcdefgh\ud83d\ude0"#,
+            r#"{"m":"abcdefgh\ud83d\"#,
+            r#"{"m":"abcdefgh\ud83d"#,
+            r#"{"m":"abcdefgh\"#,
+        ] {
+            let cut = astral.redact_cut_body(Bytes::from(body));
+            assert_eq!(std::str::from_utf8(&cut).unwrap(), r#"{"m":"***"#, "{body}");
+        }
+        // A secret with a backslash of its own, cut off as written.
+        let slashed = Secret::new(r"x\/yzwvut");
+        let cut = slashed.redact_cut_body(Bytes::from_static(br#"{"m":"x\/yzw"#));
+        assert_eq!(&cut[..], br#"{"m":"***"#);
         // ... and left as received when it does not, escapes and all.
         let other = Bytes::from_static(br#"{"a":"\u002B\/ \ud83d\ude00 \uZZZZ"} trailing"#);
         assert_eq!(opaque.redact_body(other.clone()), other);
