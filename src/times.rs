@@ -6,6 +6,10 @@
 //! - end without start: refused;
 //! - end earlier than start: refused (equal is allowed).
 //!
+//! Instants are taken to Graph's precision first, 100 ns (.NET's ticks), as the service would
+//! read them: the request then never carries digits Graph drops, and an end a few nanoseconds
+//! before its start, the same tick, is equal to it, as Graph would find.
+//!
 //! The request then always carries explicit UTC instants, so what the service stores does not
 //! depend on its own clock or on how it reads a missing field.
 
@@ -59,9 +63,10 @@ fn resolve_with(
     end: Option<DateTime<Utc>>,
     now: impl FnOnce() -> DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), InvalidRequest> {
+    let (start, end) = (start.map(to_ticks), end.map(to_ticks));
     let (start, end) = match (start, end) {
         (None, None) => {
-            let now = now();
+            let now = to_ticks(now());
             (now, default_end(now)?)
         }
         (Some(start), None) => (start, default_end(within_range("startDateTime", start)?)?),
@@ -75,6 +80,12 @@ fn resolve_with(
         within_range("startDateTime", start)?,
         within_range("endDateTime", end)?,
     ))
+}
+
+/// `at` truncated to a whole 100 ns tick (a leap second stays one, for `within_range`).
+fn to_ticks(at: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = at.nanosecond();
+    at.with_nanosecond(nanos - nanos % 100).unwrap_or(at)
 }
 
 /// An hour after `start`, within the years Graph takes.
@@ -121,6 +132,27 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn instants_are_taken_to_graphs_100_ns_ticks() {
+        // The clock's nanoseconds are not sent: Graph would drop them.
+        let now = at("2020-02-06T01:49:21.352494599Z");
+        assert_eq!(
+            resolve(None, None, now).unwrap(),
+            (
+                at("2020-02-06T01:49:21.3524945Z"),
+                at("2020-02-06T02:49:21.3524945Z")
+            )
+        );
+        // An end within the start's tick is the same instant to Graph, not an earlier one.
+        let start = at("2020-02-06T01:00:00.000000099Z");
+        let end = at("2020-02-06T01:00:00.000000001Z");
+        let tick = at("2020-02-06T01:00:00Z");
+        assert_eq!(resolve(Some(start), Some(end), now).unwrap(), (tick, tick));
+        // A tick earlier still is refused.
+        let before = at("2020-02-06T00:59:59.9999999Z");
+        assert!(resolve(Some(start), Some(before), now).is_err());
     }
 
     #[test]
@@ -201,12 +233,12 @@ mod tests {
         );
         assert!(err.to_string().contains("too late"), "{err}");
         // The last instant of year 9999 is still an instant Graph reads.
-        let last = at("9999-12-31T23:59:59.999999999Z");
+        let last = at("9999-12-31T23:59:59.9999999Z");
         assert_eq!(
             resolve(Some(late), Some(last), Utc::now()).unwrap(),
             (late, last)
         );
-        let after = last + Duration::nanoseconds(1);
+        let after = last + Duration::nanoseconds(100);
         let err = resolve(Some(late), Some(after), Utc::now()).unwrap_err();
         assert!(
             matches!(
@@ -278,15 +310,19 @@ mod tests {
             let parsed = at(&written);
             prop_assert_eq!(parsed, t);
             let (s, e) = resolve(Some(parsed), None, Utc::now()).unwrap();
-            prop_assert_eq!(s, t);
+            prop_assert_eq!(s, to_ticks(t));
             prop_assert_eq!(e - s, Duration::hours(1));
         }
 
         #[test]
         fn order_decides_between_accept_and_refuse(a in instant(), b in instant(), now in instant()) {
             match resolve(Some(a), Some(b), now) {
-                Ok((s, e)) => { prop_assert!(a <= b); prop_assert_eq!((s, e), (a, b)); }
-                Err(InvalidRequest::EndBeforeStart { .. }) => prop_assert!(b < a),
+                // Compared as Graph holds them, in 100 ns ticks.
+                Ok((s, e)) => {
+                    prop_assert!(to_ticks(a) <= to_ticks(b));
+                    prop_assert_eq!((s, e), (to_ticks(a), to_ticks(b)));
+                }
+                Err(InvalidRequest::EndBeforeStart { .. }) => prop_assert!(to_ticks(b) < to_ticks(a)),
                 Err(other) => prop_assert!(false, "unexpected {other}"),
             }
         }
@@ -299,7 +335,10 @@ mod tests {
 
         #[test]
         fn nothing_given_follows_the_clock(now in instant()) {
-            prop_assert_eq!(resolve(None, None, now).unwrap(), (now, now + Duration::hours(1)));
+            let start = to_ticks(now);
+            prop_assert_eq!(resolve(None, None, now).unwrap(), (start, start + Duration::hours(1)));
+            prop_assert_eq!(start.nanosecond() % 100, 0);
+            prop_assert!(now - start < Duration::nanoseconds(100) && start <= now);
         }
     }
 }

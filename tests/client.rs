@@ -329,7 +329,9 @@ async fn time_rules_are_applied_before_sending() {
             at(b["endDateTime"].as_str().unwrap()),
         )
     };
-    assert_eq!(times(&bodies[0]), (now, now + Duration::hours(1)));
+    // The clock's nanoseconds taken to Graph's 100 ns ticks.
+    let tick = at("2026-11-23T10:00:00.1234567Z");
+    assert_eq!(times(&bodies[0]), (tick, tick + Duration::hours(1)));
     assert_eq!(
         times(&bodies[1]),
         (at("2020-01-01T15:00:00Z"), at("2020-01-01T16:00:00Z"))
@@ -339,8 +341,8 @@ async fn time_rules_are_applied_before_sending() {
         (at("2020-01-01T15:00:00Z"), at("2020-01-01T15:00:00Z"))
     );
     assert_eq!(
-        bodies[0]["startDateTime"], "2026-11-23T10:00:00.123456789Z",
-        "sub-second precision kept"
+        bodies[0]["startDateTime"], "2026-11-23T10:00:00.1234567Z",
+        "sub-second precision kept, to the tick, in .NET's seven digits"
     );
 
     let end_only = c
@@ -375,7 +377,7 @@ async fn time_rules_are_applied_before_sending() {
     // The instants as a request carries them, not chrono's `2020-01-01 15:00:00 UTC`.
     assert!(
         reversed.to_string().contains(
-            "endDateTime (2020-01-01T14:59:59.999999900Z) is earlier than startDateTime \
+            "endDateTime (2020-01-01T14:59:59.9999999Z) is earlier than startDateTime \
              (2020-01-01T15:00:00Z)"
         ),
         "{reversed}"

@@ -216,6 +216,11 @@ async fn external_id_is_required_and_chat_info_is_beta_only() {
         graph_error(post(&emu, "/v1.0/me/onlineMeetings/createOrGet", chat.clone()).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message.contains("chatInfo"), "{message}");
+    // A null is "not given", on v1.0 too (Microsoft's SDK samples send one).
+    let null = json!({"externalId": "n", "chatInfo": null});
+    let v1 = post(&emu, "/v1.0/me/onlineMeetings/createOrGet", null).await;
+    assert_eq!(v1.status(), StatusCode::CREATED);
+    assert_eq!(emu.meeting_count(), 1);
 
     let beta = post(&emu, "/beta/me/onlineMeetings/createOrGet", chat).await;
     assert_eq!(beta.status(), StatusCode::CREATED);
@@ -229,7 +234,7 @@ async fn external_id_is_required_and_chat_info_is_beta_only() {
     let other: Value = other.json().await.unwrap();
     assert_ne!(other["id"], beta["id"]);
     assert_ne!(other["joinWebUrl"], beta["joinWebUrl"]);
-    assert_eq!(emu.meeting_count(), 2);
+    assert_eq!(emu.meeting_count(), 3);
 }
 
 #[tokio::test]

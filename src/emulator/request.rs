@@ -197,9 +197,19 @@ mod tests {
             r#"{"externalId":"x","startDateTime":"9999-12-31T23:30:00Z"}"#,
             r#"{"externalId":"x","startDateTime":"0000-06-01T00:00:00Z"}"#,
             r#"{"externalId":"x","startDateTime":"2016-12-31T23:59:60Z"}"#,
+            // An offset past .NET's ±14:00.
+            r#"{"externalId":"x","startDateTime":"2020-01-01T10:00:00+14:01"}"#,
+            r#"{"externalId":"x","startDateTime":"2020-01-01T10:00:00-23:59"}"#,
         ] {
             let err = parse_json(Operation::CreateOrGet, ApiVersion::V1, body).unwrap_err();
             assert_eq!(err.status, StatusCode::BAD_REQUEST, "{body}");
+        }
+        // The widest offsets .NET takes.
+        for body in [
+            r#"{"externalId":"x","startDateTime":"2020-01-01T10:00:00+14:00"}"#,
+            r#"{"externalId":"x","startDateTime":"2020-01-01T10:00:00-14:00"}"#,
+        ] {
+            parse_json(Operation::CreateOrGet, ApiVersion::V1, body).unwrap();
         }
         // Without an offset, the zone meant is not guessed.
         let naive = parse_json(

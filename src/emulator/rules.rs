@@ -127,12 +127,15 @@ fn is_annotation(name: &str) -> bool {
     name.contains('@')
 }
 
-/// An `Edm.DateTimeOffset` literal: RFC 3339 with any offset, in the years 1 to 9999 and not
-/// in a leap second (.NET's `DateTimeOffset` has neither year 0 nor a 61st second).
+/// An `Edm.DateTimeOffset` literal: RFC 3339 with an offset of at most 14 hours either way,
+/// in the years 1 to 9999 and not in a leap second (.NET's `DateTimeOffset` has no offset
+/// past ±14:00, no year 0 and no 61st second).
 pub(super) fn instant(literal: &str) -> Option<DateTime<Utc>> {
+    const MOST_OFFSET: i32 = 14 * 3600;
     DateTime::parse_from_rfc3339(literal)
-        .map(|t| t.with_timezone(&Utc))
         .ok()
+        .filter(|t| t.offset().local_minus_utc().abs() <= MOST_OFFSET)
+        .map(|t| t.with_timezone(&Utc))
         .filter(|t| (1..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000)
 }
 
@@ -175,9 +178,11 @@ impl Rules {
                     unknown_property(object, name, &Path::Root)
                 });
             };
+            // A null is "not given" (dropped below), which v1.0 takes as it takes no value.
             if parameters
                 && version == ApiVersion::V1
                 && BETA_ONLY_PARAMETERS.contains(&name.as_str())
+                && !value.is_null()
             {
                 return Err(not_a_parameter(name));
             }
