@@ -1,7 +1,10 @@
 //! The HTTP rules every request of this crate follows, to Graph and to the token endpoint alike:
 //! TLS by rustls, no redirects, timeouts always on, https except on loopback, capped bodies.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
 
 use bytes::{Bytes, BytesMut};
 use reqwest::Url;
@@ -16,6 +19,8 @@ pub const MIN_RESPONSE_BYTES: usize = 64 * 1024;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time for one whole attempt (connect, send, headers, body).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an idle pooled connection is kept by default (reqwest's own default).
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Timeouts, identity and proxy of the HTTP client.
 #[derive(Clone)]
@@ -25,6 +30,9 @@ pub(crate) struct HttpSettings {
     pub user_agent: String,
     /// A proxy for https requests only (a CONNECT tunnel: TLS stays end to end).
     pub https_proxy: Option<String>,
+    /// Idle connections kept for reuse, per host and runtime, and for how long.
+    pub max_idle_connections: usize,
+    pub idle_timeout: Duration,
 }
 
 /// The proxy's user and password (`https://user:pass@proxy`) stay out of debug output.
@@ -35,6 +43,8 @@ impl std::fmt::Debug for HttpSettings {
             .field("timeout", &self.timeout)
             .field("user_agent", &self.user_agent)
             .field("https_proxy", &self.https_proxy.as_deref().map(redacted))
+            .field("max_idle_connections", &self.max_idle_connections)
+            .field("idle_timeout", &self.idle_timeout)
             .finish()
     }
 }
@@ -68,13 +78,64 @@ fn as_proxy_url(url: &str) -> Result<Url, url::ParseError> {
     }
 }
 
-/// The HTTP client, whose own `Debug` would print a proxy URL with its password.
+/// The HTTP client: one connection pool per tokio runtime that sends through it. A pooled
+/// connection is driven by a task on the runtime that opened it; another runtime's request
+/// on it would wait for that runtime (forever, if it is idle: a thread blocked outside it) or
+/// be cut off when it shuts down, and a create then ends as an unknown outcome that was never
+/// even sent. (Its own `Debug` would also print a proxy URL with its password.)
 #[derive(Clone)]
-pub(crate) struct Http(reqwest::Client);
+pub(crate) struct Http(Arc<Pools>);
+
+struct Pools {
+    settings: HttpSettings,
+    tls: rustls::ClientConfig,
+    /// The client of the first runtime to send: for most programs, the only one.
+    first: reqwest::Client,
+    first_runtime: OnceLock<tokio::runtime::Id>,
+    /// Other runtimes' clients, the most recently made last. Bounded: runtimes come and go
+    /// (a test's each), and a runtime that is gone leaves no trace to find it by.
+    others: Mutex<Vec<(tokio::runtime::Id, reqwest::Client)>>,
+}
+
+/// How many runtimes besides the first keep a pool of their own; the one made longest ago
+/// gives way (a later request from it opens a new one).
+const OTHER_RUNTIMES: usize = 8;
 
 impl Http {
-    pub(crate) fn client(&self) -> &reqwest::Client {
-        &self.0
+    /// The client of the runtime this runs on (outside one, the first runtime's: reqwest
+    /// itself then says that a runtime is needed).
+    pub(crate) fn client(&self) -> reqwest::Client {
+        let pools = &*self.0;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return pools.first.clone();
+        };
+        let id = runtime.id();
+        match *pools.first_runtime.get_or_init(|| id) == id {
+            true => pools.first.clone(),
+            false => pools.other(id),
+        }
+    }
+}
+
+impl Pools {
+    #[cold]
+    #[inline(never)]
+    fn other(&self, id: tokio::runtime::Id) -> reqwest::Client {
+        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, client)) = others.iter().find(|(runtime, _)| *runtime == id) {
+            return client.clone();
+        }
+        // The settings were checked when the first was built; should reqwest fail now, the
+        // first runtime's client still sends (as every runtime's did before pools were kept
+        // per runtime).
+        let Ok(client) = reqwest_client(&self.settings, self.tls.clone()) else {
+            return self.first.clone();
+        };
+        if others.len() == OTHER_RUNTIMES {
+            others.remove(0);
+        }
+        others.push((id, client.clone()));
+        client
     }
 }
 
@@ -91,6 +152,8 @@ impl Default for HttpSettings {
             timeout: DEFAULT_TIMEOUT,
             user_agent: concat!("graph-meetings/", env!("CARGO_PKG_VERSION")).to_string(),
             https_proxy: None,
+            max_idle_connections: usize::MAX,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -120,6 +183,21 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<Http, Error> {
     // Proxies only by explicit choice, and only as tunnels for https: reqwest would otherwise
     // read HTTP_PROXY and friends and hand plain-http requests (bearer token, client secret)
     // to whatever host they name.
+    let first = reqwest_client(settings, tls.clone())?;
+    Ok(Http(Arc::new(Pools {
+        settings: settings.clone(),
+        tls,
+        first,
+        first_runtime: OnceLock::new(),
+        others: Mutex::default(),
+    })))
+}
+
+/// One runtime's reqwest client, with `tls`.
+fn reqwest_client(
+    settings: &HttpSettings,
+    tls: rustls::ClientConfig,
+) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder().no_proxy();
     if let Some(url) = &settings.https_proxy {
         // reqwest takes a proxy of any scheme and, for one it does not speak (`htp://`, a
@@ -155,9 +233,10 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<Http, Error> {
         .retry(reqwest::retry::never().max_retries_per_request(0))
         .connect_timeout(connect_limit(settings))
         .timeout(settings.timeout)
+        .pool_max_idle_per_host(settings.max_idle_connections)
+        .pool_idle_timeout(settings.idle_timeout)
         .user_agent(&settings.user_agent)
         .build()
-        .map(Http)
         .map_err(|e| Error::Config(format!("HTTP client setup failed: {e}")))
 }
 

@@ -264,8 +264,14 @@ impl TokenCache {
     where
         Fut: Future<Output = Result<AccessToken, AuthError>> + Send + 'static,
     {
+        use tracing::instrument::{Instrument, WithSubscriber};
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(Self::fly(landing, Some(self.fetch_limit), fetch))),
+            // In the caller's span and with its subscriber: a service's logging set up per
+            // task or thread still sees the fetch (its "refresh failed" warning, above all).
+            Ok(runtime) => {
+                let fly = Self::fly(landing, Some(self.fetch_limit), fetch);
+                drop(runtime.spawn(fly.in_current_span().with_current_subscriber()))
+            }
             // No runtime, no timer either: the caller's own limits apply.
             Err(_) => Self::fly(landing, None, fetch).await,
         }

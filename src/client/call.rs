@@ -503,7 +503,9 @@ impl Call {
         verdict: Verdict,
         attempt: u32,
     ) -> reqwest::Result<reqwest::Response> {
-        let reason = || transport::describe(&error);
+        // The whole chain for an unknown outcome: what cut the answer off ("runtime dropped
+        // the dispatch task") is what the caller needs to tell a lost answer from a lost send.
+        let reason = || transport::explain(&error);
         match self.again(verdict, reason, None, attempt) {
             true => Self::inert(),
             false => Err(error),

@@ -29,12 +29,11 @@ use crate::{
 /// Calls run on tokio, with its time driver on (`#[tokio::main]`, or a runtime built with
 /// `enable_all()`): every call has a timeout, and a runtime without timers panics in it.
 ///
-/// A pooled connection is driven by the runtime that opened it, and the pool is shared: a
-/// client used from several runtimes at once (`#[tokio::test]`s sharing a static client, a
-/// runtime per call on several threads) has calls cut off whenever one of those runtimes shuts
-/// down under them. createOrGet retries such a call; a create becomes
-/// [`Error::OutcomeUnknown`], though the meeting was most likely made. Use one client per
-/// runtime there, or one long-lived runtime; one runtime after another is fine.
+/// A pooled connection is driven by the runtime that opened it, so a client used from several
+/// runtimes (`#[tokio::test]`s sharing a static client, a runtime per thread behind a sync API)
+/// keeps a pool for each: a runtime left idle, or shut down, never holds up or cuts off
+/// another's calls. Pools are kept for the first runtime to send and the eight others that
+/// sent most recently.
 ///
 /// A call's future borrows the client and the user, so a task of its own takes clones:
 ///
@@ -196,6 +195,19 @@ impl ClientBuilder {
     /// hand a plain-http request, bearer token included, to another host.
     pub fn https_proxy(mut self, url: impl Into<String>) -> Self {
         self.http.https_proxy = Some(url.into());
+        self
+    }
+
+    /// The idle connections kept for reuse, per runtime (see [`Client`]): at most `max` (default
+    /// no limit), each for at most `timeout` without a call (default 90 s). Every call in
+    /// flight holds a connection of its own (HTTP/1.1), so by default a burst of a thousand
+    /// concurrent calls leaves up to a thousand sockets open until they have been idle for
+    /// `timeout`; a service short of file descriptors sets `max` to what it keeps in flight
+    /// as a rule. A shorter `timeout` also makes it rarer for the service to close an idle
+    /// connection just as a create goes out on it (an unknown outcome).
+    pub fn idle_connections(mut self, max: usize, timeout: Duration) -> Self {
+        self.http.max_idle_connections = max;
+        self.http.idle_timeout = timeout;
         self
     }
 
@@ -421,7 +433,7 @@ impl Client {
         let context = CallContext::new(self.shared.clone(), idempotency);
         let api = generated::Client::new_with_client(
             &self.shared.base_url,
-            self.shared.http.client().clone(),
+            self.shared.http.client(),
             context.clone(),
         );
         (api, context)
