@@ -35,12 +35,18 @@ impl Secret {
     /// error.
     pub(crate) fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut text = Cow::Borrowed(text);
-        // Again until none is left: a secret with `*` in it can be made anew around a `***`
-        // (`x***yyyy` in `xx***yyyyyyyy`). Each round shortens the text.
-        while self.redactable() && text.contains(&*self.0) {
+        // Again while any is left: a secret with `*` in it can be made anew around a `***`
+        // (`x***yyyy` in `xx***yyyyyyyy`). Within `ROUNDS`, each a linear pass.
+        for _ in 0..ROUNDS {
+            if !self.redactable() || !text.contains(&*self.0) {
+                return text;
+            }
             text = Cow::Owned(text.replace(&*self.0, "***"));
         }
-        text
+        match text.contains(&*self.0) {
+            true => Cow::Borrowed("***"),
+            false => text,
+        }
     }
 
     /// [`redact_bytes`](Self::redact_bytes), and then the secret written with JSON's escapes
@@ -49,15 +55,25 @@ impl Secret {
     /// may be cut short, have trailing bytes, or nest deeper than a parser goes), and each
     /// occurrence found is blanked where it stands in the body: the rest stays as received.
     pub(crate) fn redact_body(&self, body: Bytes) -> Bytes {
-        let body = self.redact_bytes(body);
-        if !self.redactable() || !body.contains(&b'\\') {
-            return body;
-        }
-        let blanked = Decoded::json(&body).blank(body.clone(), self.0.as_bytes());
+        let mut body = self.redact_bytes(body);
         // Blanking shortens the body; what it left may hold the secret anew (see `redact`).
-        match blanked.len() == body.len() {
-            true => blanked,
-            false => self.redact_body(blanked),
+        for _ in 0..ROUNDS {
+            if !self.redactable() || !body.contains(&b'\\') {
+                return body;
+            }
+            let blanked = Decoded::json(&body).blank(body.clone(), self.0.as_bytes());
+            if blanked.len() == body.len() {
+                return blanked;
+            }
+            body = self.redact_bytes(blanked);
+        }
+        match Decoded::json(&body)
+            .blank(body.clone(), self.0.as_bytes())
+            .len()
+            == body.len()
+        {
+            true => body,
+            false => Bytes::from_static(b"***"),
         }
     }
 
@@ -94,20 +110,24 @@ impl Secret {
     }
 
     /// [`redact`](Self::redact) for a body, which need not be text. Linear in the body's
-    /// length whatever it holds: the body comes from the service.
+    /// length whatever it holds (at most `ROUNDS` passes): the body comes from the service.
     pub(crate) fn redact_bytes(&self, mut body: Bytes) -> Bytes {
         if !self.redactable() {
             return body;
         }
         let needle = self.0.as_bytes();
-        // Again until none is left (see `redact`): a round that blanks shortens the body.
-        loop {
+        // Again while any is left (see `redact`): a round that blanks shortens the body.
+        for _ in 0..ROUNDS {
             let spans = memchr::memmem::find_iter(&body, needle).map(|at| (at, at + needle.len()));
             let blanked = blank(body.clone(), spans);
             if blanked.len() == body.len() {
                 return blanked;
             }
             body = blanked;
+        }
+        match memchr::memmem::find(&body, needle) {
+            Some(_) => Bytes::from_static(b"***"),
+            None => body,
         }
     }
 }
@@ -122,9 +142,8 @@ pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
         return text.to_owned();
     }
     let mut text = Bytes::from(text.to_owned().into_bytes());
-    // Again until a round blanks nothing (see `Secret::redact`); each one that does shortens
-    // the text.
-    loop {
+    // Again while a round blanks something (see `Secret::redact`), within `ROUNDS`.
+    for _ in 0..ROUNDS {
         let before = text.len();
         text = Bytes::from(
             String::from_utf8_lossy(&text)
@@ -139,7 +158,14 @@ pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
             return String::from_utf8_lossy(&text).into_owned();
         }
     }
+    "***".to_owned()
 }
+
+/// How many times blanking goes over a text again for occurrences its `***` made anew (a
+/// secret with a `*` in it): for a real secret, one or two; a text still holding one after
+/// these many (built to, round after round) is blanked whole, rather than gone over once
+/// for each of its bytes.
+const ROUNDS: usize = 4;
 
 /// The length of `text` without an escape cut short at its end (a lone `\`, or `\u` with
 /// fewer than four hex digits), nor the first half of a surrogate pair whose second was cut
@@ -376,6 +402,31 @@ mod tests {
             .windows(8)
             .any(|w| w == b"x***yyyy"));
         assert_eq!(redact_percent_encoded("xx***yyyyyyyy", "x***yyyy"), "***");
+        // Rebuilt round after round: gone over at most `ROUNDS` times, then blanked whole,
+        // rather than once for each byte (quadratic; recursive, it overflowed the stack).
+        let rebuilt = Secret::new("*cdefghi");
+        let k = 20_000;
+        let raw = Bytes::from(format!("{}{}", "*".repeat(k), "cdefghi".repeat(k)));
+        let escaped = Bytes::from(format!(
+            "{}{}",
+            "\\u002a".repeat(k),
+            "\\u0063defghi".repeat(k)
+        ));
+        for body in [
+            rebuilt.redact_bytes(raw.clone()),
+            rebuilt.redact_body(raw),
+            rebuilt.redact_body(escaped),
+        ] {
+            assert!(!Decoded::json(&body)
+                .bytes
+                .windows(8)
+                .any(|w| w == b"*cdefghi"));
+        }
+        let text = format!("{}{}", "*".repeat(k), "cdefghi".repeat(k));
+        assert_eq!(rebuilt.redact(&text), "***");
+        assert_eq!(redact_percent_encoded(&text, "*cdefghi"), "***");
+        let again = redact_percent_encoded(&format!("xxxx***{}", "y".repeat(16)), "x***yyyy");
+        assert!(!again.contains("x***yyyy"), "{again}");
         // A `\u` escape is four hex digits, no sign.
         let a8 = Secret::new("AAAAAAAA");
         let signed = Bytes::from_static(br#"\u+041\u+041\u+041\u+041\u+041\u+041\u+041\u+041"#);

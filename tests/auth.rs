@@ -1142,6 +1142,48 @@ async fn a_401_whose_refresh_is_waited_out_in_vain_keeps_graphs_error() {
 }
 
 #[tokio::test]
+async fn a_401_waited_out_does_not_lend_its_status_to_a_later_attempts_failure() {
+    // tok-1 is refused (request-id rid-401); the endpoint is busy for a second, then gives
+    // tok-2, whose request gets no answer in time. The call's error is about that last
+    // request, which got no answer: no status, no request-id, no 401 in it.
+    let busy = ResponseTemplate::new(429)
+        .insert_header("retry-after", "1")
+        .set_body_json(json!({"error": "temporarily_unavailable"}));
+    let turns = vec![(token_answer("tok-1", json!(3600)), 1), (busy, 1)];
+    let idp = answering_in_turn(turns, token_answer("tok-2", json!(3600))).await;
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(401).insert_header("request-id", "rid-401"))
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"id": "m"}))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .mount(&graph)
+        .await;
+    let client = Client::builder()
+        .base_url(graph.uri())
+        .token_provider(credentials(&idp, TestClock::new()))
+        .retry(RetryPolicy::default().with_max_retries(1))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let err = client
+        .create(&user(), types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err:?}");
+    assert_eq!((err.status(), err.request_id()), (None, None), "{err:?}");
+    assert!(err.graph().is_none(), "{err:?}");
+    assert_eq!(requests(&graph).await.len(), 2);
+}
+
+#[tokio::test]
 async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
     // tok-1, then a busy endpoint asking for 1 s, then tok-2: Graph's 401 to tok-1 said it
     // did not act, so the call waits as asked and tries again with tok-2.

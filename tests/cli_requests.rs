@@ -1528,7 +1528,7 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
         .await;
     emu.faults().push(Fault::status(401));
     let child = command(
-        &["create", "-v", "--user", DEMO_USER_ID, "--base-url", &base],
+        &["create", "-vv", "--user", DEMO_USER_ID, "--base-url", &base],
         &[
             ("AZURE_TENANT_ID", "contoso.example"),
             ("AZURE_CLIENT_ID", "app"),
@@ -1538,7 +1538,10 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     )
     .spawn()
     .unwrap();
-    let run = stopped(child, libc::SIGTERM, |said| said.contains("answered 401")).await;
+    let run = stopped(child, libc::SIGTERM, |said| {
+        said.contains("answered 401; asking for a fresh token")
+    })
+    .await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("no meeting was made"), "{}", run.stderr);
     assert_eq!(emu.meeting_count(), 2);

@@ -342,19 +342,26 @@ impl Call {
             {
                 read = Some(transport::read_capped(&mut response, limit).await);
                 // 401: the service did not act, so a fresh token may try again, once. Said
-                // before the token is waited for: nothing is in flight meanwhile.
-                tracing::info!(
+                // (with the wait before the retry, as every retry's event says it) before the
+                // token is waited for: nothing is in flight meanwhile, whether or not a retry
+                // follows.
+                tracing::debug!(
                     client_request_id = self.client_request_id(),
                     attempt = number,
-                    // As on every event for a retry: the wait before it.
                     delay_ms = 0u64,
-                    "Graph answered 401; getting a fresh token to retry once"
+                    "Graph answered 401; asking for a fresh token"
                 );
                 shared.tokens.invalidate(&current);
                 match Box::pin(self.token()).await {
                     // Another secret: a provider that gives the same one with a new expiry would
                     // only be refused again.
                     Ok(fresh) if fresh.secret() != current.secret() => {
+                        tracing::info!(
+                            client_request_id = self.client_request_id(),
+                            attempt = number,
+                            delay_ms = 0u64,
+                            "Graph answered 401; retrying once with a fresh token"
+                        );
                         let mut record = self.record();
                         record.fresh_token = Some(fresh);
                         record.again = Some(Duration::ZERO);
@@ -483,14 +490,19 @@ impl Call {
         sent: Secret,
         attempt: u32,
     ) {
-        let mut record = self.record();
-        record.note(response, None, sent);
+        // Noted on a record of its own: the call's says what the final answer said, and a
+        // later attempt may get none (its error must not carry this 401's status and IDs).
+        let mut answer = Record {
+            attempts: attempt,
+            ..Record::default()
+        };
+        answer.note(response, None, sent);
         let body = match read {
-            Some(Ok(body)) => serde_json::from_slice(&record.redacted(body)).ok(),
+            Some(Ok(body)) => serde_json::from_slice(&answer.redacted(body)).ok(),
             _ => None,
         };
-        let rejected = self.graph_error(StatusCode::UNAUTHORIZED, &record, body);
-        record.rejected = Some((attempt, Box::new(rejected)));
+        let rejected = self.graph_error(StatusCode::UNAUTHORIZED, &answer, body);
+        self.record().rejected = Some((attempt, Box::new(rejected)));
     }
 
     /// No answer, judged `verdict`: another attempt if that and the policy allow, else the
