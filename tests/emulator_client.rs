@@ -2,6 +2,8 @@
 //! client's retry rules meet the emulator's injected faults.
 #![cfg(feature = "emulator")]
 
+mod support;
+
 use std::time::Duration;
 
 use graph_meetings::{
@@ -10,6 +12,7 @@ use graph_meetings::{
     RetryPolicy, User,
 };
 use serde_json::Value;
+use support::as_app;
 
 /// Retries without real waiting: tiny backoff, Retry-After of 0 in the faults.
 fn quick_retries() -> RetryPolicy {
@@ -25,20 +28,6 @@ fn impatient(emu: &Emulator) -> Client {
         .static_token("t")
         .timeout(Duration::from_secs(1))
         .retry(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
-
-/// A client with client credentials from the emulator's token endpoint (an application token).
-fn as_app(emu: &Emulator, retry: RetryPolicy) -> Client {
-    let app = ClientCredentials::builder("contoso.example", "app", "secret")
-        .authority_host(emu.authority_host())
-        .build()
-        .unwrap();
-    Client::builder()
-        .base_url(emu.base_url())
-        .token_provider(app)
-        .retry(retry)
         .build()
         .unwrap()
 }

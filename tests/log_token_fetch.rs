@@ -5,7 +5,7 @@
 
 mod support;
 
-use graph_meetings::{emulator::Emulator, Client, ClientCredentials, RetryPolicy, User};
+use graph_meetings::{emulator::Emulator, RetryPolicy, User};
 use support::Captured;
 use tracing::Instrument;
 
@@ -25,16 +25,7 @@ fn a_token_fetch_logs_to_the_callers_subscriber_in_the_callers_span() {
         .finish();
     rt.block_on(async {
         let emu = Emulator::start().await.unwrap();
-        let app = ClientCredentials::builder("contoso.example", "app", "secret")
-            .authority_host(emu.authority_host())
-            .build()
-            .unwrap();
-        let client = Client::builder()
-            .base_url(emu.base_url())
-            .token_provider(app)
-            .retry(RetryPolicy::none())
-            .build()
-            .unwrap();
+        let client = support::as_app(&emu, RetryPolicy::none());
         let user = User::id(graph_meetings::emulator::DEMO_USER_ID).unwrap();
         // This thread's subscriber only; the fetch runs on a worker thread.
         let _default = tracing::subscriber::set_default(subscriber);

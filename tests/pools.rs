@@ -3,6 +3,8 @@
 //! cuts off another's calls; and how many idle connections each keeps.
 #![cfg(feature = "emulator")]
 
+mod support;
+
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -13,7 +15,7 @@ use std::{
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use graph_meetings::{emulator::Emulator, types, Client, ClientCredentials, RetryPolicy, User};
+use graph_meetings::{emulator::Emulator, types, Client, RetryPolicy, User};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -83,16 +85,7 @@ fn runtimes_one_after_another_more_than_the_client_keeps_pools_for_are_all_answe
     // Client credentials: the token endpoint is reached from each runtime too. More runtimes
     // than the client keeps pools for, so that the oldest give theirs up on the way.
     let (emu, _stop) = emulator();
-    let app = ClientCredentials::builder("contoso.example", "app", "secret")
-        .authority_host(emu.authority_host())
-        .build()
-        .unwrap();
-    let client = Client::builder()
-        .base_url(emu.base_url())
-        .token_provider(app)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = support::as_app(&emu, RetryPolicy::none());
     let user = User::id(graph_meetings::emulator::DEMO_USER_ID).unwrap();
     for i in 0..12 {
         let rt = runtime();

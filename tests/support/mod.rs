@@ -363,3 +363,22 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// A client of `emu` with client credentials from its token endpoint (an application token),
+/// retrying as `retry` says.
+#[cfg(feature = "emulator")]
+pub fn as_app(
+    emu: &graph_meetings::emulator::Emulator,
+    retry: graph_meetings::RetryPolicy,
+) -> graph_meetings::Client {
+    let app = graph_meetings::ClientCredentials::builder("contoso.example", "app", "secret")
+        .authority_host(emu.authority_host())
+        .build()
+        .unwrap();
+    graph_meetings::Client::builder()
+        .base_url(emu.base_url())
+        .token_provider(app)
+        .retry(retry)
+        .build()
+        .unwrap()
+}
