@@ -158,7 +158,17 @@ pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
             return String::from_utf8_lossy(&text).into_owned();
         }
     }
-    "***".to_owned()
+    // Whole, only if a round more would still find one.
+    let left = String::from_utf8_lossy(&text);
+    let found = left.contains(secret)
+        || [true, false].into_iter().any(|plus_is_space| {
+            let decoded = Decoded::percent(&text, plus_is_space);
+            memchr::memmem::find(&decoded.bytes, secret.as_bytes()).is_some()
+        });
+    match found {
+        true => "***".to_owned(),
+        false => left.into_owned(),
+    }
 }
 
 /// How many times blanking goes over a text again for occurrences its `***` made anew (a
@@ -427,6 +437,11 @@ mod tests {
         assert_eq!(redact_percent_encoded(&text, "*cdefghi"), "***");
         let again = redact_percent_encoded(&format!("xxxx***{}", "y".repeat(16)), "x***yyyy");
         assert!(!again.contains("x***yyyy"), "{again}");
+        // Blanked whole only when a secret is still there after the last round.
+        let cleared = format!("{}***{} (AADSTS7000215)", "x".repeat(10), "y".repeat(40));
+        let cleared = redact_percent_encoded(&cleared, "x***yyyy");
+        assert!(cleared.ends_with("(AADSTS7000215)"), "{cleared}");
+        assert!(!cleared.contains("x***yyyy"), "{cleared}");
         // A `\u` escape is four hex digits, no sign.
         let a8 = Secret::new("AAAAAAAA");
         let signed = Bytes::from_static(br#"\u+041\u+041\u+041\u+041\u+041\u+041\u+041\u+041"#);

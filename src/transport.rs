@@ -92,14 +92,15 @@ struct Pools {
     /// The client of the first runtime to send: for most programs, the only one.
     first: reqwest::Client,
     first_runtime: OnceLock<tokio::runtime::Id>,
-    /// Other runtimes' clients, the most recently made last. Bounded: runtimes come and go
-    /// (a test's each), and a runtime that is gone leaves no trace to find it by.
+    /// Other runtimes' clients, the one that sent most recently last. Bounded: runtimes come
+    /// and go (a test's each), and a runtime that is gone leaves no trace to find it by.
     others: Mutex<Vec<(tokio::runtime::Id, reqwest::Client)>>,
 }
 
-/// How many runtimes besides the first keep a pool of their own; the one made longest ago
-/// gives way (a later request from it opens a new one).
-const OTHER_RUNTIMES: usize = 8;
+/// How many runtimes besides the first keep a pool of their own; the one that sent longest
+/// ago gives way (a later request from it opens a new one). Room for a runtime per core on
+/// most machines (parallel tests), so that they do not push each other out call by call.
+const OTHER_RUNTIMES: usize = 32;
 
 impl Http {
     /// The client of the runtime this runs on (outside one, the first runtime's: reqwest
@@ -121,21 +122,36 @@ impl Pools {
     #[cold]
     #[inline(never)]
     fn other(&self, id: tokio::runtime::Id) -> reqwest::Client {
-        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, client)) = others.iter().find(|(runtime, _)| *runtime == id) {
-            return client.clone();
+        if let Some(client) = self.sent_from(id) {
+            return client;
         }
-        // The settings were checked when the first was built; should reqwest fail now, the
-        // first runtime's client still sends (as every runtime's did before pools were kept
-        // per runtime).
+        // Made outside the lock: other runtimes' calls need not wait for it. The settings
+        // were checked when the first was built; should reqwest fail now, the first
+        // runtime's client still sends (as every runtime's did before pools were kept per
+        // runtime).
         let Ok(client) = reqwest_client(&self.settings, self.tls.clone()) else {
             return self.first.clone();
         };
+        // Another call of the same runtime may have made one meanwhile: that one is kept.
+        if let Some(client) = self.sent_from(id) {
+            return client;
+        }
+        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
         if others.len() == OTHER_RUNTIMES {
             others.remove(0);
         }
         others.push((id, client.clone()));
         client
+    }
+
+    /// Runtime `id`'s client, if it has one, now the most recently used.
+    fn sent_from(&self, id: tokio::runtime::Id) -> Option<reqwest::Client> {
+        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        let at = others.iter().position(|(runtime, _)| *runtime == id)?;
+        let entry = others.remove(at);
+        let client = entry.1.clone();
+        others.push(entry);
+        Some(client)
     }
 }
 
@@ -233,7 +249,11 @@ fn reqwest_client(
         .retry(reqwest::retry::never().max_retries_per_request(0))
         .connect_timeout(connect_limit(settings))
         .timeout(settings.timeout)
-        .pool_max_idle_per_host(settings.max_idle_connections)
+        // A zero timeout keeps nothing: reqwest would take it as no sweep at all.
+        .pool_max_idle_per_host(match settings.idle_timeout.is_zero() {
+            true => 0,
+            false => settings.max_idle_connections,
+        })
         .pool_idle_timeout(settings.idle_timeout)
         .user_agent(&settings.user_agent)
         .build()

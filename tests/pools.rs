@@ -87,7 +87,7 @@ fn runtimes_one_after_another_more_than_the_client_keeps_pools_for_are_all_answe
     let (emu, _stop) = emulator();
     let client = support::as_app(&emu, RetryPolicy::none());
     let user = User::id(graph_meetings::emulator::DEMO_USER_ID).unwrap();
-    for i in 0..12 {
+    for i in 0..40 {
         let rt = runtime();
         let request = types::CreateOrGetRequest {
             external_id: format!("run-{i}"),
@@ -97,72 +97,82 @@ fn runtimes_one_after_another_more_than_the_client_keeps_pools_for_are_all_answe
         assert_eq!(made.expect("answered").status.as_u16(), 201, "runtime {i}");
         drop(rt);
     }
-    assert_eq!(emu.meeting_count(), 12);
+    assert_eq!(emu.meeting_count(), 40);
     assert_eq!(emu.token_requests(), 1, "one token for every runtime");
 }
 
 /// A keep-alive server answering every request with a meeting, counting the connections made
-/// to it.
-async fn counting_connections() -> (String, Arc<AtomicUsize>) {
+/// to it and those the client closed.
+async fn counting_connections() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let connections = Arc::new(AtomicUsize::new(0));
-    let count = connections.clone();
+    let (opened, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (open_count, close_count) = (opened.clone(), closed.clone());
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
+        while let Ok((stream, _)) = listener.accept().await {
+            open_count.fetch_add(1, Ordering::SeqCst);
+            let close_count = close_count.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    // One request: its head, then as many body bytes as it declares.
-                    let Some(head) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                        continue;
-                    };
-                    let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
-                    let length = text
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if buf.len() < head + 4 + length {
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                        continue;
-                    }
-                    buf.drain(..head + 4 + length);
-                    let body = r#"{"id":"m","externalId":"e"}"#;
-                    let answer = format!(
-                        "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\n\
-                         content-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if stream.write_all(answer.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
+                answer_until_closed(stream).await;
+                close_count.fetch_add(1, Ordering::SeqCst);
             });
         }
     });
-    (url, connections)
+    (url, opened, closed)
+}
+
+/// Answers each request on `stream` with a meeting, until the client closes it.
+async fn answer_until_closed(mut stream: tokio::net::TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        // One request: its head, then as many body bytes as it declares.
+        let Some(head) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
+        let length = text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if buf.len() < head + 4 + length {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            continue;
+        }
+        buf.drain(..head + 4 + length);
+        let body = r#"{"id":"m","externalId":"e"}"#;
+        let answer = format!(
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(answer.as_bytes()).await.is_err() {
+            return;
+        }
+    }
 }
 
 #[tokio::test]
 async fn idle_connections_are_kept_as_the_builder_says() {
-    for (kept, connections) in [(None, 1), (Some(0), 3)] {
-        let (url, count) = counting_connections().await;
+    // By default one connection serves calls one after another; none is kept with a limit of
+    // 0, or with a timeout of 0 (which reqwest alone would take as "never swept").
+    let none = [(0, Duration::from_secs(90)), (usize::MAX, Duration::ZERO)];
+    for (kept, connections) in [(None, 1), (Some(none[0]), 3), (Some(none[1]), 3)] {
+        let (url, count, closed) = counting_connections().await;
         let mut builder = Client::builder()
             .base_url(&url)
             .static_token("t")
             .retry(RetryPolicy::none());
-        if let Some(max) = kept {
-            builder = builder.idle_connections(max, Duration::from_secs(90));
+        if let Some((max, timeout)) = kept {
+            builder = builder.idle_connections(max, timeout);
         }
         let client = builder.build().unwrap();
         for _ in 0..3 {
@@ -172,5 +182,60 @@ async fn idle_connections_are_kept_as_the_builder_says() {
             assert_eq!(made.unwrap().status.as_u16(), 201);
         }
         assert_eq!(count.load(Ordering::SeqCst), connections, "kept: {kept:?}");
+        // None kept: each is closed once its call is done, the last one too (a hang
+        // detector, not a speed limit).
+        if kept.is_some() {
+            for _ in 0..200 {
+                if closed.load(Ordering::SeqCst) == connections {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert_eq!(closed.load(Ordering::SeqCst), connections, "kept: {kept:?}");
+        }
     }
+}
+
+#[test]
+fn the_runtime_that_sent_longest_ago_gives_its_pool_up_first() {
+    // The counting server on a runtime of its own, for as long as the test.
+    let (started, server) = mpsc::channel();
+    let (_stop, stopped) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        started.send(rt.block_on(counting_connections())).unwrap();
+        let _ = stopped.recv();
+    });
+    let (url, count, _) = server.recv().unwrap();
+    let client = Client::builder()
+        .base_url(&url)
+        .static_token("t")
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let create = |rt: &tokio::runtime::Runtime| {
+        let made = rt.block_on(client.create(&User::Me, types::OnlineMeeting::default()));
+        assert_eq!(made.unwrap().status.as_u16(), 201);
+    };
+    // The first runtime, then as many others as keep pools (32): one connection each.
+    let first = runtime();
+    create(&first);
+    let early = runtime();
+    create(&early);
+    for _ in 1..32 {
+        create(&runtime());
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 33);
+    // The earliest of the others sends again (its pool, no new connection), so a newcomer
+    // pushes out the next earliest instead, and the early one still has its pool.
+    create(&early);
+    assert_eq!(count.load(Ordering::SeqCst), 33);
+    create(&runtime());
+    assert_eq!(count.load(Ordering::SeqCst), 34);
+    create(&early);
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        34,
+        "the early runtime kept its pool"
+    );
 }

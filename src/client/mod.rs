@@ -32,8 +32,11 @@ use crate::{
 /// A pooled connection is driven by the runtime that opened it, so a client used from several
 /// runtimes (`#[tokio::test]`s sharing a static client, a runtime per thread behind a sync API)
 /// keeps a pool for each: a runtime left idle, or shut down, never holds up or cuts off
-/// another's calls. Pools are kept for the first runtime to send and the eight others that
-/// sent most recently.
+/// another's calls on a connection. Pools are kept for the first runtime to send and the 32
+/// others that sent most recently. A token fetch runs on the runtime of the call that needed
+/// it: should that runtime be left idle before the fetch lands, other runtimes' calls that
+/// have no valid token wait for it until it counts as stuck (see
+/// [`TokenCache`](crate::auth::TokenCache)).
 ///
 /// A call's future borrows the client and the user, so a task of its own takes clones:
 ///
@@ -199,7 +202,8 @@ impl ClientBuilder {
     }
 
     /// The idle connections kept for reuse, per runtime (see [`Client`]): at most `max` (default
-    /// no limit), each for at most `timeout` without a call (default 90 s). Every call in
+    /// no limit), each for at most `timeout` without a call (default 90 s; zero keeps none,
+    /// as `max` 0 does). Every call in
     /// flight holds a connection of its own (HTTP/1.1), so by default a burst of a thousand
     /// concurrent calls leaves up to a thousand sockets open until they have been idle for
     /// `timeout`; a service short of file descriptors sets `max` to what it keeps in flight
