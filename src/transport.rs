@@ -196,9 +196,6 @@ pub(crate) fn build_client(settings: &HttpSettings) -> Result<Http, Error> {
                 .with_no_client_auth()
         }
     };
-    // Proxies only by explicit choice, and only as tunnels for https: reqwest would otherwise
-    // read HTTP_PROXY and friends and hand plain-http requests (bearer token, client secret)
-    // to whatever host they name.
     let first = reqwest_client(settings, tls.clone())?;
     Ok(Http(Arc::new(Pools {
         settings: settings.clone(),
@@ -214,6 +211,9 @@ fn reqwest_client(
     settings: &HttpSettings,
     tls: rustls::ClientConfig,
 ) -> Result<reqwest::Client, Error> {
+    // Proxies only by explicit choice, and only as tunnels for https: reqwest would otherwise
+    // read HTTP_PROXY and friends and hand plain-http requests (bearer token, client secret)
+    // to whatever host they name.
     let mut builder = reqwest::Client::builder().no_proxy();
     if let Some(url) = &settings.https_proxy {
         // reqwest takes a proxy of any scheme and, for one it does not speak (`htp://`, a
