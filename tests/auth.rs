@@ -1207,3 +1207,53 @@ async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
     assert_eq!(requests(&idp).await.len(), 3);
     assert_eq!(requests(&graph).await.len(), 2);
 }
+
+#[test]
+fn a_fetch_left_on_an_idle_runtime_holds_up_another_runtime_only_briefly() {
+    // Runtime A starts a refresh and is then no longer driven (its thread busy outside it, as
+    // behind a sync API). Once the token has expired, a caller on runtime B waits for A's
+    // fetch only the grace, not A's whole fetch limit, and fetches on its own.
+    use graph_meetings::auth::{TokenCache, ELSEWHERE_GRACE};
+    let clock = TestClock::new();
+    let cache = TokenCache::new(clock.clone());
+    let asked = Arc::new(Mutex::new(0));
+    let fetch = {
+        let (clock, asked) = (clock.clone(), asked.clone());
+        move || {
+            let n = {
+                let mut asked = asked.lock().unwrap();
+                *asked += 1;
+                *asked
+            };
+            let expires = clock.now() + chrono::Duration::hours(1);
+            async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok(AccessToken::new(format!("tok-{n}"), Some(expires)))
+            }
+        }
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let a = runtime();
+    let first = a.block_on(cache.get(fetch.clone())).unwrap();
+    assert_eq!(first.secret().expose(), "tok-1");
+    clock.advance(chrono::Duration::minutes(58));
+    // Due for a refresh, still valid: the caller has it at once, and the refresh is A's task.
+    let due = a.block_on(cache.get(fetch.clone())).unwrap();
+    assert_eq!(due.secret().expose(), "tok-1");
+    clock.advance(chrono::Duration::minutes(3));
+
+    let b = runtime();
+    // A hang detector, not a speed limit: A's fetch limit is 120 s.
+    let limit = ELSEWHERE_GRACE + Duration::from_secs(20);
+    let token = b
+        .block_on(async { tokio::time::timeout(limit, cache.get(fetch.clone())).await })
+        .expect("B's caller was not held up for A's whole fetch limit")
+        .unwrap();
+    assert_eq!(token.secret().expose(), "tok-3", "B fetched on its own");
+    drop(a);
+}
