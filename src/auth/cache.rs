@@ -49,9 +49,7 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 ///   serves until it expires, and the caller that then finds none fetches and waits. Callers
 ///   waiting for a fetch whose runtime went (on another runtime, say) start one of their own,
 ///   and so does a caller that finds a fetch older than its limit (its runtime no longer
-///   driven, so that its timer cannot fire). A caller on another runtime waits for it only
-///   [`ELSEWHERE_GRACE`] before starting its own: a runtime left idle (a thread blocked outside
-///   it, behind a sync API) never drives its fetch, and no timer there says so.
+///   driven, so that its timer cannot fire).
 pub struct TokenCache {
     shared: Arc<Shared>,
     fetch_limit: std::time::Duration,
@@ -109,8 +107,6 @@ struct Flight {
     id: u64,
     since: Instant,
     limited: bool,
-    /// The runtime it runs on, when it runs as a task.
-    runtime: Option<tokio::runtime::Id>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,12 +219,10 @@ impl TokenCache {
                 let flight = launch.then(|| {
                     state.flights += 1;
                     let id = state.flights;
-                    let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
                     state.flight = Some(Flight {
                         id,
                         since: Instant::now(),
-                        limited: runtime.is_some(),
-                        runtime,
+                        limited: tokio::runtime::Handle::try_current().is_ok(),
                     });
                     launched = Some(state.generation);
                     id
@@ -257,17 +251,12 @@ impl TokenCache {
         }
     }
 
-    /// When `flight` counts as stuck, if it can: only a fetch run as a task has a limit. For a
-    /// caller on another runtime, after [`ELSEWHERE_GRACE`] at most.
+    /// When `flight` counts as stuck, if it can: only a fetch run as a task has a limit.
     fn stuck_at(&self, flight: Option<Flight>) -> Option<Instant> {
         let flight = flight.filter(|flight| flight.limited)?;
-        let here = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
-        let wait = self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT);
-        let wait = match flight.runtime == here {
-            true => wait,
-            false => wait.min(ELSEWHERE_GRACE),
-        };
-        flight.since.checked_add(wait)
+        flight
+            .since
+            .checked_add(self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT))
     }
 
     /// Runs `fetch` for everyone: as a task of its own, or, outside a runtime, here.
@@ -504,11 +493,6 @@ pub const LONGEST_REST: std::time::Duration = std::time::Duration::from_secs(300
 /// How long past its limit a fetch must be before another caller takes its place: a fetch on a
 /// running runtime has failed by then.
 const STUCK_AFTER_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// How long a caller without a valid token waits for a fetch running on another runtime
-/// before it starts one on its own: ample for a token endpoint that answers, and short of
-/// a fetch limit's wait, should that runtime be left idle.
-pub const ELSEWHERE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why a fetch ended without an outcome.
 const ABANDONED: &str = "the token fetch was abandoned (its runtime shut down)";
@@ -915,7 +899,6 @@ mod tests {
             id: 2,
             since: Instant::now(),
             limited: true,
-            runtime: None,
         });
         shared.land(2, Ok(token("newer", start() + Duration::hours(2))));
         for (name, expires) in [
@@ -1059,7 +1042,6 @@ mod tests {
             id: 2,
             since: Instant::now(),
             limited: true,
-            runtime: None,
         };
         shared.state().flight = Some(newer);
         shared.land(1, Err(busy(503, None)));

@@ -21,8 +21,7 @@ use reqwest::header::HeaderValue;
 #[cfg(feature = "azure-identity")]
 pub use azure::{AzureCredential, AzureCredentialBuilder};
 pub use cache::{
-    TokenCache, DEFAULT_FETCH_LIMIT, ELSEWHERE_GRACE, LONGEST_REST, REFRESH_WINDOW,
-    RETRY_REFRESH_AFTER,
+    TokenCache, DEFAULT_FETCH_LIMIT, LONGEST_REST, REFRESH_WINDOW, RETRY_REFRESH_AFTER,
 };
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 

@@ -34,9 +34,9 @@ use crate::{
 /// keeps a pool for each: a runtime left idle, or shut down, never holds up or cuts off
 /// another's calls on a connection. Pools are kept for the first runtime to send and the 32
 /// others that sent most recently. A token fetch runs on the runtime of the call that needed
-/// it: should that runtime be left idle before the fetch lands, another runtime's call that
-/// has no valid token waits for it [`ELSEWHERE_GRACE`](crate::auth::ELSEWHERE_GRACE) (2 s)
-/// at most, then fetches on its own (see [`TokenCache`](crate::auth::TokenCache)).
+/// it: should that runtime be left idle before the fetch lands, other runtimes' calls that
+/// have no valid token wait for it until it counts as stuck (see
+/// [`TokenCache`](crate::auth::TokenCache)).
 ///
 /// A call's future borrows the client and the user, so a task of its own takes clones:
 ///
