@@ -125,6 +125,23 @@ fn rejected_after_a_failed_refresh(err: &Error) -> &GraphError {
     rejected
 }
 
+/// Graph refusing every token: 401 `InvalidAuthenticationToken` ("revoked"), with
+/// `request_id`.
+async fn graph_refusing(request_id: &str) -> MockServer {
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("request-id", request_id)
+                .set_body_json(
+                    json!({"error": {"code": "InvalidAuthenticationToken", "message": "revoked"}}),
+                ),
+        )
+        .mount(&graph)
+        .await;
+    graph
+}
+
 async fn graph_answering(status: u16) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -722,17 +739,7 @@ async fn a_401_fetches_a_new_token_and_retries_once() {
 #[tokio::test]
 async fn a_401_whose_fresh_token_cannot_be_had_keeps_graphs_answer_and_the_reason() {
     let idp = refresh_fails_after_one_token().await;
-    let graph = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .insert_header("request-id", "req-401")
-                .set_body_json(
-                    json!({"error": {"code": "InvalidAuthenticationToken", "message": "revoked"}}),
-                ),
-        )
-        .mount(&graph)
-        .await;
+    let graph = graph_refusing("req-401").await;
     let err = client(&graph, credentials(&idp, TestClock::new()))
         .create(&user(), types::OnlineMeeting::default())
         .await
@@ -1111,17 +1118,7 @@ async fn a_401_whose_refresh_is_waited_out_in_vain_keeps_graphs_error() {
     // as its retry allows, and no fresh token comes. Graph's 401 is still the answer, with
     // its request ID, beside why no token came: a request did reach Graph.
     let idp = refresh_fails_after_one_token().await;
-    let graph = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .insert_header("request-id", "rid-401")
-                .set_body_json(json!({
-                    "error": {"code": "InvalidAuthenticationToken", "message": "expired"}
-                })),
-        )
-        .mount(&graph)
-        .await;
+    let graph = graph_refusing("rid-401").await;
     let client = Client::builder()
         .base_url(graph.uri())
         .token_provider(credentials(&idp, TestClock::new()))

@@ -17,12 +17,7 @@ fn a_token_fetch_logs_to_the_callers_subscriber_in_the_callers_span() {
         .build()
         .unwrap();
     let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || sink.clone())
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::DEBUG);
     rt.block_on(async {
         let emu = Emulator::start().await.unwrap();
         let client = support::as_app(&emu, RetryPolicy::none());

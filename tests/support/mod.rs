@@ -318,14 +318,19 @@ impl Captured {
         INSTALLED.get_or_init(Self::install_once).clone()
     }
 
+    /// A subscriber writing every event up to `level` here, plain text.
+    pub fn subscriber(&self, level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
+        let sink = self.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(level)
+            .with_writer(move || sink.clone())
+            .finish()
+    }
+
     fn install_once() -> Self {
         let captured = Captured::default();
-        let sink = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || sink.clone())
-            .finish();
+        let subscriber = captured.subscriber(tracing::Level::TRACE);
         tracing::subscriber::set_global_default(subscriber)
             .expect("one subscriber per test binary");
         log::set_boxed_logger(Box::new(captured.clone())).expect("one logger per test binary");
