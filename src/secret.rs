@@ -34,19 +34,13 @@ impl Secret {
     /// repeated what was sent to it (an echoing proxy, a debugging endpoint) on its way into an
     /// error.
     pub(crate) fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let mut text = Cow::Borrowed(text);
-        // Again while any is left: a secret with `*` in it can be made anew around a `***`
-        // (`x***yyyy` in `xx***yyyyyyyy`). Within `ROUNDS`, each a linear pass.
-        for _ in 0..ROUNDS {
-            if !self.redactable() || !text.contains(&*self.0) {
-                return text;
-            }
-            text = Cow::Owned(text.replace(&*self.0, "***"));
+        if !self.redactable() || !text.contains(&*self.0) {
+            return Cow::Borrowed(text);
         }
-        match text.contains(&*self.0) {
-            true => Cow::Borrowed("***"),
-            false => text,
-        }
+        // The bytes' blanking: a UTF-8 secret found in UTF-8 text starts and ends on character
+        // boundaries, so what is left is text still.
+        let blanked = self.redact_bytes(Bytes::copy_from_slice(text.as_bytes()));
+        Cow::Owned(String::from_utf8_lossy(&blanked).into_owned())
     }
 
     /// [`redact_bytes`](Self::redact_bytes), and then the secret written with JSON's escapes
@@ -55,26 +49,16 @@ impl Secret {
     /// may be cut short, have trailing bytes, or nest deeper than a parser goes), and each
     /// occurrence found is blanked where it stands in the body: the rest stays as received.
     pub(crate) fn redact_body(&self, body: Bytes) -> Bytes {
-        let mut body = self.redact_bytes(body);
-        // Blanking shortens the body; what it left may hold the secret anew (see `redact`).
-        for _ in 0..ROUNDS {
-            if !self.redactable() || !body.contains(&b'\\') {
-                return body;
-            }
-            let blanked = Decoded::json(&body).blank(body.clone(), self.0.as_bytes());
-            if blanked.len() == body.len() {
-                return blanked;
-            }
-            body = self.redact_bytes(blanked);
+        if !self.redactable() {
+            return body;
         }
-        match Decoded::json(&body)
-            .blank(body.clone(), self.0.as_bytes())
-            .len()
-            == body.len()
-        {
-            true => body,
-            false => Bytes::from_static(b"***"),
-        }
+        settle(body, |body| {
+            let body = self.redact_bytes(body);
+            match body.contains(&b'\\') {
+                true => Decoded::json(&body).blank(body.clone(), self.0.as_bytes()),
+                false => body,
+            }
+        })
     }
 
     /// [`redact_body`](Self::redact_body) for a body cut off before its end, which may have
@@ -110,25 +94,16 @@ impl Secret {
     }
 
     /// [`redact`](Self::redact) for a body, which need not be text. Linear in the body's
-    /// length whatever it holds (at most `ROUNDS` passes): the body comes from the service.
-    pub(crate) fn redact_bytes(&self, mut body: Bytes) -> Bytes {
+    /// length whatever it holds (see [`settle`]): the body comes from the service.
+    pub(crate) fn redact_bytes(&self, body: Bytes) -> Bytes {
         if !self.redactable() {
             return body;
         }
         let needle = self.0.as_bytes();
-        // Again while any is left (see `redact`): a round that blanks shortens the body.
-        for _ in 0..ROUNDS {
+        settle(body, |body| {
             let spans = memchr::memmem::find_iter(&body, needle).map(|at| (at, at + needle.len()));
-            let blanked = blank(body.clone(), spans);
-            if blanked.len() == body.len() {
-                return blanked;
-            }
-            body = blanked;
-        }
-        match memchr::memmem::find(&body, needle) {
-            Some(_) => Bytes::from_static(b"***"),
-            None => body,
-        }
+            blank(body.clone(), spans)
+        })
     }
 }
 
@@ -141,11 +116,9 @@ pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
     if secret.len() < Secret::REDACTED_FROM {
         return text.to_owned();
     }
-    let mut text = Bytes::from(text.to_owned().into_bytes());
-    // Again while a round blanks something (see `Secret::redact`), within `ROUNDS`.
-    for _ in 0..ROUNDS {
-        let before = text.len();
-        text = Bytes::from(
+    let text = Bytes::from(text.to_owned().into_bytes());
+    let blanked = settle(text, |text| {
+        let mut text = Bytes::from(
             String::from_utf8_lossy(&text)
                 .replace(secret, "***")
                 .into_bytes(),
@@ -154,21 +127,9 @@ pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
         for plus_is_space in [true, false] {
             text = Decoded::percent(&text, plus_is_space).blank(text, secret.as_bytes());
         }
-        if text.len() == before {
-            return String::from_utf8_lossy(&text).into_owned();
-        }
-    }
-    // Whole, only if a round more would still find one.
-    let left = String::from_utf8_lossy(&text);
-    let found = left.contains(secret)
-        || [true, false].into_iter().any(|plus_is_space| {
-            let decoded = Decoded::percent(&text, plus_is_space);
-            memchr::memmem::find(&decoded.bytes, secret.as_bytes()).is_some()
-        });
-    match found {
-        true => "***".to_owned(),
-        false => left.into_owned(),
-    }
+        text
+    });
+    String::from_utf8_lossy(&blanked).into_owned()
 }
 
 /// How many times blanking goes over a text again for occurrences its `***` made anew (a
@@ -176,6 +137,20 @@ pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
 /// these many (built to, round after round) is blanked whole, rather than gone over once
 /// for each of its bytes.
 const ROUNDS: usize = 4;
+
+/// `text` put through `round` (one blanking pass) until a pass blanks nothing, which each one
+/// that does shows by shortening the text (a secret of 8 bytes or more becomes `***`). Should
+/// a pass still blank something after [`ROUNDS`] of them, the text is blanked whole.
+fn settle(mut text: Bytes, round: impl Fn(Bytes) -> Bytes) -> Bytes {
+    for _ in 0..=ROUNDS {
+        let blanked = round(text.clone());
+        if blanked.len() == text.len() {
+            return blanked;
+        }
+        text = blanked;
+    }
+    Bytes::from_static(b"***")
+}
 
 /// The length of `text` without an escape cut short at its end (a lone `\`, or `\u` with
 /// fewer than four hex digits), nor the first half of a surrogate pair whose second was cut
