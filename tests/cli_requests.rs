@@ -901,6 +901,14 @@ async fn graph_errors_are_status_4_with_code_message_and_request_id() {
     assert_eq!(doc["error"]["status"], 404);
     assert_eq!(doc["error"]["code"], "Request_ResourceNotFound");
     assert_eq!(doc["error"]["attempts"], 1);
+    // Graph's whole error document, for what the fields above leave out.
+    let graph = &doc["error"]["graphError"]["error"];
+    assert_eq!(graph["code"], "Request_ResourceNotFound", "{doc}");
+    assert_eq!(
+        graph["innerError"]["request-id"], doc["error"]["requestId"],
+        "{doc}"
+    );
+    assert!(graph["innerError"]["date"].is_string(), "{doc}");
     for key in ["requestId", "clientRequestId"] {
         let id = doc["error"][key]
             .as_str()
