@@ -45,9 +45,15 @@ fn main() {
     }
     // Open enums (`oneOf`: a known enum or any string) become `Open<Known…>`, one small
     // hand-written type, instead of an untagged enum each (see src/open.rs).
+    // Their known values are `#[non_exhaustive]`: Graph adds members, and a spec update that
+    // names one must not break a caller's `match`.
+    let evolvable = progenitor::TypePatch::default()
+        .with_attr("#[non_exhaustive]")
+        .clone();
     for (name, known) in &open {
         let replacement = format!("crate::open::Open<{known}>");
         settings.with_replacement(name, replacement, std::iter::empty());
+        settings.with_patch(known, &evolvable);
     }
 
     // Date-times become `Timestamp` (src/timestamp.rs): chrono's `DateTime<Utc>` inside, with

@@ -211,6 +211,7 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///Who may admit people from the lobby, among the values this description knows: the organizer and co-organizers, with or without presenters.
+    #[non_exhaustive]
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -275,6 +276,7 @@ pub mod types {
         }
     }
     ///The format of an itemBody's content: plain text or HTML.
+    #[non_exhaustive]
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -330,6 +332,7 @@ pub mod types {
         }
     }
     ///Who joins without waiting in the lobby, among the values this description knows: the organizer, the organization (with or without federated users, or without guests), those invited, or everyone.
+    #[non_exhaustive]
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -407,6 +410,7 @@ pub mod types {
         }
     }
     ///How much of the chat's history a participant sees by default (none or all), among the values this description knows.
+    #[non_exhaustive]
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -467,6 +471,7 @@ pub mod types {
         }
     }
     ///Whether the meeting chat is on, off, or limited to the meeting's time, among the values this description knows.
+    #[non_exhaustive]
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -530,6 +535,7 @@ pub mod types {
         }
     }
     ///Whether Live Share is on or off, among the values this description knows.
+    #[non_exhaustive]
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -590,6 +596,7 @@ pub mod types {
         }
     }
     ///Who may present, among the values this description knows: everyone, the organization, those whose role is presenter, or the organizer alone.
+    #[non_exhaustive]
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -658,6 +665,7 @@ pub mod types {
         }
     }
     ///The participant roles this description knows. Graph sends unknownFutureValue in place of a role added after it, unless a request asks otherwise (Prefer: include-unknown-enum-members); any value not listed here arrives as Open::Other.
+    #[non_exhaustive]
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,

@@ -96,6 +96,16 @@ fn every_open_enum_is_open_and_named_in_types() {
             aliases.contains(&format!("pub type {name} = Open<{known}>;")),
             "{name}: no alias in src/types.rs"
         );
+        // Graph adds members: a caller's `match` on the known ones needs a `_` arm now, so
+        // that a spec update naming one more does not break it.
+        let at = built
+            .find(&format!("pub enum {known} {{"))
+            .unwrap_or_else(|| panic!("{known}: not generated as an enum"));
+        let attributes = &built[built[..at].rfind("///").unwrap_or(0)..at];
+        assert!(
+            attributes.contains("#[non_exhaustive]"),
+            "{known}: not #[non_exhaustive] (build.rs)"
+        );
         found += 1;
     }
     assert!(found >= 8, "only {found} open enums found in the spec");
