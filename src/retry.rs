@@ -141,6 +141,10 @@ impl Idempotency {
             // 303 See Other points at the result of a request that was carried out: the
             // meeting may exist, whatever becomes of the 303's own body.
             (Idempotency::NotIdempotent, 303) => Verdict::Ambiguous,
+            // A final 1xx (101 to a request that asked for no upgrade) or a 304 (a POST has
+            // no cached copy to be "not modified" against) cannot be read as Graph's word on
+            // the request: it was received, and nothing says it was not carried out.
+            (Idempotency::NotIdempotent, 100..=199 | 304) => Verdict::Ambiguous,
             // Any other server error, and statuses past the classes HTTP defines (which a
             // proxy may still send): nothing says the meeting was not made. A caller told
             // "error" would retry, and a caller's own "retry on 5xx" loop would duplicate.
@@ -318,17 +322,18 @@ mod tests {
             create.status(StatusCode::INTERNAL_SERVER_ERROR, false),
             Verdict::Ambiguous
         );
-        for s in [400, 401, 403, 404, 409, 501, 505] {
+        for s in [301, 302, 307, 308, 400, 401, 403, 404, 409, 501, 505] {
             assert_eq!(
                 create.status(StatusCode::from_u16(s).unwrap(), true),
                 Verdict::Final,
                 "{s}"
             );
         }
-        // A 303 (which answers a request carried out), server errors Graph documents beyond
+        // A final 1xx or a 304 (neither answers a POST), a 303 (which answers a request
+        // carried out), server errors Graph documents beyond
         // the usual ones, the rest of the class, and statuses no class defines: the meeting
         // may exist.
-        for s in [303, 507, 509, 520, 599, 600, 999] {
+        for s in [100, 101, 199, 303, 304, 507, 509, 520, 599, 600, 999] {
             assert_eq!(
                 create.status(StatusCode::from_u16(s).unwrap(), false),
                 Verdict::Ambiguous,

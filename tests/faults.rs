@@ -643,3 +643,88 @@ async fn create_or_get_is_retried_on_408_500_and_502() {
         assert_eq!(server.count(), 2, "{status}");
     }
 }
+
+#[tokio::test]
+async fn an_answer_echoing_another_requests_id_is_not_taken_for_this_one() {
+    // A proxy that replays answers, or a connection out of step, hands a call the answer to
+    // another request: its echoed client-request-id says so. create cannot tell what became of
+    // its own request (an unknown outcome, never another call's meeting); createOrGet gets no
+    // meeting from it. Both send once.
+    const OTHER: &str = "11111111-1111-1111-1111-111111111111";
+    for status in [201, 200, 400, 409] {
+        let server = Script::start(move |_| {
+            let body = match status {
+                200 | 201 => meeting("a"),
+                _ => json!({"error": {"code": "BadRequest", "message": "no"}}),
+            };
+            Act::Respond(
+                status,
+                vec![
+                    ("client-request-id", OTHER.into()),
+                    ("request-id", "rid-other".into()),
+                ],
+                body.to_string(),
+            )
+        })
+        .await;
+        let c = client(&server, quick());
+        let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
+        assert!(
+            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+            "{status}: {err:?}"
+        );
+        assert_eq!(err.status(), Some(status), "{err:?}");
+        // (A 200 answering create is an unknown outcome already, as create answers 201.)
+        if status != 200 {
+            assert!(err.to_string().contains(OTHER), "{err}");
+        }
+        // The call's own ID, the one a support case can trace, stays the error's.
+        let sent = server.seen()[0]
+            .header("client-request-id")
+            .unwrap()
+            .to_owned();
+        assert_eq!(err.client_request_id(), Some(sent.as_str()), "{err:?}");
+        if status < 300 {
+            let err = c.create_or_get(&User::Me, cog("a")).await.unwrap_err();
+            assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+            assert!(err.to_string().contains("another request"), "{err}");
+        }
+    }
+
+    // The same ID echoed in another case is this call's answer.
+    let server = Script::start(|seen: &Seen| {
+        let ours = seen
+            .header("client-request-id")
+            .unwrap()
+            .to_ascii_uppercase();
+        Act::Respond(
+            201,
+            vec![("client-request-id", ours)],
+            meeting("a").to_string(),
+        )
+    })
+    .await;
+    let c = client(&server, quick());
+    c.create(&User::Me, meeting_request()).await.unwrap();
+    c.create_or_get(&User::Me, cog("a")).await.unwrap();
+}
+
+#[tokio::test]
+async fn create_answered_with_a_final_1xx_or_a_304_is_an_unknown_outcome() {
+    // Neither answers a POST: the request was received, and nothing says it was not carried
+    // out. createOrGet may be repeated, so for it they stay Graph's error.
+    for status in [101, 304] {
+        let server = Script::start(move |_| Act::Respond(status, vec![], String::new())).await;
+        let c = client(&server, quick());
+        let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
+        assert!(
+            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+            "{status}: {err:?}"
+        );
+        assert_eq!(err.status(), Some(status), "{err:?}");
+        let err = c.create_or_get(&User::Me, cog("a")).await.unwrap_err();
+        assert!(matches!(err, Error::Graph(_)), "{status}: {err:?}");
+        assert!(!err.to_string().contains("redirect"), "{err}");
+        assert_eq!(server.count(), 2, "{status}: neither was retried");
+    }
+}

@@ -135,6 +135,15 @@ impl Record {
         self.retry_after = retry_after;
     }
 
+    /// The answer echoed a `client-request-id` other than `ours`: it answers another request
+    /// (a proxy replaying answers, a connection out of step), and says nothing of this one.
+    /// No echo at all is no evidence either way.
+    fn foreign(&self, ours: &[u8]) -> bool {
+        self.echoed_client_request_id
+            .as_ref()
+            .is_some_and(|echoed| !echoed.as_bytes().eq_ignore_ascii_case(ours))
+    }
+
     /// A header's value as text, the token blanked: a proxy that echoes headers may have put
     /// it in the `request-id` as well.
     fn text(&self, value: Option<&HeaderValue>) -> Option<String> {
@@ -658,14 +667,15 @@ impl Call {
         error: &reqwest::Error,
     ) -> Error {
         let status = response.status();
-        let mut graph = self.noted(response, retry_after, sent, |record| {
-            self.graph_error(status, record, None)
+        let (mut graph, foreign) = self.noted(response, retry_after, sent, |record| {
+            let foreign = record.foreign(&self.client_request_id);
+            (self.graph_error(status, record, None), foreign)
         });
         graph.message = Some(format!(
             "the error body was cut off ({})",
             transport::describe(error)
         ));
-        self.classify(graph)
+        self.classify(graph, foreign)
     }
 
     /// An answer from create whose body cannot be had or read: after a 2xx the meeting exists,
@@ -752,8 +762,16 @@ impl Call {
                     let same = answered.trim().eq_ignore_ascii_case(asked.trim());
                     (!same).then_some((answered, asked))
                 });
-                if no_id || other.is_some() {
+                let foreign = guard.foreign(&self.client_request_id);
+                if no_id || other.is_some() || foreign {
                     let reason = match other {
+                        _ if foreign => format!(
+                            "the answer is for another request: it echoes client-request-id \
+                             {:?}, not this call's",
+                            guard
+                                .text(guard.echoed_client_request_id.as_ref())
+                                .unwrap_or_default()
+                        ),
                         Some((answered, asked)) if !no_id => format!(
                             "the answer is the meeting of externalId {answered:?}, not of {asked:?}"
                         ),
@@ -791,12 +809,13 @@ impl Call {
     #[inline(never)]
     fn failed(&self, record: Record, error: progenitor_client::Error<types::OdataError>) -> Error {
         let attempts = record.attempts;
+        let foreign = record.foreign(&self.client_request_id);
         use progenitor_client::Error as E;
         match error {
             E::ErrorResponse(value) => {
                 let status = value.status();
                 let graph = self.graph_error(status, &record, Some(value.into_inner()));
-                self.classify(graph)
+                self.classify(graph, foreign)
             }
             E::InvalidResponsePayload(bytes, error) => {
                 let status = record.status.unwrap_or(StatusCode::OK);
@@ -827,7 +846,7 @@ impl Call {
                         transport::excerpt(&bytes)
                     ))
                 });
-                self.classify(graph)
+                self.classify(graph, foreign)
             }
             E::CommunicationError(source) | E::ResponseBodyError(source) => {
                 match &record.ambiguous {
@@ -851,7 +870,7 @@ impl Call {
             E::UnexpectedResponse(response) => {
                 let status = response.status();
                 let mut graph = self.graph_error(status, &record, None);
-                if status.is_redirection() {
+                if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                     graph.message = Some(
                         "unexpected redirect; redirects are not followed so credentials stay \
                          with Graph"
@@ -873,15 +892,27 @@ impl Call {
                 } else {
                     graph.message = Some("unexpected status".into());
                 }
-                self.classify(graph)
+                self.classify(graph, foreign)
             }
             other => Error::Config(other.to_string()),
         }
     }
 
-    fn classify(&self, graph: GraphError) -> Error {
+    /// Graph's error as the call's: an unknown outcome after create when the status leaves the
+    /// meeting's fate open, or when the answer was `foreign` (it echoed another request's
+    /// `client-request-id`, so it says nothing of what became of this create).
+    fn classify(&self, graph: GraphError, foreign: bool) -> Error {
         let status =
             StatusCode::from_u16(graph.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if foreign && self.idempotency == Idempotency::NotIdempotent {
+            let reason = format!(
+                "HTTP {status} answering another request (client-request-id {:?}, not this \
+                 call's)",
+                graph.client_request_id.as_deref().unwrap_or_default()
+            );
+            let attempts = graph.attempts;
+            return self.outcome_unknown(reason, Some(graph), None, attempts);
+        }
         if status == StatusCode::UNAUTHORIZED {
             return Error::Authentication(AuthError::Rejected(Box::new(graph)));
         }
