@@ -737,6 +737,29 @@ async fn a_401_fetches_a_new_token_and_retries_once() {
 }
 
 #[tokio::test]
+async fn a_401_echoing_another_requests_id_does_not_send_create_again() {
+    // Another request's 401 (a proxy replaying answers) says nothing of this create, which may
+    // have been carried out: no fresh token, no second request, an unknown outcome.
+    let idp = token_endpoint(&["tok-1", "tok-2"]).await;
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("client-request-id", "11111111-1111-1111-1111-111111111111")
+                .set_body_json(json!({"error": {"code": "InvalidAuthenticationToken"}})),
+        )
+        .mount(&graph)
+        .await;
+    let err = client(&graph, credentials(&idp, TestClock::new()))
+        .create(&user(), types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err:?}");
+    assert_eq!(requests(&graph).await.len(), 1);
+    assert_eq!(requests(&idp).await.len(), 1, "no fresh token asked for");
+}
+
+#[tokio::test]
 async fn a_401_whose_fresh_token_cannot_be_had_keeps_graphs_answer_and_the_reason() {
     let idp = refresh_fails_after_one_token().await;
     let graph = graph_refusing("req-401").await;

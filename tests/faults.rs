@@ -651,7 +651,8 @@ async fn an_answer_echoing_another_requests_id_is_not_taken_for_this_one() {
     // its own request (an unknown outcome, never another call's meeting); createOrGet gets no
     // meeting from it. Both send once.
     const OTHER: &str = "11111111-1111-1111-1111-111111111111";
-    for status in [201, 200, 400, 409] {
+    // Nor is a 401, a 429 or a 503 with Retry-After a reason to send the create again.
+    for status in [201, 200, 400, 409, 401, 429, 503] {
         let server = Script::start(move |_| {
             let body = match status {
                 200 | 201 => meeting("a"),
@@ -662,6 +663,7 @@ async fn an_answer_echoing_another_requests_id_is_not_taken_for_this_one() {
                 vec![
                     ("client-request-id", OTHER.into()),
                     ("request-id", "rid-other".into()),
+                    ("retry-after", "0".into()),
                 ],
                 body.to_string(),
             )

@@ -139,9 +139,7 @@ impl Record {
     /// (a proxy replaying answers, a connection out of step), and says nothing of this one.
     /// No echo at all is no evidence either way.
     fn foreign(&self, ours: &[u8]) -> bool {
-        self.echoed_client_request_id
-            .as_ref()
-            .is_some_and(|echoed| !echoed.as_bytes().eq_ignore_ascii_case(ours))
+        echoes_another(self.echoed_client_request_id.as_ref(), ours)
     }
 
     /// A header's value as text, the token blanked: a proxy that echoes headers may have put
@@ -150,6 +148,11 @@ impl Record {
         let text = value.and_then(|v| v.to_str().ok())?;
         Some(self.redacted_text(text))
     }
+}
+
+/// An echoed `client-request-id` that is not `ours` (UUIDs, so case aside).
+fn echoes_another(echoed: Option<&HeaderValue>, ours: &[u8]) -> bool {
+    echoed.is_some_and(|echoed| !echoed.as_bytes().eq_ignore_ascii_case(ours))
 }
 
 /// What a generated operation returns.
@@ -342,11 +345,19 @@ impl Call {
                 }
             };
             let status = response.status();
+            // An answer to another request (see `Record::foreign`) says nothing of whether this
+            // create was carried out: not a 401 or a 429 to retry it after.
+            let foreign = self.idempotency == Idempotency::NotIdempotent
+                && echoes_another(
+                    response.headers().get(CLIENT_REQUEST_ID),
+                    &self.client_request_id,
+                );
             let limit = shared.max_response_bytes;
             // A 401's body, read before a fresh token is waited for: should the wait outlast
             // the request's timeout, Graph's error is still what the call reports.
             let mut read = None;
             if status == StatusCode::UNAUTHORIZED
+                && !foreign
                 && !std::mem::replace(&mut self.record().reauthenticated, true)
             {
                 read = Some(transport::read_capped(&mut response, limit).await);
@@ -407,7 +418,10 @@ impl Call {
                 true => None,
                 false => retry::retry_after(response.headers(), Utc::now),
             };
-            let verdict = self.idempotency.status(status, retry_after.is_some());
+            let verdict = match foreign {
+                true => Verdict::Ambiguous,
+                false => self.idempotency.status(status, retry_after.is_some()),
+            };
             if verdict == Verdict::Retry
                 && self.again(verdict, || format!("HTTP {status}"), retry_after, number)
             {
