@@ -30,6 +30,8 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+// docs.rs (Cargo.toml's metadata) says which feature each gated item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
 #[cfg(feature = "cli")]
@@ -65,6 +67,8 @@ pub use user::{User, UserId};
 /// The chrono this crate's instants are made of ([`Timestamp`] derefs to its `DateTime<Utc>`),
 /// so callers need not pin a version of their own to make one (`chrono::Utc::now()`).
 pub use chrono;
+/// The http whose `StatusCode` an answer's `status` is.
+pub use http;
 /// The serde_json whose `Map` and `Value` hold the properties this crate does not name
 /// (each type's `extra`).
 pub use serde_json;

@@ -20,7 +20,9 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 pub enum Open<K> {
     /// A value this crate's description names.
     Known(K),
-    /// A value it does not, exactly as Graph sent it.
+    /// A value it does not, exactly as Graph sent it. Made by hand, it is compared as it is:
+    /// `Other("presenter")` is not `Known(Presenter)`; [`Open::parse`] reads text into the
+    /// known value where there is one.
     Other(String),
 }
 

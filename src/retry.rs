@@ -62,7 +62,7 @@ impl RetryPolicy {
         }
     }
 
-    /// At most `n` retries, other settings default. Retries for a token (see the module's
+    /// At most `n` retries, the other settings as they were. Retries for a token (see the module's
     /// docs) count against the same `n`.
     pub fn with_max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;

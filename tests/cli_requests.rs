@@ -1,6 +1,7 @@
 //! The `graph-meetings` binary end to end against the emulator: every flag of the request
 //! commands, both outputs, every exit status.
-#![cfg(feature = "cli")]
+// Unix only: the signal tests send signals with libc, and the command runs with `pre_exec`.
+#![cfg(all(feature = "cli", unix))]
 
 use std::{process::Stdio, time::Duration};
 
@@ -1149,6 +1150,8 @@ async fn a_closed_stdout_is_status_1_and_says_the_meeting_was_made() {
     assert_eq!(emu.meeting_count(), 1);
 }
 
+// /dev/full is Linux's.
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
     let emu = Emulator::start().await.unwrap();
@@ -1182,6 +1185,8 @@ async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
     );
 }
 
+// /dev/full is Linux's.
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_failure_with_stdout_unwritable_keeps_its_status_and_says_the_document_is_lost() {
     // Refused by the command (a time rule), and by the argument parser.
