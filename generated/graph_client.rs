@@ -93,6 +93,7 @@ pub mod types {
     ///Body of createOrGet. A meeting is identified by tenant ID + user ID + externalId.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct CreateOrGetRequest {
+        ///The Teams chat thread and message the meeting belongs to (beta only).
         #[serde(
             rename = "chatInfo",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -107,6 +108,7 @@ pub mod types {
         ///Required: the caller's own key. Asking again with the same one for the same user of the same tenant gets the meeting made the first time, answered 200 instead of 201; another user's is another meeting.
         #[serde(rename = "externalId")]
         pub external_id: ::std::string::String,
+        ///The organizer and the attendees.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub participants: ::std::option::Option<MeetingParticipants>,
         ///When the meeting starts, in UTC. Left out: now (the time rules; this client applies them before sending).
@@ -145,10 +147,13 @@ pub mod types {
     ///The identities of a participant: a user, an application or a device.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct IdentitySet {
+        ///The application, when one takes part.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub application: ::std::option::Option<Identity>,
+        ///The device, when one takes part.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub device: ::std::option::Option<Identity>,
+        ///The user, when one takes part.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user: ::std::option::Option<Identity>,
         #[serde(flatten)]
@@ -181,6 +186,7 @@ pub mod types {
         ///The text, in the format `contentType` names.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<::std::string::String>,
+        ///Plain text or HTML.
         #[serde(
             rename = "contentType",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -741,6 +747,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub is_dial_in_bypass_enabled: ::std::option::Option<bool>,
+        ///Who joins without waiting in the lobby.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scope: ::std::option::Option<crate::open::Open<KnownLobbyBypassScope>>,
         #[serde(flatten)]
@@ -752,6 +759,7 @@ pub mod types {
         ///Graph's error code, such as `BadRequest` or `Forbidden`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub code: ::std::option::Option<::std::string::String>,
+        ///When the error happened and the request IDs to quote to support.
         #[serde(
             rename = "innerError",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -769,8 +777,10 @@ pub mod types {
     ///One participant: who they are and their role in the meeting.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingParticipantInfo {
+        ///Who the participant is.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub identity: ::std::option::Option<IdentitySet>,
+        ///The participant's role in the meeting.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub role: ::std::option::Option<crate::open::Open<KnownOnlineMeetingRole>>,
         ///The participant's user principal name (as in `test1@contoso.com`).
@@ -788,6 +798,7 @@ pub mod types {
         ///A live event's contributors.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub contributors: ::std::option::Option<::std::vec::Vec<MeetingParticipantInfo>>,
+        ///Who organizes the meeting.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub organizer: ::std::option::Option<MeetingParticipantInfo>,
         ///A live event's producers.
@@ -799,6 +810,7 @@ pub mod types {
     ///Graph's error body.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct OdataError {
+        ///The error.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<MainError>,
         #[serde(flatten)]
@@ -825,6 +837,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_breakout_rooms: ::std::option::Option<bool>,
+        ///Whether Live Share is on for the meeting.
         #[serde(
             rename = "allowLiveShare",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -832,6 +845,7 @@ pub mod types {
         pub allow_live_share: ::std::option::Option<
             crate::open::Open<KnownMeetingLiveShareOptions>,
         >,
+        ///Whether the meeting chat is on, and for how long.
         #[serde(
             rename = "allowMeetingChat",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -875,6 +889,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub allow_whiteboard: ::std::option::Option<bool>,
+        ///Who may admit people waiting in the lobby.
         #[serde(
             rename = "allowedLobbyAdmitters",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -882,6 +897,7 @@ pub mod types {
         pub allowed_lobby_admitters: ::std::option::Option<
             crate::open::Open<KnownAllowedLobbyAdmitterRoles>,
         >,
+        ///Who can present in the meeting.
         #[serde(
             rename = "allowedPresenters",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -889,6 +905,7 @@ pub mod types {
         pub allowed_presenters: ::std::option::Option<
             crate::open::Open<KnownOnlineMeetingPresenters>,
         >,
+        ///How to dial in by phone: numbers and conference ID. Read-only.
         #[serde(
             rename = "audioConferencing",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -900,11 +917,13 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub auto_admitted_users: ::std::option::Option<::std::string::String>,
+        ///The Teams chat thread and message the meeting belongs to.
         #[serde(
             rename = "chatInfo",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub chat_info: ::std::option::Option<ChatInfo>,
+        ///Limits on the meeting chat.
         #[serde(
             rename = "chatRestrictions",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -955,11 +974,13 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub is_entry_exit_announced: ::std::option::Option<bool>,
+        ///The join information (link and dial-in) as text for an invitation, in the Accept-Language language. Read-only.
         #[serde(
             rename = "joinInformation",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub join_information: ::std::option::Option<ItemBody>,
+        ///Joining by meeting ID, and whether a passcode is required.
         #[serde(
             rename = "joinMeetingIdSettings",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -971,6 +992,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub join_web_url: ::std::option::Option<::std::string::String>,
+        ///Who skips the lobby.
         #[serde(
             rename = "lobbyBypassSettings",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -988,6 +1010,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub meeting_template_id: ::std::option::Option<::std::string::String>,
+        ///The organizer and the attendees.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub participants: ::std::option::Option<MeetingParticipants>,
         ///Whether recording starts on its own when the meeting does.
@@ -996,6 +1019,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub record_automatically: ::std::option::Option<bool>,
+        ///How much chat history people added to the meeting see.
         #[serde(
             rename = "shareMeetingChatHistoryDefault",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -1018,6 +1042,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub video_teleconference_id: ::std::option::Option<::std::string::String>,
+        ///Where a watermark is shown during the meeting.
         #[serde(
             rename = "watermarkProtection",
             skip_serializing_if = "::std::option::Option::is_none"

@@ -261,7 +261,8 @@ fn component(
         // A plain `$ref` is generated as an `Option` already; anything else needs `nullable`,
         // or a `null` from Graph fails the whole answer.
         let nullable = value.get("nullable") == Some(&Value::Bool(true));
-        if !nullable && value.get("$ref").is_none() && !required.contains(&property.as_str()) {
+        let reference = value.get("$ref").is_some() || described_reference(value).is_some();
+        if !nullable && !reference && !required.contains(&property.as_str()) {
             return Err(format!(
                 "{at}: an optional property is \"nullable\": true (Graph sends null freely, and \
                  without it a null fails the whole answer)"
@@ -269,6 +270,21 @@ fn component(
         }
     }
     Ok(())
+}
+
+/// A reference with a description of its own (OpenAPI 3.0 ignores a `$ref`'s siblings):
+/// `{"allOf": [{"$ref": …}], "description": …}`, with `nullable` and `readOnly` allowed beside.
+/// The generator makes it the referenced type, documented; the `{"$ref": …}` it wraps is returned.
+fn described_reference(schema: &Value) -> Option<&Value> {
+    let fields = schema.as_object()?;
+    let [only] = fields.get("allOf")?.as_array()?.as_slice() else {
+        return None;
+    };
+    let plain_ref = only.as_object().is_some_and(|o| o.len() == 1) && only["$ref"].is_string();
+    let beside = fields
+        .keys()
+        .all(|k| ["allOf", "description", "nullable", "readOnly"].contains(&k.as_str()));
+    (plain_ref && beside).then_some(only)
 }
 
 /// A property's schema (or an array's items, at any depth): a plain value, or a reference to a
@@ -322,13 +338,17 @@ fn property_shape(spec: &Value, schema: &Value, at: &str) -> Result<(), String> 
             }
         }
     }
+    if let Some(only) = described_reference(schema) {
+        return property_shape(spec, only, &format!("{at}/allOf/0"));
+    }
     if let Some(combinator) = ["oneOf", "anyOf", "allOf"]
         .into_iter()
         .find(|c| schema.get(*c).is_some())
     {
         return Err(format!(
-            "{at}/{combinator}: a property refers to a named schema with a plain $ref, or is a \
-             plain value"
+            "{at}/{combinator}: a property refers to a named schema with a plain $ref (or, to \
+             describe it, an allOf of that $ref alone beside description, nullable or \
+             readOnly), or is a plain value"
         ));
     }
     if let Some(target) = schema.get("$ref").and_then(Value::as_str) {

@@ -35,6 +35,21 @@ fn the_committed_description_passes() {
 }
 
 #[test]
+fn every_property_of_the_committed_description_is_described() {
+    // Its description is the field's rustdoc; a reference gets one through its allOf wrapper.
+    let spec = spec();
+    let mut bare = Vec::new();
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        for (property, value) in schema["properties"].as_object().into_iter().flatten() {
+            if !value["description"].is_string() {
+                bare.push(format!("{name}.{property}"));
+            }
+        }
+    }
+    assert!(bare.is_empty(), "no description: {bare:?}");
+}
+
+#[test]
 fn an_object_without_additional_properties_is_refused() {
     // Removed, or misspelled: either way the generated struct would lose its `extra` map.
     let error = refused(|s| {
@@ -281,6 +296,11 @@ fn what_the_rules_allow_still_passes() {
         "items": {"$ref": "#/components/schemas/identitySet"}});
     properties["endedDateTime"] =
         json!({"type": "string", "format": "date-time", "nullable": true, "readOnly": true});
+    // A reference with a description of its own, optional with or without nullable.
+    properties["coorganizers"] = json!({"allOf": [{"$ref": "#/components/schemas/meetingParticipants"}],
+        "description": "Who else organizes."});
+    properties["allowMeetingChat"] = json!({"allOf": [{"$ref": "#/components/schemas/meetingChatMode"}],
+        "description": "Whether chat is on.", "nullable": true, "readOnly": true});
     changed["components"]["schemas"]["knownBodyType"]["enum"]
         .as_array_mut()
         .unwrap()
@@ -327,6 +347,31 @@ fn a_property_of_a_shape_that_closes_or_loses_its_type_is_refused() {
             "panelists",
             json!({"type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/identitySet"}]}}),
             "items/anyOf",
+        ),
+        // A described reference is one $ref alone, with nothing that changes the type beside.
+        (
+            "participants",
+            json!({"allOf": [{"$ref": "#/components/schemas/meetingParticipants"},
+                {"$ref": "#/components/schemas/chatInfo"}], "description": "Both."}),
+            "allOf",
+        ),
+        (
+            "participants",
+            json!({"allOf": [{"$ref": "#/components/schemas/meetingParticipants"}],
+                "properties": {}}),
+            "object inline",
+        ),
+        (
+            "participants",
+            json!({"allOf": [{"$ref": "#/components/schemas/meetingParticipants"}],
+                "type": "string"}),
+            "allOf",
+        ),
+        (
+            "allowedPresenters",
+            json!({"allOf": [{"$ref": "#/components/schemas/knownOnlineMeetingPresenters"}],
+                "description": "Who presents."}),
+            "closed enum",
         ),
     ];
     for (property, shape, says) in cases {
