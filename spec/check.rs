@@ -212,7 +212,7 @@ fn component(
     if !object {
         // A known enum, or a named value (an array of them, say): its items as a property's.
         return match fields.get("items") {
-            Some(items) => property_shape(spec, items, &format!("{at}/items")),
+            Some(items) => items_shape(spec, items, &format!("{at}/items")),
             None => Ok(()),
         };
     }
@@ -363,9 +363,21 @@ fn property_shape(spec: &Value, schema: &Value, at: &str) -> Result<(), String> 
         }
     }
     match schema.get("items") {
-        Some(items) => property_shape(spec, items, &format!("{at}/items")),
+        Some(items) => items_shape(spec, items, &format!("{at}/items")),
         None => Ok(()),
     }
+}
+
+/// An array's items: a property's shapes, except that a described reference takes no
+/// `nullable` there (it would make every item an `Option`, where a plain `$ref` is not one).
+fn items_shape(spec: &Value, items: &Value, at: &str) -> Result<(), String> {
+    if described_reference(items).is_some() && items.get("nullable") == Some(&Value::Bool(true)) {
+        return Err(format!(
+            "{at}/nullable: a described reference in an array's items takes no nullable (each \
+             item would be generated as an Option); leave it out"
+        ));
+    }
+    property_shape(spec, items, at)
 }
 
 /// `oneOf` of an open enum, at `at`.

@@ -429,8 +429,8 @@ pub struct GraphError {
     pub message: Option<String>,
     /// The `request-id` Graph assigned (response header, else the body's innerError).
     pub request_id: Option<String>,
-    /// The `client-request-id` Graph echoed (header or innerError), else the one the client
-    /// sent; always set by this client.
+    /// The call's `client-request-id`, the one every attempt sent and Graph echoes: always
+    /// set by this client. (An answer echoing another is not taken for this call's answer.)
     pub client_request_id: Option<String>,
     /// The `date` from innerError, as Graph wrote it.
     pub date: Option<String>,

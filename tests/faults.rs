@@ -648,14 +648,14 @@ async fn create_or_get_is_retried_on_408_500_and_502() {
 async fn an_answer_echoing_another_requests_id_is_not_taken_for_this_one() {
     // A proxy that replays answers, or a connection out of step, hands a call the answer to
     // another request: its echoed client-request-id says so. create cannot tell what became of
-    // its own request (an unknown outcome, never another call's meeting); createOrGet gets no
-    // meeting from it. Both send once.
+    // its own request: an unknown outcome after one request, whatever the status (not a 401
+    // to refresh and resend after, nor a 429 or 503 to retry), without the body (a meeting in
+    // it is another call's).
     const OTHER: &str = "11111111-1111-1111-1111-111111111111";
-    // Nor is a 401, a 429 or a 503 with Retry-After a reason to send the create again.
     for status in [201, 200, 400, 409, 401, 429, 503] {
         let server = Script::start(move |_| {
             let body = match status {
-                200 | 201 => meeting("a"),
+                200 | 201 => meeting("someone-elses"),
                 _ => json!({"error": {"code": "BadRequest", "message": "no"}}),
             };
             Act::Respond(
@@ -669,46 +669,102 @@ async fn an_answer_echoing_another_requests_id_is_not_taken_for_this_one() {
             )
         })
         .await;
-        let c = client(&server, quick());
-        let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
-        assert!(
-            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
-            "{status}: {err:?}"
-        );
+        let err = create_is_unknown_after_one_request(&server, &status.to_string()).await;
         assert_eq!(err.status(), Some(status), "{err:?}");
-        // (A 200 answering create is an unknown outcome already, as create answers 201.)
-        if status != 200 {
-            assert!(err.to_string().contains(OTHER), "{err}");
-        }
+        assert_eq!(err.request_id(), Some("rid-other"), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(OTHER) && !text.contains("was created"),
+            "{text}"
+        );
+        assert!(err.body().is_none(), "{err:?}");
         // The call's own ID, the one a support case can trace, stays the error's.
         let sent = server.seen()[0]
             .header("client-request-id")
             .unwrap()
             .to_owned();
         assert_eq!(err.client_request_id(), Some(sent.as_str()), "{err:?}");
-        if status < 300 {
-            let err = c.create_or_get(&User::Me, cog("a")).await.unwrap_err();
-            assert!(matches!(err, Error::Decode { .. }), "{err:?}");
-            assert!(err.to_string().contains("another request"), "{err}");
-        }
     }
 
-    // The same ID echoed in another case is this call's answer.
-    let server = Script::start(|seen: &Seen| {
-        let ours = seen
-            .header("client-request-id")
-            .unwrap()
-            .to_ascii_uppercase();
+    // createOrGet asks again, and takes the answer that is its own.
+    let calls = Arc::new(Mutex::new(0));
+    let server = Script::start(move |seen: &Seen| {
+        let echoed = match nth(&calls) {
+            0 => OTHER.to_owned(),
+            _ => seen.header("client-request-id").unwrap().to_owned(),
+        };
         Act::Respond(
             201,
-            vec![("client-request-id", ours)],
+            vec![("client-request-id", echoed)],
             meeting("a").to_string(),
         )
     })
     .await;
-    let c = client(&server, quick());
-    c.create(&User::Me, meeting_request()).await.unwrap();
-    c.create_or_get(&User::Me, cog("a")).await.unwrap();
+    let answer = client(&server, quick())
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap();
+    assert_eq!(answer.attempts, 2);
+    // When every answer is another's, no meeting is taken from them.
+    let server = Script::start(|_| {
+        Act::Respond(
+            201,
+            vec![("client-request-id", OTHER.into())],
+            meeting("a").to_string(),
+        )
+    })
+    .await;
+    let err = client(&server, quick())
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    assert!(err.to_string().contains("another request"), "{err}");
+}
+
+#[tokio::test]
+async fn every_echoed_client_request_id_counts_whatever_its_order_case_or_braces() {
+    const OTHER: &str = "11111111-1111-1111-1111-111111111111";
+    type Echo = fn(&str) -> Vec<(&'static str, String)>;
+    let foreign: [Echo; 3] = [
+        |ours| {
+            vec![
+                ("client-request-id", OTHER.into()),
+                ("client-request-id", ours.into()),
+            ]
+        },
+        |ours| {
+            vec![
+                ("client-request-id", ours.into()),
+                ("client-request-id", OTHER.into()),
+            ]
+        },
+        |ours| vec![("client-request-id", format!("{ours}, {OTHER}"))],
+    ];
+    for (case, echo) in foreign.into_iter().enumerate() {
+        let server = Script::start(move |seen: &Seen| {
+            let ours = seen.header("client-request-id").unwrap().to_owned();
+            Act::Respond(201, echo(&ours), meeting("a").to_string())
+        })
+        .await;
+        create_is_unknown_after_one_request(&server, &format!("foreign {case}")).await;
+    }
+    let own: [Echo; 3] = [
+        |ours| vec![("client-request-id", format!("{ours}, {ours}"))],
+        |ours| vec![("client-request-id", format!("{{{ours}}}"))],
+        |ours| vec![("client-request-id", ours.to_ascii_uppercase())],
+    ];
+    for (case, echo) in own.into_iter().enumerate() {
+        let server = Script::start(move |seen: &Seen| {
+            let ours = seen.header("client-request-id").unwrap().to_owned();
+            Act::Respond(201, echo(&ours), meeting("a").to_string())
+        })
+        .await;
+        let answer = client(&server, quick())
+            .create(&User::Me, meeting_request())
+            .await;
+        assert!(answer.is_ok(), "own {case}: {answer:?}");
+    }
 }
 
 #[tokio::test]
@@ -717,14 +773,12 @@ async fn create_answered_with_a_final_1xx_or_a_304_is_an_unknown_outcome() {
     // out. createOrGet may be repeated, so for it they stay Graph's error.
     for status in [101, 304] {
         let server = Script::start(move |_| Act::Respond(status, vec![], String::new())).await;
-        let c = client(&server, quick());
-        let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
-        assert!(
-            matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
-            "{status}: {err:?}"
-        );
+        let err = create_is_unknown_after_one_request(&server, &status.to_string()).await;
         assert_eq!(err.status(), Some(status), "{err:?}");
-        let err = c.create_or_get(&User::Me, cog("a")).await.unwrap_err();
+        let err = client(&server, quick())
+            .create_or_get(&User::Me, cog("a"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Graph(_)), "{status}: {err:?}");
         assert!(!err.to_string().contains("redirect"), "{err}");
         assert_eq!(server.count(), 2, "{status}: neither was retried");

@@ -373,6 +373,13 @@ fn a_property_of_a_shape_that_closes_or_loses_its_type_is_refused() {
                 "description": "Who presents."}),
             "closed enum",
         ),
+        // Nullable items would each be an Option.
+        (
+            "panelists",
+            json!({"type": "array", "nullable": true, "items": {"allOf": [{"$ref": "#/components/schemas/identitySet"}],
+                "description": "One panelist.", "nullable": true}}),
+            "items/nullable",
+        ),
     ];
     for (property, shape, says) in cases {
         let error = refused(|s| schema(s, "onlineMeeting")["properties"][property] = shape);

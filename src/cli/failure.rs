@@ -111,8 +111,8 @@ impl Failure {
                 "attempts": library.and_then(Error::attempts),
                 // After Graph's 401: why no fresh token could be had for the one retry.
                 "tokenFailure": library.and_then(token_failure),
-                // Graph's error document whole (innerError's date, details, properties this
-                // crate does not name), the token blanked wherever it was echoed.
+                // Graph's error document as the crate read it (innerError's date, details,
+                // properties it does not name; nulls dropped), the token blanked.
                 "graphError": graph.and_then(|g| g.body.as_ref()),
                 // An answer that could not be used, as text: after a 2xx the meeting exists,
                 // and this may still say which it is.

@@ -102,7 +102,8 @@ struct Record {
     /// What the final response said, for errors the generated code reports without it.
     status: Option<StatusCode>,
     request_id: Option<HeaderValue>,
-    echoed_client_request_id: Option<HeaderValue>,
+    /// The final answer echoed another request's `client-request-id` (see `echoes_another`).
+    foreign: bool,
     retry_after: Option<Duration>,
     body: Bytes,
 }
@@ -126,20 +127,20 @@ impl Record {
 
     /// What the final response's status and headers said, for the answer or its error, and
     /// the token its request carried (`sent`).
-    fn note(&mut self, response: &reqwest::Response, retry_after: Option<Duration>, sent: Secret) {
+    /// `ours` is the call's `client-request-id`, to tell an answer to another request.
+    fn note(
+        &mut self,
+        response: &reqwest::Response,
+        retry_after: Option<Duration>,
+        sent: Secret,
+        ours: &[u8],
+    ) {
         let headers = response.headers();
         self.sent = Some(sent);
         self.status = Some(response.status());
         self.request_id = headers.get(REQUEST_ID).cloned();
-        self.echoed_client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
+        self.foreign = echoes_another(headers, ours);
         self.retry_after = retry_after;
-    }
-
-    /// The answer echoed a `client-request-id` other than `ours`: it answers another request
-    /// (a proxy replaying answers, a connection out of step), and says nothing of this one.
-    /// No echo at all is no evidence either way.
-    fn foreign(&self, ours: &[u8]) -> bool {
-        echoes_another(self.echoed_client_request_id.as_ref(), ours)
     }
 
     /// A header's value as text, the token blanked: a proxy that echoes headers may have put
@@ -150,9 +151,22 @@ impl Record {
     }
 }
 
-/// An echoed `client-request-id` that is not `ours` (UUIDs, so case aside).
-fn echoes_another(echoed: Option<&HeaderValue>, ours: &[u8]) -> bool {
-    echoed.is_some_and(|echoed| !echoed.as_bytes().eq_ignore_ascii_case(ours))
+/// The answer echoes a `client-request-id` that is not `ours`: it answers another request (a
+/// proxy replaying answers, a connection out of step) and says nothing of this one. Every
+/// value counts, in every header line and comma-separated list, so that the order in which a
+/// proxy repeats the header changes nothing; a UUID's case and braces do not matter. No echo
+/// at all is no evidence either way.
+fn echoes_another(headers: &http::HeaderMap, ours: &[u8]) -> bool {
+    headers.get_all(CLIENT_REQUEST_ID).iter().any(|line| {
+        line.as_bytes().split(|b| *b == b',').any(|value| {
+            let value = value.trim_ascii();
+            let value = value
+                .strip_prefix(b"{")
+                .and_then(|v| v.strip_suffix(b"}"))
+                .unwrap_or(value);
+            !value.eq_ignore_ascii_case(ours)
+        })
+    })
 }
 
 /// What a generated operation returns.
@@ -345,13 +359,9 @@ impl Call {
                 }
             };
             let status = response.status();
-            // An answer to another request (see `Record::foreign`) says nothing of whether this
-            // create was carried out: not a 401 or a 429 to retry it after.
-            let foreign = self.idempotency == Idempotency::NotIdempotent
-                && echoes_another(
-                    response.headers().get(CLIENT_REQUEST_ID),
-                    &self.client_request_id,
-                );
+            // An answer to another request says nothing of this one: not a 401 to refresh the
+            // token after, nor anything to decode.
+            let foreign = echoes_another(response.headers(), &self.client_request_id);
             let limit = shared.max_response_bytes;
             // A 401's body, read before a fresh token is waited for: should the wait outlast
             // the request's timeout, Graph's error is still what the call reports.
@@ -418,13 +428,20 @@ impl Call {
                 true => None,
                 false => retry::retry_after(response.headers(), Utc::now),
             };
-            let verdict = match foreign {
-                true => Verdict::Ambiguous,
-                false => self.idempotency.status(status, retry_after.is_some()),
+            let verdict = match (foreign, self.idempotency) {
+                // Whether this create was carried out is unknown, whatever the answer says.
+                (true, Idempotency::NotIdempotent) => {
+                    return self.fail(self.foreign_answer(&response, retry_after, sent));
+                }
+                // createOrGet is asked again: its answer will say.
+                (true, Idempotency::Keyed) => Verdict::Retry,
+                (false, _) => self.idempotency.status(status, retry_after.is_some()),
             };
-            if verdict == Verdict::Retry
-                && self.again(verdict, || format!("HTTP {status}"), retry_after, number)
-            {
+            let reason = || match foreign {
+                true => format!("HTTP {status} answering another request's client-request-id"),
+                false => format!("HTTP {status}"),
+            };
+            if verdict == Verdict::Retry && self.again(verdict, reason, retry_after, number) {
                 return Self::inert();
             }
             // Final (or out of retries): hand the answer over, body and all.
@@ -519,7 +536,7 @@ impl Call {
             attempts: attempt,
             ..Record::default()
         };
-        answer.note(response, None, sent);
+        answer.note(response, None, sent, &self.client_request_id);
         let body = match read {
             Some(Ok(body)) => serde_json::from_slice(&answer.redacted(body)).ok(),
             _ => None,
@@ -573,7 +590,7 @@ impl Call {
         let mut record = self.record();
         // Blanked now, as only here is it known to be cut off: perhaps inside an echoed token.
         record.body = sent.redact_cut_body(partial);
-        record.note(response, retry_after, sent);
+        record.note(response, retry_after, sent, &self.client_request_id);
         Err(error)
     }
 
@@ -633,7 +650,7 @@ impl Call {
         let status = response.status();
         let body = {
             let mut record = self.record();
-            record.note(response, retry_after, sent);
+            record.note(response, retry_after, sent, &self.client_request_id);
             // An error's body becomes the error's text; a meeting's is kept as it came (`raw`).
             let body = match status.is_success() {
                 true => body,
@@ -664,7 +681,7 @@ impl Call {
         then: impl FnOnce(&Record) -> R,
     ) -> R {
         let mut record = self.record();
-        record.note(response, retry_after, sent);
+        record.note(response, retry_after, sent, &self.client_request_id);
         then(&record)
     }
 
@@ -681,15 +698,14 @@ impl Call {
         error: &reqwest::Error,
     ) -> Error {
         let status = response.status();
-        let (mut graph, foreign) = self.noted(response, retry_after, sent, |record| {
-            let foreign = record.foreign(&self.client_request_id);
-            (self.graph_error(status, record, None), foreign)
+        let mut graph = self.noted(response, retry_after, sent, |record| {
+            self.graph_error(status, record, None)
         });
         graph.message = Some(format!(
             "the error body was cut off ({})",
             transport::describe(error)
         ));
-        self.classify(graph, foreign)
+        self.classify(graph)
     }
 
     /// An answer from create whose body cannot be had or read: after a 2xx the meeting exists,
@@ -718,6 +734,35 @@ impl Call {
         let body = error.body().cloned();
         let graph = self.graph_error(status, record, None);
         self.outcome_unknown(reason, Some(graph), body, record.attempts)
+    }
+
+    /// create answered with another request's answer (see `echoes_another`): whatever it
+    /// says, and however it reads, what became of this create is unknown. Its status and
+    /// `request-id` are kept, its body is not: a meeting in it is another call's.
+    #[cold]
+    #[inline(never)]
+    fn foreign_answer(
+        &self,
+        response: &reqwest::Response,
+        retry_after: Option<Duration>,
+        sent: Secret,
+    ) -> Error {
+        let status = response.status();
+        let echoed: Vec<String> = response
+            .headers()
+            .get_all(CLIENT_REQUEST_ID)
+            .iter()
+            .map(|v| transport::printable(&String::from_utf8_lossy(v.as_bytes())))
+            .collect();
+        self.noted(response, retry_after, sent, |record| {
+            let reason = format!(
+                "HTTP {status} answering another request (it echoes client-request-id {:?}, \
+                 not this call's): nothing says what became of this one",
+                record.redacted_text(&echoed.join(", "))
+            );
+            let graph = self.graph_error(status, record, None);
+            self.outcome_unknown(reason, Some(graph), None, record.attempts)
+        })
     }
 
     fn outcome_unknown(
@@ -776,16 +821,13 @@ impl Call {
                     let same = answered.trim().eq_ignore_ascii_case(asked.trim());
                     (!same).then_some((answered, asked))
                 });
-                let foreign = guard.foreign(&self.client_request_id);
+                let foreign = guard.foreign;
                 if no_id || other.is_some() || foreign {
                     let reason = match other {
-                        _ if foreign => format!(
-                            "the answer is for another request: it echoes client-request-id \
-                             {:?}, not this call's",
-                            guard
-                                .text(guard.echoed_client_request_id.as_ref())
-                                .unwrap_or_default()
-                        ),
+                        // createOrGet's, after its retries (create's never comes here).
+                        _ if foreign => "the answer is for another request: the \
+                                         client-request-id it echoes is not this call's"
+                            .to_owned(),
                         Some((answered, asked)) if !no_id => format!(
                             "the answer is the meeting of externalId {answered:?}, not of {asked:?}"
                         ),
@@ -823,13 +865,12 @@ impl Call {
     #[inline(never)]
     fn failed(&self, record: Record, error: progenitor_client::Error<types::OdataError>) -> Error {
         let attempts = record.attempts;
-        let foreign = record.foreign(&self.client_request_id);
         use progenitor_client::Error as E;
         match error {
             E::ErrorResponse(value) => {
                 let status = value.status();
                 let graph = self.graph_error(status, &record, Some(value.into_inner()));
-                self.classify(graph, foreign)
+                self.classify(graph)
             }
             E::InvalidResponsePayload(bytes, error) => {
                 let status = record.status.unwrap_or(StatusCode::OK);
@@ -860,7 +901,7 @@ impl Call {
                         transport::excerpt(&bytes)
                     ))
                 });
-                self.classify(graph, foreign)
+                self.classify(graph)
             }
             E::CommunicationError(source) | E::ResponseBodyError(source) => {
                 match &record.ambiguous {
@@ -906,27 +947,15 @@ impl Call {
                 } else {
                     graph.message = Some("unexpected status".into());
                 }
-                self.classify(graph, foreign)
+                self.classify(graph)
             }
             other => Error::Config(other.to_string()),
         }
     }
 
-    /// Graph's error as the call's: an unknown outcome after create when the status leaves the
-    /// meeting's fate open, or when the answer was `foreign` (it echoed another request's
-    /// `client-request-id`, so it says nothing of what became of this create).
-    fn classify(&self, graph: GraphError, foreign: bool) -> Error {
+    fn classify(&self, graph: GraphError) -> Error {
         let status =
             StatusCode::from_u16(graph.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if foreign && self.idempotency == Idempotency::NotIdempotent {
-            let reason = format!(
-                "HTTP {status} answering another request (client-request-id {:?}, not this \
-                 call's)",
-                graph.client_request_id.as_deref().unwrap_or_default()
-            );
-            let attempts = graph.attempts;
-            return self.outcome_unknown(reason, Some(graph), None, attempts);
-        }
         if status == StatusCode::UNAUTHORIZED {
             return Error::Authentication(AuthError::Rejected(Box::new(graph)));
         }
@@ -984,10 +1013,9 @@ impl Call {
             request_id: record
                 .text(record.request_id.as_ref())
                 .or_else(|| inner.and_then(|i| i.request_id.clone())),
-            client_request_id: record
-                .text(record.echoed_client_request_id.as_ref())
-                .or_else(|| inner.and_then(|i| i.client_request_id.clone()))
-                .or_else(|| Some(self.client_request_id().to_owned())),
+            // The call's own: what Graph echoes when the answer is this call's, and what a
+            // support case must go by when it is not.
+            client_request_id: Some(self.client_request_id().to_owned()),
             date: inner.and_then(|i| i.date.clone()),
             retry_after: record.retry_after,
             attempts: record.attempts,

@@ -566,8 +566,10 @@ impl Reader<'_> {
             Some("array") => {
                 let items = schema.get("items").ok_or_else(unsupported)?;
                 let mut item = self.shape(items, &format!("{at}[]"), None)?;
-                // Items say `nullable` themselves where Graph sends null in a collection.
-                if items.get("$ref").is_some() {
+                // Items say `nullable` themselves where Graph sends null in a collection: a
+                // reference, plain or described, is nullable only as a property.
+                let own = items.get("nullable").and_then(Value::as_bool) == Some(true);
+                if items.get("$ref").is_some() || (items.get("allOf").is_some() && !own) {
                     item.nullable = false;
                 }
                 Kind::Array(Box::new(item))
@@ -671,6 +673,20 @@ mod tests {
         let after = Rules::from_spec(&spec.to_string()).unwrap();
         check(&after, Operation::CreateOrGet, new_parameter).unwrap();
         check(&after, Operation::CreateOrGet, new_member).unwrap();
+    }
+
+    #[test]
+    fn a_collections_items_refuse_null_whether_their_reference_is_plain_or_described() {
+        let null_attendee = json!({"externalId": "x", "participants": {"attendees": [null]}});
+        let plain = Rules::from_spec(SPEC).unwrap();
+        assert!(check(&plain, Operation::CreateOrGet, null_attendee.clone()).is_err());
+        let mut spec = spec();
+        spec["components"]["schemas"]["meetingParticipants"]["properties"]["attendees"]["items"] = json!({
+            "allOf": [{"$ref": "#/components/schemas/meetingParticipantInfo"}],
+            "description": "One attendee."
+        });
+        let described = Rules::from_spec(&spec.to_string()).unwrap();
+        assert!(check(&described, Operation::CreateOrGet, null_attendee).is_err());
     }
 
     #[test]
