@@ -749,8 +749,11 @@ async fn every_echoed_client_request_id_counts_whatever_its_order_case_or_braces
         .await;
         create_is_unknown_after_one_request(&server, &format!("foreign {case}")).await;
     }
-    let own: [Echo; 3] = [
+    let own: [Echo; 5] = [
         |ours| vec![("client-request-id", format!("{ours}, {ours}"))],
+        // Empty list elements are none, as HTTP reads lists.
+        |ours| vec![("client-request-id", format!("{ours},"))],
+        |_| vec![("client-request-id", " , ".into())],
         |ours| vec![("client-request-id", format!("{{{ours}}}"))],
         |ours| vec![("client-request-id", ours.to_ascii_uppercase())],
     ];

@@ -154,8 +154,8 @@ impl Record {
 /// The answer echoes a `client-request-id` that is not `ours`: it answers another request (a
 /// proxy replaying answers, a connection out of step) and says nothing of this one. Every
 /// value counts, in every header line and comma-separated list, so that the order in which a
-/// proxy repeats the header changes nothing; a UUID's case and braces do not matter. No echo
-/// at all is no evidence either way.
+/// proxy repeats the header changes nothing; a UUID's case and braces do not matter, and
+/// empty list elements are none (as HTTP reads lists). No echo at all is no evidence either way.
 fn echoes_another(headers: &http::HeaderMap, ours: &[u8]) -> bool {
     headers.get_all(CLIENT_REQUEST_ID).iter().any(|line| {
         line.as_bytes().split(|b| *b == b',').any(|value| {
@@ -164,7 +164,7 @@ fn echoes_another(headers: &http::HeaderMap, ours: &[u8]) -> bool {
                 .strip_prefix(b"{")
                 .and_then(|v| v.strip_suffix(b"}"))
                 .unwrap_or(value);
-            !value.eq_ignore_ascii_case(ours)
+            !value.is_empty() && !value.eq_ignore_ascii_case(ours)
         })
     })
 }
