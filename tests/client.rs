@@ -1366,9 +1366,12 @@ async fn echoing(status: u16, content_type: &str, template: &'static str) -> Moc
                 .2
                 .replace("{auth}", auth)
                 .replace("{escaped}", &escaped);
+            // The client-request-id echoed as sent: an answer echoing another is another
+            // request's, and none of it is read (see the foreign test below).
+            let id = request.headers.get("client-request-id").unwrap();
             ResponseTemplate::new(self.0)
                 .insert_header("request-id", auth)
-                .insert_header("client-request-id", auth)
+                .insert_header("client-request-id", id.clone())
                 .set_body_raw(body, &self.1)
         }
     }
@@ -1436,6 +1439,50 @@ async fn an_answer_repeating_the_token_never_puts_it_in_an_error() {
                 assert!(printed.contains("Bearer ***"), "{printed}");
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn another_requests_answer_echoing_the_token_in_its_client_request_id_has_it_blanked() {
+    const TOKEN: &str = "EwB0A8l6+canary/token==";
+    struct Foreign;
+    impl wiremock::Respond for Foreign {
+        fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+            let auth = request
+                .headers
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap();
+            ResponseTemplate::new(201)
+                .insert_header(
+                    "client-request-id",
+                    format!("11111111-1111-1111-1111-111111111111, {auth}"),
+                )
+                .set_body_raw(r#"{"id": "m"}"#, "application/json")
+        }
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Foreign)
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .base_url(server.uri())
+        .static_token(TOKEN)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for err in [
+        client
+            .create(&User::Me, types::OnlineMeeting::default())
+            .await
+            .unwrap_err(),
+        client.create_or_get(&User::Me, cog("x")).await.unwrap_err(),
+    ] {
+        let printed = format!("{err} {err:?} {err:#?}");
+        assert!(!printed.contains("canary"), "{printed}");
+        assert!(printed.contains("Bearer ***"), "{printed}");
     }
 }
 

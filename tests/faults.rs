@@ -720,6 +720,35 @@ async fn an_answer_echoing_another_requests_id_is_not_taken_for_this_one() {
         .unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     assert!(err.to_string().contains("another request"), "{err}");
+    assert!(
+        err.body().is_some_and(|b| b.as_bytes().is_empty()),
+        "{err:?}"
+    );
+
+    // Nothing of another's answer is read: not a body over the cap, not a header's length.
+    let server = Script::start(|_| {
+        Act::Respond(
+            201,
+            vec![(
+                "client-request-id",
+                format!("{OTHER}{}", "x".repeat(50_000)),
+            )],
+            "x".repeat(graph_meetings::MIN_RESPONSE_BYTES + 1),
+        )
+    })
+    .await;
+    let c = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .retry(quick())
+        .max_response_bytes(graph_meetings::MIN_RESPONSE_BYTES)
+        .build()
+        .unwrap();
+    let err = c.create_or_get(&User::Me, cog("a")).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { status: 201, .. }), "{err:?}");
+    let err = c.create(&User::Me, meeting_request()).await.unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
+    assert!(err.to_string().len() < 2_000, "{}", err.to_string().len());
 }
 
 #[tokio::test]

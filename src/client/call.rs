@@ -102,8 +102,6 @@ struct Record {
     /// What the final response said, for errors the generated code reports without it.
     status: Option<StatusCode>,
     request_id: Option<HeaderValue>,
-    /// The final answer echoed another request's `client-request-id` (see `echoes_another`).
-    foreign: bool,
     retry_after: Option<Duration>,
     body: Bytes,
 }
@@ -127,19 +125,11 @@ impl Record {
 
     /// What the final response's status and headers said, for the answer or its error, and
     /// the token its request carried (`sent`).
-    /// `ours` is the call's `client-request-id`, to tell an answer to another request.
-    fn note(
-        &mut self,
-        response: &reqwest::Response,
-        retry_after: Option<Duration>,
-        sent: Secret,
-        ours: &[u8],
-    ) {
+    fn note(&mut self, response: &reqwest::Response, retry_after: Option<Duration>, sent: Secret) {
         let headers = response.headers();
         self.sent = Some(sent);
         self.status = Some(response.status());
         self.request_id = headers.get(REQUEST_ID).cloned();
-        self.foreign = echoes_another(headers, ours);
         self.retry_after = retry_after;
     }
 
@@ -167,6 +157,19 @@ fn echoes_another(headers: &http::HeaderMap, ours: &[u8]) -> bool {
             !value.is_empty() && !value.eq_ignore_ascii_case(ours)
         })
     })
+}
+
+/// The `client-request-id`s an answer echoes, for an error or a log line: the token the
+/// request carried blanked, unprintable characters as spaces, at most 256 bytes.
+fn echoed(response: &reqwest::Response, sent: &Secret) -> String {
+    let values: Vec<&[u8]> = response
+        .headers()
+        .get_all(CLIENT_REQUEST_ID)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    let text = String::from_utf8_lossy(&values.join(&b", "[..])).into_owned();
+    format!("{:?}", transport::excerpt(sent.redact(&text).as_bytes()))
 }
 
 /// What a generated operation returns.
@@ -430,19 +433,24 @@ impl Call {
             };
             let verdict = match (foreign, self.idempotency) {
                 // Whether this create was carried out is unknown, whatever the answer says.
-                (true, Idempotency::NotIdempotent) => {
-                    return self.fail(self.foreign_answer(&response, retry_after, sent));
-                }
-                // createOrGet is asked again: its answer will say.
+                (true, Idempotency::NotIdempotent) => Verdict::Ambiguous,
+                // createOrGet is asked again: its own answer will say.
                 (true, Idempotency::Keyed) => Verdict::Retry,
                 (false, _) => self.idempotency.status(status, retry_after.is_some()),
             };
             let reason = || match foreign {
-                true => format!("HTTP {status} answering another request's client-request-id"),
+                true => format!(
+                    "HTTP {status} answering another request (client-request-id {})",
+                    echoed(&response, &sent)
+                ),
                 false => format!("HTTP {status}"),
             };
             if verdict == Verdict::Retry && self.again(verdict, reason, retry_after, number) {
                 return Self::inert();
+            }
+            // Not this call's answer, so nothing of it is read.
+            if foreign {
+                return self.fail(self.foreign_answer(&response, retry_after, sent));
             }
             // Final (or out of retries): hand the answer over, body and all.
             let read = match read {
@@ -536,7 +544,7 @@ impl Call {
             attempts: attempt,
             ..Record::default()
         };
-        answer.note(response, None, sent, &self.client_request_id);
+        answer.note(response, None, sent);
         let body = match read {
             Some(Ok(body)) => serde_json::from_slice(&answer.redacted(body)).ok(),
             _ => None,
@@ -590,7 +598,7 @@ impl Call {
         let mut record = self.record();
         // Blanked now, as only here is it known to be cut off: perhaps inside an echoed token.
         record.body = sent.redact_cut_body(partial);
-        record.note(response, retry_after, sent, &self.client_request_id);
+        record.note(response, retry_after, sent);
         Err(error)
     }
 
@@ -650,7 +658,7 @@ impl Call {
         let status = response.status();
         let body = {
             let mut record = self.record();
-            record.note(response, retry_after, sent, &self.client_request_id);
+            record.note(response, retry_after, sent);
             // An error's body becomes the error's text; a meeting's is kept as it came (`raw`).
             let body = match status.is_success() {
                 true => body,
@@ -681,7 +689,7 @@ impl Call {
         then: impl FnOnce(&Record) -> R,
     ) -> R {
         let mut record = self.record();
-        record.note(response, retry_after, sent, &self.client_request_id);
+        record.note(response, retry_after, sent);
         then(&record)
     }
 
@@ -736,9 +744,10 @@ impl Call {
         self.outcome_unknown(reason, Some(graph), body, record.attempts)
     }
 
-    /// create answered with another request's answer (see `echoes_another`): whatever it
-    /// says, and however it reads, what became of this create is unknown. Its status and
-    /// `request-id` are kept, its body is not: a meeting in it is another call's.
+    /// The final answer is another request's (see `echoes_another`), and none of it is read:
+    /// a meeting in it is another call's. After create, whatever it says and however it
+    /// reads, what became of this create is unknown; createOrGet, its retries spent, gets no
+    /// meeting from it. Either way its status and `request-id` are kept.
     #[cold]
     #[inline(never)]
     fn foreign_answer(
@@ -748,20 +757,28 @@ impl Call {
         sent: Secret,
     ) -> Error {
         let status = response.status();
-        let echoed: Vec<String> = response
-            .headers()
-            .get_all(CLIENT_REQUEST_ID)
-            .iter()
-            .map(|v| transport::printable(&String::from_utf8_lossy(v.as_bytes())))
-            .collect();
+        let echoed = echoed(response, &sent);
         self.noted(response, retry_after, sent, |record| {
-            let reason = format!(
-                "HTTP {status} answering another request (it echoes client-request-id {:?}, \
-                 not this call's): nothing says what became of this one",
-                record.redacted_text(&echoed.join(", "))
-            );
-            let graph = self.graph_error(status, record, None);
-            self.outcome_unknown(reason, Some(graph), None, record.attempts)
+            let attempts = record.attempts;
+            if self.idempotency == Idempotency::NotIdempotent {
+                let reason = format!(
+                    "HTTP {status} answering another request (it echoes client-request-id \
+                     {echoed}, not this call's): nothing says what became of this one"
+                );
+                let graph = self.graph_error(status, record, None);
+                return self.outcome_unknown(reason, Some(graph), None, attempts);
+            }
+            Error::Decode {
+                status: status.as_u16(),
+                reason: format!(
+                    "the answer is for another request (it echoes client-request-id {echoed}, \
+                     not this call's)"
+                ),
+                body: AnswerBody::new(Bytes::new()),
+                request_id: record.text(record.request_id.as_ref()),
+                attempts,
+                client_request_id: self.client_request_id().to_owned(),
+            }
         })
     }
 
@@ -821,13 +838,8 @@ impl Call {
                     let same = answered.trim().eq_ignore_ascii_case(asked.trim());
                     (!same).then_some((answered, asked))
                 });
-                let foreign = guard.foreign;
-                if no_id || other.is_some() || foreign {
+                if no_id || other.is_some() {
                     let reason = match other {
-                        // createOrGet's, after its retries (create's never comes here).
-                        _ if foreign => "the answer is for another request: the \
-                                         client-request-id it echoes is not this call's"
-                            .to_owned(),
                         Some((answered, asked)) if !no_id => format!(
                             "the answer is the meeting of externalId {answered:?}, not of {asked:?}"
                         ),
