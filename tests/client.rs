@@ -1351,6 +1351,19 @@ fn root_error(root: &str) -> Error {
 /// proxy or a debugging endpoint might: in its `request-id` and `client-request-id` headers, and
 /// in the body, `{auth}` as sent, `{escaped}` as a JSON writer may escape it (`+` as .NET
 /// writes it, `/` as PHP does).
+/// The token the echoing tests look for (with the characters JSON writers escape), and a
+/// client of `server` that sends it (no retries).
+const CANARY: &str = "EwB0A8l6+canary/token==";
+
+fn canary_client(server: &MockServer) -> Client {
+    Client::builder()
+        .base_url(server.uri())
+        .static_token(CANARY)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
 async fn echoing(status: u16, content_type: &str, template: &'static str) -> MockServer {
     struct Echo(u16, String, &'static str);
     impl wiremock::Respond for Echo {
@@ -1385,8 +1398,7 @@ async fn echoing(status: u16, content_type: &str, template: &'static str) -> Moc
 
 #[tokio::test]
 async fn an_answer_repeating_the_token_never_puts_it_in_an_error() {
-    // An opaque token with the characters JSON writers escape.
-    const TOKEN: &str = "EwB0A8l6+canary/token==";
+    // CANARY: an opaque token with the characters JSON writers escape.
     let cases: [(u16, &str, &'static str); 7] = [
         (400, "text/plain", "You sent Authorization: {auth}"),
         (
@@ -1412,12 +1424,7 @@ async fn an_answer_repeating_the_token_never_puts_it_in_an_error() {
     for (status, content_type, template) in cases {
         for create in [false, true] {
             let server = echoing(status, content_type, template).await;
-            let client = Client::builder()
-                .base_url(server.uri())
-                .static_token(TOKEN)
-                .retry(RetryPolicy::none())
-                .build()
-                .unwrap();
+            let client = canary_client(&server);
             let err = match create {
                 true => client
                     .create(&User::Me, types::OnlineMeeting::default())
@@ -1444,7 +1451,6 @@ async fn an_answer_repeating_the_token_never_puts_it_in_an_error() {
 
 #[tokio::test]
 async fn another_requests_answer_echoing_the_token_in_its_client_request_id_has_it_blanked() {
-    const TOKEN: &str = "EwB0A8l6+canary/token==";
     struct Foreign;
     impl wiremock::Respond for Foreign {
         fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
@@ -1467,12 +1473,7 @@ async fn another_requests_answer_echoing_the_token_in_its_client_request_id_has_
         .respond_with(Foreign)
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .static_token(TOKEN)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = canary_client(&server);
     for err in [
         client
             .create(&User::Me, types::OnlineMeeting::default())
@@ -1488,30 +1489,11 @@ async fn another_requests_answer_echoing_the_token_in_its_client_request_id_has_
 
 #[tokio::test]
 async fn a_meeting_whose_answer_repeats_the_token_in_its_headers_has_it_blanked() {
-    const TOKEN: &str = "EwB0A8l6+canary/token==";
-    // The token in the request-id; the client-request-id echoed as sent (an answer echoing
-    // any other is another request's, see tests/faults.rs).
-    struct Echo;
-    impl wiremock::Respond for Echo {
-        fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-            let header = |name: &str| request.headers.get(name).unwrap().clone();
-            ResponseTemplate::new(201)
-                .insert_header("request-id", header("authorization"))
-                .insert_header("client-request-id", header("client-request-id"))
-                .set_body_raw(r#"{"id": "m"}"#, "application/json")
-        }
-    }
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(Echo)
-        .mount(&server)
-        .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .static_token(TOKEN)
-        .build()
+    let server = echoing(201, "application/json", r#"{"id": "m"}"#).await;
+    let answer = canary_client(&server)
+        .create_or_get(&User::Me, cog("x"))
+        .await
         .unwrap();
-    let answer = client.create_or_get(&User::Me, cog("x")).await.unwrap();
     assert_eq!(answer.request_id.as_deref(), Some("Bearer ***"));
 }
 
