@@ -79,18 +79,37 @@ async fn answering_in_turn(
 /// A Graph stand-in that answers a request carrying `tok-1` with `refusal` (a 401) and makes
 /// the meeting for one carrying `tok-2`.
 async fn refusing_tok1(refusal: ResponseTemplate) -> MockServer {
+    tok1_then_tok2(
+        refusal,
+        ResponseTemplate::new(201).set_body_json(json!({"id": "m"})),
+    )
+    .await
+}
+
+/// Graph answering requests with tok-1 `first`, and with tok-2 `second`.
+async fn tok1_then_tok2(first: ResponseTemplate, second: ResponseTemplate) -> MockServer {
     let graph = MockServer::start().await;
     Mock::given(method("POST"))
         .and(header("authorization", "Bearer tok-1"))
-        .respond_with(refusal)
+        .respond_with(first)
         .mount(&graph)
         .await;
     Mock::given(method("POST"))
         .and(header("authorization", "Bearer tok-2"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "m"})))
+        .respond_with(second)
         .mount(&graph)
         .await;
     graph
+}
+
+/// An identity platform that issues tok-1, is busy once (429, Retry-After 1 s), then issues
+/// tok-2.
+async fn busy_for_a_second_between_tokens() -> MockServer {
+    let busy = ResponseTemplate::new(429)
+        .insert_header("retry-after", "1")
+        .set_body_json(json!({"error": "temporarily_unavailable"}));
+    let turns = vec![(token_answer("tok-1", json!(3600)), 1), (busy, 1)];
+    answering_in_turn(turns, token_answer("tok-2", json!(3600))).await
 }
 
 /// A token endpoint that issues `tokens` (an hour each) in turn, the last one for ever.
@@ -1166,26 +1185,14 @@ async fn a_401_waited_out_does_not_lend_its_status_to_a_later_attempts_failure()
     // tok-1 is refused (request-id rid-401); the endpoint is busy for a second, then gives
     // tok-2, whose request gets no answer in time. The call's error is about that last
     // request, which got no answer: no status, no request-id, no 401 in it.
-    let busy = ResponseTemplate::new(429)
-        .insert_header("retry-after", "1")
-        .set_body_json(json!({"error": "temporarily_unavailable"}));
-    let turns = vec![(token_answer("tok-1", json!(3600)), 1), (busy, 1)];
-    let idp = answering_in_turn(turns, token_answer("tok-2", json!(3600))).await;
-    let graph = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(header("authorization", "Bearer tok-1"))
-        .respond_with(ResponseTemplate::new(401).insert_header("request-id", "rid-401"))
-        .mount(&graph)
-        .await;
-    Mock::given(method("POST"))
-        .and(header("authorization", "Bearer tok-2"))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .set_body_json(json!({"id": "m"}))
-                .set_delay(Duration::from_secs(30)),
-        )
-        .mount(&graph)
-        .await;
+    let idp = busy_for_a_second_between_tokens().await;
+    let graph = tok1_then_tok2(
+        ResponseTemplate::new(401).insert_header("request-id", "rid-401"),
+        ResponseTemplate::new(201)
+            .set_body_json(json!({"id": "m"}))
+            .set_delay(Duration::from_secs(30)),
+    )
+    .await;
     let client = Client::builder()
         .base_url(graph.uri())
         .token_provider(credentials(&idp, TestClock::new()))
@@ -1207,11 +1214,7 @@ async fn a_401_waited_out_does_not_lend_its_status_to_a_later_attempts_failure()
 async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
     // tok-1, then a busy endpoint asking for 1 s, then tok-2: Graph's 401 to tok-1 said it
     // did not act, so the call waits as asked and tries again with tok-2.
-    let busy = ResponseTemplate::new(429)
-        .insert_header("retry-after", "1")
-        .set_body_json(json!({"error": "temporarily_unavailable"}));
-    let turns = vec![(token_answer("tok-1", json!(3600)), 1), (busy, 1)];
-    let idp = answering_in_turn(turns, token_answer("tok-2", json!(3600))).await;
+    let idp = busy_for_a_second_between_tokens().await;
     let graph = refusing_tok1(ResponseTemplate::new(401)).await;
     let client = retrying(&graph, &idp);
     let started = std::time::Instant::now();
