@@ -329,7 +329,7 @@ impl Op {
             }
     }
 
-    /// Whether the rule allows sending it again (README's retries row).
+    /// Whether the rule allows sending it again (README's "Retries" section).
     fn retried(self, a: &Answer) -> bool {
         match self {
             Op::CreateOrGet => matches!(a.status, 408 | 429 | 500 | 502 | 503 | 504),
