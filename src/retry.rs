@@ -410,6 +410,20 @@ mod tests {
     }
 
     #[test]
+    fn backoff_is_jittered_so_callers_spread_out() {
+        // Equal jitter: between half the step and the whole of it, and not the same every
+        // time (200 draws all in one half of that range: one chance in 2^199).
+        let p = RetryPolicy::default();
+        let step = Duration::from_millis(500);
+        let draws: Vec<Duration> = (0..200)
+            .map(|_| p.delay(1, None, Duration::ZERO).unwrap())
+            .collect();
+        assert!(draws.iter().all(|d| *d >= step / 2 && *d <= step));
+        assert!(draws.iter().any(|d| *d < step * 3 / 4), "{draws:?}");
+        assert!(draws.iter().any(|d| *d > step * 3 / 4), "{draws:?}");
+    }
+
+    #[test]
     fn unlimited_waits_do_not_overflow() {
         // No limits, a wait already taken and a Retry-After as long as a Duration gets: the
         // sum does not fit, so it is past the budget rather than a panic.

@@ -297,6 +297,11 @@ mod tests {
             }
         ));
         assert!(err.to_string().contains("2016-12-31T23:59:60.5"), "{err}");
+        // The leap second's first instant too (chrono: 59 s and a whole second of nanos).
+        assert!(matches!(
+            resolve(Some(at("2016-12-31T23:59:60Z")), None, now),
+            Err(InvalidRequest::LeapSecond { .. })
+        ));
         // The second before and the one after are ordinary.
         assert!(resolve(Some(at("2016-12-31T23:59:59.999Z")), None, now).is_ok());
         assert!(resolve(Some(at("2017-01-01T00:00:00Z")), None, now).is_ok());

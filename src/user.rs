@@ -160,6 +160,25 @@ mod tests {
     }
 
     #[test]
+    fn every_invisible_formatting_character_is_refused() {
+        // Each end of each range the rustdoc names: soft hyphen, Arabic letter mark, Mongolian
+        // vowel separator, zero-width space to right-to-left mark, line separator to
+        // right-to-left override, word joiner to invisible plus, the isolates and deprecated
+        // format characters, the byte-order mark, interlinear annotation marks.
+        for c in [
+            '\u{ad}', '\u{61c}', '\u{180e}', '\u{200b}', '\u{200f}', '\u{2028}', '\u{202e}',
+            '\u{2060}', '\u{2064}', '\u{2066}', '\u{206f}', '\u{feff}', '\u{fff9}', '\u{fffb}',
+        ] {
+            let id = format!("alex{c}@contoso.com");
+            assert!(
+                matches!(UserId::new(&id), Err(InvalidRequest::InvalidUserId { .. })),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
     fn everything_else_is_kept_verbatim() {
         for ok in [
             "a#b",

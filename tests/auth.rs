@@ -521,6 +521,45 @@ async fn a_token_at_hand_is_used_without_the_async_path() {
     );
 }
 
+/// A provider of its own whose token path never answers, with a token that has not expired
+/// (due for a refresh, say) still at hand.
+#[derive(Debug)]
+struct Hanging;
+
+#[async_trait::async_trait]
+impl TokenProvider for Hanging {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        std::future::pending().await
+    }
+
+    fn still_valid(&self) -> Option<AccessToken> {
+        Some(AccessToken::new("still-valid", None))
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_does_not_answer_in_time_lends_its_still_valid_token() {
+    let graph = graph_answering(201).await;
+    let c = Client::builder()
+        .base_url(graph.uri())
+        .shared_token_provider(Arc::new(Hanging))
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    // A hang detector, not a speed limit.
+    let answer = tokio::time::timeout(Duration::from_secs(30), c.create_or_get(&user(), request()))
+        .await
+        .expect("the call does not wait for the token path for ever");
+    answer.unwrap();
+    let sent = requests(&graph).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].headers["authorization"], "Bearer still-valid",
+        "the token at hand went out"
+    );
+}
+
 #[tokio::test]
 async fn a_blank_token_fetched_after_a_401_is_the_refresh_failure_not_a_second_request() {
     let idp = token_then(token_answer(" Bearer ", json!(3600))).await;

@@ -396,6 +396,22 @@ async fn a_client_error_with_a_cut_off_body_is_final_for_both_operations() {
 }
 
 #[tokio::test]
+async fn a_transient_error_with_a_cut_off_body_is_still_graphs_once_retries_are_spent() {
+    // createOrGet retries a 503 however its body ends; when the retries run out, the last
+    // answer's status is what the caller gets (Graph's error), not a lost connection.
+    let server = Script::start(|_| Act::Truncate(503, 1_000, "{\"error\"".into())).await;
+    let err = client(&server, quick().with_max_retries(2))
+        .create_or_get(&User::Me, cog("a"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Graph(_)), "{err:?}");
+    assert_eq!(err.graph().map(|g| g.status), Some(503), "{err:?}");
+    assert_eq!(err.attempts(), Some(3), "{err:?}");
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(server.count(), 3);
+}
+
+#[tokio::test]
 async fn create_is_retried_when_the_service_says_it_did_not_act() {
     for (status, retry_after) in [(429, None), (429, Some("0")), (503, Some("0"))] {
         let calls = Arc::new(Mutex::new(0));

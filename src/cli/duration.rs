@@ -60,6 +60,27 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_length_is_366_days_to_the_second() {
+        assert_eq!(parse("8784h"), Ok(Duration::days(366)));
+        let err = parse("8784h0m1s").unwrap_err();
+        assert!(err.contains("longer than 366 days"), "{err}");
+    }
+
+    #[test]
+    fn spaces_around_a_length_are_a_shells_quoting_not_part_of_it() {
+        assert_eq!(parse(" 30m "), Ok(Duration::minutes(30)));
+        assert_eq!(parse("1h30m\n"), Ok(Duration::minutes(90)));
+    }
+
+    #[test]
+    fn a_unit_without_its_number_is_unreadable_not_too_long() {
+        for bad in ["m", "h30m", "1hm"] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("is not a duration"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
     fn a_negative_length_is_named_as_such() {
         let err = parse("-30m").unwrap_err();
         assert!(err.contains("negative"), "{err}");
