@@ -328,6 +328,34 @@ mod tests {
     }
 
     #[test]
+    fn a_throttled_answer_says_how_long_graph_asked_to_wait() {
+        // What a script needs to wait out a 429 the command's retries did not: Graph's own
+        // words and its Retry-After, in whole seconds.
+        let throttled = Failure::Library(Error::Graph(Box::new(GraphError {
+            status: 429,
+            code: Some("TooManyRequests".into()),
+            message: Some("Please retry later".into()),
+            request_id: Some("r-3".into()),
+            client_request_id: Some("c-3".into()),
+            date: None,
+            retry_after: Some(std::time::Duration::from_millis(7_500)),
+            attempts: 4,
+            body: None,
+        })));
+        assert_eq!(throttled.exit_status(), 4);
+        let json: serde_json::Value = serde_json::from_str(&throttled.json()).unwrap();
+        let error = &json["error"];
+        assert_eq!(json["outcome"], "failed");
+        assert_eq!(error["kind"], "graph");
+        assert_eq!(error["status"], 429);
+        assert_eq!(error["code"], "TooManyRequests");
+        assert_eq!(error["graphMessage"], "Please retry later");
+        assert_eq!(error["retryAfterSeconds"], 7);
+        assert_eq!(error["attempts"], 4);
+        assert_eq!(error["requestId"], "r-3");
+    }
+
+    #[test]
     fn an_answer_that_could_not_be_read_keeps_its_request_id() {
         let undecodable = Failure::Library(Error::Decode {
             status: 201,
