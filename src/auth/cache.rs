@@ -1117,6 +1117,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_token_is_valid_until_its_expiry_and_not_at_it() {
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        let expiry = start() + Duration::hours(1);
+        *clock.0.lock().unwrap() = expiry - Duration::nanoseconds(1);
+        assert_eq!(cache.still_valid().unwrap().secret().expose(), "old");
+        *clock.0.lock().unwrap() = expiry;
+        assert!(cache.still_valid().is_none(), "expired at its expiry");
+    }
+
+    #[tokio::test]
     async fn a_refresh_that_brings_an_expired_token_keeps_the_valid_one() {
         let clock = Arc::new(Moving(Mutex::new(start())));
         let cache = holding("old", clock.clone()).await;
