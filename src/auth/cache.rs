@@ -1116,6 +1116,82 @@ mod tests {
         assert_eq!(cache.get(never).await.unwrap().secret().expose(), "new");
     }
 
+    /// A fetch that counts its calls and gives `name`, valid for two hours from the start.
+    fn counting(
+        fetches: &Arc<AtomicUsize>,
+        name: &'static str,
+    ) -> impl Fn() -> std::future::Ready<Result<AccessToken, AuthError>> {
+        let fetches = fetches.clone();
+        move || {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Ok(token(name, start() + Duration::hours(2))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_abandoned_with_its_runtime_waits_like_a_failed_one() {
+        // A runtime made for one call starts the refresh and is dropped under it: the calls
+        // after it must not start one each (every one of them on a runtime of its own).
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = Arc::new(holding("old", clock.clone()).await);
+        *clock.0.lock().unwrap() = start() + Duration::minutes(57);
+        let on_its_own = cache.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let got = runtime.block_on(on_its_own.get(std::future::pending));
+            assert_eq!(got.unwrap().secret().expose(), "old", "still valid");
+            drop(runtime);
+        })
+        .join()
+        .unwrap();
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let got = cache.get(counting(&fetches, "new")).await.unwrap();
+        cache.settled().await;
+        assert_eq!(got.secret().expose(), "old");
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            0,
+            "no refresh within the wait"
+        );
+        // Once the wait is over, the next call refreshes.
+        *clock.0.lock().unwrap() = start() + Duration::minutes(57) + RETRY_REFRESH_AFTER;
+        cache.get(counting(&fetches, "new")).await.unwrap();
+        cache.settled().await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.fresh().unwrap().secret().expose(), "new");
+    }
+
+    #[tokio::test]
+    async fn a_token_graph_refused_is_fetched_anew_at_once_whatever_failed_before() {
+        // A refresh was refused, which holds the next one off while the token lasts; then
+        // Graph refuses that token. The next call fetches at once: the wait was for a cache
+        // with a token to serve meanwhile. (An endpoint out of reach or busy is left alone
+        // for its rest either way.)
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        *clock.0.lock().unwrap() = start() + Duration::minutes(57);
+        let refused = || {
+            std::future::ready(Err(AuthError::TokenEndpoint {
+                retry_after: None,
+                status: 400,
+                error: Some("invalid_grant".into()),
+                description: None,
+                aadsts: None,
+            }))
+        };
+        let old = cache.get(refused).await.unwrap();
+        cache.settled().await;
+        assert!(cache.shared.state().failure.is_some(), "the refresh failed");
+        cache.invalidate(&old);
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let got = cache.get(counting(&fetches, "new")).await.unwrap();
+        assert_eq!(got.secret().expose(), "new");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
     #[tokio::test]
     async fn a_token_is_valid_until_its_expiry_and_not_at_it() {
         let clock = Arc::new(Moving(Mutex::new(start())));
