@@ -357,6 +357,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cut_body_blanks_from_the_earliest_beginning_of_the_secret() {
+        // The body was cut inside the secret, written with an escape: as written, its tail
+        // `abc` begins the secret too, but the decoded text begins it earlier, and all of
+        // that earlier start is blanked.
+        let secret = Secret::new("abcdefgh+abcd");
+        let cut = secret.redact_cut_body(Bytes::from_static(br#"{"m":"abcdefgh\u002Babc"#));
+        assert_eq!(&cut[..], br#"{"m":"***"#);
+    }
+
+    #[test]
+    fn a_lone_high_surrogate_escape_does_not_swallow_the_next_character() {
+        // Only a low surrogate completes the pair: `\u0041` after `\ud83d` is an `A` of its own.
+        assert_eq!(
+            Decoded::json(br"\ud83d\u0041").bytes,
+            "\u{FFFD}A".as_bytes()
+        );
+        let secret = Secret::new("A-secret-token");
+        let body = Bytes::from_static(br#"{"m":"\ud83d\u0041-secret-token"}"#);
+        let blanked = secret.redact_body(body);
+        assert!(!blanked.windows(6).any(|w| w == b"secret"), "{blanked:?}");
+    }
+
+    #[test]
     fn never_prints_itself() {
         let secret = Secret::new("canary-7f3a");
         assert_eq!(format!("{secret}"), "***");

@@ -771,6 +771,8 @@ mod tests {
         ] {
             let throttled = move || std::future::ready(Err(busy(503, Some(asked))));
             assert!(cache.get(throttled).await.is_err());
+            // Five minutes, as README and the rustdoc say (not whatever the constant holds).
+            assert_eq!(LONGEST_REST, std::time::Duration::from_secs(300));
             tokio::time::sleep(LONGEST_REST - std::time::Duration::from_secs(1)).await;
             assert!(cache.get(never).await.is_err(), "still resting");
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
