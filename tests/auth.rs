@@ -560,6 +560,59 @@ async fn a_provider_that_does_not_answer_in_time_lends_its_still_valid_token() {
     );
 }
 
+/// A provider of its own that hands out what it was given, in order.
+#[derive(Debug)]
+struct Scripted(Mutex<std::collections::VecDeque<Result<AccessToken, AuthError>>>);
+
+#[async_trait::async_trait]
+impl TokenProvider for Scripted {
+    async fn token(&self) -> Result<AccessToken, AuthError> {
+        let next = self.0.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| Err(AuthError::Provider("no more tokens scripted".into())))
+    }
+}
+
+#[tokio::test]
+async fn a_401_answered_long_ago_is_not_blamed_for_a_later_failure_to_get_a_token() {
+    // 401; the endpoint out of reach, waited out; a fresh token; Graph 503, retried; then the
+    // provider fails for good. That failure is the call's error on its own: the 401 was
+    // answered by the fresh token, not by this failure.
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&graph)
+        .await;
+    let script = [
+        Ok(AccessToken::new("tok-1", None)),
+        Err(AuthError::Transport("out of reach".into())),
+        Ok(AccessToken::new("tok-2", None)),
+        Err(AuthError::Provider("broken for good".into())),
+    ];
+    let c = Client::builder()
+        .base_url(graph.uri())
+        .shared_token_provider(Arc::new(Scripted(Mutex::new(script.into()))))
+        .retry(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
+        )
+        .build()
+        .unwrap();
+    let err = c.create_or_get(&user(), request()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Authentication(AuthError::Provider(m)) if m == "broken for good"),
+        "{err:?}"
+    );
+    let sent = requests(&graph).await;
+    assert_eq!(sent.len(), 2, "the 401 and the 503");
+    assert_eq!(sent[1].headers["authorization"], "Bearer tok-2");
+}
+
 #[tokio::test]
 async fn a_blank_token_fetched_after_a_401_is_the_refresh_failure_not_a_second_request() {
     let idp = token_then(token_answer(" Bearer ", json!(3600))).await;
