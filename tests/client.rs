@@ -1364,16 +1364,16 @@ fn canary_client(server: &MockServer) -> Client {
         .unwrap()
 }
 
+/// The `Authorization` header `request` carried, as text.
+fn authorization(request: &wiremock::Request) -> &str {
+    request.headers["authorization"].to_str().unwrap()
+}
+
 async fn echoing(status: u16, content_type: &str, template: &'static str) -> MockServer {
     struct Echo(u16, String, &'static str);
     impl wiremock::Respond for Echo {
         fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-            let auth = request
-                .headers
-                .get("authorization")
-                .unwrap()
-                .to_str()
-                .unwrap();
+            let auth = authorization(request);
             let escaped = auth.replace('+', "\\u002B").replace('/', "\\/");
             let body = self
                 .2
@@ -1454,12 +1454,7 @@ async fn another_requests_answer_echoing_the_token_in_its_client_request_id_has_
     struct Foreign;
     impl wiremock::Respond for Foreign {
         fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-            let auth = request
-                .headers
-                .get("authorization")
-                .unwrap()
-                .to_str()
-                .unwrap();
+            let auth = authorization(request);
             ResponseTemplate::new(201)
                 .insert_header(
                     "client-request-id",

@@ -1016,13 +1016,7 @@ mod tests {
         let gone = shut_down_runtime();
         let cache = TokenCache::new(Arc::new(FixedClock(start())));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let counted = {
-            let fetches = fetches.clone();
-            move || {
-                fetches.fetch_add(1, Ordering::SeqCst);
-                std::future::ready(Ok(token("t", start() + Duration::hours(1))))
-            }
-        };
+        let counted = counting(&fetches, "t");
         let (done, result) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _inside = gone.enter();
