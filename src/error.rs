@@ -50,12 +50,20 @@ pub enum Error {
          meetings to look in; Microsoft support can trace the request by its client-request-id \
          {client_request_id}. Make calls that must be repeatable with create_or_get"
     )]
+    #[non_exhaustive]
     OutcomeUnknown {
         /// What made it ambiguous (a 5xx status, a timeout, a lost connection, an answer
         /// that could not be read).
         reason: String,
-        /// Graph's answer, when there was one.
+        /// Graph's error, when it answered this call with an error status (a 5xx). A 2xx
+        /// whose meeting could not be used, or another request's answer, is not one: their
+        /// status and `request-id` are the two fields below.
         graph: Option<Box<GraphError>>,
+        /// The status of the answer that came, when one did (201 among them: the meeting
+        /// exists, and `body` may say which).
+        status: Option<u16>,
+        /// That answer's `request-id`: with a 2xx, what support finds the meeting by.
+        request_id: Option<String>,
         /// The answer's body, when one was read but could not be used: after a 2xx the meeting
         /// exists, and its `id` and `joinWebUrl` may still be read from here.
         body: Option<AnswerBody>,
@@ -89,6 +97,7 @@ pub enum Error {
     },
 
     /// The response body was larger than the configured cap; it was not buffered.
+    #[non_exhaustive]
     #[error("response body exceeds the limit of {limit} bytes (HTTP {status})")]
     ResponseTooLarge {
         /// The HTTP status of the response.
@@ -106,6 +115,7 @@ pub enum Error {
 
     /// The response could not be used: it could not be decoded, or a success carried no
     /// meeting (no `id`, or another externalId than the one asked for).
+    #[non_exhaustive]
     #[error(
         "unusable response (HTTP {status}): {reason}; body starts: {excerpt:?}",
         excerpt = body.excerpt()
@@ -201,7 +211,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::ResponseTooLarge { status, .. } | Error::Decode { status, .. } => Some(*status),
-            Error::Transport { status, .. } => *status,
+            Error::Transport { status, .. } | Error::OutcomeUnknown { status, .. } => *status,
             _ => self.graph().map(|g| g.status),
         }
     }
@@ -212,7 +222,8 @@ impl Error {
         match self {
             Error::ResponseTooLarge { request_id, .. }
             | Error::Decode { request_id, .. }
-            | Error::Transport { request_id, .. } => request_id.as_deref(),
+            | Error::Transport { request_id, .. }
+            | Error::OutcomeUnknown { request_id, .. } => request_id.as_deref(),
             _ => self.graph().and_then(|g| g.request_id.as_deref()),
         }
     }
@@ -263,7 +274,9 @@ impl Error {
         }
     }
 
-    /// Graph's error, when the service answered with one.
+    /// Graph's error, when the service answered this call with an error status. A 2xx that
+    /// could not be used is not one, even when it leaves the outcome unknown: its status and
+    /// `request-id` are [`status`](Self::status) and [`request_id`](Self::request_id).
     pub fn graph(&self) -> Option<&GraphError> {
         match self {
             Error::Graph(g) => Some(g),

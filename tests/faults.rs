@@ -185,7 +185,10 @@ async fn a_503_to_create_whose_retry_after_cannot_be_read_is_an_unknown_outcome(
             Act::Respond(503, vec![("retry-after", v.clone())], "{}".into())
         })
         .await;
-        create_is_unknown_after_one_request(&server, &format!("{value:?}")).await;
+        let err = create_is_unknown_after_one_request(&server, &format!("{value:?}")).await;
+        // The 503 is Graph's error to this call, kept as one.
+        assert_eq!(err.graph().map(|g| g.status), Some(503), "{err:?}");
+        assert_eq!(err.status(), Some(503), "{err:?}");
     }
 }
 
@@ -688,6 +691,8 @@ async fn an_answer_echoing_another_requests_id_is_not_taken_for_this_one() {
         let err = create_is_unknown_after_one_request(&server, &status.to_string()).await;
         assert_eq!(err.status(), Some(status), "{err:?}");
         assert_eq!(err.request_id(), Some("rid-other"), "{err:?}");
+        // Another request's error is not Graph's answer to this one, nor is a 2xx.
+        assert!(err.graph().is_none(), "{err:?}");
         let text = err.to_string();
         assert!(
             text.contains(OTHER) && !text.contains("was created"),

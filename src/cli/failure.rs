@@ -189,8 +189,11 @@ impl Failure {
                     }
                 }
             } else if let Some(id) = e.client_request_id() {
-                // No error of Graph's to quote: the IDs are what support can go by (an answer
-                // that could not be used still had its request-id).
+                // No error of Graph's to quote: the status of an answer that could not be used
+                // (a 201: the meeting exists), and the IDs support can go by.
+                if let Some(status) = e.status() {
+                    text += &format!("  status: {status}\n");
+                }
                 if let Some(request_id) = e.request_id() {
                     text += &format!("  request-id: {}\n", terminal::printable(request_id));
                 }

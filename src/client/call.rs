@@ -765,8 +765,13 @@ impl Call {
                     "HTTP {status} answering another request (it echoes client-request-id \
                      {echoed}, not this call's): nothing says what became of this one"
                 );
-                let graph = self.graph_error(status, record, None);
-                return self.outcome_unknown(reason, Some(graph), None, attempts);
+                let answer = self.graph_error(status, record, None);
+                let mut error = self.outcome_unknown(reason, Some(answer), None, attempts);
+                // Whatever its status, it is not Graph's answer to this call.
+                if let Error::OutcomeUnknown { graph, .. } = &mut error {
+                    *graph = None;
+                }
+                return error;
             }
             Error::Decode {
                 status: status.as_u16(),
@@ -782,16 +787,24 @@ impl Call {
         })
     }
 
+    /// create's unknown outcome. `answer` is what the answer that came said, as Graph's error;
+    /// it is kept as one only when it is Graph's error to this call (an error status, not
+    /// another request's answer), and its status and `request-id` in any case.
     fn outcome_unknown(
         &self,
         reason: String,
-        graph: Option<GraphError>,
+        answer: Option<GraphError>,
         body: Option<AnswerBody>,
         attempts: u32,
     ) -> Error {
+        let status = answer.as_ref().map(|a| a.status);
+        let request_id = answer.as_ref().and_then(|a| a.request_id.clone());
+        let graph = answer.filter(|a| a.status >= 400).map(Box::new);
         Error::OutcomeUnknown {
             reason,
-            graph: graph.map(Box::new),
+            graph,
+            status,
+            request_id,
             body,
             attempts,
             client_request_id: self.client_request_id().to_owned(),
