@@ -30,35 +30,57 @@ impl Secret {
     /// The shortest secret that is redacted.
     const REDACTED_FROM: usize = 8;
 
-    /// `text` with every occurrence of the secret as `***`: for a service's text that may have
-    /// repeated what was sent to it (an echoing proxy, a debugging endpoint) on its way into an
-    /// error.
+    /// `text` with every occurrence of the secret as `***`, also where it is percent-encoded
+    /// (see [`unpercent`](Self::unpercent)): for a service's text that may have repeated what
+    /// was sent to it (an echoing proxy, a debugging endpoint, a URL quoted in a message) on
+    /// its way into an error.
     pub(crate) fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        if !self.redactable() || !text.contains(&*self.0) {
+        if !self.redactable() || !(text.contains(&*self.0) || may_encode(text.as_bytes())) {
             return Cow::Borrowed(text);
         }
         // The bytes' blanking: a UTF-8 secret found in UTF-8 text starts and ends on character
         // boundaries, so what is left is text still.
-        let blanked = self.redact_bytes(Bytes::copy_from_slice(text.as_bytes()));
-        Cow::Owned(String::from_utf8_lossy(&blanked).into_owned())
+        let bytes = Bytes::copy_from_slice(text.as_bytes());
+        let blanked = settle(bytes, |text| self.unpercent(self.blank_raw(text)));
+        match blanked.len() == text.len() {
+            true => Cow::Borrowed(text),
+            false => Cow::Owned(String::from_utf8_lossy(&blanked).into_owned()),
+        }
     }
 
     /// [`redact_bytes`](Self::redact_bytes), and then the secret written with JSON's escapes
     /// too (`\/`, or `\u002B` for `+` as .NET writes it), which decoding would turn back into
-    /// the secret. Escapes are decoded wherever they stand, whether or not the body is JSON (it
-    /// may be cut short, have trailing bytes, or nest deeper than a parser goes), and each
-    /// occurrence found is blanked where it stands in the body: the rest stays as received.
+    /// the secret, and percent-encoded ([`unpercent`](Self::unpercent)). Escapes are decoded
+    /// wherever they stand, whether or not the body is JSON (it may be cut short, have
+    /// trailing bytes, or nest deeper than a parser goes), and each occurrence found is
+    /// blanked where it stands in the body: the rest stays as received.
     pub(crate) fn redact_body(&self, body: Bytes) -> Bytes {
         if !self.redactable() {
             return body;
         }
         settle(body, |body| {
             let body = self.redact_bytes(body);
-            match body.contains(&b'\\') {
+            let body = match body.contains(&b'\\') {
                 true => Decoded::json(&body).blank(body.clone(), self.0.as_bytes()),
                 false => body,
-            }
+            };
+            self.unpercent(body)
         })
+    }
+
+    /// `text` with the secret blanked where it is percent-encoded, whichever way (`%2B` or
+    /// `%2b`, a space as `+` or `%20`, characters left as they are or not): an answer may
+    /// quote a URL or a form that carried it, and a token with `+`, `/` or `=` in it reads
+    /// differently there. One pass: the callers [`settle`].
+    fn unpercent(&self, mut text: Bytes) -> Bytes {
+        if !may_encode(&text) {
+            return text;
+        }
+        // A form writes a space as `+`; a URI encoder leaves `+` standing for itself.
+        for plus_is_space in [true, false] {
+            text = Decoded::percent(&text, plus_is_space).blank(text, self.0.as_bytes());
+        }
+        text
     }
 
     /// [`redact_body`](Self::redact_body) for a body cut off before its end, which may have
@@ -70,15 +92,19 @@ impl Secret {
         if !self.redactable() {
             return body;
         }
-        // An escape cut short at the end (`\u00`) says nothing yet: looked at without it.
-        let whole = without_cut_escape(&body);
-        let decoded = Decoded::json(&body[..whole]);
-        let escaped = self.begun_at(&decoded.bytes).map(|at| decoded.raw(at));
+        // An escape cut short at the end (`\u00`, `%2`) says nothing yet: looked at without it.
+        let json = &body[..without_cut_escape(&body)];
+        let percent = &body[..without_cut_percent(&body)];
+        let decodings = [
+            Decoded::json(json),
+            Decoded::percent(percent, true),
+            Decoded::percent(percent, false),
+        ];
+        let decoded = decodings
+            .iter()
+            .filter_map(|d| self.begun_at(&d.bytes).map(|at| d.raw(at)));
         // As written too: a secret with a backslash of its own is not its decoded text.
-        let at = match (escaped, self.begun_at(&body)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let at = decoded.chain(self.begun_at(&body)).min();
         match at {
             Some(at) => blank(body.clone(), std::iter::once((at, body.len()))),
             None => body,
@@ -99,37 +125,30 @@ impl Secret {
         if !self.redactable() {
             return body;
         }
+        settle(body, |body| self.blank_raw(body))
+    }
+
+    /// One pass of [`redact_bytes`](Self::redact_bytes).
+    fn blank_raw(&self, text: Bytes) -> Bytes {
         let needle = self.0.as_bytes();
-        settle(body, |body| {
-            let spans = memchr::memmem::find_iter(&body, needle).map(|at| (at, at + needle.len()));
-            blank(body.clone(), spans)
-        })
+        let spans = memchr::memmem::find_iter(&text, needle).map(|at| (at, at + needle.len()));
+        blank(text.clone(), spans)
     }
 }
 
-/// `text` with every occurrence of `secret` as `***`, also where it is percent-encoded,
-/// whichever way (`%2B` or `%2b`, a space as `+` or `%20`, characters left as they are or
-/// not): an endpoint that echoes a form back may have encoded it anew. Like
-/// [`Secret::redact`], only for secrets of 8 characters or more: a shorter one (a test's `s`)
-/// would blank letters of ordinary words, and no real client secret is that short.
-pub(crate) fn redact_percent_encoded(text: &str, secret: &str) -> String {
-    if secret.len() < Secret::REDACTED_FROM {
-        return text.to_owned();
+/// Whether `text` may hold something percent-encoded (or a form's `+` for a space).
+fn may_encode(text: &[u8]) -> bool {
+    memchr::memchr2(b'%', b'+', text).is_some()
+}
+
+/// The length of `text` without a percent escape cut short at its end (`%`, or `%` and one
+/// hex digit).
+fn without_cut_percent(text: &[u8]) -> usize {
+    match text {
+        [.., b'%'] => text.len() - 1,
+        [.., b'%', digit] if digit.is_ascii_hexdigit() => text.len() - 2,
+        _ => text.len(),
     }
-    let text = Bytes::from(text.to_owned().into_bytes());
-    let blanked = settle(text, |text| {
-        let mut text = Bytes::from(
-            String::from_utf8_lossy(&text)
-                .replace(secret, "***")
-                .into_bytes(),
-        );
-        // A form writes a space as `+`; a URI encoder leaves `+` standing for itself.
-        for plus_is_space in [true, false] {
-            text = Decoded::percent(&text, plus_is_space).blank(text, secret.as_bytes());
-        }
-        text
-    });
-    String::from_utf8_lossy(&blanked).into_owned()
 }
 
 /// How many times blanking goes over a text again for occurrences its `***` made anew (a
@@ -356,6 +375,37 @@ impl From<&str> for Secret {
 mod tests {
     use super::*;
 
+    /// [`Secret::redact`] of `text`, for a secret given as text.
+    fn blanked_text(text: &str, secret: &str) -> String {
+        Secret::new(secret).redact(text).into_owned()
+    }
+
+    #[test]
+    fn a_token_repeated_percent_encoded_is_blanked_in_text_bodies_and_cut_bodies() {
+        // An opaque token with `+`, `/` and `=` reads differently in a URL or a form an
+        // answer quotes: `%2B`, `%2F`, `%3D` (either case).
+        let token = Secret::new("EwB0A8l6+abc/def==xyzxyz");
+        let quoted = "rejected https://proxy.test/?access_token=EwB0A8l6%2Babc%2fdef%3D%3Dxyzxyz.";
+        assert_eq!(
+            token.redact(quoted),
+            "rejected https://proxy.test/?access_token=***."
+        );
+        let body = format!(r#"{{"error":{{"code":"BadRequest","message":"{quoted}"}}}}"#);
+        let blanked = token.redact_body(Bytes::from(body));
+        let blanked = String::from_utf8(blanked.to_vec()).unwrap();
+        assert!(blanked.contains("access_token=***."), "{blanked}");
+        // Cut inside the encoded token, or inside one of its escapes.
+        for end in ["EwB0A8l6%2Babc%2", "EwB0A8l6%2Babc%", "EwB0A8l6%2Babc%2Fd"] {
+            let cut = token.redact_cut_body(Bytes::from(format!("token={end}")));
+            assert_eq!(&cut[..], b"token=***", "{end}");
+        }
+        // Text with nothing encoded in it is handed back as it came.
+        assert!(matches!(
+            token.redact("a 100% plain + text"),
+            Cow::Borrowed(_)
+        ));
+    }
+
     #[test]
     fn a_cut_body_blanks_from_the_earliest_beginning_of_the_secret() {
         // The body was cut inside the secret, written with an escape: as written, its tail
@@ -409,7 +459,7 @@ mod tests {
             .redact_body(escaped)
             .windows(8)
             .any(|w| w == b"x***yyyy"));
-        assert_eq!(redact_percent_encoded("xx***yyyyyyyy", "x***yyyy"), "***");
+        assert_eq!(blanked_text("xx***yyyyyyyy", "x***yyyy"), "***");
         // Rebuilt round after round: gone over at most `ROUNDS` times, then blanked whole,
         // rather than once for each byte (quadratic; recursive, it overflowed the stack).
         let rebuilt = Secret::new("*cdefghi");
@@ -432,12 +482,13 @@ mod tests {
         }
         let text = format!("{}{}", "*".repeat(k), "cdefghi".repeat(k));
         assert_eq!(rebuilt.redact(&text), "***");
-        assert_eq!(redact_percent_encoded(&text, "*cdefghi"), "***");
-        let again = redact_percent_encoded(&format!("xxxx***{}", "y".repeat(16)), "x***yyyy");
+        assert_eq!(blanked_text(&text, "*cdefghi"), "***");
+        let again = blanked_text(&format!("xxxx***{}", "y".repeat(16)), "x***yyyy");
         assert!(!again.contains("x***yyyy"), "{again}");
-        // Blanked whole only when a secret is still there after the last round.
-        let cleared = format!("{}***{} (AADSTS7000215)", "x".repeat(10), "y".repeat(40));
-        let cleared = redact_percent_encoded(&cleared, "x***yyyy");
+        // Blanked whole only when a secret is still there after the last round: each pass
+        // here makes the secret anew once, and the fifth finds none.
+        let cleared = format!("{}***{} (AADSTS7000215)", "x".repeat(4), "y".repeat(16));
+        let cleared = blanked_text(&cleared, "x***yyyy");
         assert!(cleared.ends_with("(AADSTS7000215)"), "{cleared}");
         assert!(!cleared.contains("x***yyyy"), "{cleared}");
         // A `\u` escape is four hex digits, no sign.
@@ -538,21 +589,18 @@ mod tests {
         );
         assert_eq!(Decoded::percent(b"a+b", false).bytes, b"a+b");
         assert_eq!(
-            redact_percent_encoded(
+            blanked_text(
                 "k=s%C3%BCr+e%2cxy k=s\u{fc}r e,xy k=s%c3%bcr%20e%2Cxy.",
                 "s\u{fc}r e,xy"
             ),
             "k=*** k=*** k=***."
         );
-        assert_eq!(
-            redact_percent_encoded("ab+cdefg ab%2Bcdefg", "ab+cdefg"),
-            "*** ***"
-        );
-        assert_eq!(redact_percent_encoded("x abcdef%2", "abcdef%2"), "x ***");
+        assert_eq!(blanked_text("ab+cdefg ab%2Bcdefg", "ab+cdefg"), "*** ***");
+        assert_eq!(blanked_text("x abcdef%2", "abcdef%2"), "x ***");
         // Too short to look for: the text as it came.
         let text = "A transient error has occurred. Timestamp: 2026";
-        assert_eq!(redact_percent_encoded(text, "s"), text);
-        assert_eq!(redact_percent_encoded(text, ""), text);
+        assert_eq!(blanked_text(text, "s"), text);
+        assert_eq!(blanked_text(text, ""), text);
         // A secret of a few characters is not looked for: it would blank ordinary words.
         assert_eq!(Secret::new("t").redact("the text"), "the text");
         assert_eq!(Secret::new("").redact("text"), "text");

@@ -1371,10 +1371,20 @@ async fn echoing(status: u16, content_type: &str, template: &'static str) -> Moc
         fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
             let auth = authorization(request);
             let escaped = auth.replace('+', "\\u002B").replace('/', "\\/");
+            // As a URL or a form would quote it: `+`, `/` and `=` as `%2B`, `%2F`, `%3D`.
+            let token = auth.strip_prefix("Bearer ").unwrap();
+            let percent: String = token
+                .bytes()
+                .map(|b| match b.is_ascii_alphanumeric() || b == b'-' {
+                    true => (b as char).to_string(),
+                    false => format!("%{b:02X}"),
+                })
+                .collect();
             let body = self
                 .2
                 .replace("{auth}", auth)
-                .replace("{escaped}", &escaped);
+                .replace("{escaped}", &escaped)
+                .replace("{percent}", &format!("Bearer {percent}"));
             // The client-request-id echoed as sent: an answer echoing another is another
             // request's, and none of it is read (see the foreign test below).
             let id = request.headers.get("client-request-id").unwrap();
@@ -1395,7 +1405,18 @@ async fn echoing(status: u16, content_type: &str, template: &'static str) -> Moc
 #[tokio::test]
 async fn an_answer_repeating_the_token_never_puts_it_in_an_error() {
     // CANARY: an opaque token with the characters JSON writers escape.
-    let cases: [(u16, &str, &'static str); 7] = [
+    let cases: [(u16, &str, &'static str); 9] = [
+        // Quoted in a URL: the token percent-encoded.
+        (
+            400,
+            "text/plain",
+            "See https://proxy.test/login?authorization={percent}",
+        ),
+        (
+            503,
+            "application/json",
+            r#"{"error":{"code":"Unavailable","message":"{percent}"}}"#,
+        ),
         (400, "text/plain", "You sent Authorization: {auth}"),
         (
             403,

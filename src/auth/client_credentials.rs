@@ -132,7 +132,7 @@ impl ClientCredentials {
         let received_at = inner.cache.clock().now();
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         if !status.is_success() {
-            let secret = inner.secret.expose();
+            let secret = &inner.secret;
             let retry_after = crate::retry::retry_after(response.headers(), chrono::Utc::now);
             let mut error = endpoint_error(status.as_u16(), json.as_ref(), secret, retry_after);
             if status.is_redirection() {
@@ -300,7 +300,7 @@ fn expires_in(json: &Value) -> Option<chrono::Duration> {
 fn endpoint_error(
     status: u16,
     json: Option<&Value>,
-    secret: &str,
+    secret: &Secret,
     retry_after: Option<std::time::Duration>,
 ) -> AuthError {
     let field = |name: &str| {
@@ -358,8 +358,8 @@ fn redirected(error: &mut AuthError, headers: &reqwest::header::HeaderMap) {
 /// Text from the token endpoint, fit for an error: the client secret, as sent or
 /// percent-encoded any other way, becomes `***` (a misbehaving endpoint could echo the form
 /// back), and control characters become spaces (the text ends up in logs and on terminals).
-fn scrub(text: &str, secret: &str) -> String {
-    transport::printable(&crate::secret::redact_percent_encoded(text, secret))
+fn scrub(text: &str, secret: &Secret) -> String {
+    transport::printable(&secret.redact(text))
 }
 
 /// A transport failure with the endpoint's origin and path, never the request's form.
@@ -435,7 +435,7 @@ mod tests {
             Some(
                 &json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}),
             ),
-            "s3cret",
+            &Secret::new("s3cret"),
             None,
         );
         assert!(
@@ -446,7 +446,7 @@ mod tests {
             Some(
                 &json!({"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found."}),
             ),
-            "s3cret",
+            &Secret::new("s3cret"),
             None,
         );
         assert!(
@@ -466,7 +466,7 @@ mod tests {
         let e = endpoint_error(
             400,
             Some(&json!({"error": "invalid_request", "error_description": echoed})),
-            secret,
+            &Secret::new(secret),
             None,
         );
         let shown = format!("{e} {e:?}");
@@ -491,7 +491,7 @@ mod tests {
             let e = endpoint_error(
                 400,
                 Some(&json!({"error_description": format!("client_secret={echoed}; bad")})),
-                secret,
+                &Secret::new(secret),
                 None,
             );
             let shown = format!("{e} {e:?}");
