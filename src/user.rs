@@ -31,7 +31,10 @@ impl User {
 /// - IDs with `/`, `?` or `%`: no object ID or UPN has them, and percent-encoded they stay one
 ///   segment only as long as nothing between here and Graph decodes them;
 /// - control characters and invisible formatting characters (zero-width, bidirectional
-///   overrides): no real ID has them, and they would make logs and messages lie.
+///   overrides): no real ID has them, and they would make logs and messages lie;
+/// - look-alikes of `/`, `\`, `.`, `?` and `%` (full-width `／`, `．`, dot leaders, the
+///   mathematical slashes, `¥`): a server that folds Unicode on the way would read them as
+///   the character itself.
 ///
 /// What is left is sent percent-encoded where a path segment needs it (`#`, as in guests'
 /// `#EXT#` UPNs, spaces, non-ASCII letters).
@@ -58,6 +61,11 @@ impl UserId {
             Some("'\\' would be read as a path separator")
         } else if id.contains(['/', '?', '%']) {
             Some("'/', '?' and '%' are in no object ID or user principal name")
+        } else if id.chars().any(folds_to_structure) {
+            Some(
+                "it has a look-alike of '/', '\\', '.', '?' or '%' (a full-width or compatibility \
+                 form), which a server that folds Unicode would read as the character itself",
+            )
         } else if id.len() > MAX_LEN {
             Some("it is longer than 1024 bytes")
         } else {
@@ -76,6 +84,36 @@ impl UserId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that Unicode's compatibility folding (NFKC) or Windows' "best fit" code-page
+/// mapping turn into `/`, `\`, `.`, `?` or `%`: full-width and small forms, dot leaders, the
+/// mathematical slashes, and the yen and won signs (a backslash in Japanese and Korean code
+/// pages). None is in an object ID or user principal name, and a server on the way that
+/// folds them would see another path.
+fn folds_to_structure(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ff05}'
+            | '\u{ff0e}'
+            | '\u{ff0f}'
+            | '\u{ff1f}'
+            | '\u{ff3c}'
+            | '\u{fe52}'
+            | '\u{fe56}'
+            | '\u{fe68}'
+            | '\u{fe6a}'
+            | '\u{2024}'
+            ..='\u{2026}'
+                | '\u{2044}'
+                | '\u{2215}'
+                | '\u{2216}'
+                | '\u{29f5}'
+                | '\u{29f8}'
+                | '\u{29f9}'
+                | '\u{a5}'
+                | '\u{20a9}'
+    )
 }
 
 /// Unicode's invisible formatting characters (category Cf) that text can carry unseen: soft
@@ -172,6 +210,35 @@ mod tests {
             let id = format!("alex{c}@contoso.com");
             assert!(
                 matches!(UserId::new(&id), Err(InvalidRequest::InvalidUserId { .. })),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn look_alikes_of_path_characters_are_refused() {
+        // Each would read as `/`, `\`, `.`, `?` or `%` to a server that folds Unicode:
+        // `．．` as `..`, `a／b` as two segments.
+        for c in [
+            '\u{ff05}', '\u{ff0e}', '\u{ff0f}', '\u{ff1f}', '\u{ff3c}', '\u{fe52}', '\u{fe56}',
+            '\u{fe68}', '\u{fe6a}', '\u{2024}', '\u{2025}', '\u{2026}', '\u{2044}', '\u{2215}',
+            '\u{2216}', '\u{29f5}', '\u{29f8}', '\u{29f9}', '\u{a5}', '\u{20a9}',
+        ] {
+            let id = format!("alex{c}@contoso.com");
+            let err = UserId::new(&id).unwrap_err();
+            assert!(
+                err.to_string().contains("look-alike"),
+                "U+{:04X}: {err}",
+                u32::from(c)
+            );
+        }
+        // Their neighbours are letters and symbols like any other.
+        for c in [
+            '\u{ff10}', '\u{ff21}', '\u{2027}', '\u{2214}', '\u{a4}', '\u{a6}',
+        ] {
+            assert!(
+                UserId::new(format!("alex{c}@contoso.com")).is_ok(),
                 "U+{:04X}",
                 u32::from(c)
             );
