@@ -293,11 +293,14 @@ async fn body_from_a_file_or_stdin_with_flags_overriding() {
     assert_eq!(m["endDateTime"], "2030-05-01T10:30:00.0000000Z");
     assert_eq!(m["participants"]["attendees"][0]["role"], "presenter");
 
+    let mut second = body.clone();
+    second["externalId"] = json!("flag-id");
     let overridden = run_with(
         &[
             "create-or-get",
             "--body",
             "-",
+            // The same key in both is no conflict.
             "--external-id",
             "flag-id",
             "--subject",
@@ -310,7 +313,7 @@ async fn body_from_a_file_or_stdin_with_flags_overriding() {
             &base,
         ],
         &token,
-        Some(&body.to_string()),
+        Some(&second.to_string()),
     )
     .await
     .json();
@@ -602,6 +605,8 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
     // Which externalId would be sent is not for the command to guess.
     let repeated = dir.join("repeated.json");
     std::fs::write(&repeated, r#"{"externalId": "a", "externalId": "b"}"#).unwrap();
+    let wrong_key = dir.join("wrong-key.json");
+    std::fs::write(&wrong_key, r#"{"externalId": "body-id"}"#).unwrap();
     let utf16 = dir.join("utf16.json");
     std::fs::write(&utf16, b"\xFF\xFE{\0}\0").unwrap();
 
@@ -708,6 +713,17 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
         (
             vec!["create-or-get", "--body", repeated.to_str().unwrap()],
             "the key \"externalId\" appears twice in one object at line 1 column",
+        ),
+        // Nor between the flag and the body, when they differ.
+        (
+            vec![
+                "create-or-get",
+                "--body",
+                wrong_key.to_str().unwrap(),
+                "--external-id",
+                "flag-id",
+            ],
+            "--external-id \"flag-id\" and the body's externalId \"body-id\" differ",
         ),
         (vec!["create", "--body", utf16.to_str().unwrap()], "UTF-16"),
         (vec!["create", "--no-such-flag"], "unexpected argument"),

@@ -66,7 +66,7 @@ pub(super) enum Command {
 #[derive(Debug, Args)]
 pub(super) struct CreateOrGetArgs {
     /// The meeting's external ID: with the tenant and the user, it names one meeting
-    /// (may instead come from --body).
+    /// (may instead come from --body; if both give one, they must agree).
     #[arg(long, value_name = "ID")]
     pub external_id: Option<String>,
     #[command(flatten)]
@@ -112,7 +112,8 @@ pub(super) struct MeetingArgs {
     /// An attendee by user principal name (repeatable); replaces the attendees of --body.
     #[arg(long, value_name = "UPN")]
     pub attendee: Vec<String>,
-    /// A JSON request body from FILE, or stdin for -; the flags above override its fields.
+    /// A JSON request body from FILE, or stdin for -; the flags above override its fields
+    /// (create-or-get's --external-id must agree with its externalId).
     #[arg(long, value_name = "FILE|-")]
     pub body: Option<PathBuf>,
 }

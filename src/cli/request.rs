@@ -29,7 +29,16 @@ pub(super) fn create_or_get(
 ) -> Result<types::CreateOrGetRequest, Failure> {
     let mut fields = read_body(args.meeting.body.as_deref())?;
     if let Some(id) = &args.external_id {
-        fields.insert("externalId".into(), Value::String(id.clone()));
+        // The one field the flags do not simply override: the key decides which meeting
+        // createOrGet returns, and a script that passes both meant one of them.
+        let flag = Value::String(id.clone());
+        if let Some(body) = fields.get("externalId").filter(|body| **body != flag) {
+            return Err(Failure::Usage(format!(
+                "--external-id {flag} and the body's externalId {body} differ: the key decides \
+                 which meeting create-or-get returns, so give it once (or the same in both)"
+            )));
+        }
+        fields.insert("externalId".into(), flag);
     }
     if !fields.contains_key("externalId") {
         return Err(Failure::Usage(
