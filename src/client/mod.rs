@@ -487,9 +487,26 @@ where
             .into());
         }
     }
+    // A property this crate checks, spelt in another case, would go out beside its field
+    // unchecked; a server that reads names without regard to case could take it instead.
+    if let Some((name, known)) = settled.extra().keys().find_map(|name| {
+        let known = CHECKED.iter().find(|k| k.eq_ignore_ascii_case(name))?;
+        Some((name, known))
+    }) {
+        return Err(InvalidRequest::InvalidField {
+            reason: format!(
+                "{name:?} differs from {known:?} only in case; set {known:?}, which the \
+                 request's rules check"
+            ),
+        }
+        .into());
+    }
     *request = settled;
     Ok(())
 }
+
+/// The request's properties that the time rules and the externalId and chatInfo checks go by.
+const CHECKED: [&str; 4] = ["startDateTime", "endDateTime", "externalId", "chatInfo"];
 
 /// Request types with a flattened map of properties this crate does not name.
 trait HasExtra {
