@@ -1222,7 +1222,7 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Create an online meeting for a given user (application token). Answers 201.
+    /**Create an online meeting for a given user (application token; Graph lists a delegated one as allowed here too). Answers 201.
 
 Sends a `POST` request to `/users/{userId}/onlineMeetings`
 

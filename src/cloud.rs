@@ -41,6 +41,18 @@ impl Cloud {
     pub fn default_scope(self) -> String {
         format!("{}/.default", self.graph_root())
     }
+
+    /// The cloud whose Graph `scope` asks a token for (its root, with `/.default` or a
+    /// permission after it), if it is one of these.
+    pub(crate) fn of_scope(scope: &str) -> Option<Cloud> {
+        [Cloud::Global, Cloud::UsGov, Cloud::Dod, Cloud::China]
+            .into_iter()
+            .find(|cloud| {
+                scope
+                    .strip_prefix(cloud.graph_root())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+    }
 }
 
 impl std::str::FromStr for Cloud {

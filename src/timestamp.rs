@@ -17,16 +17,19 @@ use chrono::{
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant, as the model's date-time properties carry it. Converts to and from chrono's
-/// `DateTime<Utc>` (`From` both ways: `Some(Utc::now().into())`, `DateTime::from(t)`) and
+/// `DateTime<Utc>` (`From` both ways: `Some(Utc::now().into())`, `DateTime::from(t)`; from a
+/// `DateTime` in any other zone too, `DateTime::parse_from_rfc3339(..)?.into()`) and
 /// derefs to it, so its methods are at hand (`*t` for the `DateTime` itself, e.g. for
 /// arithmetic). `Display` and `Debug` print the RFC 3339 text that is sent
 /// (`2020-02-06T01:49:21.3524945Z`), not chrono's `Display` (`2020-02-06 01:49:21.352494500 UTC`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(DateTime<Utc>);
 
-impl From<DateTime<Utc>> for Timestamp {
-    fn from(instant: DateTime<Utc>) -> Self {
-        Timestamp(instant)
+/// From an instant in any time zone (`Utc`, `FixedOffset` from `parse_from_rfc3339`, `Local`):
+/// the same instant, held in UTC as Graph is sent it.
+impl<Tz: chrono::TimeZone> From<DateTime<Tz>> for Timestamp {
+    fn from(instant: DateTime<Tz>) -> Self {
+        Timestamp(instant.with_timezone(&Utc))
     }
 }
 
@@ -248,6 +251,16 @@ mod tests {
         text.parse::<DateTime<FixedOffset>>()
             .ok()
             .map(|t| t.with_timezone(&Utc))
+    }
+
+    #[test]
+    fn an_instant_in_any_zone_converts_to_the_same_instant() {
+        let pacific = DateTime::parse_from_rfc3339("2019-07-12T14:30:34.2444915-07:00").unwrap();
+        let t = Timestamp::from(pacific);
+        assert_eq!(t.to_string(), "2019-07-12T21:30:34.2444915Z");
+        assert_eq!(*t, pacific);
+        let now = chrono::Local::now();
+        assert_eq!(*Timestamp::from(now), now);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use crate::error::InvalidRequest;
 pub enum User {
     /// The signed-in user (`/me`): needs a delegated token.
     Me,
-    /// A given user (`/users/{id}`): the usual choice with an application token.
+    /// A given user (`/users/{id}`): the usual choice with an application token (for create,
+    /// Graph's page lists a delegated token as allowed here too).
     Id(UserId),
 }
 

@@ -1322,3 +1322,65 @@ async fn a_401_whose_refresh_finds_the_endpoint_busy_waits_it_out() {
     assert_eq!(requests(&idp).await.len(), 3);
     assert_eq!(requests(&graph).await.len(), 2);
 }
+
+#[test]
+fn a_provider_for_another_clouds_graph_is_refused_when_the_client_is_built() {
+    // Every call would be Graph's 401, which reads as wrong credentials: the configuration says
+    // so at once instead. Nothing is fetched to tell.
+    let provider = |cloud: Cloud| {
+        ClientCredentials::builder(TENANT, "app-id", SECRET)
+            .authority_host("http://127.0.0.1:9")
+            .cloud(cloud)
+            .build()
+            .unwrap()
+    };
+    let err = Client::builder()
+        .cloud(Cloud::UsGov)
+        .token_provider(provider(Cloud::Global))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("Global") && err.to_string().contains("UsGov"),
+        "{err}"
+    );
+    // The same cloud on both is the configuration the documentation asks for.
+    for cloud in [Cloud::Global, Cloud::UsGov, Cloud::Dod, Cloud::China] {
+        assert!(
+            Client::builder()
+                .cloud(cloud)
+                .token_provider(provider(cloud))
+                .build()
+                .is_ok(),
+            "{cloud:?}"
+        );
+    }
+    // A root of the caller's own, or a scope of the caller's own, may lead anywhere.
+    assert!(Client::builder()
+        .cloud(Cloud::China)
+        .base_url("http://127.0.0.1:9")
+        .token_provider(provider(Cloud::Global))
+        .build()
+        .is_ok());
+    let own_scope = ClientCredentials::builder(TENANT, "app-id", SECRET)
+        .authority_host("http://127.0.0.1:9")
+        .scope("api://gateway/.default")
+        .build()
+        .unwrap();
+    assert!(Client::builder()
+        .cloud(Cloud::Dod)
+        .token_provider(own_scope)
+        .build()
+        .is_ok());
+    // A scope for a single permission of a cloud's Graph counts as that cloud's.
+    let permission = ClientCredentials::builder(TENANT, "app-id", SECRET)
+        .authority_host("http://127.0.0.1:9")
+        .scope("https://graph.microsoft.com/OnlineMeetings.ReadWrite.All")
+        .build()
+        .unwrap();
+    assert!(Client::builder()
+        .cloud(Cloud::UsGov)
+        .token_provider(permission)
+        .build()
+        .is_err());
+}

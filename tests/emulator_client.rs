@@ -80,6 +80,20 @@ async fn create_or_get_tells_created_from_existing() {
     assert_eq!(second.outcome, Outcome::Existing);
     assert_eq!(second.meeting.id, first.meeting.id);
     assert_eq!(emu.meeting_count(), 1);
+    // What a service stores and shows, without unwrapping.
+    assert_eq!(Some(second.meeting_id()), first.meeting.id.as_deref());
+    assert!(!first.meeting_id().is_empty());
+    assert_eq!(first.join_web_url(), first.meeting.join_web_url.as_deref());
+    assert!(first
+        .join_web_url()
+        .is_some_and(|u| u.starts_with("https://")));
+    // Debug gives the body's length, not the body a second time beside the meeting.
+    let printed = format!("{first:?}");
+    assert!(
+        printed.contains(&format!("raw_len: {}", first.raw.len())),
+        "{printed}"
+    );
+    assert_eq!(printed.matches(first.meeting_id()).count(), 1, "{printed}");
 }
 
 #[tokio::test]
@@ -106,6 +120,8 @@ async fn create_with_passcode_and_language() {
 
     let again = client.create(&User::Me, meeting).await.unwrap();
     assert_ne!(again.meeting.id, created.meeting.id);
+    assert_eq!(Some(again.meeting_id()), again.meeting.id.as_deref());
+    assert_eq!(again.join_web_url(), again.meeting.join_web_url.as_deref());
     assert_eq!(emu.meeting_count(), 2);
 }
 

@@ -208,4 +208,8 @@ impl TokenProvider for AzureCredential {
     fn kind(&self) -> TokenKind {
         self.inner.kind
     }
+
+    fn cloud(&self) -> Option<Cloud> {
+        Cloud::of_scope(&self.inner.scope)
+    }
 }

@@ -188,6 +188,10 @@ impl TokenProvider for ClientCredentials {
     fn kind(&self) -> TokenKind {
         TokenKind::Application
     }
+
+    fn cloud(&self) -> Option<Cloud> {
+        Cloud::of_scope(&self.inner.scope)
+    }
 }
 
 impl ClientCredentialsBuilder {

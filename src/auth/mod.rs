@@ -25,7 +25,7 @@ pub use cache::{
 };
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
-use crate::{error::AuthError, secret::Secret};
+use crate::{cloud::Cloud, error::AuthError, secret::Secret};
 
 /// `value` without what a token copied from elsewhere tends to carry: surrounding whitespace,
 /// the quotes of a JSON string (`"eyJ…"`, from a tool's JSON output) and a leading `Bearer`
@@ -217,6 +217,13 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     /// What kind of token this provider gives.
     fn kind(&self) -> TokenKind {
         TokenKind::Unknown
+    }
+
+    /// The cloud whose Graph this provider's tokens are for, when it can tell (the default
+    /// cannot). A client for another cloud's Graph refuses the provider when built: every
+    /// call would be a 401 that reads like wrong credentials.
+    fn cloud(&self) -> Option<Cloud> {
+        None
     }
 }
 

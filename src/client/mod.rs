@@ -135,7 +135,8 @@ impl Default for ClientBuilder {
 impl ClientBuilder {
     /// The national cloud (default: global): Graph's root for it. A token provider has its own
     /// (e.g. [`ClientCredentialsBuilder::cloud`](crate::auth::ClientCredentialsBuilder::cloud)),
-    /// for the authority and the token's audience: set both.
+    /// for the authority and the token's audience: set both. [`build`](Self::build) refuses a
+    /// provider whose tokens are for another cloud's Graph (when no `base_url` is given).
     pub fn cloud(mut self, cloud: Cloud) -> Self {
         self.cloud = cloud;
         self
@@ -245,6 +246,16 @@ impl ClientBuilder {
         if let Some(reason) = tokens.ready().as_ref().and_then(|t| t.bearer().err()) {
             return Err(Error::Config(reason.into()));
         }
+        // Tokens for one cloud's Graph sent to another's would all be refused (401), which
+        // reads as wrong credentials. A root of the caller's own may lead anywhere: not checked.
+        let mismatch = tokens.cloud().filter(|c| *c != self.cloud);
+        if let Some(theirs) = mismatch.filter(|_| self.base_url.is_none()) {
+            return Err(Error::Config(format!(
+                "the token provider asks for {theirs:?} Graph's tokens, and the client sends to \
+                 {:?} Graph: give both the same cloud",
+                self.cloud
+            )));
+        }
         let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
         let root = transport::secure_root(root, "Graph root")?;
         let last = root
@@ -350,7 +361,9 @@ impl Client {
     /// Creates a meeting for `user`. Not idempotent: it is retried only when the service said
     /// it did not act, or before anything was sent (a token endpoint waited out); an
     /// ambiguous failure is [`Error::OutcomeUnknown`]. Prefer
-    /// [`create_or_get`](Self::create_or_get) when a retry must never duplicate.
+    /// [`create_or_get`](Self::create_or_get) when a retry must never duplicate. An
+    /// `external_id` set on the meeting is sent as given, but create does not go by it: two
+    /// creates with the same one make two meetings.
     ///
     /// To bound the wait, set the builder's `timeout` rather than dropping the future (say
     /// under `tokio::time::timeout`): a timeout of the client's own is an unknown outcome with

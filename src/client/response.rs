@@ -39,7 +39,11 @@ impl std::fmt::Display for Outcome {
 }
 
 /// The answer to createOrGet.
-#[derive(Debug, Clone)]
+///
+/// `Debug` prints the meeting whole, its join link and passcode included (they let people
+/// into the meeting: log `meeting_id()` and the IDs rather than the answer), and `raw` as its
+/// length only.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct CreateOrGetResponse {
     /// Created (201) or existing (200).
@@ -60,7 +64,10 @@ pub struct CreateOrGetResponse {
 }
 
 /// The answer to create.
-#[derive(Debug, Clone)]
+///
+/// `Debug` prints as [`CreateOrGetResponse`]'s does: the meeting whole, passcode included,
+/// and `raw` as its length.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct MeetingResponse {
     /// The meeting, typed; properties this crate does not know are in `extra`. Boxed: a
@@ -76,6 +83,54 @@ pub struct MeetingResponse {
     pub raw: Bytes,
     /// Requests sent, retries included (create is retried only when the service did not act).
     pub attempts: u32,
+}
+
+/// What both answers hold, read the same way.
+macro_rules! meeting_accessors {
+    ($answer:ty) => {
+        impl $answer {
+            /// The meeting's `id`, to read or update it by later. An answer without one is
+            /// an error, never a response, so this is empty only if the caller cleared it.
+            pub fn meeting_id(&self) -> &str {
+                self.meeting.id.as_deref().unwrap_or_default()
+            }
+
+            /// The link that joins the meeting, when Graph gave one.
+            pub fn join_web_url(&self) -> Option<&str> {
+                self.meeting.join_web_url.as_deref()
+            }
+        }
+    };
+}
+
+meeting_accessors!(CreateOrGetResponse);
+meeting_accessors!(MeetingResponse);
+
+impl std::fmt::Debug for CreateOrGetResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateOrGetResponse")
+            .field("outcome", &self.outcome)
+            .field("status", &self.status)
+            .field("request_id", &self.request_id)
+            .field("client_request_id", &self.client_request_id)
+            .field("attempts", &self.attempts)
+            .field("raw_len", &self.raw.len())
+            .field("meeting", &self.meeting)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MeetingResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeetingResponse")
+            .field("status", &self.status)
+            .field("request_id", &self.request_id)
+            .field("client_request_id", &self.client_request_id)
+            .field("attempts", &self.attempts)
+            .field("raw_len", &self.raw.len())
+            .field("meeting", &self.meeting)
+            .finish()
+    }
 }
 
 impl From<Answer> for CreateOrGetResponse {
