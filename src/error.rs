@@ -65,7 +65,8 @@ pub enum Error {
         /// That answer's `request-id`: with a 2xx, what support finds the meeting by.
         request_id: Option<String>,
         /// The answer's body, when one was read but could not be used: after a 2xx the meeting
-        /// exists, and its `id` and `joinWebUrl` may still be read from here.
+        /// exists, and its `id` and `joinWebUrl` may still be read from here
+        /// ([`AnswerBody::meeting_id`], [`AnswerBody::join_web_url`]).
         body: Option<AnswerBody>,
         /// Requests sent.
         attempts: u32,
@@ -318,6 +319,27 @@ impl AnswerBody {
     pub fn excerpt(&self) -> String {
         crate::transport::excerpt(&self.0)
     }
+
+    /// The meeting's `id`, when the body is a JSON object that gives one as text: after a 2xx
+    /// whose answer could not be used as a whole, the meeting that was made.
+    pub fn meeting_id(&self) -> Option<String> {
+        self.text("id")
+    }
+
+    /// The meeting's `joinWebUrl`, read as [`meeting_id`](Self::meeting_id) is.
+    pub fn join_web_url(&self) -> Option<String> {
+        self.text("joinWebUrl")
+    }
+
+    /// A top-level text property of the body, read leniently: no other property has to fit.
+    fn text(&self, key: &str) -> Option<String> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&self.0).ok()?;
+        match object.get(key)? {
+            serde_json::Value::String(text) if !text.is_empty() => Some(text.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for AnswerBody {
@@ -527,4 +549,27 @@ pub enum AuthError {
     /// A token provider failed in its own way.
     #[error("token provider failed: {0}")]
     Provider(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AnswerBody;
+
+    #[test]
+    fn an_unusable_body_still_says_which_meeting_it_is() {
+        let body = |text: &'static str| AnswerBody::new(bytes::Bytes::from_static(text.as_bytes()));
+        // Other properties that do not fit the model do not hide the two that matter.
+        let odd = body(r#"{"id":"m-1","joinWebUrl":"https://teams.test/j","startDateTime":5}"#);
+        assert_eq!(odd.meeting_id().as_deref(), Some("m-1"));
+        assert_eq!(odd.join_web_url().as_deref(), Some("https://teams.test/j"));
+        for unusable in [
+            r#"{"id":7}"#,
+            r#"{"id":""}"#,
+            r#"["m-1"]"#,
+            "<html>m-1</html>",
+            r#"{"id":"m-1""#,
+        ] {
+            assert_eq!(body(unusable).meeting_id(), None, "{unusable}");
+        }
+    }
 }

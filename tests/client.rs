@@ -794,6 +794,9 @@ async fn an_undeclared_success_status_from_create_is_an_unknown_outcome_that_kee
     assert_eq!(err.client_request_id(), Some(ours.as_str()));
     let body = err.body().expect("the body is kept");
     assert!(body.excerpt().contains("meeting-200"), "{err:?}");
+    // Where the meeting that was made can be found.
+    assert_eq!(body.meeting_id().as_deref(), Some("meeting-200"));
+    assert_eq!(body.join_web_url(), None);
     assert_eq!(sent(&server).await.len(), 1);
 }
 
