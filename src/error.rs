@@ -55,9 +55,9 @@ pub enum Error {
         /// What made it ambiguous (a 5xx status, a timeout, a lost connection, an answer
         /// that could not be read).
         reason: String,
-        /// Graph's error, when it answered this call with an error status (a 5xx). A 2xx
-        /// whose meeting could not be used, or another request's answer, is not one: their
-        /// status and `request-id` are the two fields below.
+        /// Graph's error, when it answered this call with a status that is no success (a 5xx,
+        /// a redirect). A 2xx whose meeting could not be used, or another request's answer,
+        /// is not one: their status and `request-id` are the two fields below.
         graph: Option<Box<GraphError>>,
         /// The status of the answer that came, when one did (201 among them: the meeting
         /// exists, and `body` may say which).
@@ -275,9 +275,10 @@ impl Error {
         }
     }
 
-    /// Graph's error, when the service answered this call with an error status. A 2xx that
-    /// could not be used is not one, even when it leaves the outcome unknown: its status and
-    /// `request-id` are [`status`](Self::status) and [`request_id`](Self::request_id).
+    /// Graph's error, when the service answered this call with a status that is no success:
+    /// an error status, or a redirect (never followed). A 2xx is never one, even when it could
+    /// not be used or leaves create's outcome unknown: its status and `request-id` are
+    /// [`status`](Self::status) and [`request_id`](Self::request_id).
     pub fn graph(&self) -> Option<&GraphError> {
         match self {
             Error::Graph(g) => Some(g),
@@ -321,7 +322,8 @@ impl AnswerBody {
     }
 
     /// The meeting's `id`, when the body is a JSON object that gives one as text: after a 2xx
-    /// whose answer could not be used as a whole, the meeting that was made.
+    /// whose answer could not be used as a whole, the meeting that was made. (After
+    /// createOrGet's answer for another externalId, that other key's meeting.)
     pub fn meeting_id(&self) -> Option<String> {
         self.text("id")
     }
@@ -336,7 +338,8 @@ impl AnswerBody {
         let object: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&self.0).ok()?;
         match object.get(key)? {
-            serde_json::Value::String(text) if !text.is_empty() => Some(text.clone()),
+            // Blank is none, as the client reads an answer's `id`.
+            serde_json::Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
             _ => None,
         }
     }
@@ -565,6 +568,7 @@ mod tests {
         for unusable in [
             r#"{"id":7}"#,
             r#"{"id":""}"#,
+            r#"{"id":"  "}"#,
             r#"["m-1"]"#,
             "<html>m-1</html>",
             r#"{"id":"m-1""#,

@@ -60,12 +60,33 @@ impl Secret {
         }
         settle(body, |body| {
             let body = self.redact_bytes(body);
-            let body = match body.contains(&b'\\') {
+            let escaped = body.contains(&b'\\');
+            let body = match escaped {
                 true => Decoded::json(&body).blank(body.clone(), self.0.as_bytes()),
                 false => body,
             };
-            self.unpercent(body)
+            let body = self.unpercent(body);
+            match escaped && may_encode(&body) {
+                true => self.unpercent_json(body),
+                false => body,
+            }
         })
+    }
+
+    /// `body` with the secret blanked where it is percent-encoded and then written with JSON's
+    /// escapes (a URL quoted in JSON: `%2B` beside `\/`), found in the percent-decoding of the
+    /// JSON-decoded text and blanked where it stands in the body.
+    fn unpercent_json(&self, mut body: Bytes) -> Bytes {
+        let needle = self.0.as_bytes();
+        for plus_is_space in [true, false] {
+            let json = Decoded::json(&body);
+            let percent = Decoded::percent(&json.bytes, plus_is_space);
+            let raw = |at: usize| json.raw(percent.raw(at));
+            let spans = memchr::memmem::find_iter(&percent.bytes, needle)
+                .map(|at| (raw(at), raw(at + needle.len())));
+            body = blank(body.clone(), spans);
+        }
+        body
     }
 
     /// `text` with the secret blanked where it is percent-encoded, whichever way (`%2B` or
@@ -103,8 +124,15 @@ impl Secret {
         let decoded = decodings
             .iter()
             .filter_map(|d| self.begun_at(&d.bytes).map(|at| d.raw(at)));
+        // Both at once: percent-encoded, then written with JSON's escapes.
+        let json = &decodings[0];
+        let within = &json.bytes[..without_cut_percent(&json.bytes)];
+        let nested = [true, false].map(|plus_is_space| Decoded::percent(within, plus_is_space));
+        let nested = nested
+            .iter()
+            .filter_map(|d| self.begun_at(&d.bytes).map(|at| json.raw(d.raw(at))));
         // As written too: a secret with a backslash of its own is not its decoded text.
-        let at = decoded.chain(self.begun_at(&body)).min();
+        let at = decoded.chain(nested).chain(self.begun_at(&body)).min();
         match at {
             Some(at) => blank(body.clone(), std::iter::once((at, body.len()))),
             None => body,
@@ -398,6 +426,23 @@ mod tests {
         for end in ["EwB0A8l6%2Babc%2", "EwB0A8l6%2Babc%", "EwB0A8l6%2Babc%2Fd"] {
             let cut = token.redact_cut_body(Bytes::from(format!("token={end}")));
             assert_eq!(&cut[..], b"token=***", "{end}");
+        }
+        // Percent-encoded and then JSON-escaped (a URL quoted by a writer that escapes `/`,
+        // or .NET's `\u002B` beside a `%2F`), whole or cut off inside.
+        for quoted in [
+            r"EwB0A8l6%2Babc\/def%3D%3Dxyzxyz",
+            r"EwB0A8l6\u002Babc%2Fdef%3D%3Dxyzxyz",
+        ] {
+            let body = format!(r#"{{"error":{{"message":"?t={quoted}."}}}}"#);
+            let blanked = token.redact_body(Bytes::from(body));
+            assert_eq!(
+                &blanked[..],
+                br#"{"error":{"message":"?t=***."}}"#,
+                "{quoted}"
+            );
+            let cut = &quoted[..quoted.len() - 9];
+            let blanked = token.redact_cut_body(Bytes::from(format!("?t={cut}")));
+            assert_eq!(&blanked[..], b"?t=***", "{cut}");
         }
         // Text with nothing encoded in it is handed back as it came.
         assert!(matches!(

@@ -351,6 +351,8 @@ impl Op {
         match (success, a.meeting(self)) {
             (true, Some(meeting)) => Expect::Meeting(Box::new(meeting)),
             (true, None) => Expect::Decode,
+            // A 2xx the operation does not declare is no error of Graph's: unusable.
+            _ if (200..300).contains(&a.status) => Expect::Decode,
             _ if a.status == 401 => Expect::Rejected,
             _ => Expect::Graph,
         }

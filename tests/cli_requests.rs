@@ -325,6 +325,23 @@ async fn body_from_a_file_or_stdin_with_flags_overriding() {
     let attendees = m["participants"]["attendees"].as_array().unwrap();
     assert_eq!(attendees.len(), 1);
     assert_eq!(attendees[0]["upn"], "new@contoso.example");
+    // A body's null externalId is none given: the flag's is no conflict with it.
+    let unset = run_with(
+        &[
+            "create-or-get",
+            "--body",
+            "-",
+            "--external-id",
+            "null-body",
+            "--base-url",
+            &base,
+        ],
+        &token,
+        Some(r#"{"externalId": null}"#),
+    )
+    .await
+    .json();
+    assert_eq!(unset["meeting"]["externalId"], "null-body");
 
     let create_body =
         json!({"subject": "s", "joinMeetingIdSettings": {"isPasscodeRequired": true}});
@@ -336,7 +353,7 @@ async fn body_from_a_file_or_stdin_with_flags_overriding() {
     .await
     .json();
     assert!(created["meeting"]["joinMeetingIdSettings"]["passcode"].is_string());
-    assert_eq!(emu.meeting_count(), 3);
+    assert_eq!(emu.meeting_count(), 4);
 }
 
 #[tokio::test]

@@ -801,22 +801,31 @@ async fn an_undeclared_success_status_from_create_is_an_unknown_outcome_that_kee
 }
 
 #[tokio::test]
-async fn an_undeclared_success_status_from_create_or_get_is_a_graph_error() {
-    // createOrGet is keyed, so repeating it is safe: a plain Graph error, with the client's
-    // own client-request-id when Graph echoed none.
+async fn an_undeclared_success_status_from_create_or_get_is_an_unusable_answer() {
+    // createOrGet is keyed, so repeating it is safe: an answer it cannot use (no error of
+    // Graph's), its body kept, with the client's own client-request-id.
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .insert_header("request-id", "rid-202")
+                .set_body_raw(r#"{"id":"m-202"}"#, "application/json"),
+        )
         .mount(&server)
         .await;
     let err = client(&server, ApiVersion::V1)
         .create_or_get(&User::Me, cog("x"))
         .await
         .unwrap_err();
-    let Error::Graph(g) = &err else {
-        panic!("expected a Graph error, got {err:?}")
-    };
-    assert_eq!(g.status, 202);
+    assert!(matches!(err, Error::Decode { status: 202, .. }), "{err:?}");
+    assert!(err.graph().is_none(), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Graph);
+    assert!(!err.is_transient());
+    assert_eq!(err.request_id(), Some("rid-202"));
+    assert_eq!(
+        err.body().and_then(|b| b.meeting_id()).as_deref(),
+        Some("m-202")
+    );
     let requests = sent(&server).await;
     let sent_id = requests[0]
         .headers
@@ -824,7 +833,7 @@ async fn an_undeclared_success_status_from_create_or_get_is_a_graph_error() {
         .unwrap()
         .to_str()
         .unwrap();
-    assert_eq!(g.client_request_id.as_deref(), Some(sent_id));
+    assert_eq!(err.client_request_id(), Some(sent_id));
 }
 
 #[tokio::test]
@@ -1624,6 +1633,12 @@ async fn a_see_other_after_create_is_an_unknown_outcome() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err:?}");
     assert_eq!(err.status(), Some(303));
+    // Why it was not followed is kept with it.
+    let message = err.graph().and_then(|g| g.message.as_deref());
+    assert!(
+        message.is_some_and(|m| m.contains("not followed")),
+        "{err:?}"
+    );
     let err = c.create_or_get(&User::Me, cog("x")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Graph, "{err:?}");
     assert_eq!(sent(&server).await.len(), 2, "no redirect was followed");

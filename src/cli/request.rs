@@ -32,7 +32,8 @@ pub(super) fn create_or_get(
         // The one field the flags do not simply override: the key decides which meeting
         // createOrGet returns, and a script that passes both meant one of them.
         let flag = Value::String(id.clone());
-        if let Some(body) = fields.get("externalId").filter(|body| **body != flag) {
+        let given = |body: &&Value| !body.is_null() && **body != flag;
+        if let Some(body) = fields.get("externalId").filter(given) {
             return Err(Failure::Usage(format!(
                 "--external-id {flag} and the body's externalId {body} differ: the key decides \
                  which meeting create-or-get returns, so give it once (or the same in both)"

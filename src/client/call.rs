@@ -788,8 +788,9 @@ impl Call {
     }
 
     /// create's unknown outcome. `answer` is what the answer that came said, as Graph's error;
-    /// it is kept as one only when it is Graph's error to this call (an error status, not
-    /// another request's answer), and its status and `request-id` in any case.
+    /// it is kept as one only when it is Graph's answer to this call with a status that is no
+    /// success (a 5xx, a redirect not followed), not a 2xx and not another request's answer
+    /// (see `foreign_answer`), and its status and `request-id` in any case.
     fn outcome_unknown(
         &self,
         reason: String,
@@ -799,7 +800,9 @@ impl Call {
     ) -> Error {
         let status = answer.as_ref().map(|a| a.status);
         let request_id = answer.as_ref().and_then(|a| a.request_id.clone());
-        let graph = answer.filter(|a| a.status >= 400).map(Box::new);
+        let graph = answer
+            .filter(|a| !(200..300).contains(&a.status))
+            .map(Box::new);
         Error::OutcomeUnknown {
             reason,
             graph,
@@ -959,16 +962,23 @@ impl Call {
                     // A 303 after create is an unknown outcome (see `Idempotency::status`).
                 } else if status.is_success() {
                     // A success the operation does not declare (create answers 201): the body
-                    // may well be the meeting, so it is kept where the caller sees it.
+                    // may well be the meeting, so it is kept where the caller sees it. It is
+                    // no error of Graph's: after createOrGet, an answer that cannot be used.
                     let body = AnswerBody::new(record.redacted(record.body.clone()));
-                    graph.message = Some(format!(
-                        "unexpected success status; body starts: {:?}",
-                        body.excerpt()
-                    ));
                     if self.idempotency == Idempotency::NotIdempotent {
                         let reason = format!("HTTP {status} instead of 201 Created");
                         return self.outcome_unknown(reason, Some(graph), Some(body), attempts);
                     }
+                    return Error::Decode {
+                        status: status.as_u16(),
+                        reason: format!(
+                            "HTTP {status} is not an answer createOrGet gives (201 or 200)"
+                        ),
+                        body,
+                        request_id: graph.request_id,
+                        attempts,
+                        client_request_id: self.client_request_id().to_owned(),
+                    };
                 } else {
                     graph.message = Some("unexpected status".into());
                 }
