@@ -60,31 +60,36 @@ impl Secret {
         }
         settle(body, |body| {
             let body = self.redact_bytes(body);
-            let escaped = body.contains(&b'\\');
-            let body = match escaped {
+            let body = match body.contains(&b'\\') {
                 true => Decoded::json(&body).blank(body.clone(), self.0.as_bytes()),
                 false => body,
             };
             let body = self.unpercent(body);
-            match escaped && may_encode(&body) {
-                true => self.unpercent_json(body),
+            match memchr::memchr2(b'\\', b'%', &body).is_some() {
+                true => self.nested(body),
                 false => body,
             }
         })
     }
 
-    /// `body` with the secret blanked where it is percent-encoded and then written with JSON's
-    /// escapes (a URL quoted in JSON: `%2B` beside `\/`), found in the percent-decoding of the
-    /// JSON-decoded text and blanked where it stands in the body.
-    fn unpercent_json(&self, mut body: Bytes) -> Bytes {
+    /// `body` with the secret blanked where both encodings are on it, one inside the other:
+    /// percent-encoded and then written with JSON's escapes (a URL quoted in JSON: `%2B`
+    /// beside `\/`, even `%` itself as `\u0025`), or written with JSON's escapes and then
+    /// percent-encoded (JSON carried in a URL: `%5Cu002B`). Found in the text with both
+    /// decoded, and blanked where it stands in the body.
+    fn nested(&self, mut body: Bytes) -> Bytes {
         let needle = self.0.as_bytes();
         for plus_is_space in [true, false] {
-            let json = Decoded::json(&body);
-            let percent = Decoded::percent(&json.bytes, plus_is_space);
-            let raw = |at: usize| json.raw(percent.raw(at));
-            let spans = memchr::memmem::find_iter(&percent.bytes, needle)
-                .map(|at| (raw(at), raw(at + needle.len())));
-            body = blank(body.clone(), spans);
+            let outer = Decoded::json(&body);
+            if may_encode(&outer.bytes) {
+                let inner = Decoded::percent(&outer.bytes, plus_is_space);
+                body = blank(body.clone(), inner.spans_through(&outer, needle));
+            }
+            let outer = Decoded::percent(&body, plus_is_space);
+            if outer.bytes.contains(&b'\\') {
+                let inner = Decoded::json(&outer.bytes);
+                body = blank(body.clone(), inner.spans_through(&outer, needle));
+            }
         }
         body
     }
@@ -124,13 +129,21 @@ impl Secret {
         let decoded = decodings
             .iter()
             .filter_map(|d| self.begun_at(&d.bytes).map(|at| d.raw(at)));
-        // Both at once: percent-encoded, then written with JSON's escapes.
+        // Both at once, either inside the other (see `nested`), each cut escape left out.
         let json = &decodings[0];
         let within = &json.bytes[..without_cut_percent(&json.bytes)];
-        let nested = [true, false].map(|plus_is_space| Decoded::percent(within, plus_is_space));
-        let nested = nested
+        let percent_in_json = [true, false].map(|plus| (json, Decoded::percent(within, plus)));
+        let json_in_percent = [&decodings[1], &decodings[2]].map(|percent| {
+            let within = &percent.bytes[..without_cut_escape(&percent.bytes)];
+            (percent, Decoded::json(within))
+        });
+        let nested = percent_in_json
             .iter()
-            .filter_map(|d| self.begun_at(&d.bytes).map(|at| json.raw(d.raw(at))));
+            .chain(&json_in_percent)
+            .filter_map(|(outer, inner)| {
+                let at = self.begun_at(&inner.bytes)?;
+                Some(outer.raw(inner.raw(at)))
+            });
         // As written too: a secret with a backslash of its own is not its decoded text.
         let at = decoded.chain(nested).chain(self.begun_at(&body)).min();
         match at {
@@ -355,6 +368,18 @@ impl Decoded {
         Self { bytes, marks }
     }
 
+    /// Where each occurrence of `needle` in this text stands in the raw text of `outer`, which
+    /// this was decoded from in turn.
+    fn spans_through<'a>(
+        &'a self,
+        outer: &'a Decoded,
+        needle: &'a [u8],
+    ) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let raw = |at: usize| outer.raw(self.raw(at));
+        memchr::memmem::find_iter(&self.bytes, needle)
+            .map(move |at| (raw(at), raw(at + needle.len())))
+    }
+
     /// `raw`, the text this was decoded from, with each occurrence of `needle` in the decoded
     /// text blanked where it stands in `raw`.
     fn blank(&self, raw: Bytes, needle: &[u8]) -> Bytes {
@@ -428,10 +453,13 @@ mod tests {
             assert_eq!(&cut[..], b"token=***", "{end}");
         }
         // Percent-encoded and then JSON-escaped (a URL quoted by a writer that escapes `/`,
-        // or .NET's `\u002B` beside a `%2F`), whole or cut off inside.
+        // or .NET's `\u002B` beside a `%2F`, even `%` as `\u0025`), or JSON-escaped and then
+        // percent-encoded (JSON carried in a URL), whole or cut off inside.
         for quoted in [
             r"EwB0A8l6%2Babc\/def%3D%3Dxyzxyz",
             r"EwB0A8l6\u002Babc%2Fdef%3D%3Dxyzxyz",
+            r"EwB0A8l6\u00252Babc\u00252Fdef\u00253D\u00253Dxyzxyz",
+            r"EwB0A8l6%5Cu002Babc%5C%2Fdef%3D%3Dxyzxyz",
         ] {
             let body = format!(r#"{{"error":{{"message":"?t={quoted}."}}}}"#);
             let blanked = token.redact_body(Bytes::from(body));

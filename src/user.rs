@@ -90,8 +90,8 @@ impl UserId {
 /// Characters that turn into `/`, `\`, `.`, `?` or `%` (alone or among others: `a℅b` reads
 /// `ac/ob`) under Unicode's compatibility folding (NFKC: every such character, as Unicode 16
 /// has them; a test checks the table against a normalizer), or under Windows' "best fit"
-/// code-page mapping (the mathematical slashes, and the yen and won signs, a backslash in
-/// Japanese and Korean code pages). None is in an object ID or user principal name, and a
+/// code-page mapping (its best-known cases, not its whole table: the mathematical slashes, and
+/// the yen and won signs, a backslash in Japanese and Korean code pages). None is in an object ID or user principal name, and a
 /// server on the way that folds them would see another path.
 fn folds_to_structure(c: char) -> bool {
     matches!(
