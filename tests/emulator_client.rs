@@ -94,6 +94,10 @@ async fn create_or_get_tells_created_from_existing() {
         "{printed}"
     );
     assert_eq!(printed.matches(first.meeting_id()).count(), 1, "{printed}");
+    assert!(
+        printed.starts_with("CreateOrGetResponse { outcome: Created, status: 201"),
+        "{printed}"
+    );
 }
 
 #[tokio::test]

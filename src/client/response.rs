@@ -85,9 +85,10 @@ pub struct MeetingResponse {
     pub attempts: u32,
 }
 
-/// What both answers hold, read the same way.
-macro_rules! meeting_accessors {
-    ($answer:ty) => {
+/// What both answers hold, read and printed the same way (`$first`: the fields one has
+/// before the rest).
+macro_rules! answer_common {
+    ($answer:ident $(, $first:ident)*) => {
         impl $answer {
             /// The meeting's `id`, to read or update it by later. An answer without one is
             /// an error, never a response, so this is empty only if the caller cleared it.
@@ -100,38 +101,25 @@ macro_rules! meeting_accessors {
                 self.meeting.join_web_url.as_deref()
             }
         }
+
+        impl std::fmt::Debug for $answer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut out = f.debug_struct(stringify!($answer));
+                $(out.field(stringify!($first), &self.$first);)*
+                out.field("status", &self.status)
+                    .field("request_id", &self.request_id)
+                    .field("client_request_id", &self.client_request_id)
+                    .field("attempts", &self.attempts)
+                    .field("raw_len", &self.raw.len())
+                    .field("meeting", &self.meeting)
+                    .finish()
+            }
+        }
     };
 }
 
-meeting_accessors!(CreateOrGetResponse);
-meeting_accessors!(MeetingResponse);
-
-impl std::fmt::Debug for CreateOrGetResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreateOrGetResponse")
-            .field("outcome", &self.outcome)
-            .field("status", &self.status)
-            .field("request_id", &self.request_id)
-            .field("client_request_id", &self.client_request_id)
-            .field("attempts", &self.attempts)
-            .field("raw_len", &self.raw.len())
-            .field("meeting", &self.meeting)
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for MeetingResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeetingResponse")
-            .field("status", &self.status)
-            .field("request_id", &self.request_id)
-            .field("client_request_id", &self.client_request_id)
-            .field("attempts", &self.attempts)
-            .field("raw_len", &self.raw.len())
-            .field("meeting", &self.meeting)
-            .finish()
-    }
-}
+answer_common!(CreateOrGetResponse, outcome);
+answer_common!(MeetingResponse);
 
 impl From<Answer> for CreateOrGetResponse {
     fn from(a: Answer) -> Self {
