@@ -121,6 +121,55 @@ macro_rules! answer_common {
 answer_common!(CreateOrGetResponse, outcome);
 answer_common!(MeetingResponse);
 
+/// `meeting` as a body would carry it, for an answer built by hand.
+fn written(meeting: &OnlineMeeting) -> Bytes {
+    serde_json::to_vec(meeting).unwrap_or_default().into()
+}
+
+impl CreateOrGetResponse {
+    /// An answer built by hand, for a stand-in of the client in a caller's own tests: the
+    /// outcome's status (201 or 200), `meeting` as its body (`raw` is its JSON), one attempt,
+    /// and no request IDs (`client_request_id` empty). The client itself never answers
+    /// without a meeting `id`; a stand-in should not either.
+    ///
+    /// ```
+    /// use graph_meetings::{types, CreateOrGetResponse, Outcome};
+    ///
+    /// let meeting = types::OnlineMeeting { id: Some("m-1".into()), ..Default::default() };
+    /// let stand_in = CreateOrGetResponse::new(Outcome::Existing, meeting);
+    /// assert_eq!((stand_in.meeting_id(), stand_in.status.as_u16()), ("m-1", 200));
+    /// ```
+    pub fn new(outcome: Outcome, meeting: OnlineMeeting) -> Self {
+        Self {
+            outcome,
+            status: match outcome {
+                Outcome::Created => StatusCode::CREATED,
+                Outcome::Existing => StatusCode::OK,
+            },
+            raw: written(&meeting),
+            meeting: Box::new(meeting),
+            request_id: None,
+            client_request_id: String::new(),
+            attempts: 1,
+        }
+    }
+}
+
+impl MeetingResponse {
+    /// An answer built by hand, as [`CreateOrGetResponse::new`] builds one: 201, `meeting` as
+    /// its body, one attempt, no request IDs.
+    pub fn new(meeting: OnlineMeeting) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            raw: written(&meeting),
+            meeting: Box::new(meeting),
+            request_id: None,
+            client_request_id: String::new(),
+            attempts: 1,
+        }
+    }
+}
+
 impl From<Answer> for CreateOrGetResponse {
     fn from(a: Answer) -> Self {
         let outcome = if a.status == StatusCode::CREATED {
@@ -156,6 +205,26 @@ impl From<Answer> for MeetingResponse {
 #[cfg(test)]
 mod tests {
     use super::Outcome;
+
+    #[test]
+    fn an_answer_built_by_hand_reads_like_one_from_graph() {
+        let meeting = crate::types::OnlineMeeting {
+            id: Some("m-1".into()),
+            join_web_url: Some("https://teams.test/j".into()),
+            ..Default::default()
+        };
+        let existing = super::CreateOrGetResponse::new(Outcome::Existing, meeting.clone());
+        assert_eq!((existing.status.as_u16(), existing.attempts), (200, 1));
+        assert_eq!(existing.meeting_id(), "m-1");
+        assert_eq!(existing.join_web_url(), Some("https://teams.test/j"));
+        let raw: crate::types::OnlineMeeting = serde_json::from_slice(&existing.raw).unwrap();
+        assert_eq!(raw, meeting);
+        let created = super::CreateOrGetResponse::new(Outcome::Created, meeting.clone());
+        assert_eq!(created.status.as_u16(), 201);
+        let made = super::MeetingResponse::new(meeting);
+        assert_eq!((made.status.as_u16(), made.meeting_id()), (201, "m-1"));
+        assert_eq!(made.raw, existing.raw);
+    }
 
     #[test]
     fn outcomes_print_as_the_command_writes_them() {
