@@ -97,6 +97,9 @@ struct Record {
     rejected: Option<(u32, Box<GraphError>)>,
     /// A failure the generated code cannot express; it takes precedence.
     failure: Option<Error>,
+    /// The token a 401 refused earlier in this call: a later answer that repeats it (a proxy
+    /// echoing what it saw before) has it blanked too.
+    refused: Option<Secret>,
     /// Why a non-idempotent request's outcome is unknown.
     ambiguous: Option<String>,
     /// What the final response said, for errors the generated code reports without it.
@@ -107,20 +110,22 @@ struct Record {
 }
 
 impl Record {
-    /// `body` with the token the latest attempt sent blanked.
-    fn redacted(&self, body: Bytes) -> Bytes {
-        match &self.sent {
-            Some(secret) => secret.redact_body(body),
-            None => body,
-        }
+    /// The tokens an answer may repeat: the one the latest attempt sent, and one a 401
+    /// refused earlier.
+    fn tokens(&self) -> impl Iterator<Item = &Secret> {
+        self.sent.iter().chain(&self.refused)
     }
 
-    /// `text` with the token the latest attempt sent blanked.
+    /// `body` with the tokens the call sent blanked.
+    fn redacted(&self, body: Bytes) -> Bytes {
+        self.tokens()
+            .fold(body, |body, token| token.redact_body(body))
+    }
+
+    /// `text` with the tokens the call sent blanked.
     fn redacted_text(&self, text: &str) -> String {
-        match &self.sent {
-            Some(secret) => secret.redact(text).into_owned(),
-            None => text.to_owned(),
-        }
+        let blank = |text: String, token: &Secret| token.redact(&text).into_owned();
+        self.tokens().fold(text.to_owned(), blank)
     }
 
     /// What the final response's status and headers said, for the answer or its error, and
@@ -160,8 +165,9 @@ fn echoes_another(headers: &http::HeaderMap, ours: &[u8]) -> bool {
 }
 
 /// The `client-request-id`s an answer echoes, for an error or a log line: the token the
-/// request carried blanked, unprintable characters as spaces, at most 256 bytes.
-fn echoed(response: &reqwest::Response, sent: &Secret) -> String {
+/// request carried blanked (and one a 401 `refused` earlier), unprintable characters as
+/// spaces, at most 256 bytes.
+fn echoed(response: &reqwest::Response, sent: &Secret, refused: Option<&Secret>) -> String {
     let values: Vec<&[u8]> = response
         .headers()
         .get_all(CLIENT_REQUEST_ID)
@@ -169,7 +175,12 @@ fn echoed(response: &reqwest::Response, sent: &Secret) -> String {
         .map(HeaderValue::as_bytes)
         .collect();
     let text = String::from_utf8_lossy(&values.join(&b", "[..])).into_owned();
-    format!("{:?}", transport::excerpt(sent.redact(&text).as_bytes()))
+    let text = sent.redact(&text).into_owned();
+    let text = match refused {
+        Some(token) => token.redact(&text).into_owned(),
+        None => text,
+    };
+    format!("{:?}", transport::excerpt(text.as_bytes()))
 }
 
 /// What a generated operation returns.
@@ -397,6 +408,7 @@ impl Call {
                         );
                         let mut record = self.record();
                         record.fresh_token = Some(fresh);
+                        record.refused = Some(current.secret().clone());
                         record.again = Some(Duration::ZERO);
                         return Self::inert();
                     }
@@ -438,10 +450,12 @@ impl Call {
                 (true, Idempotency::Keyed) => Verdict::Retry,
                 (false, _) => self.idempotency.status(status, retry_after.is_some()),
             };
+            // Taken now: `again` holds the record while it asks for the reason.
+            let refused = foreign.then(|| self.record().refused.clone()).flatten();
             let reason = || match foreign {
                 true => format!(
                     "HTTP {status} answering another request (client-request-id {})",
-                    echoed(&response, &sent)
+                    echoed(&response, &sent, refused.as_ref())
                 ),
                 false => format!("HTTP {status}"),
             };
@@ -544,13 +558,15 @@ impl Call {
             attempts: attempt,
             ..Record::default()
         };
-        answer.note(response, None, sent);
+        answer.note(response, None, sent.clone());
         let body = match read {
             Some(Ok(body)) => serde_json::from_slice(&answer.redacted(body)).ok(),
             _ => None,
         };
         let rejected = self.graph_error(StatusCode::UNAUTHORIZED, &answer, body);
-        self.record().rejected = Some((attempt, Box::new(rejected)));
+        let mut record = self.record();
+        record.rejected = Some((attempt, Box::new(rejected)));
+        record.refused = Some(sent);
     }
 
     /// No answer, judged `verdict`: another attempt if that and the policy allow, else the
@@ -597,7 +613,11 @@ impl Call {
         }
         let mut record = self.record();
         // Blanked now, as only here is it known to be cut off: perhaps inside an echoed token.
-        record.body = sent.redact_cut_body(partial);
+        let body = sent.redact_cut_body(partial);
+        record.body = match &record.refused {
+            Some(refused) => refused.redact_cut_body(body),
+            None => body,
+        };
         record.note(response, retry_after, sent);
         Err(error)
     }
@@ -757,7 +777,8 @@ impl Call {
         sent: Secret,
     ) -> Error {
         let status = response.status();
-        let echoed = echoed(response, &sent);
+        let refused = self.record().refused.clone();
+        let echoed = echoed(response, &sent, refused.as_ref());
         self.noted(response, retry_after, sent, |record| {
             let attempts = record.attempts;
             if self.idempotency == Idempotency::NotIdempotent {
