@@ -122,10 +122,20 @@ impl Record {
             .fold(body, |body, token| token.redact_body(body))
     }
 
-    /// `text` with the tokens the call sent blanked.
+    /// `text` with the tokens the call sent blanked (copied once when none is in it: this
+    /// reads a successful answer's `request-id` too).
     fn redacted_text(&self, text: &str) -> String {
-        let blank = |text: String, token: &Secret| token.redact(&text).into_owned();
-        self.tokens().fold(text.to_owned(), blank)
+        let mut text = std::borrow::Cow::Borrowed(text);
+        for token in self.tokens() {
+            let blanked = match token.redact(&text) {
+                std::borrow::Cow::Owned(blanked) => Some(blanked),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+            if let Some(blanked) = blanked {
+                text = std::borrow::Cow::Owned(blanked);
+            }
+        }
+        text.into_owned()
     }
 
     /// What the final response's status and headers said, for the answer or its error, and
