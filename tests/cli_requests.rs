@@ -783,6 +783,31 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
     let message = message.as_str().unwrap();
     assert!(message.contains("'a\\nerror: forged'"), "{message}");
     assert!(forged.stderr.contains(message), "{}", forged.stderr);
+    // With an escape sequence too (which clap's text drops), as a value or as an argument.
+    for args in [
+        &["create", "--start", "x\n\u{1b}[31merror: forged"][..],
+        &["create", "--st\nerror: forged\u{1b}[1m"],
+    ] {
+        let forged = run(&emu, args).await;
+        assert_eq!(forged.code, 2, "{}", forged.stderr);
+        assert!(
+            !forged.stderr.contains("\nerror: forged"),
+            "{}",
+            forged.stderr
+        );
+        // Escaped: a backslash and an `n`, the escape sequence spelt out.
+        assert!(forged.stderr.contains(r"\n"), "{}", forged.stderr);
+        assert!(forged.stderr.contains(r"\u{1b}["), "{}", forged.stderr);
+        // clap's own words kept around the escaped value.
+        let clap_words = ["for '--start <T>'", "Usage: graph-meetings create"];
+        assert!(
+            clap_words.iter().any(|w| forged.stderr.contains(w)),
+            "{}",
+            forged.stderr
+        );
+        let message = forged.failure_json()["error"]["message"].clone();
+        assert!(!message.as_str().unwrap().contains('\n'), "{message}");
+    }
     // Asked for a summary, an argument that does not parse leaves stdout empty, in either form.
     for output in [&["--output", "summary"][..], &["--output=summary"]] {
         let args = [&["create", "--duration", "90"][..], output].concat();
@@ -1672,4 +1697,54 @@ async fn a_signal_while_the_body_is_read_ends_the_command_before_anything_is_sen
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{output:?}");
     assert_eq!(emu.graph_requests(), 0);
+}
+
+#[tokio::test]
+async fn a_runtime_that_cannot_start_is_status_1_with_its_document_not_a_panic() {
+    // With almost no file descriptors left, tokio cannot make its event loop or its signal
+    // pipe (the latter it reports by panicking): the command's own failure, status 1, its
+    // document on stdout, never a panic's 101. Somewhat more descriptors let it start and
+    // fail on the unreachable root instead (5); either way, one document.
+    let mut statuses = Vec::new();
+    // (Below 4 the loader itself cannot open the shared libraries.)
+    for limit in 4..=12u64 {
+        let mut command = command(
+            &[
+                "create-or-get",
+                "--external-id",
+                "fd",
+                "--retries",
+                "0",
+                "--base-url",
+                "http://127.0.0.1:9",
+            ],
+            &[("GRAPH_TOKEN", "t")],
+        );
+        // SAFETY: setrlimit(2) only, between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let rlimit = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                match libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+        }
+        let run = Run::of(finished(command.spawn().expect("the binary runs")).await);
+        assert!(!run.stderr.contains("panicked"), "{limit}: {}", run.stderr);
+        let doc = run.failure_json();
+        if run.code == 1 {
+            assert_eq!(doc["error"]["kind"], "other", "{limit}: {doc}");
+            assert!(
+                run.stderr.contains("cannot start"),
+                "{limit}: {}",
+                run.stderr
+            );
+        }
+        statuses.push(run.code);
+    }
+    assert!(statuses.contains(&1), "{statuses:?}");
 }

@@ -63,6 +63,17 @@ pub(super) enum Command {
     Demo(DemoArgs),
 }
 
+impl Command {
+    /// The output asked for, for a request command (the others print no document).
+    pub(super) fn output(&self) -> Option<Output> {
+        match self {
+            Command::CreateOrGet(args) => Some(args.common.output),
+            Command::Create(args) => Some(args.common.output),
+            Command::Emulator(_) | Command::Demo(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(super) struct CreateOrGetArgs {
     /// The meeting's external ID: with the tenant and the user, it names one meeting

@@ -41,16 +41,39 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => return Failure::Other(format!("cannot start the async runtime: {e}")).report(),
+        Err(e) => {
+            let failure = Failure::Other(format!("cannot start the async runtime: {e}"));
+            // A request command's script reads its document on stdout all the same.
+            let failure = match cli.command.output() {
+                Some(output) => also_on_stdout(Err(failure), output).unwrap_err(),
+                None => failure,
+            };
+            return failure.report();
+        }
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
+    }
+}
+
+/// The command's runtime. tokio panics, rather than failing, when it cannot make its signal
+/// pipe (no file descriptor left): that is this command's failure to start, status 1 with its
+/// document, not a panic's 101; the panic's message is kept off stderr.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    });
+    std::panic::set_hook(hook);
+    match built {
+        Ok(runtime) => runtime.map_err(|e| e.to_string()),
+        Err(_) => Err("tokio could not set up signal handling (no file descriptor left?)".into()),
     }
 }
 
@@ -109,8 +132,21 @@ fn escaped_usage_error(e: &clap::Error) -> Option<String> {
     }
     let mut text = e.render().to_string();
     for value in hostile {
-        let quoted = format!("'{value}'");
-        text = text.replace(&quoted, &format!("'{}'", value.escape_debug()));
+        let escaped = format!("'{}'", value.escape_debug());
+        // As clap quotes it: rendering as text drops escape sequences (`\e[31m`) from the
+        // value too, so that form is looked for as well.
+        let plain = clap::builder::StyledStr::from(value.clone()).to_string();
+        let quoted = [format!("'{value}'"), format!("'{plain}'")];
+        match quoted.iter().find(|quoted| text.contains(quoted.as_str())) {
+            Some(quoted) => text = text.replace(quoted.as_str(), &escaped),
+            // Quoted some other way: clap's words are not worth a forged line.
+            None => {
+                let what = e.kind().as_str().unwrap_or("invalid argument");
+                return Some(format!(
+                    "error: {what}: {escaped}\n\nFor more information, try '--help'.\n"
+                ));
+            }
+        }
     }
     Some(text)
 }
