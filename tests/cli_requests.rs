@@ -1535,6 +1535,27 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     assert!(doc["error"]["clientRequestId"].is_string(), "{doc}");
     assert!(run.stderr.contains("is safe"), "{}", run.stderr);
 
+    // create-or-get waiting out a 429: its call is named all the same (the ID its retry
+    // warning gave), and it is safe to repeat.
+    emu.faults().push(Fault::throttle(Duration::from_secs(30)));
+    let child = command(
+        &["create-or-get", "--external-id", "y", "--base-url", &base],
+        &token,
+    )
+    .spawn()
+    .unwrap();
+    let run = stopped(child, libc::SIGTERM, |said| said.contains("retrying")).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc = run.failure_json();
+    let id = doc["error"]["clientRequestId"].as_str().unwrap_or_default();
+    assert!(!id.is_empty(), "{doc}");
+    assert!(
+        run.stderr.contains(&format!("client_request_id=\"{id}\"")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("is safe"), "{}", run.stderr);
+
     // Before anything was sent (the token endpoint has not answered): status 1, no ID.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -1569,7 +1590,8 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
         "{}",
         run.stderr
     );
-    assert_eq!(emu.graph_requests(), 2);
+    // (The create and the two create-or-gets above; nothing from this one.)
+    assert_eq!(emu.graph_requests(), 3);
 
     // Waiting out a 429 (Graph did nothing): no create in flight, so status 1, not 6.
     emu.faults().push(Fault::throttle(Duration::from_secs(30)));

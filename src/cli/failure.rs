@@ -150,7 +150,7 @@ impl Failure {
             ),
             (false, Some(id)) => format!(
                 "stopped by {signal} after create-or-get was sent (client-request-id {id}), \
-                 before its answer: repeating it with the same externalId is safe"
+                 before the call ended: repeating it with the same externalId is safe"
             ),
         }
     }

@@ -15,10 +15,20 @@ use tracing_subscriber::{
 /// The `client-request-id` of the latest request the library was about to send.
 static SENT: Mutex<Option<String>> = Mutex::new(None);
 
+/// The `client-request-id` of the call, once it has sent a request, also while it waits to
+/// retry (when [`SENT`] is cleared).
+static CALL: Mutex<Option<String>> = Mutex::new(None);
+
 /// The `client-request-id` of the latest request sent, if any was: what a command interrupted
 /// while waiting for its answer can still name (see [`init`]).
 pub(super) fn sent() -> Option<String> {
     SENT.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// The call's `client-request-id` once it has sent a request, in flight or not: what support
+/// can trace a createOrGet stopped while waiting to retry by.
+pub(super) fn call() -> Option<String> {
+    CALL.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// Follows the library's attempts whatever the verbosity shown: its per-attempt `debug` event,
@@ -49,6 +59,9 @@ impl<S: Subscriber> Layer<S> for Sending {
         }
         let mut seen = Seen::default();
         event.record(&mut seen);
+        if let Some(id) = &seen.id {
+            *CALL.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+        }
         let mut sent = SENT.lock().unwrap_or_else(|p| p.into_inner());
         // A retry's event names its call too: it is told apart by its delay.
         match seen {

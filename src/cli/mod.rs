@@ -184,7 +184,12 @@ async fn interruptible<T>(
         signal = stop_signal() => Err(Failure::Interrupted {
             signal,
             create,
-            client_request_id: logging::sent(),
+            // For create, only one in flight (then a meeting may exist); createOrGet names
+            // its call whenever it has sent anything, a retry's wait included.
+            client_request_id: match create {
+                true => logging::sent(),
+                false => logging::call(),
+            },
         }),
         result = call => result.map_err(Failure::from),
     }
