@@ -109,49 +109,6 @@ impl Secret {
         text
     }
 
-    /// [`redact_body`](Self::redact_body) for a body cut off before its end, which may have
-    /// been cut inside the secret: a tail that is the secret's beginning (as written, or with
-    /// its escapes decoded) is blanked too, since all of a token but its last characters is
-    /// nearly the token.
-    pub(crate) fn redact_cut_body(&self, body: Bytes) -> Bytes {
-        let body = self.redact_body(body);
-        if !self.redactable() {
-            return body;
-        }
-        // An escape cut short at the end (`\u00`, `%2`) says nothing yet: looked at without it.
-        let json = &body[..without_cut_escape(&body)];
-        let percent = &body[..without_cut_percent(&body)];
-        let decodings = [
-            Decoded::json(json),
-            Decoded::percent(percent, true),
-            Decoded::percent(percent, false),
-        ];
-        let decoded = decodings
-            .iter()
-            .filter_map(|d| self.begun_at(&d.bytes).map(|at| d.raw(at)));
-        // Both at once, either inside the other (see `nested`), each cut escape left out.
-        let json = &decodings[0];
-        let within = &json.bytes[..without_cut_percent(&json.bytes)];
-        let percent_in_json = [true, false].map(|plus| (json, Decoded::percent(within, plus)));
-        let json_in_percent = [&decodings[1], &decodings[2]].map(|percent| {
-            let within = &percent.bytes[..without_cut_escape(&percent.bytes)];
-            (percent, Decoded::json(within))
-        });
-        let nested = percent_in_json
-            .iter()
-            .chain(&json_in_percent)
-            .filter_map(|(outer, inner)| {
-                let at = self.begun_at(&inner.bytes)?;
-                Some(outer.raw(inner.raw(at)))
-            });
-        // As written too: a secret with a backslash of its own is not its decoded text.
-        let at = decoded.chain(nested).chain(self.begun_at(&body)).min();
-        match at {
-            Some(at) => blank(body.clone(), std::iter::once((at, body.len()))),
-            None => body,
-        }
-    }
-
     /// Where the longest tail of `text` that is a proper beginning of the secret starts.
     /// Quadratic in the secret's length at worst, whatever the text's.
     fn begun_at(&self, text: &[u8]) -> Option<usize> {
@@ -174,6 +131,56 @@ impl Secret {
         let needle = self.0.as_bytes();
         let spans = memchr::memmem::find_iter(&text, needle).map(|at| (at, at + needle.len()));
         blank(text.clone(), spans)
+    }
+}
+
+/// [`Secret::redact_body`] for a body cut off before its end, which may have been cut inside
+/// a secret, for the secrets one call sent: each is blanked wherever it is whole, and then the
+/// tail from the earliest place where any of them begins (as written, or with its escapes
+/// decoded), since all of a token but its last characters is nearly the token. All at once:
+/// one after the other, the first's `***` could end the tail and hide where the second begins
+/// (`…first-token-refu` + `s`, the start of the other token).
+pub(crate) fn redact_cut(secrets: &[&Secret], body: Bytes) -> Bytes {
+    let body = secrets
+        .iter()
+        .fold(body, |body, secret| secret.redact_body(body));
+    let secrets: Vec<&&Secret> = secrets.iter().filter(|s| s.redactable()).collect();
+    if secrets.is_empty() {
+        return body;
+    }
+    // An escape cut short at the end (`\u00`, `%2`) says nothing yet: looked at without it.
+    let json = &body[..without_cut_escape(&body)];
+    let percent = &body[..without_cut_percent(&body)];
+    let decodings = [
+        Decoded::json(json),
+        Decoded::percent(percent, true),
+        Decoded::percent(percent, false),
+    ];
+    // Both at once, either inside the other (see `nested`), each cut escape left out.
+    let json = &decodings[0];
+    let within = &json.bytes[..without_cut_percent(&json.bytes)];
+    let percent_in_json = [true, false].map(|plus| (json, Decoded::percent(within, plus)));
+    let json_in_percent = [&decodings[1], &decodings[2]].map(|percent| {
+        let within = &percent.bytes[..without_cut_escape(&percent.bytes)];
+        (percent, Decoded::json(within))
+    });
+    let begun = |secret: &Secret| {
+        let decoded = decodings
+            .iter()
+            .filter_map(|d| secret.begun_at(&d.bytes).map(|at| d.raw(at)));
+        let nested = percent_in_json
+            .iter()
+            .chain(&json_in_percent)
+            .filter_map(|(outer, inner)| {
+                let at = secret.begun_at(&inner.bytes)?;
+                Some(outer.raw(inner.raw(at)))
+            });
+        // As written too: a secret with a backslash of its own is not its decoded text.
+        decoded.chain(nested).chain(secret.begun_at(&body)).min()
+    };
+    match secrets.iter().filter_map(|secret| begun(secret)).min() {
+        Some(at) => blank(body.clone(), std::iter::once((at, body.len()))),
+        None => body,
     }
 }
 
@@ -449,7 +456,7 @@ mod tests {
         assert!(blanked.contains("access_token=***."), "{blanked}");
         // Cut inside the encoded token, or inside one of its escapes.
         for end in ["EwB0A8l6%2Babc%2", "EwB0A8l6%2Babc%", "EwB0A8l6%2Babc%2Fd"] {
-            let cut = token.redact_cut_body(Bytes::from(format!("token={end}")));
+            let cut = redact_cut(&[&token], Bytes::from(format!("token={end}")));
             assert_eq!(&cut[..], b"token=***", "{end}");
         }
         // Percent-encoded and then JSON-escaped (a URL quoted by a writer that escapes `/`,
@@ -469,7 +476,7 @@ mod tests {
                 "{quoted}"
             );
             let cut = &quoted[..quoted.len() - 9];
-            let blanked = token.redact_cut_body(Bytes::from(format!("?t={cut}")));
+            let blanked = redact_cut(&[&token], Bytes::from(format!("?t={cut}")));
             assert_eq!(&blanked[..], b"?t=***", "{cut}");
         }
         // Text with nothing encoded in it is handed back as it came.
@@ -485,7 +492,10 @@ mod tests {
         // `abc` begins the secret too, but the decoded text begins it earlier, and all of
         // that earlier start is blanked.
         let secret = Secret::new("abcdefgh+abcd");
-        let cut = secret.redact_cut_body(Bytes::from_static(br#"{"m":"abcdefgh\u002Babc"#));
+        let cut = redact_cut(
+            &[&secret],
+            Bytes::from_static(br#"{"m":"abcdefgh\u002Babc"#),
+        );
         assert_eq!(&cut[..], br#"{"m":"***"#);
     }
 
@@ -618,7 +628,7 @@ mod tests {
             ),
             (r#"{"m":"Bearer EwX"#, r#"{"m":"Bearer EwX"#),
         ] {
-            let cut = opaque.redact_cut_body(Bytes::from(body));
+            let cut = redact_cut(&[&opaque], Bytes::from(body));
             assert_eq!(std::str::from_utf8(&cut).unwrap(), kept, "{body}");
         }
         // Cut inside a character written as a surrogate pair: its first half, alone, begins
@@ -630,12 +640,12 @@ mod tests {
             r#"{"m":"abcdefgh\ud83d"#,
             r#"{"m":"abcdefgh\"#,
         ] {
-            let cut = astral.redact_cut_body(Bytes::from(body));
+            let cut = redact_cut(&[&astral], Bytes::from(body));
             assert_eq!(std::str::from_utf8(&cut).unwrap(), r#"{"m":"***"#, "{body}");
         }
         // A secret with a backslash of its own, cut off as written.
         let slashed = Secret::new(r"x\/yzwvut");
-        let cut = slashed.redact_cut_body(Bytes::from_static(br#"{"m":"x\/yzw"#));
+        let cut = redact_cut(&[&slashed], Bytes::from_static(br#"{"m":"x\/yzw"#));
         assert_eq!(&cut[..], br#"{"m":"***"#);
         // ... and left as received when it does not, escapes and all.
         let other = Bytes::from_static(br#"{"a":"\u002B\/ \ud83d\ude00 \uZZZZ"} trailing"#);

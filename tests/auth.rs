@@ -1445,6 +1445,8 @@ async fn a_later_answer_repeating_the_token_a_401_refused_has_it_blanked_too() {
     // and in another request's answer, whose echoed client-request-id goes into the error.
     let answers = [
         Act::Truncate(500, 1_000, format!(r#"{{"m":"Bearer {FIRST}"#)),
+        // Cut where its tail's last letter (`s`) also begins the token that was sent.
+        Act::Truncate(500, 1_000, r#"{"m":"Bearer first-token-refus"#.into()),
         Act::Respond(
             400,
             vec![("client-request-id", format!("other, Bearer {FIRST}"))],

@@ -808,6 +808,19 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
         let message = forged.failure_json()["error"]["message"].clone();
         assert!(!message.as_str().unwrap().contains('\n'), "{message}");
     }
+    // As an unknown subcommand too (no document then: no request command was named).
+    let forged = run_with(&["x\nerror: forged"], &[], None).await;
+    assert_eq!(forged.code, 2, "{}", forged.stderr);
+    assert!(
+        !forged.stderr.contains("\nerror: forged"),
+        "{}",
+        forged.stderr
+    );
+    assert!(
+        forged.stderr.contains(r"'x\nerror: forged'"),
+        "{}",
+        forged.stderr
+    );
     // Asked for a summary, an argument that does not parse leaves stdout empty, in either form.
     for output in [&["--output", "summary"][..], &["--output=summary"]] {
         let args = [&["create", "--duration", "90"][..], output].concat();
@@ -1638,6 +1651,38 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("no meeting was made"), "{}", run.stderr);
     assert_eq!(emu.meeting_count(), 2);
+
+    // create-or-get waiting out a busy token endpoint (503) has sent nothing: no ID to name.
+    let busy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "30"))
+        .mount(&busy)
+        .await;
+    let child = command(
+        &[
+            "create-or-get",
+            "--external-id",
+            "z",
+            "--user",
+            DEMO_USER_ID,
+            "--base-url",
+            &base,
+        ],
+        &[
+            ("AZURE_TENANT_ID", "contoso.example"),
+            ("AZURE_CLIENT_ID", "app"),
+            ("AZURE_CLIENT_SECRET", "secret-value"),
+            ("AZURE_AUTHORITY_HOST", &busy.uri()),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let run = stopped(child, libc::SIGTERM, |said| said.contains("retrying")).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc = run.failure_json();
+    assert_eq!(doc["error"]["clientRequestId"], Value::Null, "{doc}");
+    assert!(run.stderr.contains("before an answer"), "{}", run.stderr);
+    assert_eq!(emu.graph_requests(), 5);
 }
 
 #[tokio::test]

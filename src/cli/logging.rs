@@ -59,14 +59,15 @@ impl<S: Subscriber> Layer<S> for Sending {
         }
         let mut seen = Seen::default();
         event.record(&mut seen);
-        if let Some(id) = &seen.id {
-            *CALL.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
-        }
         let mut sent = SENT.lock().unwrap_or_else(|p| p.into_inner());
-        // A retry's event names its call too: it is told apart by its delay.
+        // A retry's event names its call too (also one waiting for a token, before anything
+        // was sent): it is told apart by its delay.
         match seen {
             Seen { retry: true, .. } => *sent = None,
-            Seen { id: Some(id), .. } => *sent = Some(id),
+            Seen { id: Some(id), .. } => {
+                *CALL.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+                *sent = Some(id);
+            }
             _ => {}
         }
     }

@@ -119,7 +119,12 @@ const STDOUT_LOST: &str = "note: stdout could not be written: no failure documen
 /// control character; `None` when none has (clap's own message, colours and all, is fine).
 fn escaped_usage_error(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue};
-    let hostile: Vec<&String> = [ContextKind::InvalidValue, ContextKind::InvalidArg]
+    let quoted = [
+        ContextKind::InvalidValue,
+        ContextKind::InvalidArg,
+        ContextKind::InvalidSubcommand,
+    ];
+    let hostile: Vec<&String> = quoted
         .into_iter()
         .filter_map(|kind| match e.get(kind) {
             Some(ContextValue::String(value)) => Some(value),

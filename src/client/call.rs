@@ -623,11 +623,8 @@ impl Call {
         }
         let mut record = self.record();
         // Blanked now, as only here is it known to be cut off: perhaps inside an echoed token.
-        let body = sent.redact_cut_body(partial);
-        record.body = match &record.refused {
-            Some(refused) => refused.redact_cut_body(body),
-            None => body,
-        };
+        let tokens: Vec<&Secret> = std::iter::once(&sent).chain(&record.refused).collect();
+        record.body = crate::secret::redact_cut(&tokens, partial);
         record.note(response, retry_after, sent);
         Err(error)
     }
