@@ -567,6 +567,39 @@ async fn a_provider_that_does_not_answer_in_time_lends_its_still_valid_token() {
 #[derive(Debug)]
 struct Scripted(Mutex<std::collections::VecDeque<Result<AccessToken, AuthError>>>);
 
+/// A Graph stand-in that answers the first request 401, and every later one `then`.
+async fn graph_401_then(then: ResponseTemplate) -> MockServer {
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(then)
+        .mount(&graph)
+        .await;
+    graph
+}
+
+/// A client for `graph` whose tokens (or failures to get one) come from `script` in turn, with
+/// short retry waits.
+fn scripted_client(
+    graph: &str,
+    script: std::collections::VecDeque<Result<AccessToken, AuthError>>,
+) -> Client {
+    Client::builder()
+        .base_url(graph)
+        .shared_token_provider(Arc::new(Scripted(Mutex::new(script))))
+        .retry(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
+        )
+        .build()
+        .unwrap()
+}
+
 #[async_trait::async_trait]
 impl TokenProvider for Scripted {
     async fn token(&self) -> Result<AccessToken, AuthError> {
@@ -580,32 +613,14 @@ async fn a_401_answered_long_ago_is_not_blamed_for_a_later_failure_to_get_a_toke
     // 401; the endpoint out of reach, waited out; a fresh token; Graph 503, retried; then the
     // provider fails for good. That failure is the call's error on its own: the 401 was
     // answered by the fresh token, not by this failure.
-    let graph = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&graph)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&graph)
-        .await;
+    let graph = graph_401_then(ResponseTemplate::new(503)).await;
     let script = [
         Ok(AccessToken::new("tok-1", None)),
         Err(AuthError::Transport("out of reach".into())),
         Ok(AccessToken::new("tok-2", None)),
         Err(AuthError::Provider("broken for good".into())),
     ];
-    let c = Client::builder()
-        .base_url(graph.uri())
-        .shared_token_provider(Arc::new(Scripted(Mutex::new(script.into()))))
-        .retry(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
-        )
-        .build()
-        .unwrap();
+    let c = scripted_client(&graph.uri(), script.into());
     let err = c.create_or_get(&user(), request()).await.unwrap_err();
     assert!(
         matches!(&err, Error::Authentication(AuthError::Provider(m)) if m == "broken for good"),
@@ -1399,33 +1414,16 @@ async fn a_later_answer_repeating_the_token_a_401_refused_has_it_blanked_too() {
         ],
     ];
     for script in scripts {
-        let graph = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(401))
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&graph)
-            .await;
-        Mock::given(method("POST"))
-            .respond_with(
-                ResponseTemplate::new(400)
-                    .insert_header("request-id", format!("rid {FIRST}"))
-                    .set_body_json(json!({"error": {
-                        "code": "BadRequest",
-                        "message": format!("earlier: Bearer {FIRST}, now: Bearer second-token-sent")
-                    }})),
-            )
-            .mount(&graph)
-            .await;
-        let c = Client::builder()
-            .base_url(graph.uri())
-            .shared_token_provider(Arc::new(Scripted(Mutex::new(script.into()))))
-            .retry(
-                RetryPolicy::default()
-                    .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
-            )
-            .build()
-            .unwrap();
+        let graph = graph_401_then(
+            ResponseTemplate::new(400)
+                .insert_header("request-id", format!("rid {FIRST}"))
+                .set_body_json(json!({"error": {
+                    "code": "BadRequest",
+                    "message": format!("earlier: Bearer {FIRST}, now: Bearer second-token-sent")
+                }})),
+        )
+        .await;
+        let c = scripted_client(&graph.uri(), script.into());
         let err = c
             .create(&User::Me, types::OnlineMeeting::default())
             .await
@@ -1461,11 +1459,7 @@ async fn a_later_answer_repeating_the_token_a_401_refused_has_it_blanked_too() {
         })
         .await;
         let script = [Ok(AccessToken::new(FIRST, None)), fresh()];
-        let c = Client::builder()
-            .base_url(&graph.url)
-            .shared_token_provider(Arc::new(Scripted(Mutex::new(script.into()))))
-            .build()
-            .unwrap();
+        let c = scripted_client(&graph.url, script.into());
         let err = c
             .create(&User::Me, types::OnlineMeeting::default())
             .await
