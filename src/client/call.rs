@@ -125,17 +125,7 @@ impl Record {
     /// `text` with the tokens the call sent blanked (copied once when none is in it: this
     /// reads a successful answer's `request-id` too).
     fn redacted_text(&self, text: &str) -> String {
-        let mut text = std::borrow::Cow::Borrowed(text);
-        for token in self.tokens() {
-            let blanked = match token.redact(&text) {
-                std::borrow::Cow::Owned(blanked) => Some(blanked),
-                std::borrow::Cow::Borrowed(_) => None,
-            };
-            if let Some(blanked) = blanked {
-                text = std::borrow::Cow::Owned(blanked);
-            }
-        }
-        text.into_owned()
+        blanked(self.tokens(), text)
     }
 
     /// What the final response's status and headers said, for the answer or its error, and
@@ -174,6 +164,21 @@ fn echoes_another(headers: &http::HeaderMap, ours: &[u8]) -> bool {
     })
 }
 
+/// `text` with each of `tokens` blanked, copied once when none is in it.
+fn blanked<'a>(tokens: impl IntoIterator<Item = &'a Secret>, text: &str) -> String {
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for token in tokens {
+        let blanked = match token.redact(&text) {
+            std::borrow::Cow::Owned(blanked) => Some(blanked),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
+        if let Some(blanked) = blanked {
+            text = std::borrow::Cow::Owned(blanked);
+        }
+    }
+    text.into_owned()
+}
+
 /// The `client-request-id`s an answer echoes, for an error or a log line: the token the
 /// request carried blanked (and one a 401 `refused` earlier), unprintable characters as
 /// spaces, at most 256 bytes.
@@ -185,11 +190,7 @@ fn echoed(response: &reqwest::Response, sent: &Secret, refused: Option<&Secret>)
         .map(HeaderValue::as_bytes)
         .collect();
     let text = String::from_utf8_lossy(&values.join(&b", "[..])).into_owned();
-    let text = sent.redact(&text).into_owned();
-    let text = match refused {
-        Some(token) => token.redact(&text).into_owned(),
-        None => text,
-    };
+    let text = blanked(std::iter::once(sent).chain(refused), &text);
     format!("{:?}", transport::excerpt(text.as_bytes()))
 }
 
@@ -622,10 +623,11 @@ impl Call {
             return Self::inert();
         }
         let mut record = self.record();
-        // Blanked now, as only here is it known to be cut off: perhaps inside an echoed token.
-        let tokens: Vec<&Secret> = std::iter::once(&sent).chain(&record.refused).collect();
-        record.body = crate::secret::redact_cut(&tokens, partial);
         record.note(response, retry_after, sent);
+        // Blanked now, as only here is it known to be cut off: perhaps inside an echoed token
+        // (of either token the call sent).
+        let body = crate::secret::redact_cut(&record.tokens().collect::<Vec<_>>(), partial);
+        record.body = body;
         Err(error)
     }
 
