@@ -104,8 +104,10 @@ fn main() {
     let _ = writeln!(
         out,
         "graph-meetings benchmarks: {cores} core(s); client runtime {workers} worker(s), \
-         server 1 thread; threads pinned (server: core {}); concurrency {CONCURRENCY}",
-        server_core()
+         server 1 thread; threads pinned (server: core {}); concurrency {CONCURRENCY}; \
+         built with {}",
+        server_core(),
+        build_settings()
     );
 
     let server = Server::start(MEETING.as_bytes());
@@ -172,6 +174,15 @@ fn main() {
 
     report(&mut out, &io, &model, build.as_ref());
     print!("{out}");
+}
+
+/// What this binary was compiled with: Cargo.toml's `[profile.bench]` (fat LTO, one codegen
+/// unit) unless cargo's environment said otherwise. Both sides share it, and it moves the
+/// ratios (benches/README.md), so every table says which it was.
+fn build_settings() -> String {
+    let lto = option_env!("CARGO_PROFILE_BENCH_LTO").unwrap_or("fat");
+    let units = option_env!("CARGO_PROFILE_BENCH_CODEGEN_UNITS").unwrap_or("1");
+    format!("lto={lto}, codegen-units={units}")
 }
 
 /// The server's core: the last one. The client's workers take the others, so neither side
