@@ -16,6 +16,8 @@
 //! A third side, the same hand-written code decoding into the generated types instead of
 //! `Value`, splits the gap: typed model on one side, the hand-written layer on the other.
 //! Runs of the sides rotate round by round to cancel drift. All traffic goes to 127.0.0.1.
+//! The binary is built with Cargo.toml's `[profile.bench]` (fat LTO, one codegen unit), which
+//! the first line of the output names, since the settings move the ratios.
 
 use std::{
     fmt::Write as _,
