@@ -157,7 +157,7 @@ pub enum ErrorKind {
     Graph,
     /// No complete answer from Graph or from the token endpoint: it could not be reached, did
     /// not answer in time, the connection was lost, the token endpoint's answer could not be
-    /// used, or the token endpoint said it is busy or failing (429, 5xx). createOrGet may be
+    /// used, or the token endpoint said it is busy or failing (408, 429, 5xx). createOrGet may be
     /// repeated later; a create with this kind was not delivered (create's lost answers are
     /// `OutcomeUnknown`).
     Unreachable,
@@ -170,7 +170,7 @@ pub enum ErrorKind {
 
 impl Error {
     /// What a caller can do about this error (see [`ErrorKind`]). A token endpoint that could
-    /// not be reached, or that answered 429 or 5xx (busy or down, not a verdict on the
+    /// not be reached, or that answered 408, 429 or 5xx (busy or down, not a verdict on the
     /// credentials), is [`Unreachable`](ErrorKind::Unreachable), not a refusal, also when it
     /// kept a 401 from being retried with a fresh token.
     pub fn kind(&self) -> ErrorKind {
@@ -496,12 +496,13 @@ impl AuthError {
         }
     }
 
-    /// The token endpoint gave no usable answer or said it is busy or failing (429, 5xx):
-    /// nothing was said about the credentials, and the same request may work later.
+    /// The token endpoint gave no usable answer or said it is busy or failing (408, 429,
+    /// 5xx): nothing was said about the credentials, and the same request may work later.
+    /// 408 is a timeout on the way (a proxy's, say), as it is when Graph answers it.
     pub(crate) fn unavailable(&self) -> bool {
         match self {
             AuthError::Transport(_) => true,
-            AuthError::TokenEndpoint { status, .. } => *status == 429 || *status >= 500,
+            AuthError::TokenEndpoint { status, .. } => matches!(status, 408 | 429 | 500..),
             _ => false,
         }
     }

@@ -7,7 +7,7 @@
 //! lost answer, any other server error but 501 and 505) ends in
 //! [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) instead of a second meeting.
 //!
-//! Both operations also wait out a token endpoint that is out of reach or busy (429, 5xx, no
+//! Both operations also wait out a token endpoint that is out of reach or busy (408, 429, 5xx, no
 //! token within the timeout), before sending or after Graph's 401: Graph has not acted. Those
 //! tries come at least a second apart (later, when the endpoint says `Retry-After`), are not
 //! requests sent, and use up the same retries as the rest; each waits for a token up to the

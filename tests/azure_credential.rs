@@ -161,6 +161,22 @@ async fn an_endpoint_out_of_reach_or_busy_is_unavailable_not_the_providers_failu
         graph_meetings::Error::Authentication(unreachable).kind(),
         graph_meetings::ErrorKind::Unreachable
     );
+    // A timeout on the way: busy too, not a refusal.
+    let timeout = fail(|| {
+        Error::with_message(
+            ErrorKind::HttpResponse {
+                status: 408.into(),
+                error_code: None,
+                raw_response: None,
+            },
+            "request timeout",
+        )
+    })
+    .await;
+    assert!(
+        matches!(&timeout, AuthError::TokenEndpoint { status: 408, .. }),
+        "{timeout:?}"
+    );
     // Busy: its status kept.
     let busy = fail(|| {
         Error::with_message(

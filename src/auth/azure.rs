@@ -117,7 +117,7 @@ impl AzureCredential {
 }
 
 /// What a credential's failure means for a call. One that could not reach the endpoint it
-/// asks (managed identity's, the identity platform), or found it busy (429, 5xx), is out of
+/// asks (managed identity's, the identity platform), or found it busy (408, 429, 5xx), is out of
 /// reach for now, and the call may wait it out as it would for the token endpoint's: a
 /// connection failure, an I/O failure of its HTTP client (a timeout, say), or an `io::Error`
 /// of the network's anywhere in the chain. Anything else is the provider's own failure, an
@@ -165,7 +165,7 @@ fn auth_error(error: &azure_core::Error) -> AuthError {
             }
             Some(ErrorKind::HttpResponse {
                 status, error_code, ..
-            }) if *status == 429 || status.is_server_error() => {
+            }) if matches!(u16::from(*status), 408 | 429) || status.is_server_error() => {
                 return AuthError::TokenEndpoint {
                     status: u16::from(*status),
                     error: error_code.as_deref().map(transport::printable),

@@ -28,7 +28,7 @@ Exit status:
   4  Graph answered with an error (its code, message and request-id are on stderr)
   5  transport failure: no complete answer from Graph or the token endpoint (timeout,
      connection lost, an unreadable token response, the token endpoint busy or failing:
-     429, 5xx), also when that kept a 401 from being retried with a fresh token
+     408, 429, 5xx), also when that kept a 401 from being retried with a fresh token
   6  create's outcome is unknown: a meeting may have been made, so do not repeat the create
      (support can trace it by the client-request-id on stderr); create-or-get is the
      command that is safe to repeat. Also when a signal (Ctrl-C, SIGTERM, SIGHUP) stopped a

@@ -517,7 +517,7 @@ impl Call {
     }
 
     /// No token for this attempt. Nothing went to Graph, so when the token endpoint was only out
-    /// of reach or busy (429, 5xx, no token in time) another try is safe for either operation,
+    /// of reach or busy (408, 429, 5xx, no token in time) another try is safe for either operation,
     /// within the policy's retries: it waits at least a second (longer when the endpoint said
     /// `Retry-After`) and does not count as a request sent. Anything else fails the call.
     #[cold]
