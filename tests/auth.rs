@@ -321,6 +321,28 @@ async fn the_token_request_is_the_client_credentials_form_with_the_clouds_scope(
 }
 
 #[tokio::test]
+async fn a_tokens_lifetime_counts_from_when_it_was_asked_for() {
+    // Issued somewhere during the request: an answer that took a second must not make the
+    // token last a second past its real expiry.
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer("tok-1", json!(3600)).set_delay(Duration::from_secs(1)))
+        .mount(&idp)
+        .await;
+    let provider = ClientCredentials::builder(TENANT, "app-id", SECRET)
+        .authority_host(idp.uri())
+        .build()
+        .unwrap();
+    let asked = Utc::now();
+    let token = provider.token().await.unwrap();
+    let lifetime = token.expires_at().unwrap() - asked;
+    assert!(
+        lifetime <= chrono::TimeDelta::milliseconds(3_600_500),
+        "{lifetime}"
+    );
+}
+
+#[tokio::test]
 async fn an_explicit_scope_wins() {
     let idp = token_endpoint(&["tok-1"]).await;
     let provider = ClientCredentials::builder(TENANT, "app-id", SECRET)

@@ -111,6 +111,9 @@ impl ClientCredentials {
             ("scope", inner.scope.as_str()),
         ];
         tracing::debug!(url = %inner.token_url, client_id = %inner.client_id, "requesting an application token");
+        // The lifetime runs from when the token was issued, somewhere during the request:
+        // counted from the asking, a slow answer cannot stretch it past its real expiry.
+        let asked_at = inner.cache.clock().now();
         // The form holds the secret: a transport error is reported without its request.
         let mut response = inner
             .http
@@ -129,7 +132,6 @@ impl ClientCredentials {
                 }
                 transport::ReadError::Transport(e, _) => AuthError::Transport(endpoint_failure(&e)),
             })?;
-        let received_at = inner.cache.clock().now();
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         if !status.is_success() {
             let secret = &inner.secret;
@@ -149,7 +151,7 @@ impl ClientCredentials {
             .and_then(Value::as_str)
             .ok_or_else(|| AuthError::Transport("token response has no access_token".into()))?;
         let lifetime = expires_in(&json).unwrap_or(ASSUMED_LIFETIME);
-        let token = AccessToken::new(token, received_at.checked_add_signed(lifetime));
+        let token = AccessToken::new(token, asked_at.checked_add_signed(lifetime));
         // Judged once cleaned up as every token is (blanks, quotes, a `Bearer` word): the cache
         // would refuse an empty one too, but here the failure can say whose it is.
         match token.secret().expose().is_empty() {
