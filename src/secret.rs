@@ -35,7 +35,17 @@ impl Secret {
     /// was sent to it (an echoing proxy, a debugging endpoint, a URL quoted in a message) on
     /// its way into an error.
     pub(crate) fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        if !self.redactable() || !(text.contains(&*self.0) || may_encode(text.as_bytes())) {
+        match self.redactable() {
+            true => self.redact_any_length(text),
+            false => Cow::Borrowed(text),
+        }
+    }
+
+    /// [`redact`](Self::redact) however short the secret is: for a client secret, which the
+    /// caller chose and which must not show even when it is a short word. Text around it that
+    /// happens to contain it is blanked too, which only so short a secret can cause.
+    pub(crate) fn redact_any_length<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        if self.0.is_empty() || !(text.contains(&*self.0) || may_encode(text.as_bytes())) {
             return Cow::Borrowed(text);
         }
         // The bytes' blanking: a UTF-8 secret found in UTF-8 text starts and ends on character

@@ -365,7 +365,7 @@ fn redirected(error: &mut AuthError, headers: &reqwest::header::HeaderMap) {
 /// percent-encoded any other way, becomes `***` (a misbehaving endpoint could echo the form
 /// back), and control characters become spaces (the text ends up in logs and on terminals).
 fn scrub(text: &str, secret: &Secret) -> String {
-    transport::printable(&secret.redact(text))
+    transport::printable(&secret.redact_any_length(text))
 }
 
 /// A transport failure with the endpoint's origin and path, never the request's form.
@@ -504,5 +504,16 @@ mod tests {
             assert!(!shown.contains("SECRETX"), "{shown}");
             assert!(shown.contains("client_secret=***; bad"), "{shown}");
         }
+
+        // A secret as short as a word is the caller's choice, and blanked all the same.
+        let e = endpoint_error(
+            400,
+            Some(&json!({"error_description": "bad form: client_secret=hunter2"})),
+            &Secret::new("hunter2"),
+            None,
+        );
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("client_secret=***"), "{shown}");
     }
 }
