@@ -113,12 +113,15 @@ fn meeting_times(
     }
 }
 
-/// A start or end the rules have already checked, as UTC.
+/// A start or end the rules have already checked, as UTC, in Graph's 100 ns ticks: the time
+/// rules compare what Graph keeps (an end within its start's tick is no earlier than it), as
+/// the client does (`times`).
 fn instant(fields: &Map<String, Value>, name: &str) -> Option<DateTime<Utc>> {
     fields
         .get(name)
         .and_then(Value::as_str)
         .and_then(rules::instant)
+        .map(crate::times::to_ticks)
 }
 
 /// UTC with seven fractional digits, as Graph writes times.
@@ -204,6 +207,18 @@ mod tests {
             let err = parse_json(Operation::CreateOrGet, ApiVersion::V1, body).unwrap_err();
             assert_eq!(err.status, StatusCode::BAD_REQUEST, "{body}");
         }
+        // An end within its start's 100 ns tick is the start, as Graph keeps them.
+        let asked = parse_json(
+            Operation::Create,
+            ApiVersion::V1,
+            r#"{"startDateTime":"2020-01-01T00:00:00.00000009Z","endDateTime":"2020-01-01T00:00:00.00000001Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            asked.fields["startDateTime"],
+            "2020-01-01T00:00:00.0000000Z"
+        );
+        assert_eq!(asked.fields["endDateTime"], "2020-01-01T00:00:00.0000000Z");
         // The widest offsets .NET takes.
         for body in [
             r#"{"externalId":"x","startDateTime":"2020-01-01T10:00:00+14:00"}"#,
