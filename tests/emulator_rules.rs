@@ -52,7 +52,11 @@ async fn graph_error(response: Response) -> (StatusCode, String, String) {
 type Form<'a> = &'a [(&'a str, &'a str)];
 
 async fn app_token(emu: &Emulator, tenant: &str) -> String {
-    let response = http()
+    app_token_for(emu, tenant, "https://graph.microsoft.com/.default").await
+}
+
+async fn token_response(emu: &Emulator, tenant: &str, scope: &str) -> Response {
+    http()
         .post(format!(
             "{}/{tenant}/oauth2/v2.0/token",
             emu.authority_host()
@@ -61,16 +65,81 @@ async fn app_token(emu: &Emulator, tenant: &str) -> String {
             ("grant_type", "client_credentials"),
             ("client_id", "app"),
             ("client_secret", "secret"),
-            ("scope", "https://graph.microsoft.com/.default"),
+            ("scope", scope),
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn app_token_for(emu: &Emulator, tenant: &str, scope: &str) -> String {
+    let response = token_response(emu, tenant, scope).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["expires_in"].as_u64().unwrap() > 0);
     body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_token_for_another_resource_is_refused_as_graph_refuses_it() {
+    let emu = Emulator::start().await.unwrap();
+    let create_or_get = |token: String| {
+        let url = format!(
+            "{}/v1.0/users/alex@contoso.example/onlineMeetings/createOrGet",
+            emu.base_url()
+        );
+        async move {
+            http()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"externalId": "aud"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Issued, as the identity platform issues it, but for Azure Resource Manager.
+    let arm = app_token_for(
+        &emu,
+        DEMO_TENANT_DOMAIN,
+        "https://management.azure.com/.default",
+    )
+    .await;
+    let refused = create_or_get(arm).await;
+    let (status, _, body) = answer(refused).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        body["error"]["code"], "InvalidAuthenticationToken",
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid audience"),
+        "{body}"
+    );
+    assert_eq!(emu.meeting_count(), 0);
+    // Graph named by its application ID, or by its URL with a trailing slash: Graph's.
+    for scope in [
+        "00000003-0000-0000-c000-000000000000/.default",
+        "https://graph.microsoft.com//.default",
+    ] {
+        let token = app_token_for(&emu, DEMO_TENANT_DOMAIN, scope).await;
+        assert!(create_or_get(token).await.status().is_success(), "{scope}");
+    }
+    // Two resources in one request: the identity platform refuses it (AADSTS70011).
+    let both = token_response(
+        &emu,
+        DEMO_TENANT_DOMAIN,
+        "https://graph.microsoft.com/.default https://management.azure.com/.default",
+    )
+    .await;
+    assert_eq!(both.status(), StatusCode::BAD_REQUEST);
+    let body: Value = both.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_scope", "{body}");
+    assert_eq!(body["error_codes"][0], 70011, "{body}");
 }
 
 #[tokio::test]

@@ -14,14 +14,18 @@ pub const DEMO_USER_ID: &str = "6b1d4c8e-3a2f-4d7e-9c5b-8e2a1f0d3c4b";
 /// User principal name of the demo user.
 pub const DEMO_USER_UPN: &str = "organizer@contoso.example";
 
-/// The tenant a token endpoint path names, as meetings are keyed by it: the demo tenant's ID
-/// or domain (any case) is the demo tenant's ID; any other tenant is known by its name.
+/// The tenant a token endpoint path names, as meetings are keyed by it and as tokens and
+/// meetings carry it (`tid`, `tenantId`): always a GUID, as Graph's are. The demo tenant's ID
+/// or domain (any case) is the demo tenant's ID; another GUID is itself; another name maps to
+/// a stable GUID of its own.
 pub(super) fn tenant_id(tenant: &str) -> String {
     let tenant = tenant.to_ascii_lowercase();
     if tenant == DEMO_TENANT_DOMAIN {
         DEMO_TENANT_ID.to_owned()
-    } else {
+    } else if is_guid(&tenant) {
         tenant
+    } else {
+        stable_guid(&format!("tenant:{tenant}"))
     }
 }
 

@@ -161,8 +161,33 @@ async fn issue(
             "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
         ));
     }
-    Ok(state.tokens.issue(tenant))
+    // One resource per request, as the identity platform has it, and the token is for that
+    // resource: Graph takes only its own (any cloud's root, or its application ID).
+    let mut resources = scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_end_matches("/.default").trim_end_matches('/'));
+    let first = resources.next().unwrap_or_default();
+    if resources.any(|other| !other.eq_ignore_ascii_case(first)) {
+        return Err(Refusal::new(
+            400,
+            "invalid_scope",
+            70011,
+            format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid: it names more than one resource."),
+        ));
+    }
+    Ok(state.tokens.issue(tenant, is_graph(first)))
 }
+
+/// Whether a scope's resource is Microsoft Graph: a token for anything else is refused by
+/// Graph's routes as a token of another audience.
+fn is_graph(resource: &str) -> bool {
+    let resource = resource.to_ascii_lowercase();
+    resource == GRAPH_APP_ID || crate::Cloud::of_scope(&format!("{resource}/")).is_some()
+}
+
+/// Microsoft Graph's application ID, which a scope may name instead of its URL.
+const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 fn missing(parameter: &str) -> Refusal {
     Refusal::new(

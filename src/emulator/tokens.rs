@@ -3,7 +3,9 @@
 //! The convention, kept simple on purpose:
 //! - tokens from the token endpoint are **application** tokens of the tenant they were asked
 //!   for. They carry the emulator's current epoch, so [`Tokens::revoke_all`] makes every one of
-//!   them fail with 401 (as an expired token does) and a client must fetch a new one;
+//!   them fail with 401 (as an expired token does) and a client must fetch a new one, and
+//!   whether they are for Graph: one asked for another resource's scope is refused with 401
+//!   (invalid audience), as Graph refuses it;
 //! - **any other** non-empty bearer token is a **delegated** token of the demo user
 //!   ([`DEMO_USER_ID`](super::DEMO_USER_ID)) in the demo tenant.
 //!
@@ -20,6 +22,8 @@ use super::{
 };
 
 const APP_PREFIX: &str = "emuapp~";
+/// An issued token's audience when it is Graph.
+const GRAPH_AUDIENCE: &str = "graph";
 
 /// Whose authority a request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,14 +57,16 @@ impl Default for Tokens {
 }
 
 impl Tokens {
-    /// A new application token for `tenant` (already checked to be letters, digits, `.`, `-`).
-    /// The token carries the tenant's ID where the emulator knows it, as a real token's `tid`
-    /// does, so a tenant asked for by domain or by ID keys the same meetings.
-    pub fn issue(&self, tenant: &str) -> String {
+    /// A new application token for `tenant` (already checked to be letters, digits, `.`, `-`),
+    /// for Graph or, when `for_graph` is false, for another resource (its `aud`). The token
+    /// carries the tenant's ID, as a real token's `tid` does, so a tenant asked for by domain
+    /// or by ID keys the same meetings.
+    pub fn issue(&self, tenant: &str, for_graph: bool) -> String {
         format!(
-            "{APP_PREFIX}{:016x}~{}~{}",
+            "{APP_PREFIX}{:016x}~{}~{}~{}",
             self.epoch.load(Ordering::Relaxed),
             tenant_id(tenant),
+            if for_graph { GRAPH_AUDIENCE } else { "other" },
             uuid::Uuid::new_v4().simple()
         )
     }
@@ -103,15 +109,24 @@ impl Tokens {
             });
         };
         let mut parts = rest.split('~');
-        let (Some(epoch), Some(tenant), Some(_), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(epoch), Some(tenant), Some(audience), Some(_), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(unauthorized("Access token validation failure."));
         };
         let current = format!("{:016x}", self.epoch.load(Ordering::Relaxed));
         if epoch != current {
             return Err(unauthorized(
                 "Lifetime validation failed, the token is expired.",
+            ));
+        }
+        if audience != GRAPH_AUDIENCE {
+            return Err(unauthorized(
+                "Access token validation failure. Invalid audience.",
             ));
         }
         Ok(Caller::Application {
@@ -137,16 +152,20 @@ mod tests {
     #[test]
     fn issued_tokens_are_application_tokens_until_revoked() {
         let tokens = Tokens::default();
-        let token = tokens.issue("Fabrikam.example");
+        let token = tokens.issue("Fabrikam.example", true);
+        let caller = tokens.authenticate(&bearer(&token)).unwrap();
+        // A GUID as Graph's tenants are, the same for the name in any case.
+        assert!(uuid::Uuid::parse_str(caller.tenant()).is_ok(), "{caller:?}");
         assert_eq!(
-            tokens.authenticate(&bearer(&token)).unwrap(),
+            caller,
             Caller::Application {
-                tenant: "fabrikam.example".into()
+                tenant: tenant_id("fabrikam.example")
             }
         );
+        assert_ne!(caller.tenant(), DEMO_TENANT_ID);
         // The demo tenant by domain (any case) or by ID: one tenant, its ID.
         for name in ["Contoso.Example", DEMO_TENANT_ID] {
-            let token = tokens.issue(name);
+            let token = tokens.issue(name, true);
             assert_eq!(
                 tokens.authenticate(&bearer(&token)).unwrap(),
                 Caller::Application {
@@ -155,6 +174,11 @@ mod tests {
                 "{name}"
             );
         }
+        // Another resource's token: Graph's routes refuse it.
+        let other = tokens.issue("Fabrikam.example", false);
+        let err = tokens.authenticate(&bearer(&other)).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        assert!(err.message.contains("Invalid audience"), "{}", err.message);
         tokens.revoke_all();
         let err = tokens.authenticate(&bearer(&token)).unwrap_err();
         assert_eq!(err.status, StatusCode::UNAUTHORIZED);
