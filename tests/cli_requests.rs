@@ -1007,7 +1007,7 @@ async fn graph_errors_are_status_4_with_code_message_and_request_id() {
                 ("grant_type", "client_credentials"),
                 ("client_id", "a"),
                 ("client_secret", "s"),
-                ("scope", "x/.default"),
+                ("scope", "https://graph.microsoft.com/.default"),
             ])
             .send()
             .await
