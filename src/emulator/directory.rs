@@ -1,7 +1,7 @@
 //! The emulator's users: who `/users/{id}` names, and the demo user behind delegated tokens.
 //!
 //! Graph accepts a user's object ID (a GUID) or user principal name in the path and answers 404
-//! for anything else. Both forms of one user must reach the same meetings, so a UPN maps to a
+//! for anything else, a name with characters no UPN has among it. Both forms of one user must reach the same meetings, so a UPN maps to a
 //! stable object ID derived from it; the demo user's UPN maps to [`DEMO_USER_ID`].
 
 /// Tenant of the demo user, and so of every delegated token.
@@ -53,16 +53,9 @@ impl UserRef {
             let upn = (id == DEMO_USER_ID).then(|| DEMO_USER_UPN.to_owned());
             return Some(Self { id, upn });
         }
-        let upn = segment.to_lowercase();
+        let upn = segment.to_ascii_lowercase();
         let (local, domain) = upn.split_once('@')?;
-        let plausible = !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !upn
-                .chars()
-                .any(|c| c.is_control() || c.is_whitespace() || c == '/');
-        if !plausible {
+        if !is_upn_name(local) || !is_domain(domain) {
             return None;
         }
         if upn == DEMO_USER_UPN {
@@ -73,6 +66,29 @@ impl UserRef {
             upn: Some(upn),
         })
     }
+}
+
+/// A UPN's part before the `@` as Entra ID allows it: ASCII letters and digits and
+/// `' . - _ ! # ^ ~`, at most 64, not starting or ending with a period. Anything else
+/// (a backslash, `?`, a look-alike of `/`, a letter outside ASCII) names no user.
+fn is_upn_name(local: &str) -> bool {
+    (1..=64).contains(&local.len())
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"'.-_!#^~".contains(&b))
+}
+
+/// A domain name: labels of ASCII letters, digits and hyphens, at least two.
+fn is_domain(domain: &str) -> bool {
+    domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 fn is_guid(s: &str) -> bool {
@@ -120,6 +136,16 @@ mod tests {
             "a/b@c.d",
             "a b@c.d",
             "x@.d",
+            "x@c..d",
+            ".a@c.d",
+            "a.@c.d",
+            "a\\b@c.d",
+            "a@b.c?",
+            "a?b@c.d",
+            "a%2fb@c.d",
+            "\u{2215}@b.c",
+            "jos\u{e9}@contoso.example",
+            "a@b\u{ff0e}c",
         ] {
             assert_eq!(UserRef::resolve(bad), None, "{bad}");
         }
