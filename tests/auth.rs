@@ -321,6 +321,28 @@ async fn the_token_request_is_the_client_credentials_form_with_the_clouds_scope(
 }
 
 #[tokio::test]
+async fn a_refusal_no_new_token_cures_does_not_ask_the_token_endpoint_once_per_call() {
+    // Graph refuses every token (say, one of another tenant): the first call fetches a
+    // replacement once, as it should; the calls after it meet the same refusal without asking
+    // the token endpoint each time.
+    let idp = token_endpoint(&["tok-1", "tok-2", "tok-3", "tok-4"]).await;
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"error": {"code": "InvalidAuthenticationToken", "message": "Invalid audience."}}),
+        ))
+        .mount(&graph)
+        .await;
+    let client = client(&graph, credentials(&idp, TestClock::new()));
+    for _ in 0..20 {
+        let err = client.create_or_get(&user(), request()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    }
+    assert_eq!(requests(&idp).await.len(), 2, "tok-1, then one replacement");
+    assert_eq!(requests(&graph).await.len(), 21);
+}
+
+#[tokio::test]
 async fn a_tokens_lifetime_counts_from_when_it_was_asked_for() {
     // Issued somewhere during the request: an answer that took a second must not make the
     // token last a second past its real expiry.

@@ -20,6 +20,12 @@ pub const REFRESH_WINDOW: Duration = Duration::minutes(5);
 /// After a failed refresh, how long an unexpired token is used before the next try.
 pub const RETRY_REFRESH_AFTER: Duration = Duration::seconds(10);
 
+/// A token fetched to replace one Graph refused, and refused in turn within this long of
+/// arriving, is kept that long instead of being fetched again: the refusal is then not the
+/// token's age but something a new token does not change (another tenant or audience, a
+/// consent missing), and each call's 401 would otherwise ask the token endpoint once.
+pub const REFUSED_AGAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long a fetch may take before it counts as failed, unless the provider sets its own
 /// limit ([`TokenCache::with_fetch_limit`]).
 pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -50,6 +56,10 @@ pub const DEFAULT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_s
 ///   waiting for a fetch whose runtime went (on another runtime, say) start one of their own,
 ///   and so does a caller that finds a fetch older than its limit (its runtime no longer
 ///   driven, so that its timer cannot fire).
+/// - [`invalidate`](Self::invalidate) (Graph refused the token) drops the token, and the next
+///   caller fetches at once, except when that token was itself fetched to replace a refused
+///   one less than [`REFUSED_AGAIN_WAIT`] before: it is kept until then, so that a refusal no
+///   new token cures costs one fetch per wait, not one per call.
 pub struct TokenCache {
     shared: Arc<Shared>,
     fetch_limit: std::time::Duration,
@@ -98,6 +108,8 @@ struct State {
     flight: Option<Flight>,
     /// Flights started so far, to tell a late landing from the current one.
     flights: u64,
+    /// The token was dropped as refused: the next one fetched replaces a refused one.
+    replacing_refused: bool,
 }
 
 /// A fetch under way: which one, since when, and whether it runs under the cache's limit (as a
@@ -114,6 +126,9 @@ struct Cached {
     token: AccessToken,
     /// When the token stops being fresh.
     refresh_at: Option<DateTime<Utc>>,
+    /// When it arrived, if it was fetched to replace a refused token (on the runtime's clock:
+    /// a wait, like `resting`).
+    replaced_refused_at: Option<Instant>,
 }
 
 /// The fetch under way, owned from the moment it is decided: whatever way it ends, it lands
@@ -321,13 +336,26 @@ impl TokenCache {
         self.shared.unexpired(&self.shared.state())
     }
 
-    /// Forgets `rejected` if it is still the cached token.
+    /// Forgets `rejected` if it is still the cached token, unless it replaced a refused token
+    /// less than [`REFUSED_AGAIN_WAIT`] ago (see [`TokenCache`]).
     pub fn invalidate(&self, rejected: &AccessToken) {
         let mut state = self.shared.state();
-        if state.token.as_ref().is_some_and(|c| &c.token == rejected) {
-            state.token = None;
-            state.failure = None;
+        let Some(cached) = state.token.as_ref().filter(|c| &c.token == rejected) else {
+            return;
+        };
+        if cached
+            .replaced_refused_at
+            .is_some_and(|at| at.elapsed() < REFUSED_AGAIN_WAIT)
+        {
+            tracing::debug!(
+                "Graph refused a token fetched to replace a refused one; not fetching another \
+                 for {REFUSED_AGAIN_WAIT:?}"
+            );
+            return;
         }
+        state.token = None;
+        state.failure = None;
+        state.replacing_refused = true;
     }
 
     /// Waits until no fetch is under way.
@@ -420,9 +448,12 @@ impl Shared {
                 Ok(token) => {
                     state.failure = None;
                     state.resting = None;
+                    let replaced_refused =
+                        std::mem::take(&mut state.replacing_refused).then(Instant::now);
                     state.token = Some(Cached {
                         refresh_at: refresh_at(&token, now),
                         token,
+                        replaced_refused_at: replaced_refused,
                     });
                     None
                 }
@@ -1186,6 +1217,46 @@ mod tests {
         let got = cache.get(counting(&fetches, "new")).await.unwrap();
         assert_eq!(got.secret().expose(), "new");
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replacement_refused_in_turn_is_kept_a_while_not_fetched_again_per_call() {
+        // Graph refuses the token, and then the one fetched to replace it: the next refusals
+        // within the wait ask for nothing, whatever number of calls meet them; after it, one
+        // fetch again.
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let old = cache.get(counting(&fetches, "unused")).await.unwrap();
+        cache.invalidate(&old);
+        let new = cache.get(counting(&fetches, "new")).await.unwrap();
+        assert_eq!(
+            (new.secret().expose(), fetches.load(Ordering::SeqCst)),
+            ("new", 1)
+        );
+        for _ in 0..5 {
+            cache.invalidate(&new);
+            let kept = cache.get(counting(&fetches, "newer")).await.unwrap();
+            assert_eq!(kept.secret().expose(), "new");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        tokio::time::advance(REFUSED_AGAIN_WAIT).await;
+        cache.invalidate(&new);
+        let newer = cache.get(counting(&fetches, "newer")).await.unwrap();
+        assert_eq!(newer.secret().expose(), "newer");
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        // A token that replaced nothing refused (a refresh before expiry) goes at once.
+        *clock.0.lock().unwrap() = start() + Duration::minutes(117);
+        let refreshed = cache.get(counting(&fetches, "refreshed")).await.unwrap();
+        cache.settled().await;
+        let refreshed = match refreshed.secret().expose() {
+            "refreshed" => refreshed,
+            _ => cache.get(counting(&fetches, "unused")).await.unwrap(),
+        };
+        assert_eq!(refreshed.secret().expose(), "refreshed");
+        cache.invalidate(&refreshed);
+        let after = cache.get(counting(&fetches, "after")).await.unwrap();
+        assert_eq!(after.secret().expose(), "after");
     }
 
     #[tokio::test]

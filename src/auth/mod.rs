@@ -21,7 +21,8 @@ use reqwest::header::HeaderValue;
 #[cfg(feature = "azure-identity")]
 pub use azure::{AzureCredential, AzureCredentialBuilder};
 pub use cache::{
-    TokenCache, DEFAULT_FETCH_LIMIT, LONGEST_REST, REFRESH_WINDOW, RETRY_REFRESH_AFTER,
+    TokenCache, DEFAULT_FETCH_LIMIT, LONGEST_REST, REFRESH_WINDOW, REFUSED_AGAIN_WAIT,
+    RETRY_REFRESH_AFTER,
 };
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder};
 
