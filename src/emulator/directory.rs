@@ -1,8 +1,9 @@
 //! The emulator's users: who `/users/{id}` names, and the demo user behind delegated tokens.
 //!
 //! Graph accepts a user's object ID (a GUID) or user principal name in the path and answers 404
-//! for anything else, a name with characters no UPN has among it. Both forms of one user must reach the same meetings, so a UPN maps to a
-//! stable object ID derived from it; the demo user's UPN maps to [`DEMO_USER_ID`].
+//! for anything else, a name with characters no UPN has among it. Both forms of one user must
+//! reach the same meetings, so a UPN maps to a stable object ID derived from it; the demo
+//! user's UPN maps to [`DEMO_USER_ID`].
 
 /// Tenant of the demo user, and so of every delegated token.
 pub const DEMO_TENANT_ID: &str = "5f7e0c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b";
