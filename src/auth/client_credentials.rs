@@ -505,15 +505,27 @@ mod tests {
             assert!(shown.contains("client_secret=***; bad"), "{shown}");
         }
 
-        // A secret as short as a word is the caller's choice, and blanked all the same.
-        let e = endpoint_error(
-            400,
-            Some(&json!({"error_description": "bad form: client_secret=hunter2"})),
-            &Secret::new("hunter2"),
-            None,
-        );
-        let shown = format!("{e} {e:?}");
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("client_secret=***"), "{shown}");
+        // A secret as short as a word is the caller's choice, and blanked all the same: three
+        // bytes become `***`, as long as they were; one or two, percent-encoded too.
+        for (secret, echoed) in [
+            ("hunter2", "hunter2"),
+            ("xyz", "xyz"),
+            ("xyz", "%78y%7A"),
+            ("qz", "qz"),
+            ("q", "%71"),
+        ] {
+            let e = endpoint_error(
+                400,
+                Some(&json!({"error_description": format!("bad form: client_secret={echoed}")})),
+                &Secret::new(secret),
+                None,
+            );
+            let shown = format!("{e} {e:?}");
+            assert!(
+                !shown.contains(echoed) && !shown.contains(secret),
+                "{secret}: {shown}"
+            );
+            assert!(shown.contains("client_secret=***"), "{secret}: {shown}");
+        }
     }
 }
