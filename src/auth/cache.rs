@@ -108,8 +108,10 @@ struct State {
     flight: Option<Flight>,
     /// Flights started so far, to tell a late landing from the current one.
     flights: u64,
-    /// The token was dropped as refused: the next one fetched replaces a refused one.
-    replacing_refused: bool,
+    /// The token was dropped as refused when this many flights had started: the first token a
+    /// later flight brings replaces a refused one. (One asked for before the refusal, by a
+    /// refresh already under way, does not.)
+    replacing_refused: Option<u64>,
 }
 
 /// A fetch under way: which one, since when, and whether it runs under the cache's limit (as a
@@ -355,7 +357,7 @@ impl TokenCache {
         }
         state.token = None;
         state.failure = None;
-        state.replacing_refused = true;
+        state.replacing_refused = Some(state.flights);
     }
 
     /// Waits until no fetch is under way.
@@ -448,8 +450,13 @@ impl Shared {
                 Ok(token) => {
                     state.failure = None;
                     state.resting = None;
-                    let replaced_refused =
-                        std::mem::take(&mut state.replacing_refused).then(Instant::now);
+                    let replaced_refused = match state.replacing_refused {
+                        Some(dropped_at) if id > dropped_at => {
+                            state.replacing_refused = None;
+                            Some(Instant::now())
+                        }
+                        _ => None,
+                    };
                     state.token = Some(Cached {
                         refresh_at: refresh_at(&token, now),
                         token,
@@ -1257,6 +1264,41 @@ mod tests {
         cache.invalidate(&refreshed);
         let after = cache.get(counting(&fetches, "after")).await.unwrap();
         assert_eq!(after.secret().expose(), "after");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_asked_for_before_the_refusal_replaces_nothing_refused() {
+        // A refresh is under way when Graph refuses the token; it lands after, with a token
+        // asked for before the refusal. That one is no replacement: refused in turn, it goes
+        // at once, and the token after it is fetched.
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        *clock.0.lock().unwrap() = start() + Duration::minutes(57);
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = Arc::new(Mutex::new(Some(released)));
+        let slow = move || {
+            let released = released.lock().unwrap().take();
+            async move {
+                released.expect("fetched once").await.unwrap();
+                Ok(token("early", start() + Duration::hours(2)))
+            }
+        };
+        let old = cache.get(slow).await.unwrap();
+        assert_eq!(
+            old.secret().expose(),
+            "old",
+            "the refresh runs in the background"
+        );
+        cache.invalidate(&old);
+        release.send(()).unwrap();
+        cache.settled().await;
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let early = cache.get(counting(&fetches, "unused")).await.unwrap();
+        assert_eq!(early.secret().expose(), "early");
+        cache.invalidate(&early);
+        let fresh = cache.get(counting(&fetches, "fresh")).await.unwrap();
+        assert_eq!(fresh.secret().expose(), "fresh");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -212,7 +212,9 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     }
 
     /// Graph answered 401 with `rejected`: forget it, so the next [`token`](Self::token)
-    /// fetches a new one. Providers that cannot refresh ignore this.
+    /// fetches a new one. Providers that cannot refresh ignore this. A [`TokenCache`] keeps a
+    /// token that replaced a refused one and is refused in turn, for [`REFUSED_AGAIN_WAIT`]:
+    /// the call then ends with Graph's 401 rather than asking for yet another token.
     fn invalidate(&self, _rejected: &AccessToken) {}
 
     /// What kind of token this provider gives.
