@@ -83,7 +83,7 @@ fn resolve_with(
 }
 
 /// `at` truncated to a whole 100 ns tick (a leap second stays one, for `within_range`).
-pub(crate) fn to_ticks(at: DateTime<Utc>) -> DateTime<Utc> {
+fn to_ticks(at: DateTime<Utc>) -> DateTime<Utc> {
     let nanos = at.nanosecond();
     at.with_nanosecond(nanos - nanos % 100).unwrap_or(at)
 }
