@@ -179,8 +179,10 @@ fn main() {
 }
 
 /// What this binary was compiled with: Cargo.toml's `[profile.bench]` (fat LTO, one codegen
-/// unit) unless cargo's environment said otherwise. Both sides share it, and it moves the
-/// ratios (benches/README.md), so every table says which it was.
+/// unit) unless cargo's environment said otherwise (`CARGO_PROFILE_BENCH_LTO`,
+/// `CARGO_PROFILE_BENCH_CODEGEN_UNITS`; a change made another way, `--config` or an edit of
+/// Cargo.toml, is not seen). Both sides share it, and it moves the ratios (benches/README.md),
+/// so every table says which it was.
 fn build_settings() -> String {
     let lto = option_env!("CARGO_PROFILE_BENCH_LTO").unwrap_or("fat");
     let units = option_env!("CARGO_PROFILE_BENCH_CODEGEN_UNITS").unwrap_or("1");
