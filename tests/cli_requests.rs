@@ -778,6 +778,26 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
         message.contains("[possible values: json, summary]"),
         "{message}"
     );
+    // A `--body` path is echoed quoted, a line break in it escaped, as clap's values are.
+    let forged = run(&emu, &["create", "--body", "/nonexistent\nerror: forged"]).await;
+    assert_eq!(forged.code, 2, "{}", forged.stderr);
+    assert!(
+        forged
+            .stderr
+            .contains("cannot read --body \"/nonexistent\\nerror: forged\""),
+        "{}",
+        forged.stderr
+    );
+    assert_eq!(
+        forged
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{}",
+        forged.stderr
+    );
     let forged = run(&emu, &["create", "--retries", "a\nerror: forged"]).await;
     let message = forged.failure_json()["error"]["message"].clone();
     let message = message.as_str().unwrap();
@@ -1201,7 +1221,7 @@ async fn help_and_version() {
 }
 
 #[tokio::test]
-async fn a_closed_stdout_is_status_1_and_says_the_meeting_was_made() {
+async fn a_closed_stdout_after_create_is_status_6_and_says_the_meeting_was_made() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();
     let args = ["create", "--subject", "unprinted", "--base-url", &base];
@@ -1212,10 +1232,13 @@ async fn a_closed_stdout_is_status_1_and_says_the_meeting_was_made() {
     drop(child.stdout.take());
     let output = finished(child).await;
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // Not 1, which also means "nothing was sent": the meeting exists, and a script that sends
+    // the create again makes a second one.
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
     assert!(
         stderr.contains("stdout could not be written")
-            && stderr.contains("the meeting was created"),
+            && stderr.contains("the meeting was created")
+            && stderr.contains("do not repeat the create"),
         "a script must not take this for a failed create: {stderr}"
     );
     assert_eq!(emu.meeting_count(), 1);
@@ -1224,7 +1247,7 @@ async fn a_closed_stdout_is_status_1_and_says_the_meeting_was_made() {
 // /dev/full is Linux's.
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
+async fn a_full_disk_under_stdout_after_create_or_get_is_status_1_and_says_what_happened() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();
     let full = std::fs::OpenOptions::new()
@@ -1249,6 +1272,8 @@ async fn a_full_disk_under_stdout_is_status_1_and_says_what_happened() {
         stderr.contains("closed, or the disk full") && stderr.contains("the meeting was created"),
         "{stderr}"
     );
+    // Repeating create-or-get is safe: it answers with the same meeting.
+    assert!(!stderr.contains("do not repeat"), "{stderr}");
     // What finds the meeting again, since Graph lists none.
     assert!(
         stderr.contains("; id: ") && stderr.contains("joinWebUrl: https://teams.microsoft.com/"),

@@ -19,7 +19,7 @@ const AFTER_HELP: &str = "\
 Exit status:
   0  success
   1  another failure (e.g. the emulator could not listen, stdout could not be written after
-     a success, a signal stopped the command before it sent anything or while create-or-get
+     a create-or-get that worked, a signal stopped the command before it sent anything or while create-or-get
      waited)
   2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with
      client credentials (an application token in GRAPH_TOKEN goes to Graph, which answers 400)
@@ -32,7 +32,8 @@ Exit status:
   6  create's outcome is unknown: a meeting may have been made, so do not repeat the create
      (support can trace it by the client-request-id on stderr); create-or-get is the
      command that is safe to repeat. Also when a signal (Ctrl-C, SIGTERM, SIGHUP) stopped a
-     create that had been sent
+     create that had been sent (under `timeout`, use --preserve-status to see this status),
+     and when a create worked but stdout could not be written
 
 Credentials: GRAPH_TOKEN (a bearer token), else AZURE_TENANT_ID + AZURE_CLIENT_ID +
 AZURE_CLIENT_SECRET (client credentials; an application token, so --user is needed).

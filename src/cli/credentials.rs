@@ -27,7 +27,9 @@ impl Credentials {
             Credentials::Token(_) => "GRAPH_TOKEN (a bearer token)".into(),
             Credentials::App {
                 tenant, client_id, ..
-            } => format!("client credentials of app {client_id} in tenant {tenant}"),
+            // Quoted: they are described before they are checked, and a line break in one must
+            // not forge a line of the log.
+            } => format!("client credentials of app {client_id:?} in tenant {tenant:?}"),
         }
     }
 }

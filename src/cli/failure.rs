@@ -17,8 +17,9 @@ pub(super) enum Failure {
     Library(Error),
     /// Anything else (the emulator could not listen, ...).
     Other(String),
-    /// The answer could not be written to stdout: the request itself succeeded.
-    Unprinted(String),
+    /// The answer could not be written to stdout: the request itself succeeded. After `create`
+    /// (`create: true`) a meeting was made, and repeating the command would make another.
+    Unprinted { create: bool, message: String },
     /// A signal stopped the command while it worked; `client_request_id` is the request it
     /// had sent by then, if any.
     Interrupted {
@@ -40,13 +41,27 @@ impl From<InvalidRequest> for Failure {
     }
 }
 
+/// A wait in whole seconds, rounded up (a script that sleeps for it must not come back before
+/// the time the service gave), and at most 2^53 - 1, which every JSON reader holds exactly (a
+/// longer wait means no retry at all).
+fn whole_seconds(wait: std::time::Duration) -> u64 {
+    const EXACT_IN_JSON: u64 = (1 << 53) - 1;
+    let up = wait
+        .as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0));
+    up.min(EXACT_IN_JSON)
+}
+
 impl Failure {
     /// The exit status, as listed in the command's help.
     pub fn exit_status(&self) -> u8 {
         match self {
             Failure::Usage(_) => 2,
             Failure::Credentials(_) => 3,
-            Failure::Other(_) | Failure::Unprinted(_) => 1,
+            Failure::Other(_) | Failure::Unprinted { create: false, .. } => 1,
+            // The meeting exists and the script has no document of it: like an unknown
+            // outcome, what it must not do is send the create again.
+            Failure::Unprinted { create: true, .. } => 6,
             // A create sent and not answered: a meeting may have been made.
             Failure::Interrupted {
                 create: true,
@@ -85,7 +100,7 @@ impl Failure {
         let (kind, message) = match self {
             Failure::Usage(m) => ("usage", m.clone()),
             Failure::Credentials(m) => ("credentials", m.clone()),
-            Failure::Other(m) | Failure::Unprinted(m) => ("other", m.clone()),
+            Failure::Other(m) | Failure::Unprinted { message: m, .. } => ("other", m.clone()),
             Failure::Library(e) => (kind(e), message(e)),
             Failure::Interrupted { .. } => ("interrupted", self.interruption()),
         };
@@ -107,7 +122,7 @@ impl Failure {
                 "graphMessage": graph.and_then(|g| g.message.as_deref()),
                 "requestId": library.and_then(Error::request_id),
                 "clientRequestId": client_request_id,
-                "retryAfterSeconds": graph.and_then(|g| g.retry_after).map(|d| d.as_secs()),
+                "retryAfterSeconds": graph.and_then(|g| g.retry_after).map(whole_seconds),
                 "attempts": library.and_then(Error::attempts),
                 // After Graph's 401: why no fresh token could be had for the one retry.
                 "tokenFailure": library.and_then(token_failure),
@@ -163,7 +178,7 @@ impl Failure {
             Failure::Usage(m)
             | Failure::Credentials(m)
             | Failure::Other(m)
-            | Failure::Unprinted(m) => {
+            | Failure::Unprinted { message: m, .. } => {
                 format!("error: {}\n", terminal::printable_lines(m))
             }
             Failure::Library(e) => format!("error: {}\n", terminal::printable(&message(e))),
@@ -180,7 +195,7 @@ impl Failure {
                     ("date", graph.date.clone()),
                     (
                         "retry-after",
-                        graph.retry_after.map(|d| format!("{} s", d.as_secs())),
+                        graph.retry_after.map(|d| format!("{} s", whole_seconds(d))),
                     ),
                 ];
                 for (name, value) in rows {
@@ -259,6 +274,21 @@ fn kind(error: &Error) -> &'static str {
 mod tests {
     use super::*;
     use crate::error::GraphError;
+
+    #[test]
+    fn waits_are_whole_seconds_rounded_up_and_exact_in_json() {
+        use std::time::Duration;
+        assert_eq!(super::whole_seconds(Duration::ZERO), 0);
+        assert_eq!(super::whole_seconds(Duration::from_secs(7)), 7);
+        assert_eq!(super::whole_seconds(Duration::from_nanos(7_000_000_001)), 8);
+        // Retry-After: 18446744073709551615 (no retry, in practice) stays a number a JSON
+        // reader holds exactly.
+        assert_eq!(super::whole_seconds(Duration::MAX), (1 << 53) - 1);
+        assert_eq!(
+            super::whole_seconds(Duration::from_secs(u64::MAX)),
+            (1 << 53) - 1
+        );
+    }
 
     #[test]
     fn service_text_cannot_drive_the_terminal() {
@@ -353,7 +383,13 @@ mod tests {
         assert_eq!(error["status"], 429);
         assert_eq!(error["code"], "TooManyRequests");
         assert_eq!(error["graphMessage"], "Please retry later");
-        assert_eq!(error["retryAfterSeconds"], 7);
+        // Rounded up: a script that sleeps this long must not come back early.
+        assert_eq!(error["retryAfterSeconds"], 8);
+        assert!(
+            throttled.text().contains("retry-after: 8 s"),
+            "{}",
+            throttled.text()
+        );
         assert_eq!(error["attempts"], 4);
         assert_eq!(error["requestId"], "r-3");
     }

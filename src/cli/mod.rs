@@ -174,7 +174,8 @@ async fn run(command: Command) -> Result<(), Failure> {
 }
 
 /// The library's `call` (a create when `create`), unless a signal to stop (Ctrl-C, SIGTERM,
-/// SIGHUP: `timeout 10 graph-meetings …` in a script) comes first: the command then still says
+/// SIGHUP: `timeout --preserve-status 10 graph-meetings …` in a script; plain `timeout` reports
+/// its own 124 instead of the command's status) comes first: the command then still says
 /// what may have happened, with the client-request-id of the request it sent if it sent one,
 /// instead of ending without a word after a meeting may have been made. Only around the call:
 /// while the input is read and checked (`--body -` from a terminal, say) a signal ends the
@@ -253,7 +254,7 @@ fn ignored(signal: libc::c_int) -> bool {
 fn also_on_stdout(result: Result<(), Failure>, output: Output) -> Result<(), Failure> {
     if let (Err(failure), Output::Json) = (&result, output) {
         // The failure's own status stands (6 must stay 6), and stderr says the document is lost.
-        if !matches!(failure, Failure::Unprinted(_)) && !terminal::stdout(&failure.json()) {
+        if !matches!(failure, Failure::Unprinted { .. }) && !terminal::stdout(&failure.json()) {
             terminal::stderr(STDOUT_LOST);
         }
     }

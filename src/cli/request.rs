@@ -158,9 +158,15 @@ fn read_body(path: Option<&Path>) -> Result<Map<String, Value>, Failure> {
     let Some(path) = path else {
         return Ok(Map::new());
     };
-    let name = path.display().to_string();
+    let stdin = path.as_os_str() == "-";
+    // Quoted, as the command echoes every value it was given: a path with a line break in it
+    // must not forge a line of its own on stderr.
+    let name = match stdin {
+        true => "-".to_owned(),
+        false => format!("{:?}", path.display().to_string()),
+    };
     let mut text = Vec::new();
-    let read = if name == "-" {
+    let read = if stdin {
         if io::stdin().is_terminal() {
             // Not a hang: the command waits for what is typed.
             let end = if cfg!(windows) {

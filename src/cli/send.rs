@@ -43,6 +43,7 @@ pub(super) async fn create_or_get(args: CreateOrGetArgs) -> Result<(), Failure> 
     let answer = super::interruptible(false, client.create_or_get(&user, body)).await?;
     print(
         common,
+        false,
         &Answer {
             outcome: answer.outcome.as_str(),
             status: answer.status.as_u16(),
@@ -70,6 +71,7 @@ pub(super) async fn create(args: CreateArgs) -> Result<(), Failure> {
     let answer = super::interruptible(true, call).await?;
     print(
         common,
+        true,
         &Answer {
             outcome: "created",
             status: answer.status.as_u16(),
@@ -190,7 +192,8 @@ fn trimmed(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim)
 }
 
-fn print(common: &CommonArgs, answer: &Answer<'_>) -> Result<(), Failure> {
+/// Prints the answer; `create` says it is create's (see [`Failure::Unprinted`]).
+fn print(common: &CommonArgs, create: bool, answer: &Answer<'_>) -> Result<(), Failure> {
     tracing::info!(
         status = answer.status,
         request_id = answer.request_id.unwrap_or("none"),
@@ -212,11 +215,16 @@ fn print(common: &CommonArgs, answer: &Answer<'_>) -> Result<(), Failure> {
             .join_web_url
             .as_deref()
             .map_or("none".into(), terminal::printable);
-        Err(Failure::Unprinted(format!(
+        let message = format!(
             "stdout could not be written (closed, or the disk full); the answer was not printed \
-             ({meeting}; id: {id}; joinWebUrl: {join}; client-request-id: {})",
-            answer.client_request_id
-        )))
+             ({meeting}; id: {id}; joinWebUrl: {join}; client-request-id: {}){}",
+            answer.client_request_id,
+            match create {
+                true => "; do not repeat the create: it would make another meeting",
+                false => "",
+            }
+        );
+        Err(Failure::Unprinted { create, message })
     }
 }
 
