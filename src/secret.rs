@@ -108,14 +108,24 @@ impl Secret {
     /// `text` with the secret blanked where it is percent-encoded, whichever way (`%2B` or
     /// `%2b`, a space as `+` or `%20`, characters left as they are or not): an answer may
     /// quote a URL or a form that carried it, and a token with `+`, `/` or `=` in it reads
-    /// differently there. One pass: the callers [`settle`].
+    /// differently there. Also percent-encoded twice (`%252B`: a URL quoted inside another
+    /// URL, such as a return-to link, or a form inside one). One pass: the callers [`settle`].
     fn unpercent(&self, mut text: Bytes) -> Bytes {
         if !may_encode(&text) {
             return text;
         }
+        let needle = self.0.as_bytes();
         // A form writes a space as `+`; a URI encoder leaves `+` standing for itself.
         for plus_is_space in [true, false] {
-            text = Decoded::percent(&text, plus_is_space).blank(text, self.0.as_bytes());
+            text = Decoded::percent(&text, plus_is_space).blank(text, needle);
+        }
+        // The outer encoding's `%25` is the inner one's `%`.
+        if memchr::memmem::find(&text, b"%25").is_some() {
+            for plus_is_space in [true, false] {
+                let outer = Decoded::percent(&text, false);
+                let inner = Decoded::percent(&outer.bytes, plus_is_space);
+                text = blank(text.clone(), inner.spans_through(&outer, needle));
+            }
         }
         text
     }
@@ -503,6 +513,19 @@ mod tests {
             let blanked = redact_cut(&[&token], Bytes::from(format!("?t={cut}")));
             assert_eq!(&blanked[..], b"?t=***", "{cut}");
         }
+        // Percent-encoded twice (a URL inside a URL), in text and in a body; and a client
+        // secret as a form inside a URL writes it (`~` as `%7E`, then `%257E`).
+        let twice = "https%3A%2F%2Fx%3Ft%3DEwB0A8l6%252Babc%252Fdef%253D%253Dxyzxyz%26n%3D1";
+        assert_eq!(token.redact(twice), "https%3A%2F%2Fx%3Ft%3D***%26n%3D1");
+        let body = format!(r#"{{"error":{{"message":"see {twice}"}}}}"#);
+        let blanked = token.redact_body(Bytes::from(body));
+        assert_eq!(
+            &blanked[..],
+            br#"{"error":{"message":"see https%3A%2F%2Fx%3Ft%3D***%26n%3D1"}}"#
+        );
+        let secret = Secret::new("q8x~Canary.Secret_Value+0123");
+        let form = "client_secret%3Dq8x%257ECanary%252ESecret%255FValue%252B0123%26x";
+        assert_eq!(secret.redact_any_length(form), "client_secret%3D***%26x");
         // Text with nothing encoded in it is handed back as it came.
         assert!(matches!(
             token.redact("a 100% plain + text"),

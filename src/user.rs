@@ -31,8 +31,10 @@ impl User {
 ///   normalisation (`\` reads as `/`);
 /// - IDs with `/`, `?` or `%`: no object ID or UPN has them, and percent-encoded they stay one
 ///   segment only as long as nothing between here and Graph decodes them;
-/// - control characters and invisible formatting characters (zero-width, bidirectional
-///   overrides): no real ID has them, and they would make logs and messages lie;
+/// - control characters and characters shown as nothing (zero-width, bidirectional
+///   overrides, tag characters, variation selectors): no real ID has them, they would make
+///   logs and messages lie, and a server folding Unicode may drop them (`..` and one of them
+///   reads `..`);
 /// - look-alikes of `/`, `\`, `.`, `?` and `%` (full-width `／`, `．`, dot leaders, the
 ///   mathematical slashes, `¥`): a server that folds Unicode on the way would read them as
 ///   the character itself.
@@ -56,7 +58,7 @@ impl UserId {
         } else if id == "." || id == ".." {
             Some("'.' and '..' would address another path")
         } else if id.chars().any(|c| c.is_control() || invisible(c)) {
-            Some("it contains control or invisible formatting characters")
+            Some("it contains control characters or characters shown as nothing")
         } else if id.contains('\\') {
             // URL parsers read '\' as '/' in http(s) URLs, so "..\me" would walk the path.
             Some("'\\' would be read as a path separator")
@@ -130,22 +132,51 @@ fn folds_to_structure(c: char) -> bool {
     )
 }
 
-/// Unicode's invisible formatting characters (category Cf) that text can carry unseen: soft
-/// hyphen, zero-width and joiner characters, bidirectional marks and overrides, the byte-order
-/// mark, interlinear annotation marks; and the line and paragraph separators (Zl, Zp), which
-/// some log viewers break a line on.
+/// Characters shown as nothing, which text can carry unseen: Unicode's format characters
+/// (category Cf: soft hyphen, zero-width and joiner characters, bidirectional marks and
+/// overrides, the byte-order mark, interlinear annotation marks, Arabic and Egyptian format
+/// controls, tag characters), the rest of its default-ignorable code points (variation
+/// selectors, the combining grapheme joiner, Hangul fillers, which a folding server may drop:
+/// `..` followed by one reads `..`), and the line and paragraph separators (Zl, Zp), which some
+/// log viewers break a line on. Unicode 16.
 pub(crate) fn invisible(c: char) -> bool {
     matches!(
         c,
+        // Format characters.
         '\u{ad}'
+            | '\u{600}'..='\u{605}'
             | '\u{61c}'
+            | '\u{6dd}'
+            | '\u{70f}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8e2}'
             | '\u{180e}'
             | '\u{200b}'..='\u{200f}'
-            | '\u{2028}'..='\u{202e}'
+            | '\u{202a}'..='\u{202e}'
             | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{206f}'
             | '\u{feff}'
             | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            // The line and paragraph separators.
+            | '\u{2028}'
+            | '\u{2029}'
+            // The other default-ignorable code points (tags and variation selectors
+            // supplement included: U+E0000 to U+E0FFF).
+            | '\u{34f}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{2065}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fff8}'
+            | '\u{e0000}'..='\u{e0fff}'
     )
 }
 
@@ -224,6 +255,62 @@ mod tests {
             let id = format!("alex{c}@contoso.com");
             assert!(
                 matches!(UserId::new(&id), Err(InvalidRequest::InvalidUserId { .. })),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        // Every format character (category Cf) of Unicode 14, as Python's unicodedata lists
+        // them, tag characters included ("ASCII smuggling": `alex\u{E0041}@contoso.com` reads
+        // as `alex@contoso.com`).
+        let format_characters = [
+            (0xad, 0xad),
+            (0x600, 0x605),
+            (0x61c, 0x61c),
+            (0x6dd, 0x6dd),
+            (0x70f, 0x70f),
+            (0x890, 0x891),
+            (0x8e2, 0x8e2),
+            (0x180e, 0x180e),
+            (0x200b, 0x200f),
+            (0x202a, 0x202e),
+            (0x2060, 0x2064),
+            (0x2066, 0x206f),
+            (0xfeff, 0xfeff),
+            (0xfff9, 0xfffb),
+            (0x110bd, 0x110bd),
+            (0x110cd, 0x110cd),
+            (0x13430, 0x13438),
+            (0x1bca0, 0x1bca3),
+            (0x1d173, 0x1d17a),
+            (0xe0001, 0xe0001),
+            (0xe0020, 0xe007f),
+        ];
+        for (first, last) in format_characters {
+            for c in (first..=last).filter_map(char::from_u32) {
+                assert!(
+                    UserId::new(format!("alex{c}@contoso.com")).is_err(),
+                    "U+{:04X}",
+                    u32::from(c)
+                );
+            }
+        }
+        // And what a server folding Unicode drops as default-ignorable: `..` and one of
+        // these would reach it as `..`.
+        for c in [
+            '\u{34f}',
+            '\u{115f}',
+            '\u{1160}',
+            '\u{17b4}',
+            '\u{180b}',
+            '\u{3164}',
+            '\u{fe00}',
+            '\u{fe0f}',
+            '\u{ffa0}',
+            '\u{e0100}',
+            '\u{e01ef}',
+        ] {
+            assert!(
+                UserId::new(format!("..{c}")).is_err(),
                 "U+{:04X}",
                 u32::from(c)
             );

@@ -1098,6 +1098,41 @@ async fn a_redirecting_token_endpoint_is_not_followed_and_the_error_says_to_chec
 }
 
 #[tokio::test]
+async fn a_redirect_whose_target_repeats_the_secret_does_not_show_it() {
+    // A host name is lower-cased on the way, so an Azure-style secret with capitals comes
+    // back in another case; percent-encoded, its `~` reads `%7E`.
+    let secret = "Q8x~Canary.Secret_Value-0123";
+    for host in [
+        secret.to_owned(),
+        secret.to_ascii_lowercase(),
+        secret.replace('~', "%7E"),
+    ] {
+        let idp = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("https://{host}.evil.test/callback")),
+            )
+            .mount(&idp)
+            .await;
+        let provider = ClientCredentials::builder(TENANT, "app", secret)
+            .authority_host(idp.uri())
+            .build()
+            .unwrap();
+        let err = provider.token().await.unwrap_err();
+        let shown = format!("{err} | {err:?}").to_ascii_lowercase();
+        assert!(
+            !shown.contains(&secret.to_ascii_lowercase()) && !shown.contains("canary"),
+            "{host}: {shown}"
+        );
+        assert!(
+            shown.contains("a redirect (to where is not shown"),
+            "{shown}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_clients_debug_says_where_and_how_and_never_the_secret_or_token() {
     let idp = token_endpoint(&["tok-1"]).await;
     let graph = graph_answering(201).await;

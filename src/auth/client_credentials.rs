@@ -138,7 +138,7 @@ impl ClientCredentials {
             let retry_after = crate::retry::retry_after(response.headers(), chrono::Utc::now);
             let mut error = endpoint_error(status.as_u16(), json.as_ref(), secret, retry_after);
             if status.is_redirection() {
-                redirected(&mut error, response.headers());
+                redirected(&mut error, response.headers(), secret);
             }
             return Err(error);
         }
@@ -340,8 +340,10 @@ fn endpoint_error(
 
 /// A redirect is never followed (the form holds the secret), and the identity platform does
 /// not send one: its description says so and where it pointed (origin only), since the likely
-/// cause is an authority host that is not a token authority.
-fn redirected(error: &mut AuthError, headers: &reqwest::header::HeaderMap) {
+/// cause is an authority host that is not a token authority. Not where it pointed when that
+/// repeats the secret: a host name is lower-cased on the way, so the secret is looked for in
+/// either case.
+fn redirected(error: &mut AuthError, headers: &reqwest::header::HeaderMap, secret: &Secret) {
     if let AuthError::TokenEndpoint {
         description: description @ None,
         ..
@@ -353,12 +355,23 @@ fn redirected(error: &mut AuthError, headers: &reqwest::header::HeaderMap) {
             .and_then(|l| url::Url::parse(l).ok())
             .map(|l| l.origin())
             .filter(url::Origin::is_tuple)
-            .map(|origin| format!(" to {}", origin.ascii_serialization()))
+            .map(|origin| origin.ascii_serialization())
+            .map(|origin| match repeats(&origin, secret) {
+                true => " (to where is not shown: it repeats the client secret)".to_owned(),
+                false => format!(" to {origin}"),
+            })
             .unwrap_or_default();
         *description = Some(format!(
             "a redirect{target}, not followed: is the authority host a token authority?"
         ));
     }
+}
+
+/// Whether `text` holds `secret` (as sent or percent-encoded), in any case.
+fn repeats(text: &str, secret: &Secret) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let secret = Secret::new(secret.expose().to_ascii_lowercase());
+    secret.redact_any_length(&lower) != lower.as_str()
 }
 
 /// Text from the token endpoint, fit for an error: the client secret, as sent or
