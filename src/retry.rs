@@ -199,14 +199,19 @@ pub(crate) fn retry_after(
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
-/// `Sunday, 06-Nov-94 08:49:37 GMT` (RFC 850) or `Sun Nov  6 08:49:37 1994` (asctime), in UTC.
-/// A two-digit year is taken in `now`'s century, or the one before when that would be more
-/// than 50 years ahead (RFC 9110's rule, not chrono's fixed 1970-2069 window). The RFC 850
-/// weekday is skipped rather than checked: chrono would check it against a year from its own
-/// window, and the date alone says when.
+/// `Sunday, 06-Nov-94 08:49:37 GMT` (RFC 850) or `Sun Nov  6 08:49:37 1994` (asctime), in UTC,
+/// and an IMF-fixdate whose weekday is not its date's (which chrono's RFC 2822 reader
+/// refuses). A two-digit year is taken in `now`'s century, or the one before when that would
+/// be more than 50 years ahead (RFC 9110's rule, not chrono's fixed 1970-2069 window).
+/// Weekdays are skipped rather than checked, in every form: the date alone says when, and RFC
+/// 9110 asks recipients to read dates robustly; a wrong one must not turn the server's wait
+/// into a short backoff.
 fn obsolete_http_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     use chrono::{Datelike, NaiveDateTime};
     if let Some((_weekday, date)) = value.split_once(", ") {
+        if let Ok(at) = NaiveDateTime::parse_from_str(date, "%d %b %Y %H:%M:%S GMT") {
+            return Some(at.and_utc());
+        }
         let at = NaiveDateTime::parse_from_str(date, "%d-%b-%y %H:%M:%S GMT").ok()?;
         let mut year = now.year() - now.year().rem_euclid(100) + at.year().rem_euclid(100);
         if year > now.year() + 50 {
@@ -215,8 +220,10 @@ fn obsolete_http_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> 
         return at.with_year(year).map(|at| at.and_utc());
     }
     // asctime pads a one-digit day with a space; chrono's `%e` reads it either way.
-    let single_spaced = value.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
-    NaiveDateTime::parse_from_str(&single_spaced, "%a %b %e %H:%M:%S %Y")
+    let mut words = value.split_ascii_whitespace();
+    let _weekday = words.next()?;
+    let date = words.collect::<Vec<_>>().join(" ");
+    NaiveDateTime::parse_from_str(&date, "%b %e %H:%M:%S %Y")
         .ok()
         .map(|at| at.and_utc())
 }
@@ -289,6 +296,19 @@ mod tests {
             retry_after(&headers("Monday, 31-Feb-26 10:00:00 GMT"), now),
             None
         );
+        // A weekday that is not the date's (23 November 2026 is a Monday) does not cost the
+        // wait the server asked for, in any of the three forms.
+        for wrong in [
+            "Tue, 23 Nov 2026 10:00:45 GMT",
+            "Tuesday, 23-Nov-26 10:00:45 GMT",
+            "Tue Nov 23 10:00:45 2026",
+        ] {
+            assert_eq!(
+                retry_after(&headers(wrong), now),
+                Some(Duration::from_secs(45)),
+                "{wrong}"
+            );
+        }
         assert_eq!(
             retry_after(&headers("99999999999999999999"), now),
             Some(Duration::MAX),

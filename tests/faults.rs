@@ -382,6 +382,44 @@ async fn create_answered_5xx_or_303_with_an_unreadable_body_is_an_unknown_outcom
 }
 
 #[tokio::test]
+async fn an_unknown_outcome_keeps_the_body_whether_it_came_whole_or_cut_off() {
+    // What was read of the answer is kept with create's unknown outcome: a gateway's page may
+    // quote what the service said, the meeting's `id` among it. And a 303 says where.
+    let body = r#"<html>502 from the gateway; upstream answered {"id":"m-1"}</html>"#;
+    let location = "https://graph.test/v1.0/me/onlineMeetings/m-1";
+    for (status, headers) in [
+        (502u16, vec![("content-type", "text/html".to_owned())]),
+        (303, vec![("location", location.to_owned())]),
+    ] {
+        let cut = Script::start(move |_| Act::Truncate(status, body.len() + 10, body.into())).await;
+        let whole =
+            Script::start(move |_| Act::Respond(status, headers.clone(), body.into())).await;
+        for (how, server) in [("cut off", &cut), ("whole", &whole)] {
+            let err = client(server, RetryPolicy::none())
+                .create(&User::Me, meeting_request())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::OutcomeUnknown { attempts: 1, .. }),
+                "{how} {status}: {err:?}"
+            );
+            assert_eq!(
+                err.body().map(|b| b.as_bytes()),
+                Some(body.as_bytes()),
+                "{how} {status}: {err:?}"
+            );
+            if status == 303 && how == "whole" {
+                let message = err.graph().and_then(|g| g.message.clone());
+                assert!(
+                    message.as_deref().is_some_and(|m| m.contains(location)),
+                    "{err:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_client_error_with_a_cut_off_body_is_final_for_both_operations() {
     // 400 says the service did not act: neither a retry nor an unknown outcome, whatever
     // happened to its body, and the status is kept (Graph's error, not a transport failure).

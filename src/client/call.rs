@@ -106,6 +106,8 @@ struct Record {
     status: Option<StatusCode>,
     request_id: Option<HeaderValue>,
     retry_after: Option<Duration>,
+    /// A redirect's target: after create, where a 303 says the result is.
+    location: Option<HeaderValue>,
     body: Bytes,
 }
 
@@ -136,6 +138,9 @@ impl Record {
         self.status = Some(response.status());
         self.request_id = headers.get(REQUEST_ID).cloned();
         self.retry_after = retry_after;
+        if response.status().is_redirection() {
+            self.location = headers.get(reqwest::header::LOCATION).cloned();
+        }
     }
 
     /// A header's value as text, the token blanked: a proxy that echoes headers may have put
@@ -742,7 +747,7 @@ impl Call {
             "the error body was cut off ({})",
             transport::describe(error)
         ));
-        self.classify(graph)
+        self.classify(graph, None)
     }
 
     /// An answer from create whose body cannot be had or read: after a 2xx the meeting exists,
@@ -928,7 +933,7 @@ impl Call {
             E::ErrorResponse(value) => {
                 let status = value.status();
                 let graph = self.graph_error(status, &record, Some(value.into_inner()));
-                self.classify(graph)
+                self.classify(graph, kept_body(&record))
             }
             E::InvalidResponsePayload(bytes, error) => {
                 let status = record.status.unwrap_or(StatusCode::OK);
@@ -959,7 +964,7 @@ impl Call {
                         transport::excerpt(&bytes)
                     ))
                 });
-                self.classify(graph)
+                self.classify(graph, kept_body(&record))
             }
             E::CommunicationError(source) | E::ResponseBodyError(source) => {
                 match &record.ambiguous {
@@ -984,11 +989,16 @@ impl Call {
                 let status = response.status();
                 let mut graph = self.graph_error(status, &record, None);
                 if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-                    graph.message = Some(
-                        "unexpected redirect; redirects are not followed so credentials stay \
+                    // Where it points, blanked and printable: after create, a 303's target is
+                    // where the meeting made may be found.
+                    let to = record
+                        .text(record.location.as_ref())
+                        .map(|to| format!(" to {:?}", transport::excerpt(to.as_bytes())))
+                        .unwrap_or_default();
+                    graph.message = Some(format!(
+                        "unexpected redirect{to}; redirects are not followed so credentials stay \
                          with Graph"
-                            .into(),
-                    );
+                    ));
                     // A 303 after create is an unknown outcome (see `Idempotency::status`).
                 } else if status.is_success() {
                     // A success the operation does not declare (create answers 201): the body
@@ -1012,13 +1022,15 @@ impl Call {
                 } else {
                     graph.message = Some("unexpected status".into());
                 }
-                self.classify(graph)
+                self.classify(graph, kept_body(&record))
             }
             other => Error::Config(other.to_string()),
         }
     }
 
-    fn classify(&self, graph: GraphError) -> Error {
+    /// Graph's error, sorted: a 401 is a refusal, and after create a status that leaves the
+    /// outcome unknown is that, keeping what was read of the answer's `body`.
+    fn classify(&self, graph: GraphError, body: Option<AnswerBody>) -> Error {
         let status =
             StatusCode::from_u16(graph.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status == StatusCode::UNAUTHORIZED {
@@ -1026,7 +1038,7 @@ impl Call {
         }
         if self.idempotency.status(status, graph.retry_after.is_some()) == Verdict::Ambiguous {
             let attempts = graph.attempts;
-            return self.outcome_unknown(format!("HTTP {status}"), Some(graph), None, attempts);
+            return self.outcome_unknown(format!("HTTP {status}"), Some(graph), body, attempts);
         }
         Error::Graph(Box::new(graph))
     }
@@ -1043,6 +1055,12 @@ fn correlation_bits() -> [u8; 16] {
             RefCell::new(fastrand::Rng::with_seed(RandomState::new().hash_one(())));
     }
     BITS.with(|rng| rng.borrow_mut().u128(..).to_le_bytes())
+}
+
+/// What was read of a final answer's body (blanked already: see `hand_over`), for an error
+/// that keeps it.
+fn kept_body(record: &Record) -> Option<AnswerBody> {
+    (!record.body.is_empty()).then(|| AnswerBody::new(record.body.clone()))
 }
 
 /// Graph's 401, when no fresh token could be had for the retry (`refresh`): both, so that the
