@@ -6,9 +6,10 @@
 //! - end without start: refused;
 //! - end earlier than start: refused (equal is allowed).
 //!
-//! Instants are taken to Graph's precision first, 100 ns (.NET's ticks), as the service would
-//! read them: the request then never carries digits Graph drops, and an end a few nanoseconds
-//! before its start, the same tick, is equal to it, as Graph would find.
+//! Instants are taken to Graph's precision first, 100 ns (.NET's ticks), as the service reads
+//! them: to the nearest tick, a half to the even one (.NET's XML date-time reader, which
+//! OData's uses). The request then never carries digits Graph would round away, and the rules
+//! compare what Graph will hold: an end 80 ns before its start can round below it.
 //!
 //! The request then always carries explicit UTC instants, so what the service stores does not
 //! depend on its own clock or on how it reads a missing field.
@@ -82,10 +83,20 @@ fn resolve_with(
     ))
 }
 
-/// `at` truncated to a whole 100 ns tick (a leap second stays one, for `within_range`).
+/// `at` at the nearest 100 ns tick, a half to the even tick, as Graph reads it (a leap second
+/// stays one, for `within_range`, which refuses it).
 fn to_ticks(at: DateTime<Utc>) -> DateTime<Utc> {
     let nanos = at.nanosecond();
-    at.with_nanosecond(nanos - nanos % 100).unwrap_or(at)
+    let (ticks, rest) = (nanos / 100, nanos % 100);
+    let down = at.with_nanosecond(nanos - rest).unwrap_or(at);
+    let up = rest > 50 || (rest == 50 && ticks % 2 == 1);
+    match up && nanos < 1_000_000_000 {
+        // Into the next second, even the next year: `within_range` judges the result.
+        true => down
+            .checked_add_signed(Duration::nanoseconds(100))
+            .unwrap_or(down),
+        false => down,
+    }
 }
 
 /// An hour after `start`, within the years Graph takes.
@@ -136,23 +147,49 @@ mod tests {
 
     #[test]
     fn instants_are_taken_to_graphs_100_ns_ticks() {
-        // The clock's nanoseconds are not sent: Graph would drop them.
+        // The clock's nanoseconds are not sent: Graph would round them to the nearest tick.
         let now = at("2020-02-06T01:49:21.352494599Z");
         assert_eq!(
             resolve(None, None, now).unwrap(),
             (
-                at("2020-02-06T01:49:21.3524945Z"),
-                at("2020-02-06T02:49:21.3524945Z")
+                at("2020-02-06T01:49:21.3524946Z"),
+                at("2020-02-06T02:49:21.3524946Z")
             )
         );
-        // An end within the start's tick is the same instant to Graph, not an earlier one.
-        let start = at("2020-02-06T01:00:00.000000099Z");
+        // Nearest, a half to the even tick.
+        for (given, held) in [
+            ("2020-02-06T01:00:00.000000049Z", "2020-02-06T01:00:00Z"),
+            ("2020-02-06T01:00:00.000000050Z", "2020-02-06T01:00:00Z"),
+            (
+                "2020-02-06T01:00:00.000000150Z",
+                "2020-02-06T01:00:00.0000002Z",
+            ),
+            (
+                "2020-02-06T01:00:00.000000051Z",
+                "2020-02-06T01:00:00.0000001Z",
+            ),
+            ("2020-02-06T01:00:59.999999951Z", "2020-02-06T01:01:00Z"),
+        ] {
+            assert_eq!(
+                resolve(Some(at(given)), None, now).unwrap().0,
+                at(held),
+                "{given}"
+            );
+        }
+        // Within a tick of each other, an end and its start can hold the same instant, or the
+        // end an earlier one: 80 ns before the start rounds below it, and is refused.
+        let start = at("2020-02-06T01:00:00.000000049Z");
         let end = at("2020-02-06T01:00:00.000000001Z");
         let tick = at("2020-02-06T01:00:00Z");
         assert_eq!(resolve(Some(start), Some(end), now).unwrap(), (tick, tick));
-        // A tick earlier still is refused.
-        let before = at("2020-02-06T00:59:59.9999999Z");
-        assert!(resolve(Some(start), Some(before), now).is_err());
+        let start = at("2020-02-06T01:00:00.000000090Z");
+        assert!(matches!(
+            resolve(Some(start), Some(end), now),
+            Err(InvalidRequest::EndBeforeStart { .. })
+        ));
+        // The last tick of year 9999 rounds into a year Graph cannot hold.
+        let last = at("9999-12-31T23:59:59.99999996Z");
+        assert!(resolve(Some(last), Some(last), now).is_err());
     }
 
     #[test]
@@ -251,7 +288,8 @@ mod tests {
             "{err}"
         );
         // Year 0 and before.
-        let ancient = at("0001-01-01T00:00:00Z") - Duration::nanoseconds(1);
+        // (A nanosecond before year 1 rounds to its first tick, which Graph reads.)
+        let ancient = at("0001-01-01T00:00:00Z") - Duration::nanoseconds(51);
         let err = resolve(Some(ancient), None, Utc::now()).unwrap_err();
         assert!(
             matches!(
@@ -343,7 +381,8 @@ mod tests {
             let start = to_ticks(now);
             prop_assert_eq!(resolve(None, None, now).unwrap(), (start, start + Duration::hours(1)));
             prop_assert_eq!(start.nanosecond() % 100, 0);
-            prop_assert!(now - start < Duration::nanoseconds(100) && start <= now);
+            // The nearest tick: at most half of one away.
+            prop_assert!((now - start).abs() <= Duration::nanoseconds(50));
         }
     }
 }

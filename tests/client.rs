@@ -350,8 +350,9 @@ async fn time_rules_are_applied_before_sending() {
             at(b["endDateTime"].as_str().unwrap()),
         )
     };
-    // The clock's nanoseconds taken to Graph's 100 ns ticks.
-    let tick = at("2026-11-23T10:00:00.1234567Z");
+    // The clock's nanoseconds taken to the nearest of Graph's 100 ns ticks (…456789 to
+    // …4568).
+    let tick = at("2026-11-23T10:00:00.1234568Z");
     assert_eq!(times(&bodies[0]), (tick, tick + Duration::hours(1)));
     assert_eq!(
         times(&bodies[1]),
@@ -362,7 +363,7 @@ async fn time_rules_are_applied_before_sending() {
         (at("2020-01-01T15:00:00Z"), at("2020-01-01T15:00:00Z"))
     );
     assert_eq!(
-        bodies[0]["startDateTime"], "2026-11-23T10:00:00.1234567Z",
+        bodies[0]["startDateTime"], "2026-11-23T10:00:00.1234568Z",
         "sub-second precision kept, to the tick, in .NET's seven digits"
     );
 

@@ -5,7 +5,7 @@
 //! `chatInfo` is refused on v1.0. create takes an `onlineMeeting`, which is not an open type:
 //! an undeclared property is refused, and the properties only the service sets are dropped.
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Map, Value};
 
 use super::{
@@ -113,16 +113,14 @@ fn meeting_times(
     }
 }
 
-/// A start or end the rules have already checked, as UTC, in Graph's 100 ns ticks: the time
-/// rules compare what Graph keeps (an end within its start's tick is no earlier than it).
-/// Cut here, not by the client's code, for the reason `meeting_times` gives.
+/// A start or end the rules have already checked, as UTC, in Graph's 100 ns ticks
+/// (`rules::instant` rounds them as Graph does): the time rules compare what Graph keeps.
+/// Not through the client's code, for the reason `meeting_times` gives.
 fn instant(fields: &Map<String, Value>, name: &str) -> Option<DateTime<Utc>> {
-    let at = fields
+    fields
         .get(name)
         .and_then(Value::as_str)
-        .and_then(rules::instant)?;
-    let nanos = at.nanosecond();
-    at.with_nanosecond(nanos / 100 * 100)
+        .and_then(rules::instant)
 }
 
 /// UTC with seven fractional digits, as Graph writes times.
@@ -208,11 +206,12 @@ mod tests {
             let err = parse_json(Operation::CreateOrGet, ApiVersion::V1, body).unwrap_err();
             assert_eq!(err.status, StatusCode::BAD_REQUEST, "{body}");
         }
-        // An end within its start's 100 ns tick is the start, as Graph keeps them.
+        // Digits past the seventh round to the nearest 100 ns tick, a half to the even one,
+        // as .NET's reader does: an end within a tick of its start can hold the same tick...
         let asked = parse_json(
             Operation::Create,
             ApiVersion::V1,
-            r#"{"startDateTime":"2020-01-01T00:00:00.00000009Z","endDateTime":"2020-01-01T00:00:00.00000001Z"}"#,
+            r#"{"startDateTime":"2020-01-01T00:00:00.00000004Z","endDateTime":"2020-01-01T00:00:00.00000001Z"}"#,
         )
         .unwrap();
         assert_eq!(
@@ -220,6 +219,50 @@ mod tests {
             "2020-01-01T00:00:00.0000000Z"
         );
         assert_eq!(asked.fields["endDateTime"], "2020-01-01T00:00:00.0000000Z");
+        // ...or the one before it, which is refused.
+        let err = parse_json(
+            Operation::Create,
+            ApiVersion::V1,
+            r#"{"startDateTime":"2020-01-01T00:00:00.00000009Z","endDateTime":"2020-01-01T00:00:00.00000001Z"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        for (written, held) in [
+            (
+                "2020-01-01T00:00:00.00000005Z",
+                "2020-01-01T00:00:00.0000000Z",
+            ),
+            (
+                "2020-01-01T00:00:00.00000015Z",
+                "2020-01-01T00:00:00.0000002Z",
+            ),
+            (
+                "2020-01-01T00:00:00.000000050000001Z",
+                "2020-01-01T00:00:00.0000001Z",
+            ),
+            (
+                "2020-01-01T00:00:00.99999996Z",
+                "2020-01-01T00:00:01.0000000Z",
+            ),
+            // OData pads a time written without seconds.
+            ("2020-01-01T10:00Z", "2020-01-01T10:00:00.0000000Z"),
+            ("2020-01-01T10:00+01:00", "2020-01-01T09:00:00.0000000Z"),
+        ] {
+            let body = format!(r#"{{"startDateTime":"{written}"}}"#);
+            let asked = parse_json(Operation::Create, ApiVersion::V1, &body).unwrap();
+            assert_eq!(asked.fields["startDateTime"], held, "{written}");
+        }
+        // .NET's reader wants the `T`, and a year from 1 as written, whatever the offset.
+        for written in [
+            "2020-01-01 10:00:00Z",
+            "2020-01-01t10:00:00Z",
+            "0000-12-31T23:30:00-01:00",
+            "2020-01-01T10:0é:00Z",
+        ] {
+            let body = format!(r#"{{"startDateTime":"{written}"}}"#);
+            let err = parse_json(Operation::Create, ApiVersion::V1, &body).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{written}");
+        }
         // The widest offsets .NET takes.
         for body in [
             r#"{"externalId":"x","startDateTime":"2020-01-01T10:00:00+14:00"}"#,

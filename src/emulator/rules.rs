@@ -127,22 +127,76 @@ fn is_annotation(name: &str) -> bool {
     name.contains('@')
 }
 
-/// An `Edm.DateTimeOffset` literal: RFC 3339 with an offset of at most 14 hours either way,
-/// in the years 1 to 9999 and not in a leap second (.NET's `DateTimeOffset` has no offset
-/// past ±14:00, no year 0 and no 61st second).
+/// An `Edm.DateTimeOffset` literal as OData's reader takes it (its seconds padded when
+/// missing, then .NET's XML date-time reader): RFC 3339 with a `T` between date and time, an
+/// offset of at most 14 hours either way, years 1 to 9999 as written and as UTC, no leap second
+/// (.NET's `DateTimeOffset` has no offset past ±14:00, no year 0 and no 61st second). Held as
+/// Graph holds it, at the nearest 100 ns tick, a half to the even one.
 pub(super) fn instant(literal: &str) -> Option<DateTime<Utc>> {
     const MOST_OFFSET: i32 = 14 * 3600;
-    DateTime::parse_from_rfc3339(literal)
+    let literal = with_seconds(literal);
+    if literal.as_bytes().get(10) != Some(&b'T') || literal.starts_with("0000") {
+        return None;
+    }
+    let at = DateTime::parse_from_rfc3339(&literal)
         .ok()
         .filter(|t| t.offset().local_minus_utc().abs() <= MOST_OFFSET)
         .map(|t| t.with_timezone(&Utc))
-        .filter(|t| (1..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000)
+        .filter(|t| (1..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000)?;
+    let nanos = at.nanosecond();
+    let tick = at.with_nanosecond(nanos - nanos % 100)?;
+    let at = match rounds_up(&literal) {
+        true => tick.checked_add_signed(chrono::Duration::nanoseconds(100))?,
+        false => tick,
+    };
+    (at.year() <= 9999).then_some(at)
+}
+
+/// OData's padding of a time written without seconds (`2020-01-01T10:00Z` reads as
+/// `2020-01-01T10:00:00Z`).
+fn with_seconds(literal: &str) -> std::borrow::Cow<'_, str> {
+    let Some(t) = literal.find('T') else {
+        return literal.into();
+    };
+    let seconds_colon = t + 6;
+    if !literal.is_char_boundary(seconds_colon.min(literal.len())) {
+        return literal.into();
+    }
+    match literal.as_bytes().get(seconds_colon) {
+        Some(b':') => literal.into(),
+        None if literal.len() < seconds_colon => literal.into(),
+        _ => format!(
+            "{}:00{}",
+            &literal[..seconds_colon],
+            &literal[seconds_colon..]
+        )
+        .into(),
+    }
+}
+
+/// Whether .NET's reader rounds the literal's fraction up to the next tick: the digits past
+/// the seventh are over half a tick, or exactly half and the seventh digit odd.
+fn rounds_up(literal: &str) -> bool {
+    let Some(dot) = literal.find('.') else {
+        return false;
+    };
+    let digits: Vec<u8> = literal.as_bytes()[dot + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    match digits.get(7) {
+        Some(&d) if d > 5 => true,
+        Some(5) if digits[8..].iter().any(|&d| d != 0) => true,
+        Some(5) => digits[6] % 2 == 1,
+        _ => false,
+    }
 }
 
 /// A date and time without an offset, which OData's reader refuses for a DateTimeOffset
 /// rather than guess the zone it meant.
 fn without_offset(literal: &str) -> bool {
-    NaiveDateTime::parse_from_str(literal, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+    NaiveDateTime::parse_from_str(&with_seconds(literal), "%Y-%m-%dT%H:%M:%S%.f").is_ok()
 }
 
 impl Rules {
