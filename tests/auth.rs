@@ -1133,6 +1133,79 @@ async fn a_redirect_whose_target_repeats_the_secret_does_not_show_it() {
 }
 
 #[tokio::test]
+async fn a_refusal_whose_body_is_too_large_is_still_a_refusal() {
+    // A proxy's block page or an HTML 404 from a wrong authority host: over the 64 KiB cap,
+    // its status still says the endpoint refused, and a refusal is not asked again.
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<p>blocked</p>".repeat(8_000)),
+        )
+        .mount(&idp)
+        .await;
+    let graph = graph_answering(201).await;
+    let err = retrying(&graph, &idp)
+        .create_or_get(&user(), request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Authentication(AuthError::TokenEndpoint { status: 403, .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert_eq!(requests(&idp).await.len(), 1);
+    assert!(requests(&graph).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_token_of_another_type_than_bearer_is_not_sent() {
+    for kind in ["pop", "MAC"] {
+        let idp = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": kind,
+                "expires_in": 3599,
+                "access_token": "eyJ.other.token"
+            })))
+            .mount(&idp)
+            .await;
+        let graph = graph_answering(201).await;
+        let err = client(&graph, credentials(&idp, TestClock::new()))
+            .create_or_get(&user(), request())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Authentication(AuthError::Provider(m)) if m.contains(kind)),
+            "{err:?}"
+        );
+        assert!(requests(&graph).await.is_empty(), "{kind}");
+    }
+    // Bearer in any case is taken, as is an answer that does not say.
+    for kind in [Some("Bearer"), Some("bearer"), None] {
+        let idp = MockServer::start().await;
+        let mut answer = json!({"expires_in": 3599, "access_token": "eyJ.bearer.token"});
+        if let Some(kind) = kind {
+            answer["token_type"] = json!(kind);
+        }
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(&idp)
+            .await;
+        let graph = graph_answering(201).await;
+        client(&graph, credentials(&idp, TestClock::new()))
+            .create_or_get(&user(), request())
+            .await
+            .unwrap();
+        assert_eq!(requests(&graph).await.len(), 1, "{kind:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_clients_debug_says_where_and_how_and_never_the_secret_or_token() {
     let idp = token_endpoint(&["tok-1"]).await;
     let graph = graph_answering(201).await;

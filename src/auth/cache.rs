@@ -252,7 +252,15 @@ impl TokenCache {
             if let Some(id) = launch {
                 // Owned before the caller's closure runs, so that even its panic ends the flight.
                 let landing = Landing(Some((self.shared.clone(), id)));
+                let here = tokio::runtime::Handle::try_current().is_err();
                 self.launch(landing, fetch()).await;
+                if here {
+                    // Run here, outside a runtime, with no limit: it has landed, however long it
+                    // took. Its outcome is this caller's, judged on the clock as it is now (the
+                    // token still valid before it may have expired during it).
+                    waiting_on = launched;
+                    continue;
+                }
             }
             if let Some(token) = valid {
                 // Due for a refresh but still good: nobody waits for the refresh.
@@ -1045,6 +1053,36 @@ mod tests {
         let gone = runtime.handle().clone();
         runtime.shutdown_background();
         gone
+    }
+
+    #[test]
+    fn outside_a_runtime_a_slow_refresh_does_not_hand_out_the_token_that_expired_meanwhile() {
+        // Due for a refresh, still valid; the refresh runs in the caller and takes longer than
+        // the old token had left.
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = block_on(holding("old", clock.clone()));
+        *clock.0.lock().unwrap() = start() + Duration::minutes(58);
+        let moved = clock.clone();
+        let slow = move || {
+            *moved.0.lock().unwrap() = start() + Duration::minutes(61);
+            std::future::ready(Ok(token("new", start() + Duration::hours(2))))
+        };
+        assert_eq!(block_on(cache.get(slow)).unwrap().secret().expose(), "new");
+        // A slow refresh that fails: the old token, expired meanwhile, is not handed out.
+        *clock.0.lock().unwrap() = start();
+        let cache = block_on(holding("old", clock.clone()));
+        *clock.0.lock().unwrap() = start() + Duration::minutes(58);
+        let moved = clock.clone();
+        let failing = move || {
+            *moved.0.lock().unwrap() = start() + Duration::minutes(61);
+            fails()
+        };
+        assert!(block_on(cache.get(failing)).is_err());
+        // One that fails quickly leaves the old token, still valid, to the caller.
+        *clock.0.lock().unwrap() = start();
+        let cache = block_on(holding("old", clock.clone()));
+        *clock.0.lock().unwrap() = start() + Duration::minutes(58);
+        assert_eq!(block_on(cache.get(fails)).unwrap().secret().expose(), "old");
     }
 
     #[test]

@@ -124,16 +124,13 @@ impl ClientCredentials {
             .await
             .map_err(|e| AuthError::Transport(endpoint_failure(&e)))?;
         let status = response.status();
-        let body = transport::read_capped(&mut response, MAX_TOKEN_RESPONSE)
-            .await
-            .map_err(|e| match e {
-                transport::ReadError::TooLarge => {
-                    AuthError::Transport("token response too large".into())
-                }
-                transport::ReadError::Transport(e, _) => AuthError::Transport(endpoint_failure(&e)),
-            })?;
-        let json: Option<Value> = serde_json::from_slice(&body).ok();
+        let read = transport::read_capped(&mut response, MAX_TOKEN_RESPONSE).await;
         if !status.is_success() {
+            // The status is the answer: a body too large or cut off (a proxy's block page, an
+            // HTML 404) only costs the error's details, and a refusal stays a refusal.
+            let json: Option<Value> = read
+                .ok()
+                .and_then(|body| serde_json::from_slice(&body).ok());
             let secret = &inner.secret;
             let retry_after = crate::retry::retry_after(response.headers(), chrono::Utc::now);
             let mut error = endpoint_error(status.as_u16(), json.as_ref(), secret, retry_after);
@@ -142,10 +139,27 @@ impl ClientCredentials {
             }
             return Err(error);
         }
+        let body = read.map_err(|e| match e {
+            transport::ReadError::TooLarge => {
+                AuthError::Transport("token response too large".into())
+            }
+            transport::ReadError::Transport(e, _) => AuthError::Transport(endpoint_failure(&e)),
+        })?;
         // No excerpt: a misbehaving endpoint could echo the form, secret included.
-        let json = json.ok_or_else(|| {
+        let json: Value = serde_json::from_slice(&body).map_err(|_| {
             AuthError::Transport(format!("token response is not JSON ({} bytes)", body.len()))
         })?;
+        // A token of another type (`pop`, say) would not work sent as `Bearer`, and must not be
+        // used unless understood (RFC 6749, 7.1). Absent, it is taken for Bearer, as Entra's is.
+        if let Some(kind) = json.get("token_type").and_then(Value::as_str) {
+            if !kind.trim().eq_ignore_ascii_case("bearer") {
+                return Err(AuthError::Provider(format!(
+                    "the token endpoint issued a token of type {:?}; this client sends Bearer \
+                     tokens only",
+                    transport::excerpt(kind.as_bytes())
+                )));
+            }
+        }
         let token = json
             .get("access_token")
             .and_then(Value::as_str)
