@@ -17,8 +17,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
 
     let text = fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("reading {SPEC}: {e}"));
-    let json: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {SPEC}: {e}"));
+    let json = check::parse(&text).unwrap_or_else(|e| panic!("parsing {SPEC}: {e}"));
     if let Err(e) = check::check(&json) {
         panic!("{SPEC}: {e}");
     }

@@ -98,7 +98,8 @@ if ! $js_ready && ! $py_ready; then
 fi
 
 # --- build and start the emulator -------------------------------------------------------
-# --all-features, as CI's `cargo test --all-features` builds it, so after CI's tests this is a no-op.
+# --all-features, as CI's tests build the crate. Not a no-op after them: a test build also unifies
+# the dev-dependencies' features (tokio's `full`), so a plain build recompiles a score of crates.
 say "building graph-meetings"
 if ! "${CARGO:-cargo}" build --quiet --all-features --bin graph-meetings --message-format=json-render-diagnostics \
   >"$work/build.json"; then

@@ -25,6 +25,60 @@ pub fn check(spec: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The description's text, parsed, with no key written twice in one object: serde_json keeps
+/// the last in silence, so a property or schema pasted a second time would replace the first
+/// without a word. Checked on the text, as the parsed value no longer shows it.
+pub fn parse(text: &str) -> Result<Value, String> {
+    let spec: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    // Each open object: its keys so far, and whether a key comes next. Arrays hold `None`.
+    let mut open: Vec<Option<(BTreeSet<String>, bool)>> = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'{' => {
+                open.push(Some((BTreeSet::new(), true)));
+                path.push(String::new());
+            }
+            b'[' => open.push(None),
+            b'}' => {
+                open.pop();
+                path.pop();
+            }
+            b']' => {
+                open.pop();
+            }
+            b',' | b':' => {
+                if let Some(Some((_, key_next))) = open.last_mut() {
+                    *key_next = bytes[at] == b',';
+                }
+            }
+            b'"' => {
+                let start = at;
+                at += 1;
+                while bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                if let Some(Some((keys, true))) = open.last_mut() {
+                    let key: String =
+                        serde_json::from_str(&text[start..=at]).map_err(|e| e.to_string())?;
+                    if !keys.insert(key.clone()) {
+                        let within = path[..path.len() - 1].join("/");
+                        return Err(format!("/{within}: the key {key:?} is written twice"));
+                    }
+                    if let Some(last) = path.last_mut() {
+                        *last = key;
+                    }
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    Ok(spec)
+}
+
 /// Schema names are camelCase letters and digits, no two capitals in a row: the settings
 /// name generated types by capitalising them (`onlineMeeting`, `OnlineMeeting`), and the
 /// generator would spell `lobby_bypassScope` or `dialInURLs` another way (`DialInUrLs`), so a

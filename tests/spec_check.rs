@@ -35,6 +35,35 @@ fn the_committed_description_passes() {
 }
 
 #[test]
+fn a_key_written_twice_is_refused_with_where_it_is() {
+    let text = include_str!("../spec/onlineMeetings.json");
+    assert_eq!(check::parse(text).unwrap(), spec());
+    // A property pasted a second time into the same schema, which serde_json would take in
+    // silence (the last one winning).
+    let property = r#""isEndToEndEncryptionEnabled""#;
+    assert_eq!(text.matches(property).count(), 1);
+    let doubled = text.replacen(
+        property,
+        &format!(r#"{property}: {{ "type": "boolean" }}, {property}"#),
+        1,
+    );
+    serde_json::from_str::<Value>(&doubled).expect("still JSON to serde_json");
+    let error = check::parse(&doubled).unwrap_err();
+    assert_names(
+        &error,
+        &[
+            "isEndToEndEncryptionEnabled",
+            "written twice",
+            "/components/schemas/",
+        ],
+    );
+    // Keys alike only once decoded are the same key; the same key in two objects is fine.
+    let escaped = r#"{"a": {"key": 1, "key": 2}}"#;
+    assert!(check::parse(escaped).unwrap_err().contains("\"key\""));
+    check::parse(r#"{"a": {"key": 1}, "b": [{"key": 2}, {"key": 3}], "c": "{\"key\""}"#).unwrap();
+}
+
+#[test]
 fn every_property_of_the_committed_description_is_described() {
     // Its description is the field's rustdoc; a reference gets one through its allOf wrapper.
     let spec = spec();
