@@ -43,6 +43,7 @@ mod cloud;
 pub mod emulator;
 mod error;
 mod generated;
+mod json;
 mod open;
 pub mod retry;
 mod secret;

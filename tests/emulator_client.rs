@@ -11,7 +11,7 @@ use graph_meetings::{
     types, ApiVersion, Client, ClientCredentials, Error, ErrorKind, InvalidRequest, Outcome,
     RetryPolicy, User,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::as_app;
 
 /// Retries without real waiting: tiny backoff, Retry-After of 0 in the faults.
@@ -47,6 +47,53 @@ fn request(external_id: &str) -> types::CreateOrGetRequest {
         subject: Some("Weekly sync".into()),
         ..Default::default()
     }
+}
+
+/// A createOrGet whose one attendee has `role` set through its field and also in its `extra`.
+fn clashing_attendee(top_level_extra: bool) -> types::CreateOrGetRequest {
+    let mut attendee = types::MeetingParticipantInfo {
+        upn: Some("adele@contoso.com".into()),
+        role: Some(types::KnownOnlineMeetingRole::Presenter.into()),
+        ..Default::default()
+    };
+    attendee.extra.insert("role".into(), json!("attendee"));
+    let mut asked = request("clash");
+    asked.participants = Some(types::MeetingParticipants {
+        attendees: Some(vec![attendee]),
+        ..Default::default()
+    });
+    if top_level_extra {
+        asked.extra.insert("futureProperty".into(), json!(true));
+    }
+    asked
+}
+
+#[tokio::test]
+async fn a_nested_field_set_twice_is_refused_and_no_meeting_is_made() {
+    // With the request's own `extra` set, the client reads the request back and refuses the
+    // clash itself; without it, the body names `role` twice and Graph refuses that (400), as
+    // the emulator does. Never a meeting, never one value quietly chosen over the other.
+    let emu = Emulator::start().await.unwrap();
+    let c = delegated(&emu);
+    let err = c
+        .create_or_get(&User::Me, clashing_attendee(true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidRequest(InvalidRequest::InvalidField { reason }) if reason.contains("\"role\"")),
+        "{err:?}"
+    );
+    assert_eq!(emu.graph_requests(), 0);
+    let err = c
+        .create_or_get(&User::Me, clashing_attendee(false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.graph().map(|g| g.status), Some(400), "{err:?}");
+    assert!(
+        err.to_string().contains("duplicate property names"),
+        "{err}"
+    );
+    assert_eq!(emu.meeting_count(), 0);
 }
 
 #[tokio::test]

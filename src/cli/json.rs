@@ -3,9 +3,6 @@
 //! of a repeated key without a word, and in a request body a repeated `externalId` or
 //! `startDateTime` is a mistake whose outcome (which one was sent) nobody should have to guess.
 
-use std::collections::HashSet;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// Why a `--body`'s text is not a usable JSON document.
@@ -27,68 +24,8 @@ pub(super) fn parse(text: &[u8]) -> Result<Value, BodyText> {
     let value = serde_json::from_slice(text).map_err(BodyText::Invalid)?;
     // A second reading, only for the keys: the text is valid JSON by now, so any error is a
     // repeated key. serde_json's nesting limit holds here as in the first reading.
-    serde_json::from_slice::<Checked>(text).map_err(BodyText::RepeatedKey)?;
+    crate::json::repeated_key(text).map_err(|found| BodyText::RepeatedKey(found.error))?;
     Ok(value)
-}
-
-/// A JSON value read only to check its objects' keys.
-struct Checked;
-
-impl<'de> Deserialize<'de> for Checked {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(Checked)
-    }
-}
-
-impl<'de> Visitor<'de> for Checked {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_unit<E>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Checked, A::Error> {
-        while items.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Checked, A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = entries.next_key::<String>()? {
-            if seen.contains(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "the key {key:?} appears twice in one object"
-                )));
-            }
-            entries.next_value::<Checked>()?;
-            seen.insert(key);
-        }
-        Ok(Checked)
-    }
 }
 
 #[cfg(test)]

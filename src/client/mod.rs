@@ -463,7 +463,8 @@ impl Client {
 /// its field and is checked like any other; when the field is set too (not left at its
 /// default), to something else (`external_id` and `extra["externalId"]`, say), which one was
 /// meant cannot be told, and the request is refused. Requests without `extra` are left as they
-/// are. Only the request's own `extra` is read: nested types' are sent as they are.
+/// are (a nested type's field set beside the same name in its `extra` then goes out twice, and
+/// Graph refuses it). Only the request's own `extra` is read back; a nested clash is refused.
 fn settle_extra<T>(request: &mut T) -> Result<(), Error>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + HasExtra + Default,
@@ -477,8 +478,22 @@ where
     // The fields alone, with `extra` set aside for the moment (and put back before any error).
     let extra = std::mem::take(request.extra_mut());
     let named = serde_json::to_value(&*request);
+    // A nested type's `extra` naming one of its own fields that is set too would go out twice
+    // (Graph refuses a property named twice), and reading back would let it override the
+    // field in silence: refused, as the same clash at the top is below.
+    let nested = serde_json::to_vec(&*request).map(|text| crate::json::repeated_key(&text));
     *request.extra_mut() = extra;
     let named = named.map_err(invalid)?;
+    if let Err(found) = nested.map_err(invalid)? {
+        return Err(InvalidRequest::InvalidField {
+            reason: format!(
+                "{:?} is set both through a field and through the extra of the same nested \
+                 object; set it in one place",
+                found.key
+            ),
+        }
+        .into());
+    }
     // Read back, extra's value wins; both sides are then compared as this crate writes them,
     // so the same instant written `Z` in one and `+00:00` in the other is no conflict.
     let settled: T = serde_json::to_value(&*request)

@@ -121,9 +121,20 @@ macro_rules! answer_common {
 answer_common!(CreateOrGetResponse, outcome);
 answer_common!(MeetingResponse);
 
-/// `meeting` as a body would carry it, for an answer built by hand.
+/// `meeting` as a body would carry it, for an answer built by hand: each name once (its own
+/// type reads a name twice as an error), a field winning over the same name in `extra`.
 fn written(meeting: &OnlineMeeting) -> Bytes {
-    serde_json::to_vec(meeting).unwrap_or_default().into()
+    let fields = OnlineMeeting {
+        extra: Default::default(),
+        ..meeting.clone()
+    };
+    let Ok(serde_json::Value::Object(mut body)) = serde_json::to_value(&fields) else {
+        return Bytes::new();
+    };
+    for (name, value) in &meeting.extra {
+        body.entry(name.clone()).or_insert_with(|| value.clone());
+    }
+    serde_json::to_vec(&body).unwrap_or_default().into()
 }
 
 impl CreateOrGetResponse {
@@ -221,9 +232,20 @@ mod tests {
         assert_eq!(raw, meeting);
         let created = super::CreateOrGetResponse::new(Outcome::Created, meeting.clone());
         assert_eq!(created.status.as_u16(), 201);
-        let made = super::MeetingResponse::new(meeting);
+        let made = super::MeetingResponse::new(meeting.clone());
         assert_eq!((made.status.as_u16(), made.meeting_id()), (201, "m-1"));
         assert_eq!(made.raw, existing.raw);
+        // A name both a field and in `extra`: once in `raw`, as the field says, so that `raw`
+        // reads back (the type refuses a name twice).
+        let mut clashing = meeting.clone();
+        clashing.extra.insert("id".into(), serde_json::json!("m-2"));
+        clashing
+            .extra
+            .insert("futureThing".into(), serde_json::json!(1));
+        let answer = super::CreateOrGetResponse::new(Outcome::Created, clashing);
+        let raw: crate::types::OnlineMeeting = serde_json::from_slice(&answer.raw).unwrap();
+        assert_eq!(raw.id.as_deref(), Some("m-1"));
+        assert_eq!(raw.extra.get("futureThing"), Some(&serde_json::json!(1)));
     }
 
     #[test]

@@ -50,6 +50,14 @@ pub(super) fn parse(
             "Invalid request body: the JSON could not be read ({e})."
         ))
     })?;
+    // OData's reader refuses a name given twice in one object, where serde_json keeps the last.
+    if let Err(found) = crate::json::repeated_key(body) {
+        return Err(GraphFailure::bad_request(format!(
+            "Multiple properties with the name '{}' were detected in an entry or a complex \
+             value. In OData, duplicate property names are not allowed.",
+            found.key
+        )));
+    }
     if body::values(&value) > MAX_REQUEST_VALUES {
         return Err(GraphFailure::too_large(format!(
             "The request body has more than {MAX_REQUEST_VALUES} JSON values."
@@ -145,6 +153,21 @@ mod tests {
 
     fn parse_json(op: Operation, version: ApiVersion, body: &str) -> Result<Asked, GraphFailure> {
         parse(op, version, body.as_bytes(), now())
+    }
+
+    #[test]
+    fn a_property_named_twice_is_refused_as_odata_refuses_it() {
+        for body in [
+            r#"{"externalId":"x","subject":"a","subject":"b"}"#,
+            r#"{"externalId":"x","participants":{"attendees":[{"upn":"a@contoso.com","role":"presenter","role":"attendee"}]}}"#,
+        ] {
+            let err = parse_json(Operation::CreateOrGet, ApiVersion::V1, body).unwrap_err();
+            assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST, "{body}");
+            assert!(
+                format!("{err:?}").contains("duplicate property names are not allowed"),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]
