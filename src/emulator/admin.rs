@@ -18,7 +18,6 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    body::Bytes,
     extract::{Request, State as Shared},
     http::{header, HeaderMap, StatusCode},
     middleware::Next,
@@ -95,10 +94,13 @@ struct FaultRequest {
     count: Option<usize>,
 }
 
+/// A fault request is a few fields; this is generous.
+const MAX_FAULT_REQUEST_BYTES: usize = 64 * 1024;
+
 async fn add_faults(
     Shared(state): Shared<Arc<State>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     // A browser sends `text/plain` across sites without asking first; JSON it must ask for.
     if !super::body::content_type_is(&headers, "application/json") {
@@ -109,6 +111,15 @@ async fn add_faults(
         )
             .into_response();
     }
+    // Read as Graph's routes read theirs: within `BODY_TIME`, so that a helper that stalls
+    // mid-body does not hold a connection (of the emulator's few hundred) for good.
+    let body = match super::body::read_capped(&headers, body, MAX_FAULT_REQUEST_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            let failure = e.failure();
+            return (failure.status, Json(json!({"error": failure.message}))).into_response();
+        }
+    };
     let request: FaultRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return refuse(format!("unreadable fault request: {e}")),
@@ -174,4 +185,42 @@ async fn revoke_tokens(Shared(state): Shared<Arc<State>>) -> StatusCode {
 
 fn refuse(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::{
+        body::{Body, Bytes},
+        http::{header, Request, StatusCode},
+    };
+    use futures_util::StreamExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::times::FixedClock;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_request_whose_body_stops_coming_is_given_up_on() {
+        // As Graph's routes do: within `BODY_TIME`, then 408, the connection free again.
+        let state = Arc::new(State::new(
+            "http://127.0.0.1:1".into(),
+            None,
+            Arc::new(FixedClock(chrono::Utc::now())),
+        ));
+        let first = futures_util::stream::once(async {
+            Ok::<_, std::io::Error>(Bytes::from("{\"fault\""))
+        });
+        let stalled = Body::from_stream(first.chain(futures_util::stream::pending()));
+        let request = Request::post("/faults")
+            .header(header::HOST, "127.0.0.1")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(stalled)
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let answer = router().with_state(state).oneshot(request).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(started.elapsed(), crate::emulator::body::BODY_TIME);
+    }
 }

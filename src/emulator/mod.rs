@@ -29,8 +29,9 @@
 //! - Control over HTTP, for tests in other processes (in-process tests use [`Faults`] and the
 //!   counters on [`Emulator`]): `POST /_emulator/faults` with
 //!   `{"fault": "throttle", "retryAfterSeconds": 2, "count": 3}` (`fault` is `status` with
-//!   `status`, `throttle`, `drop`, `delay` with `delayMs`, `applyThenStatus` with `status`,
-//!   `applyThenDrop` or `truncatedBody`); `DELETE /_emulator/faults`;
+//!   `status`, `throttle`, `drop`, `delay` with `delayMs`, `applyThenDelay` with `delayMs`,
+//!   `applyThenStatus` with `status`, `applyThenDrop` or `truncatedBody`);
+//!   `DELETE /_emulator/faults`;
 //!   `GET /_emulator/stats`; `POST /_emulator/revoke-tokens`. Faults come as
 //!   `application/json`, and these routes refuse a `Host` or `Origin` that is not loopback (a
 //!   web page in a browser beside the emulator must not drive it).
@@ -44,8 +45,9 @@
 //! ID (GUID) or a UPN, else 404.
 //!
 //! Bounded: request bodies up to 1 MiB and 20,000 JSON values (413 beyond), arriving within
-//! 30 s (408 after), stored meetings by count and by an estimate of their memory (past either,
-//! new ones are refused), and 256 connections at once. A connection kept alive holds its place
+//! 30 s (408 after; the control routes' too), createOrGet's stored meetings by count and by an
+//! estimate of their memory (past either, new ones are refused with 507; create keeps none, so
+//! it is never refused for room), and 256 connections at once. A connection kept alive holds its place
 //! while idle, up to 30 s, so a test with more than 256 calls in flight (each HTTP/1.1 call is
 //! a connection) waits that long for places: keep a test's concurrency under that. Malformed
 //! input is answered with Graph's 400, never a panic. Any tenant gets tokens from the token

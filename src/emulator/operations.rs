@@ -230,7 +230,7 @@ async fn act(
         }
         _ => {
             let meeting = meeting::build(&asked, &origin, language);
-            state.store().add(&meeting).map_err(|_| full())?;
+            state.store().add();
             (StatusCode::CREATED, meeting)
         }
     };
