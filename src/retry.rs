@@ -209,8 +209,13 @@ pub(crate) fn retry_after(
 fn obsolete_http_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     use chrono::{Datelike, NaiveDateTime};
     if let Some((_weekday, date)) = value.split_once(", ") {
+        // Four digits of year, as IMF-fixdate has: chrono's `%Y` would read `27` as the year
+        // 27, long past, and turn the wait into none.
+        let four_digit_year = date.split(' ').nth(2).is_some_and(|year| year.len() == 4);
         if let Ok(at) = NaiveDateTime::parse_from_str(date, "%d %b %Y %H:%M:%S GMT") {
-            return Some(at.and_utc());
+            if four_digit_year {
+                return Some(at.and_utc());
+            }
         }
         let at = NaiveDateTime::parse_from_str(date, "%d-%b-%y %H:%M:%S GMT").ok()?;
         let mut year = now.year() - now.year().rem_euclid(100) + at.year().rem_euclid(100);
@@ -309,6 +314,11 @@ mod tests {
                 "{wrong}"
             );
         }
+        // Nor is a two-digit year in the IMF form read as the year 26: unreadable, as before.
+        assert_eq!(
+            retry_after(&headers("Tue, 23 Nov 26 10:00:45 GMT"), now),
+            None
+        );
         assert_eq!(
             retry_after(&headers("99999999999999999999"), now),
             Some(Duration::MAX),

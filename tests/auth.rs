@@ -1185,6 +1185,21 @@ async fn a_token_of_another_type_than_bearer_is_not_sent() {
         );
         assert!(requests(&graph).await.is_empty(), "{kind}");
     }
+    // The type is the endpoint's text, and so has the secret blanked, should it echo the form.
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": format!("pop client_secret={SECRET}"),
+            "access_token": "eyJ.other.token"
+        })))
+        .mount(&idp)
+        .await;
+    let err = credentials(&idp, TestClock::new())
+        .token()
+        .await
+        .unwrap_err();
+    let shown = format!("{err} | {err:?}");
+    assert!(!shown.contains(SECRET) && shown.contains("***"), "{shown}");
     // Bearer in any case is taken, as is an answer that does not say.
     for kind in [Some("Bearer"), Some("bearer"), None] {
         let idp = MockServer::start().await;

@@ -58,7 +58,7 @@ fn a_key_written_twice_is_refused_with_where_it_is() {
         ],
     );
     // Keys alike only once decoded are the same key; the same key in two objects is fine.
-    let escaped = r#"{"a": {"key": 1, "key": 2}}"#;
+    let escaped = r#"{"a": {"k\u0065y": 1, "key": 2}}"#;
     assert!(check::parse(escaped).unwrap_err().contains("\"key\""));
     check::parse(r#"{"a": {"key": 1}, "b": [{"key": 2}, {"key": 3}], "c": "{\"key\""}"#).unwrap();
 }

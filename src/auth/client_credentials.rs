@@ -156,7 +156,7 @@ impl ClientCredentials {
                 return Err(AuthError::Provider(format!(
                     "the token endpoint issued a token of type {:?}; this client sends Bearer \
                      tokens only",
-                    transport::excerpt(kind.as_bytes())
+                    transport::excerpt(scrub(kind, &inner.secret).as_bytes())
                 )));
             }
         }

@@ -988,17 +988,8 @@ impl Call {
             E::UnexpectedResponse(response) => {
                 let status = response.status();
                 let mut graph = self.graph_error(status, &record, None);
-                if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-                    // Where it points, blanked and printable: after create, a 303's target is
-                    // where the meeting made may be found.
-                    let to = record
-                        .text(record.location.as_ref())
-                        .map(|to| format!(" to {:?}", transport::excerpt(to.as_bytes())))
-                        .unwrap_or_default();
-                    graph.message = Some(format!(
-                        "unexpected redirect{to}; redirects are not followed so credentials stay \
-                         with Graph"
-                    ));
+                if let Some(redirect) = redirect_message(status, &record) {
+                    graph.message = Some(redirect);
                     // A 303 after create is an unknown outcome (see `Idempotency::status`).
                 } else if status.is_success() {
                     // A success the operation does not declare (create answers 201): the body
@@ -1057,6 +1048,21 @@ fn correlation_bits() -> [u8; 16] {
     BITS.with(|rng| rng.borrow_mut().u128(..).to_le_bytes())
 }
 
+/// A redirect (not a 304), not followed, and where it points, blanked and printable: after
+/// create, a 303's target is where the meeting made may be found.
+fn redirect_message(status: StatusCode, record: &Record) -> Option<String> {
+    if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+        return None;
+    }
+    let to = record
+        .text(record.location.as_ref())
+        .map(|to| format!(" to {:?}", transport::excerpt(to.as_bytes())))
+        .unwrap_or_default();
+    Some(format!(
+        "unexpected redirect{to}; redirects are not followed so credentials stay with Graph"
+    ))
+}
+
 /// What was read of a final answer's body (blanked already: see `hand_over`), for an error
 /// that keeps it.
 fn kept_body(record: &Record) -> Option<AnswerBody> {
@@ -1092,7 +1098,11 @@ impl Call {
         GraphError {
             status: status.as_u16(),
             code: main.and_then(|m| m.code.clone()),
-            message: main.and_then(|m| m.message.clone()),
+            // A redirect's target, when Graph's body says nothing: its body may well be cut off
+            // (a 303 after create says where the meeting made is).
+            message: main
+                .and_then(|m| m.message.clone())
+                .or_else(|| redirect_message(status, record)),
             request_id: record
                 .text(record.request_id.as_ref())
                 .or_else(|| inner.and_then(|i| i.request_id.clone())),

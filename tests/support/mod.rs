@@ -72,6 +72,10 @@ impl Seen {
     }
 }
 
+/// Where an `Act::Truncate` redirect points.
+#[allow(dead_code)]
+pub const TRUNCATED_REDIRECT_TO: &str = "https://graph.test/v1.0/me/onlineMeetings/m-1";
+
 /// What to do with a request.
 #[derive(Clone)]
 pub enum Act {
@@ -220,8 +224,13 @@ async fn perform(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
             Box::pin(perform(stream, *then)).await
         }
         Act::Truncate(status, declared, body) => {
+            // A redirect says where, as a 303 after create would.
+            let location = match status {
+                300..=399 => format!("location: {TRUNCATED_REDIRECT_TO}\r\n"),
+                _ => String::new(),
+            };
             let head = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\nrequest-id: rid-cut\r\nconnection: close\r\n\r\n"
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\nrequest-id: rid-cut\r\n{location}connection: close\r\n\r\n"
             );
             stream.write_all(head.as_bytes()).await?;
             stream.write_all(body.as_bytes()).await?;
