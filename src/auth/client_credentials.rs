@@ -110,7 +110,7 @@ impl ClientCredentials {
             ("client_secret", inner.secret.expose()),
             ("scope", inner.scope.as_str()),
         ];
-        tracing::debug!(url = %inner.token_url, client_id = %inner.client_id, "requesting an application token");
+        tracing::debug!(url = %inner.token_url, client_id = ?inner.client_id, "requesting an application token");
         // The lifetime runs from when the token was issued, somewhere during the request:
         // counted from the asking, a slow answer cannot stretch it past its real expiry.
         let asked_at = inner.cache.clock().now();

@@ -56,7 +56,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
                 state.receive(&parts);
             }
             let response = unreadable(unread, &RequestIds::new(&parts.headers), &state);
-            tracing::info!(%method, path = %path, status = response.status().as_u16(), "emulator answered");
+            tracing::info!(%method, path = ?path, status = response.status().as_u16(), "emulator answered");
             return response;
         }
     };
@@ -81,7 +81,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
                 .into_response(&RequestIds::new(&parts.headers), state.clock.now())
         }
     };
-    tracing::info!(%method, path = %path, status = response.status().as_u16(), "emulator answered");
+    tracing::info!(%method, path = ?path, status = response.status().as_u16(), "emulator answered");
     response
 }
 
