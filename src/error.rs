@@ -97,7 +97,9 @@ pub enum Error {
         request_id: Option<String>,
     },
 
-    /// The response body was larger than the configured cap; it was not buffered.
+    /// A successful answer's body was larger than the configured cap; it was not buffered. (An
+    /// error status with a body over the cap is Graph's error, or a refusal for a 401, as its
+    /// status says.)
     #[non_exhaustive]
     #[error("response body exceeds the limit of {limit} bytes (HTTP {status})")]
     ResponseTooLarge {

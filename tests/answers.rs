@@ -345,8 +345,14 @@ impl Op {
         if self.may_have_acted(a) {
             return Expect::Unknown;
         }
+        // Too large to read: a success is an answer that cannot be used, an error status is
+        // still what it says (a refusal, Graph's error with its Retry-After).
         if a.too_large() {
-            return Expect::TooLarge;
+            return match a.status {
+                200..=299 => Expect::TooLarge,
+                401 => Expect::Rejected,
+                _ => Expect::Graph,
+            };
         }
         match (success, a.meeting(self)) {
             (true, Some(meeting)) => Expect::Meeting(Box::new(meeting)),

@@ -489,6 +489,17 @@ impl Call {
             };
             match read {
                 Ok(body) => Ok(self.hand_over(&response, body, retry_after, sent)),
+                // An error status says what it says however large its body: a 401 is a refusal,
+                // a 429 keeps its Retry-After, create's 5xx is an unknown outcome.
+                Err(ReadError::TooLarge) if !status.is_success() => {
+                    let mut graph = self.noted(&response, retry_after, sent, |record| {
+                        self.graph_error(status, record, None)
+                    });
+                    graph.message.get_or_insert_with(|| {
+                        format!("the error body is larger than the limit of {limit} bytes")
+                    });
+                    self.fail(self.classify(graph, None))
+                }
                 Err(ReadError::TooLarge) => {
                     let ambiguous = verdict == Verdict::Ambiguous;
                     let unusable = self.noted(&response, retry_after, sent, |record| {
