@@ -254,10 +254,31 @@ fn reqwest_client(
             true => 0,
             false => settings.max_idle_connections,
         })
-        .pool_idle_timeout(settings.idle_timeout)
-        .user_agent(&settings.user_agent)
+        // Capped: the pool's sweeper adds it to an `Instant`, and `Duration::MAX` ("keep them
+        // for ever") would overflow there and panic a runtime worker.
+        .pool_idle_timeout(idle_timeout(settings))
+        .user_agent(user_agent(&settings.user_agent)?)
         .build()
         .map_err(|e| Error::Config(format!("HTTP client setup failed: {e}")))
+}
+
+/// The longest an idle connection is kept, whatever is asked: a year is for ever here.
+const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// How long the pool keeps an idle connection: what was asked, within [`MAX_IDLE_TIMEOUT`].
+fn idle_timeout(settings: &HttpSettings) -> Duration {
+    settings.idle_timeout.min(MAX_IDLE_TIMEOUT)
+}
+
+/// The `User-Agent` as a header value, or an error that names it (reqwest's says "builder
+/// error").
+fn user_agent(agent: &str) -> Result<reqwest::header::HeaderValue, Error> {
+    reqwest::header::HeaderValue::from_str(agent).map_err(|_| {
+        Error::Config(format!(
+            "user_agent {:?} cannot be sent as a header (a line break or control character)",
+            excerpt(agent.as_bytes())
+        ))
+    })
 }
 
 /// Parses a root URL that credentials will be sent to: https, or plain http only to loopback.
@@ -585,6 +606,20 @@ mod tests {
         let e = excerpt(text.as_bytes());
         assert!(!e.chars().any(unprintable), "{e:?}");
         assert!(e.ends_with(&format!("{family} caf\u{e9}")), "{e:?}");
+    }
+
+    #[test]
+    fn an_idle_timeout_of_for_ever_fits_the_pools_clock() {
+        // `Duration::MAX` ("no limit", as `RetryPolicy::with_limits` takes it) would overflow
+        // the `Instant` the pool's sweeper adds it to, and panic a runtime worker.
+        let settings = HttpSettings {
+            idle_timeout: Duration::MAX,
+            ..HttpSettings::default()
+        };
+        assert!(std::time::Instant::now()
+            .checked_add(idle_timeout(&settings))
+            .is_some());
+        assert_eq!(idle_timeout(&HttpSettings::default()), DEFAULT_IDLE_TIMEOUT);
     }
 
     #[test]

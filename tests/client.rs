@@ -942,6 +942,9 @@ fn a_root_with_the_version_in_it_is_refused_not_doubled() {
         // Graph's paths are case-insensitive.
         "http://127.0.0.1:1/V1.0",
         "https://graph.microsoft.com/Beta",
+        // A request's URL pasted as the root: every call would go somewhere else.
+        "https://graph.microsoft.com/v1.0/me",
+        "http://127.0.0.1:1/beta/users/x/onlineMeetings",
     ] {
         let err = root_error(bad);
         assert!(
@@ -956,6 +959,19 @@ fn a_root_with_the_version_in_it_is_refused_not_doubled() {
         .build()
         .unwrap();
     assert_eq!(c.base_url(), "http://127.0.0.1:1/graph/v1.0");
+}
+
+#[test]
+fn a_user_agent_that_cannot_be_sent_is_named() {
+    let err = Client::builder()
+        .static_token("t")
+        .user_agent("svc/1.0\r\nX-Injected: 1")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("user_agent") && !m.contains('\n')),
+        "{err:?}"
+    );
 }
 
 #[test]

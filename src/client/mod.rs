@@ -204,7 +204,7 @@ impl ClientBuilder {
 
     /// The idle connections kept for reuse, per runtime (see [`Client`]): at most `max` (default
     /// no limit), each for at most `timeout` without a call (default 90 s; zero keeps none,
-    /// as `max` 0 does). Every call in
+    /// as `max` 0 does; a year at most, `Duration::MAX` included). Every call in
     /// flight holds a connection of its own (HTTP/1.1), so by default a burst of a thousand
     /// concurrent calls leaves up to a thousand sockets open until they have been idle for
     /// `timeout`; a service short of file descriptors sets `max` to what it keeps in flight
@@ -258,16 +258,17 @@ impl ClientBuilder {
         }
         let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
         let root = transport::secure_root(root, "Graph root")?;
-        let last = root
-            .path_segments()
-            .and_then(|mut s| s.rfind(|s| !s.is_empty()));
-        // Any case: Graph's paths are case-insensitive, so `/V1.0` is the version too.
-        let version =
-            last.filter(|s| s.eq_ignore_ascii_case("v1.0") || s.eq_ignore_ascii_case("beta"));
+        // Anywhere in the path, in any case (Graph's paths are case-insensitive): a root ending
+        // in `/v1.0` would double the version, and a request's URL pasted as the root
+        // (`…/v1.0/me`) would send every call somewhere else.
+        let version = root.path_segments().and_then(|mut segments| {
+            segments.find(|s| s.eq_ignore_ascii_case("v1.0") || s.eq_ignore_ascii_case("beta"))
+        });
         if let Some(version) = version {
             return Err(Error::Config(format!(
-                "Graph root {:?} ends with the version {version:?}: give the root without it; \
-                 the version is chosen on its own (api_version(..); the command's --beta)",
+                "Graph root {:?} has the version {version:?} in its path: give the root \
+                 without it (and without anything after it); the version is chosen on its own \
+                 (api_version(..); the command's --beta)",
                 root.as_str()
             )));
         }
