@@ -33,29 +33,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn repeated_keys_are_refused_at_any_depth_and_named() {
-        for (text, key) in [
-            (
-                r#"{"externalId": "a", "subject": "s", "externalId": "b"}"#,
-                "externalId",
-            ),
-            (
-                r#"{"participants": {"attendees": [{"upn": "a", "upn": "b"}]}}"#,
-                "upn",
-            ),
-            (r#"[{"x": 1}, {"y": {"z": 1, "z": 1}}]"#, "z"),
-        ] {
-            match parse(text.as_bytes()) {
-                Err(BodyText::RepeatedKey(e)) => {
-                    let message = e.to_string();
-                    assert!(
-                        message.contains(&format!("{key:?} appears twice")),
-                        "{message}"
-                    );
-                    assert!(message.contains("line 1 column"), "{message}");
-                }
-                other => panic!("{text}: {other:?}"),
+    fn a_repeated_key_is_refused_and_named_with_where_it_is() {
+        // Found at any depth by `crate::json` (its tests); here, that `--body` is refused for
+        // it with serde_json's position, which points into the operator's own file.
+        let text = r#"{"participants": {"attendees": [{"upn": "a", "upn": "b"}]}}"#;
+        match parse(text.as_bytes()) {
+            Err(BodyText::RepeatedKey(e)) => {
+                let message = e.to_string();
+                assert!(message.contains("\"upn\" appears twice"), "{message}");
+                assert!(message.contains("line 1 column"), "{message}");
             }
+            other => panic!("{other:?}"),
         }
     }
 
