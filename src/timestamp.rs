@@ -108,11 +108,23 @@ impl de::Visitor<'_> for TimestampVisitor {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Timestamp, E> {
-        text.parse().map_err(|e| match missing_offset(text) {
-            Some(message) => E::custom(message),
-            None => E::custom(e),
-        })
+        text.parse().map_err(
+            |e| match missing_offset(text).or_else(|| missing_seconds(text)) {
+                Some(message) => E::custom(message),
+                None => E::custom(e),
+            },
+        )
     }
+}
+
+/// What to say when `text` is an RFC 3339 date-time but for its seconds (`…T09:00Z`, which
+/// chrono reports only as "invalid characters"). `None` for any other text.
+fn missing_seconds(text: &str) -> Option<String> {
+    let at = text.find('T')? + 6;
+    let padded = format!("{}:00{}", text.get(..at)?, text.get(at..)?);
+    DateTime::parse_from_rfc3339(&padded)
+        .ok()
+        .map(|_| format!("{text:?} has no seconds: RFC 3339 wants them ({padded:?})"))
 }
 
 /// What to say when `text` is a date and time without the UTC offset RFC 3339 requires: the
@@ -279,8 +291,16 @@ mod tests {
         ] {
             assert!(error(local).contains("has no UTC offset"), "{local}");
         }
+        // Seconds left out, with the offset there: named, with the form that reads.
+        for short in ["2026-12-01T09:00Z", "2026-12-01T09:00+01:00"] {
+            let message = error(short);
+            assert!(message.contains("has no seconds"), "{short}: {message}");
+            assert!(message.contains("09:00:00"), "{short}: {message}");
+        }
         // Anything else keeps chrono's own reason.
         assert!(!error("tomorrow").contains("UTC offset"));
+        assert!(!error("tomorrow").contains("seconds"));
+        assert!(!error("2026-12-01T0é").contains("seconds"));
     }
 
     #[test]
