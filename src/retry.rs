@@ -211,9 +211,8 @@ fn obsolete_http_date(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> 
     if let Some((_weekday, date)) = value.split_once(", ") {
         // Four digits of year, as IMF-fixdate has: chrono's `%Y` would read `27` as the year
         // 27, long past, and turn the wait into none.
-        let four_digit_year = date.split(' ').nth(2).is_some_and(|year| year.len() == 4);
-        if let Ok(at) = NaiveDateTime::parse_from_str(date, "%d %b %Y %H:%M:%S GMT") {
-            if four_digit_year {
+        if date.split(' ').nth(2).is_some_and(|year| year.len() == 4) {
+            if let Ok(at) = NaiveDateTime::parse_from_str(date, "%d %b %Y %H:%M:%S GMT") {
                 return Some(at.and_utc());
             }
         }

@@ -120,11 +120,30 @@ impl de::Visitor<'_> for TimestampVisitor {
 /// What to say when `text` is an RFC 3339 date-time but for its seconds (`…T09:00Z`, which
 /// chrono reports only as "invalid characters"). `None` for any other text.
 fn missing_seconds(text: &str) -> Option<String> {
-    let at = text.find('T')? + 6;
-    let padded = format!("{}:00{}", text.get(..at)?, text.get(at..)?);
+    let padded = with_seconds(text);
+    let std::borrow::Cow::Owned(padded) = padded else {
+        return None;
+    };
     DateTime::parse_from_rfc3339(&padded)
         .ok()
         .map(|_| format!("{text:?} has no seconds: RFC 3339 wants them ({padded:?})"))
+}
+
+/// `text` with `:00` for seconds where a date-time leaves them out (`2020-01-01T10:00Z`), as
+/// OData's reader pads it before reading (the emulator reads literals so); as it is otherwise.
+pub(crate) fn with_seconds(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(t) = text.find('T') else {
+        return text.into();
+    };
+    let seconds_colon = t + 6;
+    if !text.is_char_boundary(seconds_colon.min(text.len())) {
+        return text.into();
+    }
+    match text.as_bytes().get(seconds_colon) {
+        Some(b':') => text.into(),
+        None if text.len() < seconds_colon => text.into(),
+        _ => format!("{}:00{}", &text[..seconds_colon], &text[seconds_colon..]).into(),
+    }
 }
 
 /// What to say when `text` is a date and time without the UTC offset RFC 3339 requires: the

@@ -114,6 +114,15 @@ struct State {
     replacing_refused: Option<u64>,
 }
 
+/// Where [`TokenCache::launch`] ran a fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// As a task of its own, still under way.
+    AsTask,
+    /// In the caller, outside a runtime: landed already.
+    Here,
+}
+
 /// A fetch under way: which one, since when, and whether it runs under the cache's limit (as a
 /// task; outside a runtime it runs in its caller, with no timer to end it).
 #[derive(Debug, Clone, Copy)]
@@ -252,9 +261,7 @@ impl TokenCache {
             if let Some(id) = launch {
                 // Owned before the caller's closure runs, so that even its panic ends the flight.
                 let landing = Landing(Some((self.shared.clone(), id)));
-                let here = tokio::runtime::Handle::try_current().is_err();
-                self.launch(landing, fetch()).await;
-                if here {
+                if self.launch(landing, fetch()).await == Ran::Here {
                     // Run here, outside a runtime, with no limit: it has landed, however long it
                     // took. Its outcome is this caller's, judged on the clock as it is now (the
                     // token still valid before it may have expired during it).
@@ -284,8 +291,9 @@ impl TokenCache {
             .checked_add(self.fetch_limit.saturating_add(STUCK_AFTER_LIMIT))
     }
 
-    /// Runs `fetch` for everyone: as a task of its own, or, outside a runtime, here.
-    async fn launch<Fut>(&self, landing: Landing, fetch: Fut)
+    /// Runs `fetch` for everyone: as a task of its own, or, outside a runtime, here (and then
+    /// it has landed by the time this returns).
+    async fn launch<Fut>(&self, landing: Landing, fetch: Fut) -> Ran
     where
         Fut: Future<Output = Result<AccessToken, AuthError>> + Send + 'static,
     {
@@ -295,10 +303,14 @@ impl TokenCache {
             // task or thread still sees the fetch (its "refresh failed" warning, above all).
             Ok(runtime) => {
                 let fly = Self::fly(landing, Some(self.fetch_limit), fetch);
-                drop(runtime.spawn(fly.in_current_span().with_current_subscriber()))
+                drop(runtime.spawn(fly.in_current_span().with_current_subscriber()));
+                Ran::AsTask
             }
             // No runtime, no timer either: the caller's own limits apply.
-            Err(_) => Self::fly(landing, None, fetch).await,
+            Err(_) => {
+                Self::fly(landing, None, fetch).await;
+                Ran::Here
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use serde_json::{Map, Value};
 
 use super::{graph_error::GraphFailure, request::Operation};
-use crate::ApiVersion;
+use crate::{timestamp::with_seconds, ApiVersion};
 
 /// The spec, as the build read it.
 const SPEC: &str = include_str!(concat!(
@@ -150,28 +150,6 @@ pub(super) fn instant(literal: &str) -> Option<DateTime<Utc>> {
         false => tick,
     };
     (at.year() <= 9999).then_some(at)
-}
-
-/// OData's padding of a time written without seconds (`2020-01-01T10:00Z` reads as
-/// `2020-01-01T10:00:00Z`).
-fn with_seconds(literal: &str) -> std::borrow::Cow<'_, str> {
-    let Some(t) = literal.find('T') else {
-        return literal.into();
-    };
-    let seconds_colon = t + 6;
-    if !literal.is_char_boundary(seconds_colon.min(literal.len())) {
-        return literal.into();
-    }
-    match literal.as_bytes().get(seconds_colon) {
-        Some(b':') => literal.into(),
-        None if literal.len() < seconds_colon => literal.into(),
-        _ => format!(
-            "{}:00{}",
-            &literal[..seconds_colon],
-            &literal[seconds_colon..]
-        )
-        .into(),
-    }
 }
 
 /// Whether .NET's reader rounds the literal's fraction up to the next tick: the digits past
