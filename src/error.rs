@@ -483,7 +483,48 @@ pub struct GraphError {
     pub body: Option<types::OdataError>,
 }
 
+impl GraphError {
+    /// Graph's answer with this status and nothing else known yet, as one attempt. For a
+    /// stand-in in a service's own tests (how does it handle a 429 with Retry-After, a 403?):
+    /// the fields are public, so the test sets those it needs, and wraps it as
+    /// `Error::Graph(Box::new(error))`. The client fills every field an answer gave.
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            code: None,
+            message: None,
+            request_id: None,
+            client_request_id: None,
+            date: None,
+            retry_after: None,
+            attempts: 1,
+            body: None,
+        }
+    }
+}
+
 impl AuthError {
+    /// The token endpoint's refusal or failure with this status, for a
+    /// [`TokenProvider`](crate::auth::TokenProvider) that talks to one itself: `error` and
+    /// `description` are OAuth's `error` and `error_description` (the `AADSTS…` code is read
+    /// from the description's start, as the identity platform writes it), `retry_after` what
+    /// a busy endpoint asked for. A 408, 429 or 5xx counts as busy, any other as a refusal.
+    pub fn token_endpoint(
+        status: u16,
+        error: Option<String>,
+        description: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let aadsts = description.as_deref().and_then(aadsts_code);
+        AuthError::TokenEndpoint {
+            status,
+            error,
+            description,
+            aadsts,
+            retry_after,
+        }
+    }
+
     /// How long before asking the token endpoint again, after this failure: what it asked
     /// for, and at least a second, so that calls waiting out an outage do not ask it over and
     /// over.
@@ -521,6 +562,7 @@ pub enum AuthError {
         aadsts = aadsts.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
         description = description.as_deref().map(|d| format!(": {d}")).unwrap_or_default(),
     )]
+    #[non_exhaustive]
     TokenEndpoint {
         /// The HTTP status of the token endpoint's answer.
         status: u16,
@@ -555,6 +597,16 @@ pub enum AuthError {
     /// A token provider failed in its own way.
     #[error("token provider failed: {0}")]
     Provider(String),
+}
+
+/// The `AADSTS…` code an identity platform `error_description` starts with.
+pub(crate) fn aadsts_code(description: &str) -> Option<String> {
+    let code: String = description
+        .strip_prefix("AADSTS")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!code.is_empty()).then(|| format!("AADSTS{code}"))
 }
 
 #[cfg(test)]

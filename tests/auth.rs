@@ -676,6 +676,47 @@ async fn a_401_answered_long_ago_is_not_blamed_for_a_later_failure_to_get_a_toke
 }
 
 #[tokio::test]
+async fn a_provider_of_its_own_reports_its_token_endpoint_busy_then_refusing() {
+    // What `TokenProvider`'s docs promise a provider that talks to a token endpoint itself: a
+    // 503 is waited out, a 400 is final; the AADSTS code is read from the description.
+    let graph = graph_answering(201).await;
+    let script = [
+        Err(AuthError::token_endpoint(
+            503,
+            Some("temporarily_unavailable".into()),
+            None,
+            Some(Duration::from_millis(10)),
+        )),
+        Err(AuthError::token_endpoint(
+            400,
+            Some("invalid_client".into()),
+            Some("AADSTS7000215: Invalid client secret provided. Trace ID: t".into()),
+            None,
+        )),
+    ];
+    let c = scripted_client(&graph.uri(), script.into());
+    let err = c.create_or_get(&user(), request()).await.unwrap_err();
+    let Error::Authentication(AuthError::TokenEndpoint {
+        status: 400,
+        error: Some(error),
+        aadsts: Some(aadsts),
+        ..
+    }) = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (error.as_str(), aadsts.as_str()),
+        ("invalid_client", "AADSTS7000215")
+    );
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert!(!err.is_transient());
+    assert!(requests(&graph).await.is_empty());
+    let busy = Error::from(AuthError::token_endpoint(429, None, None, None));
+    assert_eq!(busy.kind(), ErrorKind::Unreachable);
+}
+
+#[tokio::test]
 async fn a_blank_token_fetched_after_a_401_is_the_refresh_failure_not_a_second_request() {
     let idp = token_then(token_answer(" Bearer ", json!(3600))).await;
     let graph = graph_answering(401).await;

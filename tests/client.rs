@@ -1660,3 +1660,25 @@ async fn a_see_other_after_create_is_an_unknown_outcome() {
     assert_eq!(err.kind(), ErrorKind::Graph, "{err:?}");
     assert_eq!(sent(&server).await.len(), 2, "no redirect was followed");
 }
+
+#[test]
+fn a_service_can_stand_in_for_graphs_throttling_in_its_own_tests() {
+    // What a service's test double returns to see how it handles a 429 with Retry-After.
+    let mut throttled = graph_meetings::GraphError::new(429);
+    throttled.code = Some("TooManyRequests".into());
+    throttled.retry_after = Some(std::time::Duration::from_secs(30));
+    let err = Error::Graph(Box::new(throttled));
+    assert_eq!(err.kind(), ErrorKind::Graph);
+    assert!(err.is_transient());
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.attempts(), Some(1));
+    let graph = err.graph().expect("Graph's error");
+    assert_eq!(graph.retry_after, Some(std::time::Duration::from_secs(30)));
+    assert!(
+        err.to_string()
+            .starts_with("Graph answered HTTP 429 TooManyRequests: no message"),
+        "{err}"
+    );
+    let forbidden = Error::Graph(Box::new(graph_meetings::GraphError::new(403)));
+    assert!(!forbidden.is_transient());
+}

@@ -334,15 +334,7 @@ fn endpoint_error(
         .and_then(|c| c.get(0))
         .and_then(Value::as_u64)
         .map(|c| format!("AADSTS{c}"))
-        .or_else(|| {
-            let d = description.as_deref()?;
-            let code: String = d
-                .strip_prefix("AADSTS")?
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            (!code.is_empty()).then(|| format!("AADSTS{code}"))
-        });
+        .or_else(|| description.as_deref().and_then(crate::error::aadsts_code));
     AuthError::TokenEndpoint {
         status,
         error: field("error"),

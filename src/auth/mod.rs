@@ -135,8 +135,8 @@ pub enum TokenKind {
 /// - [`AuthError::Transport`]: the token's source could not be reached, or did not answer
 ///   usably. The call waits it out within its retries (at least a second apart, not counted
 ///   as requests), and gives up as [`ErrorKind::Unreachable`](crate::ErrorKind::Unreachable).
-/// - [`AuthError::TokenEndpoint`] with its status: 408, 429 or 5xx count as busy, as above; any
-///   other status is a refusal.
+/// - [`AuthError::TokenEndpoint`] (made with [`AuthError::token_endpoint`]) with its status:
+///   408, 429 or 5xx count as busy, as above; any other status is a refusal.
 /// - [`AuthError::Provider`], or a refusal: final, [`ErrorKind::Unauthorized`](crate::ErrorKind::Unauthorized).
 ///
 /// A provider that fetches tokens should keep them in a [`TokenCache`], which fetches once for
