@@ -35,8 +35,11 @@ use crate::{
 /// another's calls on a connection. Pools are kept for the first runtime to send and the 32
 /// others that sent most recently. A token fetch runs on the runtime of the call that needed
 /// it: should that runtime be left idle before the fetch lands, other runtimes' calls that
-/// have no valid token wait for it until it counts as stuck (see
-/// [`TokenCache`](crate::auth::TokenCache)).
+/// have no valid token wait for it, each attempt up to the client's `timeout`, and the first
+/// attempt still waiting once it counts as stuck fetches in its place (see
+/// [`TokenCache`](crate::auth::TokenCache)). The stuck point is later than one attempt's
+/// timeout, so it takes a retry: a call whose retries run out first fails as unreachable
+/// (`no token within …`).
 ///
 /// A call's future borrows the client and the user, so a task of its own takes clones:
 ///
@@ -366,10 +369,12 @@ impl Client {
     /// `external_id` set on the meeting is sent as given, but create does not go by it: two
     /// creates with the same one make two meetings.
     ///
-    /// To bound the wait, set the builder's `timeout` rather than dropping the future (say
-    /// under `tokio::time::timeout`): a timeout of the client's own is an unknown outcome with
-    /// the request's `client-request-id`, while a dropped future says nothing, though the
-    /// request may have gone out. A `tracing` event at `debug` names each attempt's
+    /// To bound the wait, set the builder's `timeout` (one attempt) and the
+    /// [`RetryPolicy`](crate::RetryPolicy)'s limits (how many attempts, and how long a
+    /// Retry-After may hold the call: up to 180 s a wait and 300 s in all by default) rather
+    /// than dropping the future (say under `tokio::time::timeout`): a timeout of the client's
+    /// own is an unknown outcome with the request's `client-request-id`, while a dropped future
+    /// says nothing, though the request may have gone out. A `tracing` event at `debug` names each attempt's
     /// `client-request-id` as it is sent.
     pub fn create<'a>(
         &'a self,
