@@ -203,10 +203,15 @@ fn keyword(spec: &Value, key: &str, value: &Value, at: &str) -> Result<(), Strin
                     "the $ref {target:?} at {at} names nothing in the file"
                 ));
             }
-            let inside = target
+            // In a schema (a named one, or a body's or parameter's `schema`), a `$ref` names
+            // a schema: the generator stops on anything else without saying where it is.
+            let in_schema =
+                at.starts_with("/components/schemas/") || at.split('/').any(|s| s == "schema");
+            let schema_of_its_own = target
                 .strip_prefix("#/components/schemas/")
-                .is_some_and(|rest| rest.contains('/'));
-            if inside || target == "#/components/schemas" {
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
+            let inside = target.starts_with("#/components/schemas/") && !schema_of_its_own;
+            if inside || target == "#/components/schemas" || (in_schema && !schema_of_its_own) {
                 return Err(format!(
                     "the $ref {target:?} at {at} is not a schema of its own: refer to \
                      #/components/schemas/<name>"
@@ -224,7 +229,68 @@ fn keyword(spec: &Value, key: &str, value: &Value, at: &str) -> Result<(), Strin
                 TYPES.join(", ")
             ));
         }
+        // rustdoc runs a code block in a doc comment as a test, and the generated types' docs
+        // are the descriptions: one would fail `cargo test` inside OUT_DIR's code.
+        "description"
+            if value.as_str().is_some_and(|text| {
+                text.contains("```")
+                    || text.contains("~~~")
+                    || text
+                        .lines()
+                        .any(|l| l.starts_with("    ") || l.starts_with('\t'))
+            }) =>
+        {
+            return Err(format!(
+                "the description at {at} holds a code block (a fence, or a line indented four \
+                 spaces): rustdoc would run it as a test of the generated code; write it as text"
+            ));
+        }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Keywords that constrain a value. The generator turns them into types that refuse a value
+/// outside them (`maxLength` a string newtype, `minimum: 1` a `NonZeroU64`, `pattern` a
+/// regex check), but Graph's answers are not held to the description's constraints: one value
+/// outside would fail the whole answer (after create, a meeting made and reported unknown).
+const CONSTRAINTS: [&str; 14] = [
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "not",
+];
+
+/// The rules on a schema's own keywords, named or a property's: no constraint on its values
+/// (see `CONSTRAINTS`; a date-time with one would also be generated as chrono's type, not
+/// `Timestamp`), and a string's format, if any, `date-time`.
+fn value_rules(schema: &Value, at: &str) -> Result<(), String> {
+    if let Some(keyword) = CONSTRAINTS.into_iter().find(|k| schema.get(*k).is_some()) {
+        return Err(format!(
+            "{at}/{keyword}: the generated type would refuse a value outside a {keyword}, and \
+             Graph's answers are not held to the description's: one would fail the whole \
+             answer (a date-time with one is also generated as chrono's type, not Timestamp); \
+             leave it out"
+        ));
+    }
+    let format = schema.get("format").and_then(Value::as_str);
+    if schema.get("type").and_then(Value::as_str) == Some("string") {
+        if let Some(format) = format.filter(|f| *f != "date-time") {
+            return Err(format!(
+                "{at}/format: {format:?} is not a string format the crate generates (only \
+                 \"date-time\", as Timestamp); leave it out and keep the value a string"
+            ));
+        }
     }
     Ok(())
 }
@@ -260,10 +326,17 @@ fn component(
     if let Some(one_of) = fields.get("oneOf") {
         return open_enum(spec, one_of, &format!("{at}/oneOf"));
     }
+    value_rules(schema, at)?;
     let object = fields.contains_key("properties")
         || fields.contains_key("additionalProperties")
         || fields.get("type").and_then(Value::as_str) == Some("object");
     if !object {
+        if !fields.contains_key("type") {
+            return Err(format!(
+                "{at}: a named value says its \"type\" (without one it is generated as a type \
+                 no value from Graph fits)"
+            ));
+        }
         // A known enum, or a named value (an array of them, say): its items as a property's.
         return match fields.get("items") {
             Some(items) => items_shape(spec, items, &format!("{at}/items")),
@@ -370,28 +443,7 @@ fn property_shape(spec: &Value, schema: &Value, at: &str) -> Result<(), String> 
              and fills it in where an answer has none; leave it out"
         ));
     }
-    let format = schema.get("format").and_then(Value::as_str);
-    if schema.get("type").and_then(Value::as_str) == Some("string") {
-        if let Some(format) = format.filter(|f| *f != "date-time") {
-            return Err(format!(
-                "{at}/format: {format:?} is not a string format the crate generates (only \
-                 \"date-time\", as Timestamp); leave it out and keep the value a string"
-            ));
-        }
-        // The conversion to `Timestamp` (build.rs) matches a date-time schema with nothing
-        // else that constrains it; a `pattern` or a length would make it chrono's type.
-        if format == Some("date-time") {
-            let constraint = ["pattern", "minLength", "maxLength"]
-                .into_iter()
-                .find(|k| schema.get(*k).is_some());
-            if let Some(keyword) = constraint {
-                return Err(format!(
-                    "{at}/{keyword}: a date-time takes no {keyword} (with it, the property is \
-                     generated as chrono's type instead of Timestamp)"
-                ));
-            }
-        }
-    }
+    value_rules(schema, at)?;
     if let Some(only) = described_reference(schema) {
         return property_shape(spec, only, &format!("{at}/allOf/0"));
     }
@@ -403,6 +455,12 @@ fn property_shape(spec: &Value, schema: &Value, at: &str) -> Result<(), String> 
             "{at}/{combinator}: a property refers to a named schema with a plain $ref (or, to \
              describe it, an allOf of that $ref alone beside description, nullable or \
              readOnly), or is a plain value"
+        ));
+    }
+    if schema.get("$ref").is_none() && schema.get("type").is_none() {
+        return Err(format!(
+            "{at}: a plain value says its \"type\" (without one, `format` and the rest are \
+             generated as a type no value from Graph fits)"
         ));
     }
     if let Some(target) = schema.get("$ref").and_then(Value::as_str) {

@@ -312,6 +312,100 @@ fn a_property_the_generated_types_would_get_wrong_is_refused() {
 }
 
 #[test]
+fn a_constraint_or_a_missing_type_that_would_refuse_graphs_answers_is_refused() {
+    // Each passes the generator, and the generated type then fails a whole answer: a language
+    // tag longer than 10 characters, a count of 0, any value at all for a `()`.
+    let at = "/components/schemas/onlineMeeting/properties/";
+    let cases = [
+        (
+            "meetingSpokenLanguageTag",
+            json!({"type": "string", "nullable": true, "maxLength": 10}),
+            "meetingSpokenLanguageTag/maxLength",
+        ),
+        (
+            "attendeeCount",
+            json!({"type": "integer", "nullable": true, "minimum": 1}),
+            "attendeeCount/minimum",
+        ),
+        (
+            "meetingRegions",
+            json!({"type": "array", "nullable": true, "uniqueItems": true,
+                "items": {"type": "string"}}),
+            "meetingRegions/uniqueItems",
+        ),
+        (
+            "meetingRegions",
+            json!({"type": "array", "nullable": true,
+                "items": {"type": "string", "pattern": "^[a-z]+$"}}),
+            "meetingRegions/items/pattern",
+        ),
+        (
+            "meetingCode",
+            json!({"type": "string", "nullable": true, "not": {"enum": [""]}}),
+            "meetingCode/not",
+        ),
+        (
+            "archivedDateTime",
+            json!({"format": "date-time", "nullable": true}),
+            "\"type\"",
+        ),
+    ];
+    for (property, shape, says) in cases {
+        let error = refused(|s| schema(s, "onlineMeeting")["properties"][property] = shape);
+        assert_names(&error, &[&format!("{at}{property}"), says]);
+    }
+    // A named value: the same rules, and a type of its own.
+    let named = [
+        (json!({"type": "string", "format": "uuid"}), "\"uuid\""),
+        (json!({"type": "string", "maxLength": 36}), "/maxLength"),
+        (json!({"format": "date-time"}), "\"type\""),
+    ];
+    for (shape, says) in named {
+        let error = refused(|s| s["components"]["schemas"]["meetingKey"] = shape);
+        assert_names(&error, &["/components/schemas/meetingKey", says]);
+    }
+}
+
+#[test]
+fn a_ref_in_a_schema_to_what_is_no_schema_or_a_code_block_in_a_description_is_refused() {
+    for target in [
+        "#/paths",
+        "#/components/responses",
+        "#/components/parameters",
+    ] {
+        let error = refused(|s| {
+            schema(s, "onlineMeeting")["properties"]["chatInfo"] = json!({"$ref": target});
+        });
+        assert_names(
+            &error,
+            &[
+                target,
+                "onlineMeeting/properties/chatInfo",
+                "a schema of its own",
+            ],
+        );
+    }
+    // Outside schemas a `$ref` names what its place takes (a response, a parameter), as the
+    // committed description's do.
+    let mut spec = spec();
+    check::check(&spec).unwrap();
+    for description in [
+        "Example:\n```\nlet x = 1;\n```",
+        "Example:\n\n    let x = 1;",
+        "Tabbed:\n\tcode",
+    ] {
+        let error = refused(|s| {
+            schema(s, "onlineMeeting")["properties"]["subject"]["description"] = json!(description);
+        });
+        assert_names(&error, &["onlineMeeting/properties/subject", "code block"]);
+    }
+    // A description without one still passes.
+    schema(&mut spec, "onlineMeeting")["properties"]["subject"]["description"] =
+        json!("The subject, as `text`; four spaces    inside a line are no block.");
+    check::check(&spec).unwrap();
+}
+
+#[test]
 fn what_the_rules_allow_still_passes() {
     // A free-form object (a map alone), a new property of a plain type, an array of
     // references, and a new value of a known enum.
