@@ -296,8 +296,8 @@ impl Error {
 /// An answer's body as it came, kept by the errors about answers that could not be used
 /// ([`Error::Decode`], [`Error::OutcomeUnknown`]): after a 2xx the meeting exists, and what the
 /// body says of it is the caller's best lead. Wherever the body repeated the bearer token the
-/// request carried (8 characters or more), the token reads `***`; a JSON body that wrote it
-/// with escapes is kept rewritten, its keys perhaps reordered. `Debug` gives only the length and
+/// request carried (8 characters or more), the token reads `***` where it stood (also where a JSON
+/// body wrote it with escapes), every other byte as received. `Debug` gives only the length and
 /// an excerpt: a body can be as large as the response cap.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct AnswerBody(Bytes);

@@ -230,7 +230,8 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     }
 }
 
-/// A token used as given and never refreshed (e.g. from `az account get-access-token`).
+/// A token used as given and never refreshed: one a sign-in elsewhere obtained (with
+/// `OnlineMeetings.ReadWrite` for `/me`), for a script or a test.
 #[derive(Debug, Clone)]
 pub struct StaticToken {
     token: AccessToken,

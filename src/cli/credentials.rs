@@ -65,8 +65,9 @@ impl Found {
 const TRIO: [&str; 3] = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"];
 
 const HOW: &str = "\
-no credentials: set GRAPH_TOKEN to a bearer token for Microsoft Graph (e.g. from
-  az account get-access-token --resource https://graph.microsoft.com --query accessToken -o tsv)
+no credentials: set GRAPH_TOKEN to a bearer token for Microsoft Graph with the
+  OnlineMeetings.ReadWrite permission (a work or school account's sign-in through an app
+  registration granted it; the Azure CLI's own Graph token may lack it)
 or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for an app registration with
   the OnlineMeetings.ReadWrite.All application permission and an application access policy
   (then name the organizer with --user).
