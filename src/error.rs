@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use crate::{timestamp::Timestamp, transport::printable, types};
+use crate::{timestamp::Timestamp, transport::printable_short, types};
 
 /// What a transport failure's message adds when an answer came and its body was cut off.
 fn cut_off(status: Option<u16>, request_id: Option<&str>) -> String {
@@ -454,10 +454,10 @@ pub enum InvalidRequest {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
     "Graph answered HTTP {status}{code}: {message} (request-id: {request_id}, client-request-id: {client_request_id}, attempts: {attempts})",
-    code = self.code.as_deref().map(|c| format!(" {}", printable(c))).unwrap_or_default(),
-    message = printable(self.message.as_deref().unwrap_or("no message")),
-    request_id = printable(self.request_id.as_deref().unwrap_or("none")),
-    client_request_id = printable(self.client_request_id.as_deref().unwrap_or("none")),
+    code = self.code.as_deref().map(|c| format!(" {}", printable_short(c))).unwrap_or_default(),
+    message = printable_short(self.message.as_deref().unwrap_or("no message")),
+    request_id = printable_short(self.request_id.as_deref().unwrap_or("none")),
+    client_request_id = printable_short(self.client_request_id.as_deref().unwrap_or("none")),
 )]
 #[non_exhaustive]
 pub struct GraphError {

@@ -500,6 +500,32 @@ pub(crate) fn printable(text: &str) -> String {
         .collect()
 }
 
+/// [`printable`], and at most about a thousand characters: a service's text can be as long as
+/// the response cap, and one failed call must not write megabytes into a log. The middle goes,
+/// as the end often says where (serde's `at line 1 column …`).
+pub(crate) fn printable_short(text: &str) -> String {
+    const HEAD: usize = 768;
+    const TAIL: usize = 256;
+    let count = text.chars().count();
+    if count <= HEAD + TAIL {
+        return printable(text);
+    }
+    let tail_at = text
+        .char_indices()
+        .nth(count - TAIL)
+        .map_or(text.len(), |(at, _)| at);
+    let head_end = text
+        .char_indices()
+        .nth(HEAD)
+        .map_or(text.len(), |(at, _)| at);
+    format!(
+        "{} … ({} characters left out) … {}",
+        printable(&text[..head_end]),
+        count - HEAD - TAIL,
+        printable(&text[tail_at..])
+    )
+}
+
 fn unprintable(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -620,6 +646,23 @@ mod tests {
             .checked_add(idle_timeout(&settings))
             .is_some());
         assert_eq!(idle_timeout(&HttpSettings::default()), DEFAULT_IDLE_TIMEOUT);
+    }
+
+    #[test]
+    fn a_long_text_keeps_its_start_and_end_and_says_how_much_is_left_out() {
+        let text = format!(
+            "{}\u{1b}{}at line 1 column 9",
+            "é".repeat(800),
+            "b".repeat(5000)
+        );
+        let short = printable_short(&text);
+        assert!(short.chars().count() < 1100, "{}", short.len());
+        assert!(short.starts_with(&"é".repeat(768)));
+        assert!(short.ends_with("at line 1 column 9"));
+        assert!(short.contains("(4795 characters left out)"), "{short}");
+        assert_eq!(printable_short("a\nb"), "a b");
+        let exactly = "x".repeat(1024);
+        assert_eq!(printable_short(&exactly), exactly);
     }
 
     #[test]

@@ -1682,3 +1682,63 @@ fn a_service_can_stand_in_for_graphs_throttling_in_its_own_tests() {
     let forbidden = Error::Graph(Box::new(graph_meetings::GraphError::new(403)));
     assert!(!forbidden.is_transient());
 }
+
+#[tokio::test]
+async fn a_services_text_as_long_as_the_cap_is_cut_short_in_messages_and_kept_whole_in_fields() {
+    // A broken or hostile service must not make one failed call write megabytes into a log.
+    let message = "m".repeat(3 << 20);
+    let server = answering(
+        400,
+        json!({"error": {"code": "BadRequest", "message": message}}),
+    )
+    .await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, seed_create_or_get())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.len() < 4096, "{} bytes", text.len());
+    assert!(
+        text.contains("characters left out") && text.contains("rid-1"),
+        "{text}"
+    );
+    assert_eq!(
+        err.graph().unwrap().message.as_deref(),
+        Some(message.as_str())
+    );
+
+    // serde quotes the value it could not read: its position, at the end, stays.
+    let mut meeting =
+        serde_json::from_str::<Value>(include_str!("fixtures/seed_create_or_get_response.json"))
+            .unwrap();
+    meeting["isBroadcast"] = json!("b".repeat(2 << 20));
+    let server = answering(201, meeting).await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, seed_create_or_get())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    assert!(text.len() < 4096, "{} bytes", text.len());
+    assert!(text.contains("at line 1 column"), "{text}");
+
+    // The token, where serde's quote would be cut across it, is blanked before the cut.
+    let prefix = "invalid type: string \"".len();
+    let astride = format!(
+        "{}test-token{}",
+        "x".repeat(768 - 4 - prefix),
+        "y".repeat(5000)
+    );
+    let mut meeting =
+        serde_json::from_str::<Value>(include_str!("fixtures/seed_create_or_get_response.json"))
+            .unwrap();
+    meeting["isBroadcast"] = json!(astride);
+    let server = answering(201, meeting).await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, seed_create_or_get())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("characters left out"), "{text}");
+    assert!(!text.contains("xtest"), "{text}");
+}

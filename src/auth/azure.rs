@@ -127,7 +127,7 @@ impl AzureCredential {
 fn auth_error(error: &azure_core::Error) -> AuthError {
     use azure_core::error::ErrorKind;
     use std::io::ErrorKind as Io;
-    let text = transport::printable(&error.to_string());
+    let text = transport::printable_short(&error.to_string());
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(c) = cause {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {

@@ -498,7 +498,7 @@ impl Shared {
         if let Some(error) = refresh_failed {
             // Printable: a provider's own error may quote what a vault or endpoint said, and a
             // line break in it would forge a line of the service's log.
-            let error = crate::transport::printable(&error.to_string());
+            let error = crate::transport::printable_short(&error.to_string());
             tracing::warn!(%error, "token refresh failed; using the cached token until it expires");
         }
         self.landed.notify_waiters();

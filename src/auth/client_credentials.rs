@@ -384,7 +384,7 @@ fn repeats(text: &str, secret: &Secret) -> bool {
 /// percent-encoded any other way, becomes `***` (a misbehaving endpoint could echo the form
 /// back), and control characters become spaces (the text ends up in logs and on terminals).
 fn scrub(text: &str, secret: &Secret) -> String {
-    transport::printable(&secret.redact_any_length(text))
+    transport::printable_short(&secret.redact_any_length(text))
 }
 
 /// A transport failure with the endpoint's origin and path, never the request's form.

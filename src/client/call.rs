@@ -902,9 +902,10 @@ impl Call {
                 });
                 if no_id || other.is_some() {
                     let reason = match other {
-                        Some((answered, asked)) if !no_id => format!(
+                        // Cut short: the answer's externalId is the service's text.
+                        Some((answered, asked)) if !no_id => transport::printable_short(&format!(
                             "the answer is the meeting of externalId {answered:?}, not of {asked:?}"
-                        ),
+                        )),
                         _ => "the answer carries no meeting (no id)".to_owned(),
                     };
                     let record = std::mem::take(&mut *guard);
@@ -951,7 +952,11 @@ impl Call {
                 if status.is_success() {
                     let error = Error::Decode {
                         status: status.as_u16(),
-                        reason: record.redacted_text(&transport::printable(&error.to_string())),
+                        // Blanked before it is cut short, or a token astride the cut would
+                        // keep its first characters.
+                        reason: transport::printable_short(
+                            &record.redacted_text(&error.to_string()),
+                        ),
                         body: AnswerBody::new(record.redacted(bytes)),
                         request_id: record.text(record.request_id.as_ref()),
                         attempts,
