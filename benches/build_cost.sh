@@ -20,7 +20,7 @@
 # Last line on stdout, for scripts:
 #   build_cost: lib_s=.. plain_s=.. ratio=.. lib_cpu_s=.. plain_cpu_s=.. cpu_ratio=..
 #               pair_ratios=..,.. build_rs_compile_s=.. build_rs_run_s=.. generator_units_s=..
-#               crate_units_s=.. plain_units_s=..   (one line)
+#               runtime_deps_units_s=.. crate_units_s=.. plain_units_s=..   (one line)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -155,13 +155,15 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 
 # From cargo's timing data (seconds of rustc per unit, summed; on a busy 2-core build this is
 # close to CPU time): compiling graph-meetings' build.rs and running it; what the generator
-# costs, i.e. every unit only the library's build has (progenitor, typify, their build-deps,
-# build.rs) plus the host copies of crates both builds have (build-dependencies are built
-# without optimisation, so serde_json and the like are compiled twice); the library crate
-# itself; and the plain build's total, against which the generator's share reads as a floor
-# under the ratio.
+# costs, i.e. every unit only the library's build has that is no normal dependency of it
+# (progenitor, typify, their build-deps, build.rs) plus the host copies of crates both builds
+# have (build-dependencies are built without optimisation, so serde_json and the like are
+# compiled twice); the library's other runtime dependencies the plain crate lacks (chrono,
+# tracing, async-trait, ...); the library crate itself; and the plain build's total.
 timings() {
-  python3 - "$work/lib-timing.html" "$work/plain-timing.html" <<'PY'
+  (cd "$work/lib" && cargo tree --offline -e normal --prefix none -f '{p}') 2>/dev/null |
+    sed 's/ (\*)$//; s/ (proc-macro)$//' | sort -u >"$work/normal-deps.txt"
+  python3 - "$work/lib-timing.html" "$work/plain-timing.html" "$work/normal-deps.txt" <<'PY'
 import json, re, sys
 from collections import defaultdict
 def units(path):
@@ -181,21 +183,24 @@ def by_key(us):
         seen[key(u)].append(u["duration"])
     return seen
 lib_k, plain_k = by_key(lib), by_key(plain)
-generator = 0.0
+normal = {line.strip() for line in open(sys.argv[3]) if line.strip()}
+generator = runtime = 0.0
 for k, durations in lib_k.items():
     if k[0] == "graph-meetings" and k[3] == "":
         continue  # the crate, reported on its own
-    if k not in plain_k:
+    if k not in plain_k and f"{k[0]} v{k[1]}" in normal:
+        runtime += sum(durations)
+    elif k not in plain_k:
         generator += sum(durations)
     elif len(durations) > len(plain_k[k]):
         # A host copy: the extra copy's time, taken as the difference of the sums.
         generator += max(0.0, sum(durations) - sum(plain_k[k]))
 plain_total = sum(u["duration"] for u in plain)
-print(f"{compile_:.1f} {run:.2f} {generator:.1f} {crate:.1f} {plain_total:.1f}")
+print(f"{compile_:.1f} {run:.2f} {generator:.1f} {runtime:.1f} {crate:.1f} {plain_total:.1f}")
 PY
 }
-read -r build_rs_compile build_rs_run generator_units crate_units plain_units \
-  < <(timings 2>/dev/null || echo "? ? ? ? ?")
+read -r build_rs_compile build_rs_run generator_units runtime_units crate_units plain_units \
+  < <(timings 2>/dev/null || echo "? ? ? ? ? ?")
 if [[ -n "${BUILD_COST_KEEP:-}" ]]; then
   mkdir -p "$BUILD_COST_KEEP"
   cp "$work"/*-timing.html "$work"/*.log "$BUILD_COST_KEEP"/
@@ -212,7 +217,7 @@ ratio=$(median "${pair_wall[@]}") cpu_ratio=$(median "${pair_cpu[@]}")
 pairs=$(printf '%s\n' "${pair_wall[@]}" | awk '{ printf "%s%.2f", (NR > 1 ? "," : ""), $1 }')
 awk -v lw="$lw" -v pw="$pw" -v lc="$lc" -v pc="$pc" -v r="$ratio" -v cr="$cpu_ratio" -v pr="$pairs" \
   -v bc="$build_rs_compile" -v br="$build_rs_run" \
-  -v gu="$generator_units" -v cu="$crate_units" -v pu="$plain_units" 'BEGIN {
-  printf "build_cost: lib_s=%.1f plain_s=%.1f ratio=%.2f lib_cpu_s=%.1f plain_cpu_s=%.1f cpu_ratio=%.2f pair_ratios=%s build_rs_compile_s=%s build_rs_run_s=%s generator_units_s=%s crate_units_s=%s plain_units_s=%s\n",
-    lw, pw, r, lc, pc, cr, pr, bc, br, gu, cu, pu
+  -v gu="$generator_units" -v ru="$runtime_units" -v cu="$crate_units" -v pu="$plain_units" 'BEGIN {
+  printf "build_cost: lib_s=%.1f plain_s=%.1f ratio=%.2f lib_cpu_s=%.1f plain_cpu_s=%.1f cpu_ratio=%.2f pair_ratios=%s build_rs_compile_s=%s build_rs_run_s=%s generator_units_s=%s runtime_deps_units_s=%s crate_units_s=%s plain_units_s=%s\n",
+    lw, pw, r, lc, pc, cr, pr, bc, br, gu, ru, cu, pu
 }'

@@ -1409,8 +1409,9 @@ fn report(out: &mut String, net: &Net, model: &Model, build: Option<&Build>) {
         );
         let _ = writeln!(
             out,
-            "| rustc time the generator adds (progenitor, typify, their build-deps, host copies, build.rs) / the crate itself / the plain build in all | {} s / {} s | {} s | | | |",
+            "| rustc time the generator adds (progenitor, typify, their build-deps, host copies, build.rs) / the library's other runtime dependencies / the crate itself / the plain build in all | {} s / {} s / {} s | {} s | | | |",
             get("generator_units_s"),
+            get("runtime_deps_units_s"),
             get("crate_units_s"),
             get("plain_units_s")
         );
