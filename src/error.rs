@@ -35,7 +35,10 @@ pub enum Error {
     Config(String),
 
     /// No usable token: the token endpoint refused, or Graph answered 401 (twice, or once and
-    /// no fresh token was to be had).
+    /// no fresh token was to be had); or none could be had at all, the token endpoint out of
+    /// reach or busy. Match on [`kind`](Error::kind) rather than on this variant: the first
+    /// are [`ErrorKind::Unauthorized`] (fix the credentials), the last
+    /// [`ErrorKind::Unreachable`] (try later), though both read "authentication failed".
     #[error("authentication failed: {0}")]
     Authentication(#[from] AuthError),
 
@@ -154,7 +157,7 @@ pub enum ErrorKind {
     /// `Forbidden`: the token was good, the request not allowed.)
     Unauthorized,
     /// Graph answered with an error, or with an answer that could not be used (undecodable,
-    /// too large). [`GraphError::retry_after`] says when a throttled request may come back,
+    /// too large). [`Error::retry_after`] says when a throttled request may come back,
     /// and [`Error::is_transient`] whether one may come back at all.
     Graph,
     /// No complete answer from Graph or from the token endpoint: it could not be reached, did
@@ -199,14 +202,32 @@ impl Error {
     /// authority host that answers HTML), or Graph's answer, read or too large to read, a
     /// status that means "not now" (408, 429, 500, 502, 503, 504). Safe to act
     /// on for either operation: a create that may have made a meeting is
-    /// [`ErrorKind::OutcomeUnknown`], never transient. How long to wait, when Graph said:
-    /// [`GraphError::retry_after`].
+    /// [`ErrorKind::OutcomeUnknown`], never transient. How long to wait, when the service
+    /// said: [`Error::retry_after`].
     pub fn is_transient(&self) -> bool {
         match self.kind() {
             ErrorKind::Unreachable => true,
             // Graph's error, or its answer too large to read: the status says "not now".
             ErrorKind::Graph => matches!(self.status(), Some(408 | 429 | 500 | 502 | 503 | 504)),
             ErrorKind::Invalid | ErrorKind::Unauthorized | ErrorKind::OutcomeUnknown => false,
+        }
+    }
+
+    /// How long the service asked to wait before the call is made again, when it said: Graph's
+    /// `Retry-After` ([`GraphError::retry_after`]), or the token endpoint's when that is what
+    /// failed. One question, whichever of the two answered.
+    pub fn retry_after(&self) -> Option<Duration> {
+        fn endpoint(error: &AuthError) -> Option<Duration> {
+            match error {
+                AuthError::TokenEndpoint { retry_after, .. } => *retry_after,
+                AuthError::RefreshFailed { refresh, .. } => endpoint(refresh),
+                _ => None,
+            }
+        }
+        let graph = || self.graph().and_then(|g| g.retry_after);
+        match self {
+            Error::Authentication(auth) => endpoint(auth).or_else(graph),
+            _ => graph(),
         }
     }
 

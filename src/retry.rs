@@ -69,7 +69,9 @@ impl RetryPolicy {
         self
     }
 
-    /// Backoff starting at `base`, capped at `max`.
+    /// Backoff starting at `base`, capped at `max`. Not for a token endpoint out of reach or
+    /// busy: its tries come at least a second apart whatever these say (see the module's docs),
+    /// so a test of that path is quicker with fewer retries than with a shorter backoff.
     pub fn with_backoff(mut self, base: Duration, max: Duration) -> Self {
         self.base_delay = base;
         self.max_backoff = max;

@@ -1,6 +1,6 @@
 //! Request and response types, generated from `spec/` at build time, plus names for the open
-//! enums: each is an [`Open`] of its known values (see `src/open.rs`). Date-times are
-//! [`Timestamp`]s.
+//! enums: each is an [`Open`] of its known values (`Known(..)`, or `Other(text)` for a value
+//! Graph added since). Date-times are [`Timestamp`]s.
 
 pub use crate::generated::types::*;
 pub use crate::open::Open;

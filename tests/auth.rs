@@ -1331,6 +1331,50 @@ fn credentials_are_checked_before_any_url_is_built() {
     );
 }
 
+#[test]
+fn a_local_graph_beside_the_clouds_own_authority_is_refused_before_the_secret_leaves() {
+    // The emulator's Graph with client credentials never pointed at its token endpoint: the
+    // secret would go to the identity platform.
+    let unaimed = || {
+        ClientCredentials::builder(TENANT, "id", "real-secret")
+            .build()
+            .unwrap()
+    };
+    for local in [
+        "http://127.0.0.1:8080",
+        "http://[::1]:8080",
+        "http://localhost:8080",
+    ] {
+        let err = Client::builder()
+            .base_url(local)
+            .token_provider(unaimed())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("authority_host")),
+            "{err}"
+        );
+        assert!(!format!("{err} {err:?}").contains("real-secret"));
+    }
+    // The host named, the cloud's own or a local one, says it is meant; a Graph elsewhere
+    // is not this mistake.
+    let named = ClientCredentials::builder(TENANT, "id", "s")
+        .authority_host("https://login.microsoftonline.com")
+        .build()
+        .unwrap();
+    Client::builder()
+        .base_url("http://127.0.0.1:8080")
+        .token_provider(named)
+        .build()
+        .unwrap();
+    Client::builder()
+        .base_url("https://graph.example.test")
+        .token_provider(unaimed())
+        .build()
+        .unwrap();
+    Client::builder().token_provider(unaimed()).build().unwrap();
+}
+
 #[tokio::test]
 async fn a_busy_or_failing_token_endpoint_is_unreachable_not_a_refusal() {
     for (status, expected) in [
@@ -1692,4 +1736,51 @@ async fn a_later_answer_repeating_the_token_a_401_refused_has_it_blanked_too() {
         assert!(!printed.contains("first-token"), "{printed}");
         assert!(printed.contains("Bearer ***"), "{printed}");
     }
+}
+
+#[tokio::test]
+async fn how_long_to_wait_is_one_question_whichever_service_asked() {
+    // The token endpoint busy with Retry-After, its retries spent; then Graph throttling.
+    let busy = Error::from(AuthError::token_endpoint(
+        503,
+        None,
+        None,
+        Some(Duration::from_secs(7)),
+    ));
+    assert_eq!(busy.retry_after(), Some(Duration::from_secs(7)));
+    assert!(busy.is_transient());
+    let graph = graph_answering(401).await;
+    let script = [
+        Ok(AccessToken::new("tok-1", None)),
+        Err(AuthError::token_endpoint(
+            429,
+            None,
+            None,
+            Some(Duration::from_secs(9)),
+        )),
+    ];
+    let err = Client::builder()
+        .base_url(graph.uri())
+        .shared_token_provider(Arc::new(Scripted(Mutex::new(script.into()))))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+        .create_or_get(&user(), request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Authentication(AuthError::RefreshFailed { .. })),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(9)), "{err:?}");
+    let mut throttled = GraphError::new(429);
+    throttled.retry_after = Some(Duration::from_secs(3));
+    assert_eq!(
+        Error::Graph(Box::new(throttled)).retry_after(),
+        Some(Duration::from_secs(3))
+    );
+    assert_eq!(
+        Error::Graph(Box::new(GraphError::new(500))).retry_after(),
+        None
+    );
 }

@@ -1339,6 +1339,34 @@ async fn beta_create_or_get_in_a_national_cloud_is_warned_about() {
 }
 
 #[tokio::test]
+async fn a_local_graph_with_the_real_identity_platform_is_refused() {
+    // AZURE_AUTHORITY_HOST forgotten beside the emulator's Graph: the secret stays here.
+    let emu = Emulator::start().await.unwrap();
+    let root = emu.base_url();
+    let app = [
+        ("AZURE_TENANT_ID", "contoso.example"),
+        ("AZURE_CLIENT_ID", "app-id"),
+        ("AZURE_CLIENT_SECRET", "app-secret"),
+        ("GRAPH_BASE_URL", root.as_str()),
+    ];
+    let args = [
+        "create-or-get",
+        "--external-id",
+        "e",
+        "--user",
+        DEMO_USER_ID,
+    ];
+    let refused = run_with(&args, &app, None).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("AZURE_AUTHORITY_HOST"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(emu.graph_requests(), 0);
+}
+
+#[tokio::test]
 async fn blank_values_are_refused_before_anything_is_sent() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();

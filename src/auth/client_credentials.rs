@@ -48,6 +48,8 @@ struct Inner {
     secret: Secret,
     scope: String,
     cache: TokenCache,
+    /// No authority host was given: the secret goes to the cloud's own.
+    default_authority: bool,
 }
 
 /// Configures [`ClientCredentials`].
@@ -208,6 +210,10 @@ impl TokenProvider for ClientCredentials {
     fn cloud(&self) -> Option<Cloud> {
         Cloud::of_scope(&self.inner.scope)
     }
+
+    fn secret_to_default_authority(&self) -> bool {
+        self.inner.default_authority
+    }
 }
 
 impl ClientCredentialsBuilder {
@@ -259,6 +265,7 @@ impl ClientCredentialsBuilder {
         if self.secret.expose().is_empty() {
             return Err(Error::Config("client secret is empty".into()));
         }
+        let default_authority = self.authority_host.is_none();
         let host = self
             .authority_host
             .as_deref()
@@ -279,6 +286,7 @@ impl ClientCredentialsBuilder {
                 // Past the request's own timeout, so that its more precise error wins.
                 cache: TokenCache::new(self.clock)
                     .with_fetch_limit(self.http.timeout.saturating_add(Duration::from_secs(1))),
+                default_authority,
             }),
         })
     }

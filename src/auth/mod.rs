@@ -228,6 +228,15 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     fn cloud(&self) -> Option<Cloud> {
         None
     }
+
+    /// Whether this provider sends a secret to its cloud's identity platform without having
+    /// been told where (a [`ClientCredentials`] built without `authority_host`). A client
+    /// whose Graph is on this machine (the emulator) refuses such a provider when built: with
+    /// a local Graph and no local token endpoint, a test or a demo would send its secret to
+    /// the identity platform. Naming the host, even the cloud's own, says it is meant.
+    fn secret_to_default_authority(&self) -> bool {
+        false
+    }
 }
 
 /// A token used as given and never refreshed: one a sign-in elsewhere obtained (with

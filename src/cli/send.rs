@@ -163,12 +163,17 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
             match trimmed(&common.authority_host) {
                 Some(host) => app = app.authority_host(host),
                 // A local Graph (the emulator) beside the real identity platform is most likely
-                // a forgotten AZURE_AUTHORITY_HOST: the real client secret is on its way out.
-                None if trimmed(&common.base_url).is_some_and(local) => terminal::stderr(
-                    "warning: Graph is on this machine but the client secret goes to the \
-                     cloud's identity platform; set --authority-host or AZURE_AUTHORITY_HOST to \
-                     the emulator's address if that is not meant\n",
-                ),
+                // a forgotten AZURE_AUTHORITY_HOST: the real client secret would be on its way
+                // out. The library refuses it too; here it is said in the command's terms.
+                None if trimmed(&common.base_url).is_some_and(local) => {
+                    return Err(Failure::Usage(
+                        "Graph is on this machine, but the client secret would go to the \
+                         cloud's identity platform: set --authority-host or AZURE_AUTHORITY_HOST \
+                         to the emulator's address (or, if the identity platform is meant, to \
+                         its host)"
+                            .into(),
+                    ))
+                }
                 None => {}
             }
             if let Some(timeout) = common.timeout {

@@ -261,6 +261,15 @@ impl ClientBuilder {
         }
         let root = self.base_url.as_deref().unwrap_or(self.cloud.graph_root());
         let root = transport::secure_root(root, "Graph root")?;
+        if transport::is_loopback(&root) && tokens.secret_to_default_authority() {
+            return Err(Error::Config(format!(
+                "Graph is on this machine ({}), but the token provider would send its client \
+                 secret to the cloud's identity platform: give ClientCredentials the local token \
+                 endpoint with authority_host(..) (the emulator's authority_host()), or, if the \
+                 identity platform is meant, its host the same way",
+                root.origin().ascii_serialization()
+            )));
+        }
         // Anywhere in the path, in any case (Graph's paths are case-insensitive): a root ending
         // in `/v1.0` would double the version, and a request's URL pasted as the root
         // (`…/v1.0/me`) would send every call somewhere else.
