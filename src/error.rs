@@ -71,7 +71,8 @@ pub enum Error {
         /// exists, and its `id` and `joinWebUrl` may still be read from here
         /// ([`AnswerBody::meeting_id`], [`AnswerBody::join_web_url`]).
         body: Option<AnswerBody>,
-        /// Requests sent.
+        /// Attempts made: requests sent, and connections that could not be made (nothing
+        /// sent); not the waits for a token.
         attempts: u32,
         /// The `client-request-id` every attempt carried: what Microsoft support can look
         /// the request up by when no answer (and so no `request-id`) came back.
@@ -89,7 +90,8 @@ pub enum Error {
         /// The underlying failure.
         #[source]
         source: reqwest::Error,
-        /// Requests sent (or tried).
+        /// Attempts made: requests sent, and connections that could not be made (nothing
+        /// sent); not the waits for a token.
         attempts: u32,
         /// The `client-request-id` the attempts carried.
         client_request_id: String,
@@ -113,7 +115,8 @@ pub enum Error {
         /// The `request-id` the answer carried: after a 2xx the meeting exists, and this is
         /// how support finds it.
         request_id: Option<String>,
-        /// Requests sent.
+        /// Attempts made: requests sent, and connections that could not be made (nothing
+        /// sent); not the waits for a token.
         attempts: u32,
         /// The `client-request-id` the request carried.
         client_request_id: String,
@@ -136,7 +139,8 @@ pub enum Error {
         /// The `request-id` the answer carried (see
         /// [`ResponseTooLarge`](Error::ResponseTooLarge)).
         request_id: Option<String>,
-        /// Requests sent.
+        /// Attempts made: requests sent, and connections that could not be made (nothing
+        /// sent); not the waits for a token.
         attempts: u32,
         /// The `client-request-id` the request carried.
         client_request_id: String,
@@ -275,7 +279,8 @@ impl Error {
         }
     }
 
-    /// Requests sent, retries included, whenever one was sent (as for
+    /// Attempts made, retries included: requests sent, and connections that could not be made
+    /// (nothing sent on those); not the waits for a token. Whenever one was made (as for
     /// [`client_request_id`](Self::client_request_id)).
     pub fn attempts(&self) -> Option<u32> {
         match self {
@@ -498,7 +503,8 @@ pub struct GraphError {
     /// How long the service asked to wait, if it said (and it could be read): a date in the
     /// past is zero, and a count of seconds too large to hold is `Duration::MAX`.
     pub retry_after: Option<Duration>,
-    /// Requests sent before giving up.
+    /// Attempts made before giving up: requests sent, and connections that could not be made
+    /// (nothing sent); not the waits for a token.
     pub attempts: u32,
     /// The body as the service sent it, when it was Graph's error shape.
     pub body: Option<types::OdataError>,

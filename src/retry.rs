@@ -30,9 +30,13 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Largest backoff step.
     pub max_backoff: Duration,
-    /// Longest single wait, Retry-After included: a longer Retry-After ends the retries.
+    /// Longest single wait, Retry-After included: a longer Retry-After ends the retries (a
+    /// backoff step is cut to it instead).
     pub max_wait: Duration,
-    /// Total time a call may spend waiting between attempts.
+    /// Total time a call may spend in the waits between attempts that this policy plans. Not
+    /// the attempts themselves (each up to the client's `timeout`), nor a wait for a token
+    /// within one. A wait of zero (`Retry-After: 0`, a date already past) uses none of it:
+    /// [`max_retries`](Self::max_retries) is what bounds those.
     pub budget: Duration,
 }
 
@@ -100,7 +104,9 @@ impl RetryPolicy {
             Some(d) => d,
             None => {
                 let step = self.base_delay.saturating_mul(1u32 << (retry - 1).min(16));
-                let step = step.min(self.max_backoff);
+                // Never past `max_wait`: only a Retry-After may end the retries by its length,
+                // or jitter would make how many retries a call gets a matter of chance.
+                let step = step.min(self.max_backoff).min(self.max_wait);
                 // Equal jitter: half fixed, half random, so callers spread out.
                 step / 2 + step.mul_f64(fastrand::f64() / 2.0)
             }
@@ -438,6 +444,30 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_backoff_step_longer_than_the_longest_wait_is_cut_to_it_not_the_end_of_retries() {
+        // Every retry asked for is made: the steps (5, 10, 20, 40 s, jittered) past a 5 s
+        // longest wait are 5 s at most, never a reason to stop.
+        let p = RetryPolicy::default()
+            .with_max_retries(6)
+            .with_backoff(Duration::from_secs(5), Duration::from_secs(60))
+            .with_limits(Duration::from_secs(5), Duration::from_secs(3600));
+        for _ in 0..50 {
+            for retry in 1..=6 {
+                let d = p.delay(retry, None, Duration::ZERO);
+                assert!(
+                    d.is_some_and(|d| d <= Duration::from_secs(5)),
+                    "{retry}: {d:?}"
+                );
+            }
+        }
+        // A Retry-After past it still ends them.
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(6)), Duration::ZERO),
+            None
+        );
     }
 
     #[test]
