@@ -1708,15 +1708,19 @@ async fn a_services_text_as_long_as_the_cap_is_cut_short_in_messages_and_kept_wh
     );
 
     // serde quotes the value it could not read: its position, at the end, stays.
-    let mut meeting =
-        serde_json::from_str::<Value>(include_str!("fixtures/seed_create_or_get_response.json"))
-            .unwrap();
-    meeting["isBroadcast"] = json!("b".repeat(2 << 20));
-    let server = answering(201, meeting).await;
-    let err = client(&server, ApiVersion::V1)
-        .create_or_get(&User::Me, seed_create_or_get())
-        .await
-        .unwrap_err();
+    let broadcast_as = |value: String| async move {
+        let mut meeting = serde_json::from_str::<Value>(include_str!(
+            "fixtures/seed_create_or_get_response.json"
+        ))
+        .unwrap();
+        meeting["isBroadcast"] = json!(value);
+        let server = answering(201, meeting).await;
+        client(&server, ApiVersion::V1)
+            .create_or_get(&User::Me, seed_create_or_get())
+            .await
+            .unwrap_err()
+    };
+    let err = broadcast_as("b".repeat(2 << 20)).await;
     let text = err.to_string();
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     assert!(text.len() < 4096, "{} bytes", text.len());
@@ -1729,16 +1733,7 @@ async fn a_services_text_as_long_as_the_cap_is_cut_short_in_messages_and_kept_wh
         "x".repeat(768 - 4 - prefix),
         "y".repeat(5000)
     );
-    let mut meeting =
-        serde_json::from_str::<Value>(include_str!("fixtures/seed_create_or_get_response.json"))
-            .unwrap();
-    meeting["isBroadcast"] = json!(astride);
-    let server = answering(201, meeting).await;
-    let err = client(&server, ApiVersion::V1)
-        .create_or_get(&User::Me, seed_create_or_get())
-        .await
-        .unwrap_err();
-    let text = err.to_string();
+    let text = broadcast_as(astride).await.to_string();
     assert!(text.contains("characters left out"), "{text}");
     assert!(!text.contains("xtest"), "{text}");
 }

@@ -292,17 +292,9 @@ mod tests {
 
     #[test]
     fn service_text_cannot_drive_the_terminal() {
-        let graph = GraphError {
-            status: 400,
-            code: Some("BadRequest".into()),
-            message: Some("x\u{1b}[2J\nerror: forged".into()),
-            request_id: None,
-            client_request_id: None,
-            date: None,
-            retry_after: None,
-            attempts: 1,
-            body: None,
-        };
+        let mut graph = GraphError::new(400);
+        graph.code = Some("BadRequest".into());
+        graph.message = Some("x\u{1b}[2J\nerror: forged".into());
         let text = Failure::Library(Error::Graph(Box::new(graph))).text();
         assert!(!text.contains('\u{1b}'), "{text}");
         assert_eq!(
@@ -329,17 +321,10 @@ mod tests {
         assert_eq!(Failure::Library(refused.clone().into()).exit_status(), 3);
         // After Graph's 401, the fresh token's failure decides, the same way.
         let rejected = |refresh: AuthError| {
-            let graph = GraphError {
-                status: 401,
-                code: Some("InvalidAuthenticationToken".into()),
-                message: None,
-                request_id: Some("r-1".into()),
-                client_request_id: Some("c-1".into()),
-                date: None,
-                retry_after: None,
-                attempts: 1,
-                body: None,
-            };
+            let mut graph = GraphError::new(401);
+            graph.code = Some("InvalidAuthenticationToken".into());
+            graph.request_id = Some("r-1".into());
+            graph.client_request_id = Some("c-1".into());
             Failure::Library(
                 AuthError::RefreshFailed {
                     rejected: Box::new(graph),
