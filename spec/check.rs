@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 /// Every rule, in the order a maintainer would fix them.
 pub fn check(spec: &Value) -> Result<(), String> {
     names(spec)?;
-    walk(spec, spec, &mut String::new(), false)?;
+    walk(spec, spec, &mut String::new(), false, false)?;
     let schemas = spec["components"]["schemas"]
         .as_object()
         .ok_or("no components/schemas")?;
@@ -146,7 +146,17 @@ const TYPES: [&str; 6] = ["string", "number", "integer", "boolean", "array", "ob
 /// - every `$ref` names something in the file, and one into the schemas names a schema (the
 ///   generator reports a missing one without saying which property holds it);
 /// - a `type` is one of OpenAPI's (the generator stops on another without saying where).
-fn walk(spec: &Value, value: &Value, at: &mut String, names: bool) -> Result<(), String> {
+///
+/// `in_schema`: `value` is a schema or inside one (a named schema, or what a `schema` keyword
+/// holds), where a `$ref` must name a schema. Told by the structure, not by the path's text:
+/// a path or a component may be called `schema` too.
+fn walk(
+    spec: &Value,
+    value: &Value,
+    at: &mut String,
+    names: bool,
+    in_schema: bool,
+) -> Result<(), String> {
     match value {
         Value::Object(map) => {
             for (key, item) in map {
@@ -158,13 +168,15 @@ fn walk(spec: &Value, value: &Value, at: &mut String, names: bool) -> Result<(),
                     continue;
                 }
                 if !names {
-                    keyword(spec, key, item, at)?;
+                    keyword(spec, key, item, at, in_schema)?;
                 }
+                let schemas = names && at == "/components/schemas";
+                let child_in_schema = in_schema || schemas || (!names && key == "schema");
                 let len = at.len();
                 at.push('/');
                 at.push_str(key);
                 let maps_names = !names && NAME_MAPS.contains(&key.as_str());
-                walk(spec, item, at, maps_names)?;
+                walk(spec, item, at, maps_names, child_in_schema)?;
                 at.truncate(len);
             }
         }
@@ -172,7 +184,7 @@ fn walk(spec: &Value, value: &Value, at: &mut String, names: bool) -> Result<(),
             for (i, item) in items.iter().enumerate() {
                 let len = at.len();
                 at.push_str(&format!("/{i}"));
-                walk(spec, item, at, false)?;
+                walk(spec, item, at, false, in_schema)?;
                 at.truncate(len);
             }
         }
@@ -182,7 +194,13 @@ fn walk(spec: &Value, value: &Value, at: &mut String, names: bool) -> Result<(),
 }
 
 /// The rules on one keyword `key` with its `value`, in an object at `at`.
-fn keyword(spec: &Value, key: &str, value: &Value, at: &str) -> Result<(), String> {
+fn keyword(
+    spec: &Value,
+    key: &str,
+    value: &Value,
+    at: &str,
+    in_schema: bool,
+) -> Result<(), String> {
     if let Some(keyword) = KEYWORDS
         .iter()
         .find(|k| k.eq_ignore_ascii_case(key) && **k != key)
@@ -205,8 +223,6 @@ fn keyword(spec: &Value, key: &str, value: &Value, at: &str) -> Result<(), Strin
             }
             // In a schema (a named one, or a body's or parameter's `schema`), a `$ref` names
             // a schema: the generator stops on anything else without saying where it is.
-            let in_schema =
-                at.starts_with("/components/schemas/") || at.split('/').any(|s| s == "schema");
             let schema_of_its_own = target
                 .strip_prefix("#/components/schemas/")
                 .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
@@ -231,15 +247,7 @@ fn keyword(spec: &Value, key: &str, value: &Value, at: &str) -> Result<(), Strin
         }
         // rustdoc runs a code block in a doc comment as a test, and the generated types' docs
         // are the descriptions: one would fail `cargo test` inside OUT_DIR's code.
-        "description"
-            if value.as_str().is_some_and(|text| {
-                text.contains("```")
-                    || text.contains("~~~")
-                    || text
-                        .lines()
-                        .any(|l| l.starts_with("    ") || l.starts_with('\t'))
-            }) =>
-        {
+        "description" if value.as_str().is_some_and(code_block) => {
             return Err(format!(
                 "the description at {at} holds a code block (a fence, or a line indented four \
                  spaces): rustdoc would run it as a test of the generated code; write it as text"
@@ -248,6 +256,25 @@ fn keyword(spec: &Value, key: &str, value: &Value, at: &str) -> Result<(), Strin
         _ => {}
     }
     Ok(())
+}
+
+/// Whether Markdown (CommonMark, as rustdoc reads it) finds a code block in `text`: a fence
+/// (three backticks or tildes starting a line, up to three spaces in), or a line indented four
+/// spaces or a tab that starts the text or follows a blank line (an indented line cannot
+/// interrupt a paragraph: it continues it).
+fn code_block(text: &str) -> bool {
+    let mut after_blank = true;
+    for line in text.lines() {
+        let trimmed = line.trim_start_matches(' ');
+        let fence = line.len() - trimmed.len() <= 3
+            && (trimmed.starts_with("```") || trimmed.starts_with("~~~"));
+        let indented = line.starts_with("    ") || line.starts_with('\t');
+        if fence || (indented && after_blank && !line.trim().is_empty()) {
+            return true;
+        }
+        after_blank = line.trim().is_empty();
+    }
+    false
 }
 
 /// Keywords that constrain a value. The generator turns them into types that refuse a value

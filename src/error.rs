@@ -219,7 +219,8 @@ impl Error {
 
     /// How long the service asked to wait before the call is made again, when it said: Graph's
     /// `Retry-After` ([`GraphError::retry_after`]), or the token endpoint's when that is what
-    /// failed. One question, whichever of the two answered.
+    /// failed. One question, whichever of the two answered. (An unknown outcome may carry one
+    /// too: making a create again may make a second meeting, whatever the wait.)
     pub fn retry_after(&self) -> Option<Duration> {
         fn endpoint(error: &AuthError) -> Option<Duration> {
             match error {
@@ -542,6 +543,10 @@ impl AuthError {
         description: Option<String>,
         retry_after: Option<Duration>,
     ) -> Self {
+        // The endpoint's text, one printable line and not megabytes, as the crate's own
+        // provider keeps it (it ends up in logs and on terminals).
+        let error = error.as_deref().map(printable_short);
+        let description = description.as_deref().map(printable_short);
         let aadsts = description.as_deref().and_then(aadsts_code);
         AuthError::TokenEndpoint {
             status,

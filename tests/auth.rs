@@ -724,6 +724,26 @@ async fn a_provider_of_its_own_reports_its_token_endpoint_busy_then_refusing() {
     assert!(requests(&graph).await.is_empty());
     let busy = Error::from(AuthError::token_endpoint(429, None, None, None));
     assert_eq!(busy.kind(), ErrorKind::Unreachable);
+    // The endpoint's text as a provider hands it over, made one short printable line.
+    let hostile = format!(
+        "AADSTS50012: bad\n\u{1b}[2Jforged line{}",
+        "d".repeat(3 << 20)
+    );
+    let refused = Error::from(AuthError::token_endpoint(
+        401,
+        Some("invalid_client\r\nX: y".into()),
+        Some(hostile),
+        None,
+    ));
+    let text = refused.to_string();
+    assert!(
+        text.len() < 4096 && !text.contains(['\n', '\r', '\u{1b}']),
+        "{text:?}"
+    );
+    assert!(
+        matches!(&refused, Error::Authentication(AuthError::TokenEndpoint { aadsts: Some(c), .. }) if c == "AADSTS50012"),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

@@ -1736,4 +1736,25 @@ async fn a_services_text_as_long_as_the_cap_is_cut_short_in_messages_and_kept_wh
     let text = broadcast_as(astride).await.to_string();
     assert!(text.contains("characters left out"), "{text}");
     assert!(!text.contains("xtest"), "{text}");
+
+    // So is it where an answer for another externalId is quoted.
+    let prefix = "the answer is the meeting of externalId \"".len();
+    let mut other =
+        serde_json::from_str::<Value>(include_str!("fixtures/seed_create_or_get_response.json"))
+            .unwrap();
+    other["externalId"] = json!(format!(
+        "{}test-token{}",
+        "x".repeat(768 - 4 - prefix),
+        "y".repeat(5000)
+    ));
+    let server = answering(200, other).await;
+    let err = client(&server, ApiVersion::V1)
+        .create_or_get(&User::Me, seed_create_or_get())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("not of"), "{text}");
+    assert!(text.contains("characters left out"), "{text}");
+    assert!(!text.contains("xtest"), "{text}");
+    assert!(!text.contains("xtest"), "{text}");
 }

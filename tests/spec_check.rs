@@ -391,17 +391,48 @@ fn a_ref_in_a_schema_to_what_is_no_schema_or_a_code_block_in_a_description_is_re
     check::check(&spec).unwrap();
     for description in [
         "Example:\n```\nlet x = 1;\n```",
+        "Example:\n  ~~~\nlet x = 1;\n  ~~~",
         "Example:\n\n    let x = 1;",
-        "Tabbed:\n\tcode",
+        "Tabbed:\n\n\tcode",
+        "    let x = 1;",
     ] {
         let error = refused(|s| {
             schema(s, "onlineMeeting")["properties"]["subject"]["description"] = json!(description);
         });
         assert_names(&error, &["onlineMeeting/properties/subject", "code block"]);
     }
-    // A description without one still passes.
-    schema(&mut spec, "onlineMeeting")["properties"]["subject"]["description"] =
-        json!("The subject, as `text`; four spaces    inside a line are no block.");
+    // Descriptions without one still pass: an indented line right after text continues its
+    // paragraph, as rustdoc reads it.
+    for description in [
+        "The subject, as `text`; four spaces    inside a line are no block.",
+        "A long sentence\n    wrapped with an indent.",
+        "Tabbed:\n\tstill the same paragraph",
+        "Inline ``` backticks are no fence.",
+    ] {
+        schema(&mut spec, "onlineMeeting")["properties"]["subject"]["description"] =
+            json!(description);
+        check::check(&spec).unwrap_or_else(|e| panic!("{description:?}: {e}"));
+    }
+}
+
+#[test]
+fn a_path_or_a_component_called_schema_is_not_taken_for_a_schema() {
+    // Graph has paths like /external/connections/{id}/schema; their `$ref`s name parameters
+    // and responses, as anywhere outside a schema.
+    let mut spec = spec();
+    let paths = spec["paths"].as_object_mut().unwrap();
+    let (_, item) = paths
+        .iter()
+        .find(|(_, item)| item.to_string().contains("#/components/parameters/"))
+        .map(|(path, item)| (path.clone(), item.clone()))
+        .expect("a path whose operation refers to a parameter");
+    paths.insert("/me/onlineMeetings/schema".into(), item);
+    let responses = spec["components"]["responses"].as_object_mut().unwrap();
+    let existing = responses.keys().next().unwrap().clone();
+    responses.insert(
+        "schema".into(),
+        json!({"$ref": format!("#/components/responses/{existing}")}),
+    );
     check::check(&spec).unwrap();
 }
 

@@ -139,6 +139,10 @@ pub enum TokenKind {
 ///   408, 429 or 5xx count as busy, as above; any other status is a refusal.
 /// - [`AuthError::Provider`], or a refusal: final, [`ErrorKind::Unauthorized`](crate::ErrorKind::Unauthorized).
 ///
+/// A provider that wraps another (to swap it, count its calls, …) should forward
+/// [`cloud`](Self::cloud) and [`secret_to_default_authority`](Self::secret_to_default_authority)
+/// too: their defaults say "cannot tell", which turns off the checks the client builds on them.
+///
 /// A provider that fetches tokens should keep them in a [`TokenCache`], which fetches once for
 /// all concurrent callers and refreshes before expiry:
 ///

@@ -200,6 +200,9 @@ impl Failure {
                 ];
                 for (name, value) in rows {
                     if let Some(value) = value {
+                        // Cut short as the library's messages are: a service's text can be
+                        // as long as the response cap.
+                        let value = crate::transport::printable_short(&value);
                         text += &format!("  {name}: {}\n", terminal::printable(&value));
                     }
                 }
@@ -302,6 +305,15 @@ mod tests {
             1,
             "no forged line: {text}"
         );
+    }
+
+    #[test]
+    fn a_message_as_long_as_the_response_cap_is_cut_short() {
+        let mut graph = GraphError::new(400);
+        graph.message = Some("m".repeat(3 << 20));
+        let text = Failure::Library(Error::Graph(Box::new(graph))).text();
+        assert!(text.len() < 8192, "{} bytes", text.len());
+        assert!(text.contains("characters left out"), "{text}");
     }
 
     #[test]

@@ -869,7 +869,9 @@ impl Call {
         let body = std::mem::take(&mut record.body);
         let error = Error::Decode {
             status: status.as_u16(),
-            reason: record.redacted_text(&reason),
+            // The answer's externalId is the service's text: blanked, then cut short (a token
+            // astride the cut would keep its first characters the other way round).
+            reason: transport::printable_short(&record.redacted_text(&reason)),
             body: AnswerBody::new(record.redacted(body)),
             request_id: record.text(record.request_id.as_ref()),
             attempts: record.attempts,
@@ -902,10 +904,9 @@ impl Call {
                 });
                 if no_id || other.is_some() {
                     let reason = match other {
-                        // Cut short: the answer's externalId is the service's text.
-                        Some((answered, asked)) if !no_id => transport::printable_short(&format!(
+                        Some((answered, asked)) if !no_id => format!(
                             "the answer is the meeting of externalId {answered:?}, not of {asked:?}"
-                        )),
+                        ),
                         _ => "the answer carries no meeting (no id)".to_owned(),
                     };
                     let record = std::mem::take(&mut *guard);
