@@ -848,6 +848,18 @@ impl TokenProvider for Swap {
     fn kind(&self) -> TokenKind {
         TokenKind::Application
     }
+
+    // A wrapper forwards what the client checks when it is built.
+    fn cloud(&self) -> Option<graph_meetings::Cloud> {
+        self.current.read().expect("lock").cloud()
+    }
+
+    fn secret_to_default_authority(&self) -> bool {
+        self.current
+            .read()
+            .expect("lock")
+            .secret_to_default_authority()
+    }
 }
 
 struct Burst {

@@ -379,12 +379,12 @@ impl Client {
     /// creates with the same one make two meetings.
     ///
     /// To bound the wait, set the builder's `timeout` (one attempt) and the
-    /// [`RetryPolicy`](crate::RetryPolicy)'s limits (how many attempts, and how long a
+    /// [`RetryPolicy`](crate::RetryPolicy)'s limits (how many retries, and how long a
     /// Retry-After may hold the call: up to 180 s a wait and 300 s in all by default) rather
     /// than dropping the future (say under `tokio::time::timeout`): a timeout of the client's
     /// own is an unknown outcome with the request's `client-request-id`, while a dropped future
-    /// says nothing, though the request may have gone out. A `tracing` event at `debug` names each attempt's
-    /// `client-request-id` as it is sent.
+    /// says nothing, though the request may have gone out. A `tracing` event at `debug` names
+    /// each attempt's `client-request-id` as it is sent.
     pub fn create<'a>(
         &'a self,
         user: &'a User,
