@@ -497,6 +497,15 @@ async fn a_test_can_read_what_the_client_sent_without_the_token() {
     assert_eq!(received[0].header("retry-attempt"), None);
     assert_eq!(received[1].header("retry-attempt"), Some("1"));
     assert!(!format!("{received:?}").contains("canary"));
+    // And the body, each attempt's the same: what the caller asked for, the times the client
+    // filled in (Graph's default: start now, one hour).
+    for r in &received {
+        let body: Value = serde_json::from_str(&r.body).expect("the body as JSON");
+        assert_eq!(body["externalId"], "seen");
+        assert_eq!(body["subject"], "Weekly sync");
+        assert!(body["startDateTime"].is_string() && body["endDateTime"].is_string());
+    }
+    assert_eq!(received[0].body, received[1].body);
 }
 
 #[tokio::test]

@@ -49,10 +49,10 @@ pub(super) async fn handle(
     state: &State,
     call: Call,
     parts: Parts,
-    body: Body,
+    body: Bytes,
     control: Option<ConnectionControl>,
 ) -> Response {
-    state.receive(&parts);
+    state.receive(&parts, &body);
     let ids = RequestIds::new(&parts.headers);
     if parts.method != Method::POST {
         let failure = GraphFailure::new(
@@ -84,7 +84,7 @@ pub(super) async fn handle(
         later => later,
     };
 
-    let (status, meeting) = match act(state, call, &parts, body).await {
+    let (status, meeting) = match act(state, call, &parts, Body::from(body)).await {
         Ok(done) => done,
         Err(failure) => return failure.into_response(&ids, state.clock.now()),
     };

@@ -50,10 +50,10 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     let path = parts.uri.path().to_owned();
     let route = route(&path);
     let body = match request_body::read_capped(&parts.headers, body, MAX_REQUEST_BYTES).await {
-        Ok(bytes) => Body::from(bytes),
+        Ok(bytes) => bytes,
         Err(unread) => {
             if matches!(route, Route::Graph(_)) {
-                state.receive(&parts);
+                state.receive(&parts, &[]);
             }
             let response = unreadable(unread, &RequestIds::new(&parts.headers), &state);
             tracing::info!(%method, path = ?path, status = response.status().as_u16(), "emulator answered");
@@ -62,7 +62,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     };
     let response = match route {
         Route::Token { tenant } if method == Method::POST => {
-            token_endpoint::token(&state, &tenant, &parts.headers, body, control).await
+            token_endpoint::token(&state, &tenant, &parts.headers, Body::from(body), control).await
         }
         Route::Token { .. } => GraphFailure::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -19,6 +19,9 @@ pub(super) const MAX_RECEIVED: usize = 1_000;
 /// few megabytes at most, whatever a client sends.
 const MAX_HEADERS: usize = 64;
 const MAX_VALUE_BYTES: usize = 256;
+/// A request's body is kept up to this many bytes: with [`MAX_RECEIVED`], 16 MB at most. A
+/// meeting request is a kilobyte or two.
+const MAX_BODY_BYTES: usize = 16 * 1024;
 /// A request's path is kept up to this many bytes (its method and header names to
 /// [`MAX_VALUE_BYTES`]): a thousand 64 KB paths would otherwise be 64 MB.
 const MAX_PATH_BYTES: usize = 2048;
@@ -47,10 +50,14 @@ pub struct Received {
     /// The headers as sent (names lowercase, a repeated one's values together; values that
     /// are not text left out), the first 64, each name's and value's first 256 bytes.
     pub headers: Vec<(String, String)>,
+    /// The body as sent, as text (bytes that are not UTF-8 replaced), its first 16 KiB: what a
+    /// test checks the request by (`serde_json::from_str`), the attendees sent, say. Empty when
+    /// it could not be read (too large, too slow).
+    pub body: String,
 }
 
 impl Received {
-    fn new(parts: &Parts) -> Self {
+    fn new(parts: &Parts, body: &[u8]) -> Self {
         let headers = parts
             .headers
             .iter()
@@ -78,6 +85,7 @@ impl Received {
             method: first(parts.method.as_str(), MAX_VALUE_BYTES),
             path: first(parts.uri.path(), MAX_PATH_BYTES),
             headers,
+            body: String::from_utf8_lossy(&body[..body.len().min(MAX_BODY_BYTES)]).into_owned(),
         }
     }
 
@@ -143,13 +151,13 @@ impl State {
     }
 
     /// Counts a request to a meeting operation, and keeps what it was.
-    pub fn receive(&self, parts: &Parts) {
+    pub fn receive(&self, parts: &Parts, body: &[u8]) {
         self.graph_requests.fetch_add(1, Ordering::Relaxed);
         let mut received = self.received.lock();
         if received.len() == MAX_RECEIVED {
             received.pop_front();
         }
-        received.push_back(Received::new(parts));
+        received.push_back(Received::new(parts, body));
     }
 
     /// The requests kept, oldest first.
@@ -188,7 +196,7 @@ mod tests {
                 .body(())
                 .unwrap()
                 .into_parts();
-            state.receive(&parts);
+            state.receive(&parts, "y".repeat(20_000).as_bytes());
         }
         let received = state.received();
         assert_eq!(received.len(), MAX_RECEIVED);
@@ -200,6 +208,11 @@ mod tests {
         assert_eq!(received[0].header("authorization"), Some("Bearer ***"));
         let long = received[0].header("x-long").unwrap();
         assert_eq!(long.len(), MAX_VALUE_BYTES);
+        assert_eq!(
+            received[0].body.len(),
+            MAX_BODY_BYTES,
+            "the body kept in part"
+        );
         assert!(
             !format!("{state:?}").contains("x-long"),
             "Debug gives only a count"
@@ -216,7 +229,7 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        state.receive(&parts);
+        state.receive(&parts, b"{}");
         let kept = &state.received()[0].path;
         assert!(kept.len() <= MAX_PATH_BYTES && kept.len() > MAX_PATH_BYTES - 2);
         assert!(path.starts_with(kept.as_str()));
