@@ -1756,5 +1756,4 @@ async fn a_services_text_as_long_as_the_cap_is_cut_short_in_messages_and_kept_wh
     assert!(text.contains("not of"), "{text}");
     assert!(text.contains("characters left out"), "{text}");
     assert!(!text.contains("xtest"), "{text}");
-    assert!(!text.contains("xtest"), "{text}");
 }

@@ -85,7 +85,11 @@ impl Received {
             method: first(parts.method.as_str(), MAX_VALUE_BYTES),
             path: first(parts.uri.path(), MAX_PATH_BYTES),
             headers,
-            body: String::from_utf8_lossy(&body[..body.len().min(MAX_BODY_BYTES)]).into_owned(),
+            // Cut again once text: each byte that is not UTF-8 became three.
+            body: first(
+                &String::from_utf8_lossy(&body[..body.len().min(MAX_BODY_BYTES)]),
+                MAX_BODY_BYTES,
+            ),
         }
     }
 
