@@ -1804,3 +1804,38 @@ async fn how_long_to_wait_is_one_question_whichever_service_asked() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_token_endpoint_behind_a_proxy_that_asks_for_credentials_says_so() {
+    // The first call a service makes is usually for a token: a wrong corporate proxy must be
+    // named there, not only "could not connect". The proxy is on loopback and answers every
+    // CONNECT 407, so nothing goes further.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = proxy.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = proxy.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n",
+                )
+                .await;
+        }
+    });
+    let provider = ClientCredentials::builder(TENANT, "id", "proxy-test-secret")
+        .authority_host("https://login.example.test")
+        .https_proxy(format!("http://user:proxy-password@{address}"))
+        .build()
+        .unwrap();
+    let err = provider.token().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, AuthError::Transport(_)), "{err:?}");
+    assert!(text.contains("proxy authorization required"), "{text}");
+    assert!(text.contains("login.example.test"), "{text}");
+    assert!(
+        !text.contains("proxy-password") && !text.contains("proxy-test-secret"),
+        "{text}"
+    );
+}

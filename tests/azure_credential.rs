@@ -143,6 +143,14 @@ async fn an_endpoint_out_of_reach_or_busy_is_unavailable_not_the_providers_failu
     })
     .await;
     assert!(matches!(refused, AuthError::Transport(_)), "{refused:?}");
+    // Its message says why, not only that the credential failed.
+    assert!(
+        refused
+            .to_string()
+            .contains("ManagedIdentityCredential failed")
+            && refused.to_string().ends_with(": refused"),
+        "{refused}"
+    );
     // ... or its HTTP client's failure (a timeout), which wraps no `io::Error`.
     let timed_out = fail(|| {
         let inner = Error::with_error(ErrorKind::Io, std::fmt::Error, "operation timed out");

@@ -116,6 +116,29 @@ impl AzureCredential {
     }
 }
 
+/// The error's message and, when it does not say it already, its innermost cause ("connection
+/// refused" under "ManagedIdentityCredential authentication failed"): the reason an operator
+/// needs, which the credentials wrap in errors of their own.
+fn with_cause(error: &azure_core::Error) -> String {
+    let outer = error.to_string();
+    let mut innermost: Option<&(dyn std::error::Error + 'static)> = None;
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        innermost = Some(c);
+        // An `io::Error`'s `source` skips what it wraps.
+        cause = match c.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    match innermost.map(|c| c.to_string()) {
+        Some(inner) if !inner.is_empty() && !outer.contains(&inner) => format!("{outer}: {inner}"),
+        _ => outer,
+    }
+}
+
 /// What a credential's failure means for a call. One that could not reach the endpoint it
 /// asks (managed identity's, the identity platform), or found it busy (408, 429, 5xx), is out of
 /// reach for now, and the call may wait it out as it would for the token endpoint's: a
@@ -127,7 +150,7 @@ impl AzureCredential {
 fn auth_error(error: &azure_core::Error) -> AuthError {
     use azure_core::error::ErrorKind;
     use std::io::ErrorKind as Io;
-    let text = transport::printable_short(&error.to_string());
+    let text = transport::printable_short(&with_cause(error));
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(c) = cause {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {

@@ -124,7 +124,7 @@ impl ClientCredentials {
             .form(&form)
             .send()
             .await
-            .map_err(|e| AuthError::Transport(endpoint_failure(&e)))?;
+            .map_err(|e| AuthError::Transport(endpoint_failure(&e, &inner.secret)))?;
         let status = response.status();
         let read = transport::read_capped(&mut response, MAX_TOKEN_RESPONSE).await;
         if !status.is_success() {
@@ -145,7 +145,9 @@ impl ClientCredentials {
             transport::ReadError::TooLarge => {
                 AuthError::Transport("token response too large".into())
             }
-            transport::ReadError::Transport(e, _) => AuthError::Transport(endpoint_failure(&e)),
+            transport::ReadError::Transport(e, _) => {
+                AuthError::Transport(endpoint_failure(&e, &inner.secret))
+            }
         })?;
         // No excerpt: a misbehaving endpoint could echo the form, secret included.
         let json: Value = serde_json::from_slice(&body).map_err(|_| {
@@ -395,12 +397,28 @@ fn scrub(text: &str, secret: &Secret) -> String {
     transport::printable_short(&secret.redact_any_length(text))
 }
 
-/// A transport failure with the endpoint's origin and path, never the request's form.
-fn endpoint_failure(e: &reqwest::Error) -> String {
+/// A transport failure with its innermost cause (an untrusted certificate, a proxy asking for
+/// credentials, a name that does not resolve: what a wrong proxy or missing CA certificates
+/// look like, often on a service's first call) and the endpoint's origin and path; never the
+/// request's form, and the secret blanked should anything repeat it.
+fn endpoint_failure(e: &reqwest::Error, secret: &Secret) -> String {
+    let mut root: &dyn std::error::Error = e;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    let cause = match std::ptr::addr_eq(root, e) {
+        true => String::new(),
+        false => format!(": {}", root),
+    };
     let url = e
         .url()
         .map(|u| format!(" ({}{})", u.origin().ascii_serialization(), u.path()));
-    format!("{}{}", transport::describe(e), url.unwrap_or_default())
+    let text = format!(
+        "{}{cause}{}",
+        transport::describe(e),
+        url.unwrap_or_default()
+    );
+    scrub(&text, secret)
 }
 
 #[cfg(test)]
