@@ -425,14 +425,20 @@ fn tls_refused(e: &reqwest::Error) -> bool {
 /// innermost cause, which reqwest's words leave out: "Connection refused (os error 111)", a
 /// certificate the platform does not trust, a name that does not resolve.
 pub(crate) fn explain(e: &reqwest::Error) -> String {
-    let mut root: &dyn std::error::Error = e;
+    match root_cause(e) {
+        None => format!("{}: {e}", describe(e)),
+        Some(root) => format!("{}: {e}: {}", describe(e), printable(&root.to_string())),
+    }
+}
+
+/// The innermost error under `e`, when there is one: what actually went wrong ("invalid peer
+/// certificate", "proxy authorization required") under reqwest's general words.
+pub(crate) fn root_cause(e: &reqwest::Error) -> Option<&(dyn std::error::Error + 'static)> {
+    let mut root = std::error::Error::source(e)?;
     while let Some(source) = root.source() {
         root = source;
     }
-    match std::ptr::addr_eq(root, e) {
-        true => format!("{}: {e}", describe(e)),
-        false => format!("{}: {e}: {}", describe(e), printable(&root.to_string())),
-    }
+    Some(root)
 }
 
 /// Why a body could not be read whole.

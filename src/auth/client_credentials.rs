@@ -402,14 +402,7 @@ fn scrub(text: &str, secret: &Secret) -> String {
 /// look like, often on a service's first call) and the endpoint's origin and path; never the
 /// request's form, and the secret blanked should anything repeat it.
 fn endpoint_failure(e: &reqwest::Error, secret: &Secret) -> String {
-    let mut root: &dyn std::error::Error = e;
-    while let Some(source) = root.source() {
-        root = source;
-    }
-    let cause = match std::ptr::addr_eq(root, e) {
-        true => String::new(),
-        false => format!(": {}", root),
-    };
+    let cause = transport::root_cause(e).map_or(String::new(), |root| format!(": {root}"));
     let url = e
         .url()
         .map(|u| format!(" ({}{})", u.origin().ascii_serialization(), u.path()));
