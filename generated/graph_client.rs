@@ -1227,7 +1227,7 @@ Arguments:
 Sends a `POST` request to `/users/{userId}/onlineMeetings`
 
 Arguments:
-- `user_id`: The user's object ID (or user principal name).
+- `user_id`: The user's object ID, or a user principal name (Microsoft's pages name the object ID; their PowerShell sample passes a UPN).
 - `accept_language`: Language and locale for joinInformation; English when absent.
 - `body`
 */
@@ -1330,7 +1330,7 @@ Sends a `POST` request to `/me/onlineMeetings/createOrGet`
 Sends a `POST` request to `/users/{userId}/onlineMeetings/createOrGet`
 
 Arguments:
-- `user_id`: The user's object ID (or user principal name).
+- `user_id`: The user's object ID, or a user principal name (Microsoft's pages name the object ID; their PowerShell sample passes a UPN).
 - `body`
 */
     pub async fn create_or_get_for_user<'a>(

@@ -16,7 +16,8 @@ pub enum User {
 
 impl User {
     /// A given user, by object ID or user principal name; refused if it cannot be one path
-    /// segment.
+    /// segment. (Graph's pages for these operations name the object ID; their PowerShell
+    /// sample passes a UPN, and the emulator takes both.)
     pub fn id(id: impl Into<String>) -> Result<Self, InvalidRequest> {
         UserId::new(id).map(User::Id)
     }

@@ -245,3 +245,14 @@ async fn a_meeting_the_emulator_answered_can_be_posted_back_to_create() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_meeting_asked_to_be_a_live_event_is_made_as_a_plain_meeting() {
+    // Graph's create page: this API does not create a Teams live event.
+    let emu = Emulator::start().await.unwrap();
+    let body = json!({"subject": "Town hall", "isBroadcast": true});
+    let (status, answered) = post(&emu, CREATE, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answered}");
+    assert_eq!(answered["isBroadcast"], false, "{answered}");
+    assert_eq!(answered["subject"], "Town hall");
+}

@@ -188,10 +188,11 @@ pub(super) fn build(asked: &Asked, origin: &Origin<'_>, accept_language: Option<
         }),
     );
     // What the caller set wins over the defaults; what the service fills in wins over the caller.
+    // `isBroadcast` among the latter: Graph's create page says this API makes no live event.
     for (name, value) in &asked.fields {
         let service_owned = matches!(
             name.as_str(),
-            "participants" | "joinMeetingIdSettings" | "chatInfo" | "externalId"
+            "participants" | "joinMeetingIdSettings" | "chatInfo" | "externalId" | "isBroadcast"
         );
         if !service_owned {
             meeting.insert(name.clone(), value.clone());
