@@ -470,11 +470,11 @@ impl Shared {
                 Ok(token) => {
                     state.failure = None;
                     state.resting = None;
-                    let replaced_refused = match state.replacing_refused {
-                        Some(dropped_at) if id > dropped_at => {
-                            state.replacing_refused = None;
-                            Some(Instant::now())
-                        }
+                    // Any token that lands ends the wait for a replacement: one from a fetch
+                    // begun before the refusal serves without being one, and must not leave
+                    // the mark for the next routine refresh to pick up an hour later.
+                    let replaced_refused = match state.replacing_refused.take() {
+                        Some(dropped_at) if id > dropped_at => Some(Instant::now()),
                         _ => None,
                     };
                     state.token = Some(Cached {
@@ -1276,6 +1276,46 @@ mod tests {
         let fetches = Arc::new(AtomicUsize::new(0));
         let got = cache.get(counting(&fetches, "new")).await.unwrap();
         assert_eq!(got.secret().expose(), "new");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_routine_refresh_after_a_refusal_cured_by_an_earlier_fetch_is_no_replacement() {
+        // Graph refuses the token while a refresh begun before is under way; that refresh's
+        // token lands and serves. An hour later the routine refresh's token is refused: it
+        // replaced nothing refused, so the next call fetches at once instead of keeping it.
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = holding("old", clock.clone()).await;
+        *clock.0.lock().unwrap() = start() + Duration::minutes(57);
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = Arc::new(Mutex::new(Some(released)));
+        let slow = move || {
+            let released = released.lock().unwrap().take();
+            async move {
+                released.expect("one fetch").await.unwrap();
+                Ok(token("early", start() + Duration::hours(2)))
+            }
+        };
+        let old = cache.get(slow).await.unwrap();
+        assert_eq!(old.secret().expose(), "old", "the refresh is under way");
+        cache.invalidate(&old);
+        release.send(()).unwrap();
+        cache.settled().await;
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let early = cache.get(counting(&fetches, "unused")).await.unwrap();
+        assert_eq!(early.secret().expose(), "early");
+
+        *clock.0.lock().unwrap() = start() + Duration::minutes(116);
+        cache
+            .get(gives("later", start() + Duration::hours(3)))
+            .await
+            .unwrap();
+        cache.settled().await;
+        let later = cache.get(counting(&fetches, "unused")).await.unwrap();
+        assert_eq!(later.secret().expose(), "later");
+        cache.invalidate(&later);
+        let next = cache.get(counting(&fetches, "fresh")).await.unwrap();
+        assert_eq!(next.secret().expose(), "fresh");
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
