@@ -23,12 +23,17 @@ fn cut_off(status: Option<u16>, request_id: Option<&str>) -> String {
 }
 
 /// Anything that can go wrong creating a meeting.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its message is whole: the inner error's words (an [`InvalidRequest`], an [`AuthError`], a
+/// transport failure's innermost cause) are in it, so no variant returns them again from
+/// [`source`](std::error::Error::source), and reporters that walk sources (anyhow's `{:#}`,
+/// eyre) print each once. `Clone`, so one outcome can be handed to many waiters.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The request breaks a documented rule; nothing was sent.
     #[error("invalid request (nothing was sent): {0}")]
-    InvalidRequest(#[from] InvalidRequest),
+    InvalidRequest(InvalidRequest),
 
     /// The client was configured in a way that cannot work safely.
     #[error("invalid configuration: {0}")]
@@ -40,7 +45,7 @@ pub enum Error {
     /// are [`ErrorKind::Unauthorized`] (fix the credentials), the last
     /// [`ErrorKind::Unreachable`] (try later), though both read "authentication failed".
     #[error("authentication failed: {0}")]
-    Authentication(#[from] AuthError),
+    Authentication(AuthError),
 
     /// Graph answered with an error status.
     #[error("{0}")]
@@ -83,13 +88,14 @@ pub enum Error {
     #[non_exhaustive]
     #[error(
         "transport failure after {attempts} attempt(s): {}{}",
-        crate::transport::explain(source),
+        crate::transport::explain_cause(&**cause),
         cut_off(*status, request_id.as_deref())
     )]
     Transport {
-        /// The underlying failure.
-        #[source]
-        source: reqwest::Error,
+        /// The underlying failure: a `reqwest::Error` of the reqwest this crate builds on
+        /// (`downcast_ref` reaches it), behind a trait object so that this crate's API does not
+        /// move with reqwest's versions. Its words and innermost cause are in the message.
+        cause: std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>,
         /// Attempts made: requests sent, and connections that could not be made (nothing
         /// sent); not the waits for a token.
         attempts: u32,
@@ -175,6 +181,18 @@ pub enum ErrorKind {
     /// trace the request by its `client-request-id` (and the answer's `request-id`, when one
     /// came). Calls that must be repeatable belong with `create_or_get` and an externalId.
     OutcomeUnknown,
+}
+
+impl From<InvalidRequest> for Error {
+    fn from(e: InvalidRequest) -> Self {
+        Error::InvalidRequest(e)
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Error::Authentication(e)
+    }
 }
 
 impl Error {

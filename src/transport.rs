@@ -431,6 +431,15 @@ pub(crate) fn explain(e: &reqwest::Error) -> String {
     }
 }
 
+/// [`explain`] for [`Error::Transport`](crate::Error::Transport)'s cause, which is a
+/// `reqwest::Error` (anything else, which the crate never puts there, is told in its own words).
+pub(crate) fn explain_cause(cause: &(dyn std::error::Error + 'static)) -> String {
+    match cause.downcast_ref::<reqwest::Error>() {
+        Some(e) => explain(e),
+        None => printable(&cause.to_string()),
+    }
+}
+
 /// The innermost error under `e`, when there is one: what actually went wrong ("invalid peer
 /// certificate", "proxy authorization required") under reqwest's general words.
 pub(crate) fn root_cause(e: &reqwest::Error) -> Option<&(dyn std::error::Error + 'static)> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use graph_meetings::{
-    times::FixedClock, types, ApiVersion, Client, Error, ErrorKind, InvalidRequest, Outcome,
-    RetryPolicy, User,
+    times::FixedClock, types, ApiVersion, AuthError, Client, Error, ErrorKind, InvalidRequest,
+    Outcome, RetryPolicy, User,
 };
 use serde_json::{json, Value};
 use wiremock::{
@@ -1340,6 +1340,33 @@ async fn a_connection_refused_says_so_in_the_error() {
     let text = err.to_string();
     assert!(text.contains("could not connect"), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
+    // The message is whole, so a reporter walking sources (anyhow's `{:#}`) prints the cause
+    // once; the cause itself stays reachable, and a copy of the error says the same.
+    assert!(std::error::Error::source(&err).is_none(), "{err:?}");
+    let Error::Transport { cause, .. } = &err else {
+        unreachable!()
+    };
+    assert!(
+        cause.downcast_ref::<reqwest::Error>().is_some(),
+        "{cause:?}"
+    );
+    assert_eq!(err.clone().to_string(), text);
+}
+
+#[test]
+fn wrapped_errors_are_told_once_down_a_chain_of_sources() {
+    for err in [
+        Error::from(InvalidRequest::MissingExternalId),
+        Error::from(AuthError::Transport("endpoint gone".into())),
+    ] {
+        let mut chain = vec![err.to_string()];
+        let mut next = std::error::Error::source(&err);
+        while let Some(e) = next {
+            chain.push(e.to_string());
+            next = e.source();
+        }
+        assert_eq!(chain.len(), 1, "{chain:?}");
+    }
 }
 
 #[tokio::test]

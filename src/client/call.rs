@@ -994,7 +994,7 @@ impl Call {
                         self.outcome_unknown(reason.clone(), graph, body, attempts)
                     }
                     None => Error::Transport {
-                        source,
+                        cause: std::sync::Arc::new(source),
                         attempts,
                         client_request_id: self.client_request_id().to_owned(),
                         status: record.status.map(|s| s.as_u16()),
