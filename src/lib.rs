@@ -39,6 +39,7 @@ pub mod auth;
 pub mod cli;
 mod client;
 mod cloud;
+mod connecting;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 mod error;

@@ -247,6 +247,7 @@ fn reqwest_client(
         // Retries are the attempt loop's, decided per operation; reqwest's own layer would
         // otherwise copy every request in case it wants to resend it.
         .retry(reqwest::retry::never().max_retries_per_request(0))
+        .connector_layer(crate::connecting::Watch)
         .connect_timeout(connect_limit(settings))
         .timeout(settings.timeout)
         // A zero timeout keeps nothing: reqwest would take it as no sweep at all.

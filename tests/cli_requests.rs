@@ -1739,6 +1739,42 @@ async fn a_create_stopped_by_a_signal_says_what_may_have_happened() {
 }
 
 #[tokio::test]
+async fn a_create_stopped_while_its_connection_is_made_sent_nothing() {
+    // An https Graph whose TLS handshake never ends (a listener that accepts and says nothing):
+    // the create was handed to the HTTP client, but nothing of it left, so the signal ends a
+    // command that sent nothing (status 1), not one whose create may have made a meeting.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let held = std::sync::Mutex::new(Vec::new());
+    let connected = || {
+        if let Ok((stream, _)) = listener.accept() {
+            held.lock().unwrap().push(stream);
+        }
+        !held.lock().unwrap().is_empty()
+    };
+    let child = command(
+        &["create", "--base-url", &base, "-vv"],
+        &[("GRAPH_TOKEN", "delegated-token")],
+    )
+    .spawn()
+    .unwrap();
+    let run = stopped(child, libc::SIGTERM, |_| connected()).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc = run.failure_json();
+    assert_eq!(doc["outcome"], "failed");
+    assert_eq!(doc["error"]["kind"], "interrupted");
+    assert_eq!(doc["error"]["clientRequestId"], Value::Null);
+    assert!(
+        run.stderr
+            .contains("SIGTERM with no create awaiting its answer"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("making a connection"), "{}", run.stderr);
+}
+
+#[tokio::test]
 async fn a_signal_the_command_was_started_ignoring_stays_ignored() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();

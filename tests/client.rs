@@ -1353,6 +1353,30 @@ async fn a_connection_refused_says_so_in_the_error() {
     assert_eq!(err.clone().to_string(), text);
 }
 
+#[tokio::test]
+async fn a_create_whose_connection_is_never_made_is_a_plain_transport_failure() {
+    // A listener that accepts and never answers the TLS handshake: the connect limit fires
+    // before anything of the request left, so create's failure is safe to repeat (not an
+    // unknown outcome), whatever sits around reqwest's connector.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let client = Client::builder()
+        .base_url(base)
+        .static_token("t")
+        .connect_timeout(std::time::Duration::from_millis(200))
+        .timeout(std::time::Duration::from_secs(30))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = client
+        .create(&User::Me, types::OnlineMeeting::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(err.to_string().contains("could not connect"), "{err}");
+    drop(listener);
+}
+
 #[test]
 fn wrapped_errors_are_told_once_down_a_chain_of_sources() {
     for err in [

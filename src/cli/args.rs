@@ -19,10 +19,11 @@ const AFTER_HELP: &str = "\
 Exit status:
   0  success
   1  another failure (e.g. the emulator could not listen, stdout could not be written after
-     a create-or-get that worked, a signal stopped the command before it sent anything or while create-or-get
-     waited)
+     a create-or-get that worked, a signal stopped the command before it sent anything, its
+     connection still being made, or while create-or-get waited)
   2  bad input, nothing sent: arguments, --body, a time rule, chatInfo on v1.0, /me with
-     client credentials (an application token in GRAPH_TOKEN goes to Graph, which answers 400)
+     client credentials (not an application token in GRAPH_TOKEN: that one goes to Graph,
+     which answers 400, status 4)
   3  authentication: no credentials (or GRAPH_TOKEN set but empty, not UTF-8 or not a token,
      such as `Bearer` alone), the token endpoint refused, Graph answered 401
   4  Graph answered with an error (its code, message and request-id are on stderr)

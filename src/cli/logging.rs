@@ -12,17 +12,29 @@ use tracing_subscriber::{
     util::SubscriberInitExt,
 };
 
-/// The `client-request-id` of the latest request the library was about to send.
-static SENT: Mutex<Option<String>> = Mutex::new(None);
+/// The latest request the library was about to send.
+static SENT: Mutex<Sent> = Mutex::new(Sent {
+    id: None,
+    connecting: false,
+});
+
+/// Its `client-request-id`, and whether its connection is still being made (nothing of it
+/// has left yet).
+struct Sent {
+    id: Option<String>,
+    connecting: bool,
+}
 
 /// The `client-request-id` of the call, once it has sent a request, also while it waits to
 /// retry (when [`SENT`] is cleared).
 static CALL: Mutex<Option<String>> = Mutex::new(None);
 
 /// The `client-request-id` of the latest request sent, if any was: what a command interrupted
-/// while waiting for its answer can still name (see [`init`]).
+/// while waiting for its answer can still name (see [`init`]). Not one whose connection was
+/// still being made: nothing of it had left.
 pub(super) fn sent() -> Option<String> {
-    SENT.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    let sent = SENT.lock().unwrap_or_else(|p| p.into_inner());
+    sent.id.clone().filter(|_| !sent.connecting)
 }
 
 /// The call's `client-request-id` once it has sent a request, in flight or not: what support
@@ -32,9 +44,10 @@ pub(super) fn call() -> Option<String> {
 }
 
 /// Follows the library's attempts whatever the verbosity shown: its per-attempt `debug` event,
-/// just before a request is handed to the HTTP client, names the `client_request_id`; an event
-/// for a retry (it carries `delay_ms`) follows an answer that says the service did not act, or
-/// no connection at all, so nothing is in flight until the next attempt.
+/// just before a request is handed to the HTTP client, names the `client_request_id`; then, if
+/// no pooled connection takes it, a connection's events (with a `phase`) say when one is begun
+/// and made for it; an event for a retry (it carries `delay_ms`) follows an answer that says the
+/// service did not act, or no connection at all, so nothing is in flight until the next attempt.
 struct Sending;
 
 impl<S: Subscriber> Layer<S> for Sending {
@@ -43,11 +56,14 @@ impl<S: Subscriber> Layer<S> for Sending {
         struct Seen {
             id: Option<String>,
             retry: bool,
+            connecting: Option<bool>,
         }
         impl tracing::field::Visit for Seen {
             fn record_str(&mut self, field: &Field, value: &str) {
-                if field.name() == "client_request_id" {
-                    self.id = Some(value.to_owned());
+                match field.name() {
+                    "client_request_id" => self.id = Some(value.to_owned()),
+                    "phase" => self.connecting = Some(value == "connecting"),
+                    _ => {}
                 }
             }
             fn record_u64(&mut self, field: &Field, _: u64) {
@@ -63,10 +79,28 @@ impl<S: Subscriber> Layer<S> for Sending {
         // A retry's event names its call too (also one waiting for a token, before anything
         // was sent): it is told apart by its delay.
         match seen {
-            Seen { retry: true, .. } => *sent = None,
+            Seen { retry: true, .. } => {
+                *sent = Sent {
+                    id: None,
+                    connecting: false,
+                }
+            }
+            // A connection for the request awaiting its answer; any other's says nothing of it.
+            Seen {
+                id: Some(id),
+                connecting: Some(connecting),
+                ..
+            } if sent.id.as_ref() == Some(&id) => sent.connecting = connecting,
+            Seen {
+                connecting: Some(_),
+                ..
+            } => {}
             Seen { id: Some(id), .. } => {
                 *CALL.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
-                *sent = Some(id);
+                *sent = Sent {
+                    id: Some(id),
+                    connecting: false,
+                };
             }
             _ => {}
         }
@@ -87,7 +121,9 @@ pub(super) fn init(verbosity: u8) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbosity > 1)
         .without_time();
-    let sending = Targets::new().with_target("graph_meetings::client", LevelFilter::DEBUG);
+    let sending = Targets::new()
+        .with_target("graph_meetings::client", LevelFilter::DEBUG)
+        .with_target("graph_meetings::connecting", LevelFilter::DEBUG);
     // A second call (tests, the demo inside a session) keeps the first logger.
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(filter))

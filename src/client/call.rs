@@ -24,6 +24,7 @@ use reqwest::{
 use super::Shared;
 use crate::{
     auth::AccessToken,
+    connecting,
     error::{AnswerBody, AuthError, Error, ErrorKind, GraphError},
     generated,
     retry::{self, Idempotency, Verdict},
@@ -381,7 +382,8 @@ impl Call {
                 attempt = number,
                 "sending"
             );
-            let mut response = match http.execute(request).await {
+            let sending = http.execute(request);
+            let mut response = match connecting::attempt(self.client_request_id, sending).await {
                 Ok(response) => response,
                 Err(e) => {
                     let verdict = self.idempotency.transport(&e);

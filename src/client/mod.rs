@@ -384,7 +384,8 @@ impl Client {
     /// than dropping the future (say under `tokio::time::timeout`): a timeout of the client's
     /// own is an unknown outcome with the request's `client-request-id`, while a dropped future
     /// says nothing, though the request may have gone out. A `tracing` event at `debug` names
-    /// each attempt's `client-request-id` as it is sent.
+    /// each attempt's `client-request-id` as it is sent; one needing a new connection has two
+    /// more (`phase` `connecting`, then `connected`): dropped between them, it sent nothing.
     pub fn create<'a>(
         &'a self,
         user: &'a User,
