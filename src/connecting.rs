@@ -6,6 +6,9 @@
 //! `client_request_id` and a `phase`. The command goes by them when a signal stops a create: one
 //! still connecting sent nothing, and is not an unknown outcome. An attempt that takes a pooled
 //! connection has neither event: its request goes out at once.
+//!
+//! Only the command's client has the layer (`ClientBuilder::watch_connections`): reqwest's
+//! client clones its connector for every request, and with a layer that clone allocates.
 
 use std::{
     future::Future,

@@ -33,6 +33,9 @@ pub(crate) struct HttpSettings {
     /// Idle connections kept for reuse, per host and runtime, and for how long.
     pub max_idle_connections: usize,
     pub idle_timeout: Duration,
+    /// Whether a connection made for an attempt says so in the log (`crate::connecting`): on
+    /// for the command only, as the layer costs every request a clone of the connector.
+    pub watch_connections: bool,
 }
 
 /// The proxy's user and password (`https://user:pass@proxy`) stay out of debug output.
@@ -45,6 +48,7 @@ impl std::fmt::Debug for HttpSettings {
             .field("https_proxy", &self.https_proxy.as_deref().map(redacted))
             .field("max_idle_connections", &self.max_idle_connections)
             .field("idle_timeout", &self.idle_timeout)
+            .field("watch_connections", &self.watch_connections)
             .finish()
     }
 }
@@ -170,6 +174,7 @@ impl Default for HttpSettings {
             https_proxy: None,
             max_idle_connections: usize::MAX,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            watch_connections: false,
         }
     }
 }
@@ -238,6 +243,9 @@ fn reqwest_client(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
     ];
+    if settings.watch_connections {
+        builder = builder.connector_layer(crate::connecting::Watch);
+    }
     builder
         .resolve_to_addrs("localhost", &loopback)
         .tls_backend_preconfigured(tls)
@@ -247,7 +255,6 @@ fn reqwest_client(
         // Retries are the attempt loop's, decided per operation; reqwest's own layer would
         // otherwise copy every request in case it wants to resend it.
         .retry(reqwest::retry::never().max_retries_per_request(0))
-        .connector_layer(crate::connecting::Watch)
         .connect_timeout(connect_limit(settings))
         .timeout(settings.timeout)
         // A zero timeout keeps nothing: reqwest would take it as no sweep at all.

@@ -1772,6 +1772,25 @@ async fn a_create_stopped_while_its_connection_is_made_sent_nothing() {
         run.stderr
     );
     assert!(run.stderr.contains("making a connection"), "{}", run.stderr);
+
+    // Left to its connect limit (90% of --timeout), the same create is a transport failure
+    // with nothing sent (status 5), not an unknown outcome, under the command's connector.
+    let run = run_with(
+        &[
+            "create",
+            "--base-url",
+            &base,
+            "--timeout",
+            "0.5",
+            "--retries",
+            "0",
+        ],
+        &[("GRAPH_TOKEN", "delegated-token")],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("could not connect"), "{}", run.stderr);
 }
 
 #[tokio::test]

@@ -141,7 +141,9 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
     let mut builder = Client::builder()
         .cloud(common.cloud)
         .api_version(version)
-        .user_agent(concat!("graph-meetings-cli/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("graph-meetings-cli/", env!("CARGO_PKG_VERSION")))
+        // A signal while a create's connection is still being made then ends it as unsent.
+        .watch_connections();
     if let Some(root) = trimmed(&common.base_url) {
         builder = builder.base_url(root);
     }

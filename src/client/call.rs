@@ -383,7 +383,11 @@ impl Call {
                 "sending"
             );
             let sending = http.execute(request);
-            let mut response = match connecting::attempt(self.client_request_id, sending).await {
+            let sent = match shared.watch_connections {
+                true => connecting::attempt(self.client_request_id, sending).await,
+                false => sending.await,
+            };
+            let mut response = match sent {
                 Ok(response) => response,
                 Err(e) => {
                     let verdict = self.idempotency.transport(&e);

@@ -89,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     /// How long a token provider may take.
     pub(crate) token_timeout: Duration,
+    /// Whether attempts name themselves to the connections made for them (`crate::connecting`).
+    pub(crate) watch_connections: bool,
 }
 
 /// Configures a [`Client`]. Only the token provider is required.
@@ -225,6 +227,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Logs, for each attempt that needs a new connection, when it is begun and when it is made
+    /// (`crate::connecting`), which the command's signal handling goes by. Not offered to
+    /// services: the layer it takes costs every request a clone of reqwest's connector.
+    #[cfg(feature = "cli")]
+    pub(crate) fn watch_connections(mut self) -> Self {
+        self.http.watch_connections = true;
+        self
+    }
+
     /// Largest response body accepted (default 4 MiB, at least [`MIN_RESPONSE_BYTES`](crate::MIN_RESPONSE_BYTES)); larger
     /// bodies are an error, not an allocation. Keep it well above the meetings you make: a
     /// meeting made but too large to read is an unknown outcome for create.
@@ -303,6 +314,7 @@ impl ClientBuilder {
                 max_response_bytes: self.max_response_bytes,
                 clock: self.clock,
                 token_timeout: self.http.timeout,
+                watch_connections: self.http.watch_connections,
             }),
         })
     }
@@ -384,8 +396,7 @@ impl Client {
     /// than dropping the future (say under `tokio::time::timeout`): a timeout of the client's
     /// own is an unknown outcome with the request's `client-request-id`, while a dropped future
     /// says nothing, though the request may have gone out. A `tracing` event at `debug` names
-    /// each attempt's `client-request-id` as it is sent; one needing a new connection has two
-    /// more (`phase` `connecting`, then `connected`): dropped between them, it sent nothing.
+    /// each attempt's `client-request-id` as it is sent.
     pub fn create<'a>(
         &'a self,
         user: &'a User,
