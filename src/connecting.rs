@@ -4,11 +4,17 @@
 //! reqwest says nothing of this, so a layer around its connector logs a `debug` event when a
 //! connection is begun for an attempt and another when it is made, each naming the attempt's
 //! `client_request_id` and a `phase`. The command goes by them when a signal stops a create: one
-//! still connecting sent nothing, and is not an unknown outcome. An attempt that takes a pooled
-//! connection has neither event: its request goes out at once.
+//! still connecting sent nothing, and is not an unknown outcome.
+//!
+//! That holds only without a pool of idle connections, which the client with this layer does
+//! not keep: every attempt then goes out on the connection begun for it. With a pool, hyper-util
+//! races a new connection against the pool, and a connection handed back meanwhile (the one a
+//! 429's retry came from, once its body is read) takes the request while the new one goes on in
+//! the background: "connecting" would then be said of a request that left.
 //!
 //! Only the command's client has the layer (`ClientBuilder::watch_connections`): reqwest's
-//! client clones its connector for every request, and with a layer that clone allocates.
+//! client clones its connector for every request, and with a layer that clone allocates; and a
+//! service wants its pool.
 
 use std::{
     future::Future,

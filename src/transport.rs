@@ -34,7 +34,8 @@ pub(crate) struct HttpSettings {
     pub max_idle_connections: usize,
     pub idle_timeout: Duration,
     /// Whether a connection made for an attempt says so in the log (`crate::connecting`): on
-    /// for the command only, as the layer costs every request a clone of the connector.
+    /// for the command only, as the layer costs every request a clone of the connector, and
+    /// the pool is off with it.
     pub watch_connections: bool,
 }
 
@@ -257,11 +258,14 @@ fn reqwest_client(
         .retry(reqwest::retry::never().max_retries_per_request(0))
         .connect_timeout(connect_limit(settings))
         .timeout(settings.timeout)
-        // A zero timeout keeps nothing: reqwest would take it as no sweep at all.
-        .pool_max_idle_per_host(match settings.idle_timeout.is_zero() {
-            true => 0,
-            false => settings.max_idle_connections,
-        })
+        // A zero timeout keeps nothing: reqwest would take it as no sweep at all. Nor does a
+        // client that watches its connections (see `crate::connecting`).
+        .pool_max_idle_per_host(
+            match settings.idle_timeout.is_zero() || settings.watch_connections {
+                true => 0,
+                false => settings.max_idle_connections,
+            },
+        )
         // Capped: the pool's sweeper adds it to an `Instant`, and `Duration::MAX` ("keep them
         // for ever") would overflow there and panic a runtime worker.
         .pool_idle_timeout(idle_timeout(settings))

@@ -1793,6 +1793,120 @@ async fn a_create_stopped_while_its_connection_is_made_sent_nothing() {
     assert!(run.stderr.contains("could not connect"), "{}", run.stderr);
 }
 
+/// Reads one HTTP/1.1 request (head and `Content-Length` body) from `conn`; `None` if the
+/// connection ends or stays silent first.
+fn read_request(conn: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return Some(text);
+            }
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_create_retried_at_once_after_a_429_is_stopped_as_what_it_is() {
+    // Graph answers the first try 429 with Retry-After: 0 and a long body, and no new
+    // connection can be made then (the listener's queue is full). Had the retry gone out
+    // on the first connection (a pool handing it back while a new one was being made), Graph
+    // would have it and a signal must say so (status 6); the command keeps no pool, so the
+    // retry waits on a connection of its own, nothing of it sent (status 1). Either way, the
+    // status must match what the server got.
+    use std::{
+        io::Write,
+        os::fd::AsRawFd,
+        sync::{
+            atomic::{AtomicBool, Ordering},
+            Arc,
+        },
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // SAFETY: listen(2) again on the listener's own socket, to shorten its queue.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let second = Arc::new(AtomicBool::new(false));
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let server = {
+        let second = second.clone();
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            read_request(&mut conn).expect("the first create");
+            // Connections that complete wait in the queue, never accepted, until one does not:
+            // the queue is full, and any new connection hangs.
+            let mut queued = Vec::new();
+            while queued.len() < 64 {
+                match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                    Ok(stream) => queued.push(stream),
+                    Err(_) => break,
+                }
+            }
+            // Longer than hyper's first read, so the body ends in a later one: the retry then
+            // begins before the first connection is back in a pool (what made the race).
+            let body = format!(
+                r#"{{"error":{{"code":"TooManyRequests","message":"slow down{}"}}}}"#,
+                ".".repeat(9000)
+            );
+            let head = format!(
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Type: \
+                 application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes()).unwrap();
+            let _ = conn.write_all(body.as_bytes());
+            conn.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            if read_request(&mut conn).is_some() {
+                second.store(true, Ordering::SeqCst);
+            }
+            // Held, unanswered, until the command has ended.
+            let _ = finished.recv_timeout(Duration::from_secs(60));
+            drop((conn, queued));
+        })
+    };
+    let child = command(
+        &["create", "--base-url", &format!("http://{addr}"), "-vv"],
+        &[("GRAPH_TOKEN", "delegated-token")],
+    )
+    .spawn()
+    .unwrap();
+    let run = stopped(child, libc::SIGTERM, |said| {
+        second.load(Ordering::SeqCst)
+            || said
+                .split("retrying")
+                .nth(1)
+                .is_some_and(|after| after.contains("making a connection"))
+    })
+    .await;
+    // The command is gone, and its connections with it: the server has read all it will.
+    done.send(()).unwrap();
+    server.join().unwrap();
+    let reached = second.load(Ordering::SeqCst);
+    assert_eq!(
+        run.code,
+        if reached { 6 } else { 1 },
+        "the retry reached the server: {reached}; {}",
+        run.stderr
+    );
+    assert!(!reached, "the command keeps no pool: {}", run.stderr);
+}
+
 #[tokio::test]
 async fn a_signal_the_command_was_started_ignoring_stays_ignored() {
     let emu = Emulator::start().await.unwrap();

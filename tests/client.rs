@@ -1357,7 +1357,8 @@ async fn a_connection_refused_says_so_in_the_error() {
 async fn a_create_whose_connection_is_never_made_is_a_plain_transport_failure() {
     // A listener that accepts and never answers the TLS handshake: the connect limit fires
     // before anything of the request left, so create's failure is safe to repeat (not an
-    // unknown outcome), whatever sits around reqwest's connector.
+    // unknown outcome). (The command's client, with a layer around the connector, is checked
+    // in tests/cli_requests.rs.)
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("https://{}", listener.local_addr().unwrap());
     let client = Client::builder()

@@ -227,9 +227,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Logs, for each attempt that needs a new connection, when it is begun and when it is made
-    /// (`crate::connecting`), which the command's signal handling goes by. Not offered to
-    /// services: the layer it takes costs every request a clone of reqwest's connector.
+    /// Logs, for each attempt, when its connection is begun and when it is made
+    /// (`crate::connecting`), which the command's signal handling goes by; keeps no idle
+    /// connections, so that each attempt has its own. Not offered to services: the layer costs
+    /// every request a clone of reqwest's connector, and a service wants its pool.
     #[cfg(feature = "cli")]
     pub(crate) fn watch_connections(mut self) -> Self {
         self.http.watch_connections = true;
