@@ -1279,12 +1279,9 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
-    #[tokio::test]
-    async fn a_routine_refresh_after_a_refusal_cured_by_an_earlier_fetch_is_no_replacement() {
-        // Graph refuses the token while a refresh begun before is under way; that refresh's
-        // token lands and serves. An hour later the routine refresh's token is refused: it
-        // replaced nothing refused, so the next call fetches at once instead of keeping it.
-        let clock = Arc::new(Moving(Mutex::new(start())));
+    /// A cache whose token Graph refused while a refresh begun before was under way; that
+    /// refresh's token, "early" (valid two hours from the start), landed after the refusal.
+    async fn refused_while_refreshing(clock: Arc<Moving>) -> TokenCache {
         let cache = holding("old", clock.clone()).await;
         *clock.0.lock().unwrap() = start() + Duration::minutes(57);
         let (release, released) = tokio::sync::oneshot::channel::<()>();
@@ -1292,15 +1289,28 @@ mod tests {
         let slow = move || {
             let released = released.lock().unwrap().take();
             async move {
-                released.expect("one fetch").await.unwrap();
+                released.expect("fetched once").await.unwrap();
                 Ok(token("early", start() + Duration::hours(2)))
             }
         };
         let old = cache.get(slow).await.unwrap();
-        assert_eq!(old.secret().expose(), "old", "the refresh is under way");
+        assert_eq!(
+            old.secret().expose(),
+            "old",
+            "the refresh runs in the background"
+        );
         cache.invalidate(&old);
         release.send(()).unwrap();
         cache.settled().await;
+        cache
+    }
+
+    #[tokio::test]
+    async fn a_routine_refresh_after_a_refusal_cured_by_an_earlier_fetch_is_no_replacement() {
+        // The early token serves. An hour later the routine refresh's token is refused: it
+        // replaced nothing refused, so the next call fetches at once instead of keeping it.
+        let clock = Arc::new(Moving(Mutex::new(start())));
+        let cache = refused_while_refreshing(clock.clone()).await;
         let fetches = Arc::new(AtomicUsize::new(0));
         let early = cache.get(counting(&fetches, "unused")).await.unwrap();
         assert_eq!(early.secret().expose(), "early");
@@ -1365,26 +1375,7 @@ mod tests {
         // asked for before the refusal. That one is no replacement: refused in turn, it goes
         // at once, and the token after it is fetched.
         let clock = Arc::new(Moving(Mutex::new(start())));
-        let cache = holding("old", clock.clone()).await;
-        *clock.0.lock().unwrap() = start() + Duration::minutes(57);
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let released = Arc::new(Mutex::new(Some(released)));
-        let slow = move || {
-            let released = released.lock().unwrap().take();
-            async move {
-                released.expect("fetched once").await.unwrap();
-                Ok(token("early", start() + Duration::hours(2)))
-            }
-        };
-        let old = cache.get(slow).await.unwrap();
-        assert_eq!(
-            old.secret().expose(),
-            "old",
-            "the refresh runs in the background"
-        );
-        cache.invalidate(&old);
-        release.send(()).unwrap();
-        cache.settled().await;
+        let cache = refused_while_refreshing(clock).await;
         let fetches = Arc::new(AtomicUsize::new(0));
         let early = cache.get(counting(&fetches, "unused")).await.unwrap();
         assert_eq!(early.secret().expose(), "early");
