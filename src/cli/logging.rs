@@ -46,8 +46,9 @@ pub(super) fn call() -> Option<String> {
 /// Follows the library's attempts whatever the verbosity shown: its per-attempt `debug` event,
 /// just before a request is handed to the HTTP client, names the `client_request_id`; then the
 /// events of the connection made for it (the command's client keeps no pool: every attempt has
-/// one), with a `phase`, say when it is begun and made; an event for a retry (it carries `delay_ms`) follows an answer that says the
-/// service did not act, or no connection at all, so nothing is in flight until the next attempt.
+/// one), with a `phase`, say when it is begun and made; an event for a retry (it carries
+/// `delay_ms`) follows an answer that says the service did not act, or no connection at all,
+/// so nothing is in flight until the next attempt.
 struct Sending;
 
 impl<S: Subscriber> Layer<S> for Sending {
