@@ -415,22 +415,23 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// Whether rustls is behind `e`. It reaches reqwest inside `io::Error`s (one in another),
-/// whose `source` skips what they wrap, so an `io::Error` is opened rather than asked.
+/// Whether rustls is behind `e` (it reaches reqwest inside `io::Error`s, one in another).
 fn tls_refused(e: &reqwest::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if c.is::<rustls::Error>() {
-            return true;
-        }
-        cause = match c.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => c.source(),
-        };
-    }
-    false
+    causes(e).any(|c| c.is::<rustls::Error>())
+}
+
+/// `e` and the errors under it, outermost first. An `io::Error` is opened rather than asked:
+/// its `source` skips what it wraps (rustls' error in hyper's, a network failure in a
+/// credential's).
+pub(crate) fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |c| match c.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => c.source(),
+    })
 }
 
 /// [`describe`], then reqwest's own words (which name the URL, never a header), then the
@@ -673,6 +674,23 @@ mod tests {
             .checked_add(idle_timeout(&settings))
             .is_some());
         assert_eq!(idle_timeout(&HttpSettings::default()), DEFAULT_IDLE_TIMEOUT);
+    }
+
+    #[test]
+    fn the_causes_of_an_error_include_what_an_io_error_wraps() {
+        // `io::Error::source` would skip the error it wraps (rustls' inside hyper's).
+        #[derive(Debug)]
+        struct Wrapped;
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("wrapped")
+            }
+        }
+        impl std::error::Error for Wrapped {}
+        let io = std::io::Error::other(Wrapped);
+        let found: Vec<_> = causes(&io).collect();
+        assert_eq!(found.len(), 2);
+        assert!(found[0].is::<std::io::Error>() && found[1].is::<Wrapped>());
     }
 
     #[test]

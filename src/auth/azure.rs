@@ -121,18 +121,7 @@ impl AzureCredential {
 /// needs, which the credentials wrap in errors of their own.
 fn with_cause(error: &azure_core::Error) -> String {
     let outer = error.to_string();
-    let mut innermost: Option<&(dyn std::error::Error + 'static)> = None;
-    let mut cause = std::error::Error::source(error);
-    while let Some(c) = cause {
-        innermost = Some(c);
-        // An `io::Error`'s `source` skips what it wraps.
-        cause = match c.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|e| e as &(dyn std::error::Error + 'static)),
-            None => c.source(),
-        };
-    }
+    let innermost = transport::causes(error).skip(1).last();
     match innermost.map(|c| c.to_string()) {
         Some(inner) if !inner.is_empty() && !outer.contains(&inner) => format!("{outer}: {inner}"),
         _ => outer,
@@ -151,8 +140,7 @@ fn auth_error(error: &azure_core::Error) -> AuthError {
     use azure_core::error::ErrorKind;
     use std::io::ErrorKind as Io;
     let text = transport::printable_short(&with_cause(error));
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(c) = cause {
+    for c in transport::causes(error) {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
             let network = matches!(
                 io.kind(),
@@ -169,10 +157,6 @@ fn auth_error(error: &azure_core::Error) -> AuthError {
             if network {
                 return AuthError::Transport(text);
             }
-            // Its `source` skips what it wraps.
-            cause = io
-                .get_ref()
-                .map(|e| e as &(dyn std::error::Error + 'static));
             continue;
         }
         match c.downcast_ref::<azure_core::Error>().map(|e| e.kind()) {
@@ -199,7 +183,6 @@ fn auth_error(error: &azure_core::Error) -> AuthError {
             }
             _ => {}
         }
-        cause = c.source();
     }
     AuthError::Provider(text)
 }
