@@ -231,7 +231,10 @@ struct State {
     /// When the last request was read whole, and when its answer was written ([`stamp`]).
     received_at: AtomicU64,
     answered_at: AtomicU64,
-    meeting_response: Vec<u8>,
+    /// The meeting's answer up to its `client-request-id` header, and from the line after it:
+    /// the header itself echoes each request's, as Graph's answers do (the client checks it).
+    meeting_head: Vec<u8>,
+    meeting_tail: Vec<u8>,
     token_response: Vec<u8>,
     capturing: AtomicBool,
     captured: Mutex<Vec<Vec<u8>>>,
@@ -248,13 +251,13 @@ const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
 
 impl Server {
     fn start(meeting: &[u8]) -> Server {
-        let mut meeting_response = format!(
-            "HTTP/1.1 201 Created\r\ncontent-type: application/json; odata.metadata=minimal\r\n\
-             request-id: 0b5b4a2e-9f63-4d5c-a0a3-3a6f4e8f6c11\r\ncontent-length: {}\r\n\r\n",
-            meeting.len()
-        )
-        .into_bytes();
-        meeting_response.extend_from_slice(meeting);
+        let meeting_head = b"HTTP/1.1 201 Created\r\n\
+            content-type: application/json; odata.metadata=minimal\r\n\
+            request-id: 0b5b4a2e-9f63-4d5c-a0a3-3a6f4e8f6c11\r\nclient-request-id: "
+            .to_vec();
+        let mut meeting_tail =
+            format!("\r\ncontent-length: {}\r\n\r\n", meeting.len()).into_bytes();
+        meeting_tail.extend_from_slice(meeting);
         let token_body = format!(
             r#"{{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"{}"}}"#,
             bearer_token()
@@ -271,7 +274,8 @@ impl Server {
             tokens_released: tokio::sync::Notify::new(),
             received_at: AtomicU64::new(0),
             answered_at: AtomicU64::new(0),
-            meeting_response,
+            meeting_head,
+            meeting_tail,
             token_response,
             capturing: AtomicBool::new(false),
             captured: Mutex::default(),
@@ -350,6 +354,7 @@ impl Server {
 async fn serve(mut stream: TcpStream, state: &State) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut answer: Vec<u8> = Vec::with_capacity(4 * 1024);
     loop {
         let total = loop {
             if let Some(total) = complete_request(&buf) {
@@ -379,7 +384,12 @@ async fn serve(mut stream: TcpStream, state: &State) -> io::Result<()> {
             }
             &state.token_response
         } else if target.ends_with(b"/onlineMeetings/createOrGet") {
-            &state.meeting_response
+            answer.clear();
+            answer.extend_from_slice(&state.meeting_head);
+            answer
+                .extend_from_slice(header_value(request, b"client-request-id").unwrap_or_default());
+            answer.extend_from_slice(&state.meeting_tail);
+            &answer
         } else {
             NOT_FOUND
         };
@@ -411,6 +421,17 @@ fn complete_request(buf: &[u8]) -> Option<usize> {
         })
         .unwrap_or(0);
     (buf.len() >= head_end + length).then_some(head_end + length)
+}
+
+/// The value of header `name` (lower case) in a request's head, trimmed.
+fn header_value<'a>(request: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let head = request.split(|&b| b == b'\n').skip(1);
+    head.take_while(|line| !line.trim_ascii().is_empty())
+        .find_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let value = line[colon + 1..].trim_ascii();
+            line[..colon].eq_ignore_ascii_case(name).then_some(value)
+        })
 }
 
 fn request_target(request: &[u8]) -> &[u8] {

@@ -6,7 +6,10 @@
 //!
 //! The same code talks to Graph when the base URL and token come from the real service.
 
-use graph_meetings::{emulator::Emulator, types, Client, Outcome, User};
+use graph_meetings::{
+    emulator::{Emulator, Fault},
+    types, Client, ErrorKind, Outcome, User,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +36,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             answer.meeting.join_web_url.unwrap_or_default(),
             answer.status
         );
+    }
+
+    // A create whose answer is lost after Graph acted: the client does not send it again, and
+    // neither should the service. The error keeps what would trace the meeting.
+    emu.faults().push(Fault::ApplyThenDrop);
+    let meeting = types::OnlineMeeting {
+        subject: Some("One-off review".into()),
+        ..Default::default()
+    };
+    match client.create(&User::Me, meeting).await {
+        Ok(created) => println!("created {}", created.meeting_id()),
+        Err(e) if e.kind() == ErrorKind::OutcomeUnknown => println!(
+            "create's outcome unknown, not repeated (client-request-id {})",
+            e.client_request_id().unwrap_or("none")
+        ),
+        Err(e) => return Err(e.into()),
     }
     println!("the emulator holds {} meeting(s)", emu.meeting_count());
     Ok(())
