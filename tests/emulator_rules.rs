@@ -1053,6 +1053,69 @@ async fn shutdown_closes_the_port() {
     assert!(result.is_err_and(|e| e.is_connect()));
 }
 
+#[tokio::test]
+async fn dropping_the_emulator_frees_its_port_at_once() {
+    // A test may stop "Graph" and start it again on the same address, as an outage ends.
+    let mut emu = Emulator::start().await.unwrap();
+    for _ in 0..5 {
+        let port = emu.addr().port();
+        let url = format!("{}/v1.0/me/onlineMeetings", emu.base_url());
+        let made = http().post(&url).bearer_auth("t").json(&json!({})).send();
+        assert_eq!(made.await.unwrap().status(), StatusCode::CREATED);
+        drop(emu);
+        emu = Emulator::builder()
+            .port(port)
+            .start()
+            .await
+            .expect("the port of the dropped emulator is free");
+    }
+}
+
+#[tokio::test]
+async fn a_fault_status_that_is_no_error_is_sent_as_500() {
+    // Graph's error body under a 101, a 204 or a 302 is no HTTP a client could read.
+    let emu = Emulator::start().await.unwrap();
+    let path = "/v1.0/me/onlineMeetings/createOrGet";
+    for status in [101, 204, 302] {
+        emu.faults().push(Fault::status(status));
+        let response = post(&emu, path, json!({"externalId": "s"})).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{status}"
+        );
+        assert!(!graph_error(response).await.1.is_empty());
+    }
+    assert_eq!(emu.meeting_count(), 0);
+    emu.faults().push(Fault::ApplyThenStatus(204));
+    let response = post(&emu, path, json!({"externalId": "s"})).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(emu.meeting_count(), 1);
+    emu.token_faults().push(Fault::status(204));
+    let refused = token_response(
+        &emu,
+        "contoso.example",
+        "https://graph.microsoft.com/.default",
+    );
+    assert_eq!(refused.await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn a_body_too_large_that_waits_for_leave_to_send_is_refused_unsent() {
+    // curl asks before sending a large body (`Expect: 100-continue`): the answer is 413, not
+    // an invitation to send 50 MB that would then be read and thrown away.
+    use tokio::io::AsyncWriteExt;
+    let emu = Emulator::start().await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
+    let head = "POST /v1.0/me/onlineMeetings HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                Authorization: Bearer t\r\nContent-Type: application/json\r\n\
+                Content-Length: 52428800\r\nExpect: 100-continue\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_raw_response(&mut stream).await;
+    assert_eq!(answer.map(|(status, _, _)| status), Some(413));
+    assert_eq!(emu.meeting_count(), 0);
+}
+
 /// One HTTP/1.1 response read off a raw connection: status, lower-cased headers and body;
 /// `None` when the server closed the connection instead of answering.
 async fn read_raw_response(

@@ -11,6 +11,8 @@ use std::{
     time::Duration,
 };
 
+use axum::http::StatusCode;
+
 /// Most faults that can wait in the queue; more are dropped, so memory stays bounded.
 pub(super) const MAX_PENDING_FAULTS: usize = 10_000;
 
@@ -21,7 +23,7 @@ pub enum Fault {
     /// Answer this status with Graph's error body, without acting; `Retry-After` (whole
     /// seconds, rounded up) when given. 429, 503 and 504 are the usual ones.
     Status {
-        /// The HTTP status (an invalid one is sent as 500).
+        /// The HTTP status; one that is no error (outside 400 to 599) is sent as 500.
         status: u16,
         /// The wait to announce.
         retry_after: Option<Duration>,
@@ -35,7 +37,8 @@ pub enum Fault {
     /// Act, then wait this long before answering the meeting: the meeting exists even when the
     /// caller gives up first, as a slow service leaves it.
     ApplyThenDelay(Duration),
-    /// Act (store or create the meeting), then answer this status instead of the meeting. An
+    /// Act (store or create the meeting), then answer this status instead of the meeting (one
+    /// that is no error, outside 400 to 599, as 500). An
     /// ambiguous one (500, 503 without `Retry-After`, 504) is what a service that acted and then
     /// failed sends. A status that says the service did not act (429, 4xx) simulates what Graph
     /// does not do: a client may rightly repeat a create after it and make a second meeting.
@@ -44,6 +47,16 @@ pub enum Fault {
     ApplyThenDrop,
     /// Act, then send the headers and only part of the body before closing the connection.
     TruncatedBody,
+}
+
+/// The status a fault answers with: an error status as given; anything else as 500, since a
+/// Graph error body under a 1xx, a 2xx or a 3xx is no HTTP a client can read (a 204 or a 101
+/// with a body puts a kept-alive connection out of step).
+pub(super) fn error_status(status: u16) -> StatusCode {
+    StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl Fault {

@@ -48,7 +48,7 @@
 //! 30 s (408 after; the control routes' too), createOrGet's stored meetings by count and by an
 //! estimate of their memory (past either, new ones are refused with 507; create keeps none, so
 //! it is never refused for room), and 256 connections at once. A connection kept alive holds its place
-//! while idle, up to 30 s, so a test with more than 256 calls in flight (each HTTP/1.1 call is
+//! while idle, up to 30 s (and one whose client reads none of an answer, 30 s too), so a test with more than 256 calls in flight (each HTTP/1.1 call is
 //! a connection) waits that long for places: keep a test's concurrency under that. Malformed
 //! input is answered with Graph's 400, never a panic. Any tenant gets tokens from the token
 //! endpoint, each with meetings of its own: tenants are not checked against a directory.
@@ -81,6 +81,7 @@ mod state;
 mod store;
 mod token_endpoint;
 mod tokens;
+mod write_deadline;
 
 use std::{
     io,
@@ -100,12 +101,13 @@ use crate::{
     Secret,
 };
 
-/// A running emulator. Dropping it stops the server.
+/// A running emulator. Dropping it stops the server and frees its port.
 #[derive(Debug)]
 pub struct Emulator {
     addr: SocketAddr,
     state: Arc<State>,
-    server: server::Running,
+    /// Held for its `Drop`, which stops the server.
+    _server: server::Running,
 }
 
 /// Configures an [`Emulator`].
@@ -171,7 +173,7 @@ impl EmulatorBuilder {
         Ok(Emulator {
             addr,
             state,
-            server,
+            _server: server,
         })
     }
 }
@@ -244,8 +246,9 @@ impl Emulator {
         self.state.tokens.revoke_all();
     }
 
-    /// Stops serving and waits until every connection is closed.
+    /// Stops serving and waits until every connection is closed and the port is free, as
+    /// dropping it does.
     pub fn shutdown(self) {
-        self.server.stop();
+        drop(self);
     }
 }

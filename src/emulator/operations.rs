@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{
     body::{self, MAX_REQUEST_BYTES},
     directory::UserRef,
-    faults::Fault,
+    faults::{error_status, Fault},
     graph_error::{GraphFailure, RequestIds, ENTITY_CONTENT_TYPE},
     join_info, meeting,
     request::{self, Operation},
@@ -71,8 +71,7 @@ pub(super) async fn handle(
             status,
             retry_after,
         }) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return GraphFailure::for_status(status)
+            return GraphFailure::for_status(error_status(status))
                 .with_retry_after(retry_after)
                 .into_response(&ids, state.clock.now());
         }
@@ -95,8 +94,7 @@ pub(super) async fn handle(
     }
     match after {
         Some(Fault::ApplyThenStatus(status)) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            GraphFailure::for_status(status).into_response(&ids, state.clock.now())
+            GraphFailure::for_status(error_status(status)).into_response(&ids, state.clock.now())
         }
         Some(Fault::ApplyThenDrop) => close(control).await,
         Some(Fault::TruncatedBody) => {

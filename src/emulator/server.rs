@@ -19,11 +19,17 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{net::TcpListener, sync::Notify, sync::Semaphore, task::JoinSet};
 use tower::ServiceExt;
 
+use super::write_deadline::WriteDeadline;
+
 /// Most connections served at once; more wait in the listen backlog (an idle kept-alive one
 /// keeps its place until [`HEADER_TIMEOUT`]: documented in the module's docs).
 const MAX_CONNECTIONS: usize = 256;
 /// A client has this long to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client has this long to take in any of an answer the server is waiting to write: one
+/// that sends requests and never reads would otherwise keep its connection, and its place
+/// among [`MAX_CONNECTIONS`], for good.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Lets a request handler close its own connection without answering.
 #[derive(Debug, Clone, Default)]
@@ -38,32 +44,23 @@ impl ConnectionControl {
     }
 }
 
-/// A running server; dropping it stops the server.
+/// A running server. Dropping it stops the server and waits until its listener and
+/// connections are closed (well under a millisecond), so that the port is free again at once:
+/// a test may start a new emulator on it, as a Graph back from an outage.
 #[derive(Debug)]
 pub(super) struct Running {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
-impl Running {
-    /// Stops the server and waits until its connections are closed.
-    pub fn stop(mut self) {
-        self.signal();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-
-    fn signal(&mut self) {
+impl Drop for Running {
+    fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.signal();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -117,7 +114,7 @@ async fn accept_loop(
             Ok((stream, _)) => {
                 let router = router.clone();
                 connections.spawn(async move {
-                    serve(stream, router).await;
+                    serve(stream, router, WRITE_TIMEOUT).await;
                     drop(slot);
                 });
             }
@@ -133,7 +130,7 @@ async fn accept_loop(
     connections.shutdown().await;
 }
 
-async fn serve(stream: tokio::net::TcpStream, router: Router) {
+async fn serve(stream: tokio::net::TcpStream, router: Router, write_timeout: Duration) {
     let control = ConnectionControl::default();
     let handle = control.clone();
     let service = service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -143,7 +140,10 @@ async fn serve(stream: tokio::net::TcpStream, router: Router) {
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(
+            TokioIo::new(WriteDeadline::new(stream, write_timeout)),
+            service,
+        );
     tokio::select! {
         result = connection => {
             if let Err(e) = result {
@@ -152,5 +152,35 @@ async fn serve(stream: tokio::net::TcpStream, router: Router) {
         }
         // Dropping the connection future closes the socket mid-request.
         () = control.close.notified() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn a_connection_whose_client_reads_nothing_is_closed() {
+        // An answer far larger than the socket buffers, to a client that never reads.
+        let router = Router::new().route(
+            "/",
+            axum::routing::get(|| async { vec![b'x'; 32 * 1024 * 1024] }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut client = socket
+            .connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        let served = serve(stream, router, Duration::from_millis(200));
+        let ended = tokio::time::timeout(Duration::from_secs(20), served).await;
+        assert!(ended.is_ok(), "still serving a client that reads nothing");
     }
 }

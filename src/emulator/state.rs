@@ -15,8 +15,9 @@ use crate::{times::Clock, Secret};
 
 /// Most requests [`State::received`] keeps; older ones are forgotten, so memory stays bounded.
 pub(super) const MAX_RECEIVED: usize = 1_000;
-/// Most headers kept of one request, and most bytes of each value: with [`MAX_RECEIVED`], a
-/// few megabytes at most, whatever a client sends.
+/// Most headers kept of one request, and most bytes of each name and value: with
+/// [`MAX_RECEIVED`], 32 MB at most whatever a client sends (a real client's headers, a few
+/// kilobytes a request, keep it to a few megabytes).
 const MAX_HEADERS: usize = 64;
 const MAX_VALUE_BYTES: usize = 256;
 /// A request's body is kept up to this many bytes: with [`MAX_RECEIVED`], 16 MB at most. A

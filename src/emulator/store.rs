@@ -82,7 +82,7 @@ impl Store {
             return Ok((existing.clone(), false));
         }
         let meeting = make();
-        self.admit(&meeting)?;
+        self.admit(&key, &meeting)?;
         self.keyed.insert(key, meeting.clone());
         Ok((meeting, true))
     }
@@ -93,8 +93,11 @@ impl Store {
         self.count += 1;
     }
 
-    fn admit(&mut self, meeting: &Value) -> Result<(), Full> {
-        let size = cost(meeting);
+    fn admit(&mut self, key: &Key, meeting: &Value) -> Result<(), Full> {
+        // The key's own copies of its names count too: an externalId of a megabyte is held
+        // twice, in the meeting and in the index.
+        let size =
+            cost(meeting).saturating_add(key.tenant.len() + key.user.len() + key.external_id.len());
         if self.kept >= MAX_MEETINGS || self.bytes + size > self.limit {
             return Err(Full);
         }
@@ -163,6 +166,26 @@ mod tests {
                 .map(|(_, new)| new),
             Ok(false)
         );
+    }
+
+    #[test]
+    fn a_long_external_id_counts_for_both_its_copies() {
+        // The index keeps the externalId apart from the meeting that also holds it.
+        let limit = 1024 * 1024;
+        let mut store = Store {
+            limit,
+            ..Store::default()
+        };
+        let mut added = 0;
+        loop {
+            let id = format!("{added}{}", "x".repeat(200 * 1024));
+            let meeting = json!({"externalId": id.clone()});
+            if store.get_or_insert(key("t", "u", &id), || meeting).is_err() {
+                break;
+            }
+            added += 1;
+        }
+        assert!(added * 2 * 200 * 1024 <= limit, "{added} meetings");
     }
 
     #[test]

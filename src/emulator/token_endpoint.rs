@@ -10,7 +10,12 @@ use axum::{
 use serde_json::json;
 
 use super::{
-    body, faults::Fault, graph_error, operations::close, server::ConnectionControl, State,
+    body,
+    faults::{error_status, Fault},
+    graph_error,
+    operations::close,
+    server::ConnectionControl,
+    State,
 };
 
 /// Token requests are small forms.
@@ -28,8 +33,8 @@ pub(super) async fn token(
 ) -> Response {
     state.count_token_request();
     let failing = |status: u16, retry_after: Option<std::time::Duration>| {
-        // As the meetings' queue does: a status that is none is sent as 500.
-        let status = StatusCode::from_u16(status).map_or(500, |s| s.as_u16());
+        // As the meetings' queue does: a status that is no error is sent as 500.
+        let status = error_status(status).as_u16();
         let mut response = Refusal::new(
             status,
             "temporarily_unavailable",
