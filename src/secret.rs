@@ -48,6 +48,15 @@ impl Secret {
         if self.0.is_empty() || !(text.contains(&*self.0) || may_encode(text.as_bytes())) {
             return Cow::Borrowed(text);
         }
+        // `*` or `**`: the blank holds the secret again, so each pass would find more than the
+        // last (thrice the text, or many times that through the percent-decodings) and never
+        // settle. Such a secret blanks whole any text that may hold it, as written or encoded.
+        if matches!(&*self.0, "*" | "**") {
+            return match text.contains(['*', '%']) {
+                true => Cow::Borrowed("***"),
+                false => Cow::Borrowed(text),
+            };
+        }
         // The bytes' blanking: a UTF-8 secret found in UTF-8 text starts and ends on character
         // boundaries, so what is left is text still.
         let bytes = Bytes::copy_from_slice(text.as_bytes());
@@ -472,6 +481,21 @@ mod tests {
         assert!(!blanked.contains("**y"), "{blanked}");
         let secret = Secret::new("abc");
         assert_eq!(secret.redact_any_length("x abc y"), "x *** y");
+    }
+
+    #[test]
+    fn a_secret_the_blank_holds_blanks_the_text_whole_without_growing_it() {
+        // Each pass over `*` would make three of it, and the percent-decodings thrice that
+        // again: a few bytes from a token endpoint grew past gigabytes. Whole text blanked.
+        for secret in ["*", "**"] {
+            let secret = Secret::new(secret);
+            for text in ["+****", "error %25* x", "a %2A b", "x ** y"] {
+                assert_eq!(secret.redact_any_length(text), "***", "{text}");
+            }
+            assert_eq!(secret.redact_any_length("no star + here"), "no star + here");
+        }
+        // A three-byte one is as long as its blank: blanked as any other.
+        assert_eq!(Secret::new("***").redact_any_length("a *** b"), "a *** b");
     }
 
     #[test]

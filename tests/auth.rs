@@ -877,10 +877,20 @@ async fn expires_in_may_be_a_string_or_missing() {
 }
 
 #[tokio::test]
-async fn an_access_token_that_is_blank_or_only_the_scheme_is_no_token() {
+async fn an_access_token_that_is_blank_only_the_scheme_or_unsendable_is_no_token() {
     // Cached, it would go out as `Bearer ` on every call and come back as a 401 that does not
-    // say why; it is the token endpoint's failure, and Graph is not asked.
-    for blank in ["", "  \n", "Bearer", "\"\""] {
+    // say why; it is the token endpoint's failure (a success without a usable token, as one
+    // without `access_token`: unreachable, not a refusal of the credentials), and Graph is not
+    // asked.
+    let unsendable = "cannot be sent in a header";
+    for (blank, says) in [
+        ("", "access_token is empty"),
+        ("  \n", "access_token is empty"),
+        ("Bearer", "access_token is empty"),
+        ("\"\"", "access_token is empty"),
+        ("abc\r\nX-Injected: 1", unsendable),
+        ("tok\u{7f}en", unsendable),
+    ] {
         let idp = MockServer::start().await;
         Mock::given(method("POST"))
             .respond_with(token_answer(blank, json!(3600)))
@@ -893,9 +903,10 @@ async fn an_access_token_that_is_blank_or_only_the_scheme_is_no_token() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, Error::Authentication(AuthError::Transport(m)) if m.contains("access_token is empty")),
+            matches!(&err, Error::Authentication(AuthError::Transport(m)) if m.contains(says)),
             "{blank:?}: {err:?}"
         );
+        assert_eq!(err.kind(), ErrorKind::Unreachable, "{blank:?}");
         assert!(requests(&graph).await.is_empty(), "{blank:?}");
         assert!(provider.ready().is_none(), "{blank:?}: nothing cached");
     }

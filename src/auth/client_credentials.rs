@@ -171,13 +171,16 @@ impl ClientCredentials {
         let lifetime = expires_in(&json).unwrap_or(ASSUMED_LIFETIME);
         let token = AccessToken::new(token, asked_at.checked_add_signed(lifetime));
         // Judged once cleaned up as every token is (blanks, quotes, a `Bearer` word): the cache
-        // would refuse an empty one too, but here the failure can say whose it is.
-        match token.secret().expose().is_empty() {
-            true => Err(AuthError::Transport(
-                "token response's access_token is empty".into(),
-            )),
-            false => Ok(token),
-        }
+        // would refuse an empty or unsendable one too, as the provider's failure (a refusal);
+        // here it is what it is, a success without a usable token, like one without any.
+        let unusable = match token.bearer() {
+            Ok(_) => return Ok(token),
+            Err(_) if token.secret().expose().is_empty() => "is empty",
+            Err(_) => "has characters that cannot be sent in a header",
+        };
+        Err(AuthError::Transport(format!(
+            "token response's access_token {unusable}"
+        )))
     }
 }
 

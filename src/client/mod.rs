@@ -546,7 +546,7 @@ where
     // A property this crate checks, spelt in another case, would go out beside its field
     // unchecked; a server that reads names without regard to case could take it instead.
     if let Some((name, known)) = settled.extra().keys().find_map(|name| {
-        let known = CHECKED.iter().find(|k| k.eq_ignore_ascii_case(name))?;
+        let known = CHECKED.iter().find(|k| same_but_for_case(k, name))?;
         Some((name, known))
     }) {
         return Err(InvalidRequest::InvalidField {
@@ -559,6 +559,15 @@ where
     }
     *request = settled;
     Ok(())
+}
+
+/// Whether `a` and `b` are one name in Unicode's case mappings, not ASCII's alone: .NET's
+/// case-insensitive comparison upper-cases each character, and the dotless `ı` and the long
+/// `ſ` become `I` and `S` (`endDateTıme`), while the Kelvin sign lower-cases to `k`.
+fn same_but_for_case(a: &str, b: &str) -> bool {
+    let upper = |s: &str| s.chars().flat_map(char::to_uppercase).collect::<Vec<_>>();
+    let lower = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<Vec<_>>();
+    upper(a) == upper(b) || lower(a) == lower(b)
 }
 
 /// The request's properties that the time rules and the externalId and chatInfo checks go by.
