@@ -84,12 +84,10 @@ pub(super) async fn read_capped(
         .and_then(|v| v.parse::<u64>().ok());
     let mut stream = body.into_data_stream();
     if declared.is_some_and(|n| n > limit as u64) {
-        // A client that asked whether to send (`Expect: 100-continue`, as curl does for a
-        // large body) has sent nothing yet: reading would invite it to; the refusal tells it
-        // not to.
-        if !expects_continue(headers) {
-            drain(&mut stream).await;
-        }
+        // Also under `Expect: 100-continue`, though reading sends the `100 Continue` that
+        // invites the body: a client may send it without waiting (hyper's does, curl after a
+        // second), and would then meet a closed connection instead of the 413.
+        drain(&mut stream).await;
         return Err(BodyError::TooLarge);
     }
     let read = async {
@@ -107,13 +105,6 @@ pub(super) async fn read_capped(
     tokio::time::timeout(BODY_TIME, read)
         .await
         .unwrap_or(Err(BodyError::TooSlow))
-}
-
-fn expects_continue(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::EXPECT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
 }
 
 /// Reads and drops the rest of a refused body, within [`DRAIN_BYTES`] and [`DRAIN_TIME`], and
