@@ -12,6 +12,11 @@
 //! progenitor; this crate adds tokens, the documented time rules, retries, Graph's errors and
 //! the security rules around them.
 //!
+//! Calls run on tokio with its timers on (`#[tokio::main]`). Features, all off by default:
+//! `emulator` (a loopback stand-in for Graph, for tests), `azure-identity` (any `azure_core`
+//! `TokenCredential`, such as `azure_identity`'s, as a token provider: add `azure_identity`
+//! yourself) and `cli` (the `graph-meetings` command).
+//!
 //! ```no_run
 //! use graph_meetings::{types, Client, Outcome, User};
 //!

@@ -462,6 +462,13 @@ impl From<&str> for Secret {
     }
 }
 
+/// As the other arguments beside a secret take it (`&cfg.client_secret` from a config struct).
+impl From<&String> for Secret {
+    fn from(value: &String) -> Self {
+        Self::new(value.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -422,6 +422,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn credentials_come_from_a_configuration_struct_by_reference() {
+        // `&String` for each of the three, as a service's config holds them.
+        let (tenant, id, secret) = (
+            "contoso".to_string(),
+            "app".to_string(),
+            "s3cret".to_string(),
+        );
+        let built = ClientCredentials::builder(&tenant, &id, &secret)
+            .build()
+            .unwrap();
+        assert_eq!(built.inner.secret.expose(), "s3cret");
+    }
+
+    #[test]
     fn tenants_that_could_change_the_url_are_refused() {
         for bad in [
             "",
