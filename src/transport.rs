@@ -233,6 +233,15 @@ fn reqwest_client(
                     parsed.scheme()
                 )));
             }
+            // The same for a host the `url` crate takes and hyper-util's stricter reading
+            // (`http::Uri`) does not (`"`, `{`, a backtick): it would set no proxy at all.
+            let usable = parsed.as_str().parse::<http::Uri>();
+            if !usable.is_ok_and(|uri| uri.host().is_some_and(|host| !host.is_empty())) {
+                return Err(Error::Config(format!(
+                    "https proxy {:?}: its host is not one an HTTP request can name",
+                    redacted(url)
+                )));
+            }
         }
         let proxy = reqwest::Proxy::https(url.as_str())
             .map_err(|e| Error::Config(format!("https proxy {:?}: {e}", redacted(url))))?;

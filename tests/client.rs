@@ -1307,6 +1307,33 @@ fn a_proxy_of_a_scheme_the_client_does_not_speak_is_refused_not_gone_around() {
             .unwrap_err();
         assert!(matches!(err, graph_meetings::Error::Config(_)), "{err:?}");
     }
+    // A host the URL parser takes and the connector's stricter reading does not: no proxy
+    // would be set at all, and requests would go straight out.
+    for proxy in [
+        "http://loc\"alhost:3128",
+        "http://local{host}:3128",
+        "http://local`host:3128",
+        "proxy-user:hunter2@local{host}:3128",
+    ] {
+        let err = Client::builder()
+            .static_token("t")
+            .https_proxy(proxy)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, graph_meetings::Error::Config(_)),
+            "{proxy}: {err:?}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = graph_meetings::ClientCredentials::builder("contoso.example", "app", "s")
+            .https_proxy(proxy)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, graph_meetings::Error::Config(_)),
+            "{proxy}: {err:?}"
+        );
+    }
     // What reqwest tunnels through: http and https proxies, and a bare host read as http.
     for proxy in [
         "http://127.0.0.1:3128",
