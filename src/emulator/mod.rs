@@ -47,11 +47,12 @@
 //! Bounded: request bodies up to 1 MiB and 20,000 JSON values (413 beyond), arriving within
 //! 30 s (408 after; the control routes' too), createOrGet's stored meetings by count and by an
 //! estimate of their memory (past either, new ones are refused with 507; create keeps none, so
-//! it is never refused for room), and 256 connections at once. A connection kept alive holds its place
-//! while idle, up to 30 s (and one whose client reads none of an answer, 30 s too), so a test with more than 256 calls in flight (each HTTP/1.1 call is
-//! a connection) waits that long for places: keep a test's concurrency under that. Malformed
-//! input is answered with Graph's 400, never a panic. Any tenant gets tokens from the token
-//! endpoint, each with meetings of its own: tenants are not checked against a directory.
+//! it is never refused for room), and 256 connections at once. A connection kept alive holds
+//! its place while idle, up to 30 s (one whose client reads none of an answer, 30 s too), so a
+//! test with more than 256 calls in flight (each HTTP/1.1 call is a connection) waits that long
+//! for places: keep a test's concurrency under that. Malformed input is answered with Graph's
+//! 400, never a panic. Any tenant gets tokens from the token endpoint, each with meetings of its
+//! own: tenants are not checked against a directory.
 //!
 //! Each emulator is its own world (meetings, counters, faults): a test that needs a fresh one
 //! starts another, which takes a millisecond or two and its own port.
