@@ -219,6 +219,100 @@ async fn settle(faults: &[Fault]) {
     }
 }
 
+/// One call as the tests read it: its result, and what its answer or error says of it.
+#[derive(Debug)]
+struct Call {
+    result: Result<Outcome, Error>,
+    attempts: Option<u32>,
+    meeting_id: Option<String>,
+    status: Option<u16>,
+    client_request_id: Option<String>,
+}
+
+impl Call {
+    fn answered(outcome: Outcome, attempts: u32, id: &str, status: u16, crid: &str) -> Self {
+        Call {
+            result: Ok(outcome),
+            attempts: Some(attempts),
+            meeting_id: Some(id.to_owned()),
+            status: Some(status),
+            client_request_id: Some(crid.to_owned()),
+        }
+    }
+
+    fn failed(e: Error) -> Self {
+        Call {
+            attempts: e.attempts(),
+            meeting_id: None,
+            status: e.status(),
+            client_request_id: e.client_request_id().map(str::to_owned),
+            result: Err(e),
+        }
+    }
+
+    /// Attempts as counted against requests received: none when nothing was attempted.
+    fn attempts_made(&self) -> u64 {
+        self.attempts.map_or(0, u64::from)
+    }
+}
+
+/// One call of `op`: create makes a meeting of its own, createOrGet uses externalId `k`.
+async fn call(client: &Client, user: &User, op: Op) -> Call {
+    match op {
+        Op::Create => {
+            let m = types::OnlineMeeting {
+                subject: Some("s".into()),
+                ..Default::default()
+            };
+            match client.create(user, m).await {
+                Ok(r) => Call::answered(
+                    Outcome::Created,
+                    r.attempts,
+                    r.meeting_id(),
+                    r.status.as_u16(),
+                    &r.client_request_id,
+                ),
+                Err(e) => Call::failed(e),
+            }
+        }
+        Op::CreateOrGet => {
+            let m = types::CreateOrGetRequest {
+                external_id: "k".into(),
+                ..Default::default()
+            };
+            match client.create_or_get(user, m).await {
+                Ok(r) => Call::answered(
+                    r.outcome,
+                    r.attempts,
+                    r.meeting_id(),
+                    r.status.as_u16(),
+                    &r.client_request_id,
+                ),
+                Err(e) => Call::failed(e),
+            }
+        }
+    }
+}
+
+/// `tasks` calls of `op` at once, each a task of its own.
+async fn at_once(client: &Client, user: &User, op: Op, tasks: usize) -> Vec<Call> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..tasks {
+        let (client, user) = (client.clone(), user.clone());
+        set.spawn(async move { call(&client, &user, op).await });
+    }
+    set.join_all().await
+}
+
+/// An emulator with `faults` queued for the meeting operations.
+async fn emulator_with(faults: &[Fault]) -> Emulator {
+    let emu = Emulator::start().await.unwrap();
+    for f in faults {
+        emu.faults().push(f.clone());
+    }
+    emu
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -242,36 +336,19 @@ proptest! {
         let op = if create { Op::Create } else { Op::CreateOrGet };
         let faults = if create { cfaults } else { gfaults };
         rt().block_on(async {
-            let emu = Emulator::start().await.unwrap();
-            for f in &faults { emu.faults().push(f.clone()); }
+            let emu = emulator_with(&faults).await;
             let (client, user) = client(&emu, retries, false);
             let mut queue: std::collections::VecDeque<Fault> = faults.iter().cloned().collect();
             let (mut stored, mut made) = (false, 0usize);
             let calls = if twice { 2 } else { 1 };
             let mut requests = 0u64;
-            for call in 0..calls {
+            for nth in 0..calls {
                 let before = emu.meeting_count();
                 let (want, want_attempts, want_status) = model(op, &mut queue, retries, &mut stored, &mut made);
-                // (result, attempts, meeting id, status, client-request-id)
-                let (got, attempts, id, status, crid) = match op {
-                    Op::Create => {
-                        let m = types::OnlineMeeting { subject: Some("s".into()), ..Default::default() };
-                        match client.create(&user, m).await {
-                            Ok(r) => (Ok(Outcome::Created), Some(r.attempts), Some(r.meeting_id().to_owned()), Some(r.status.as_u16()), Some(r.client_request_id.clone())),
-                            Err(e) => { let (a, s, c) = (e.attempts(), e.status(), e.client_request_id().map(str::to_owned)); (Err(e), a, None, s, c) }
-                        }
-                    }
-                    Op::CreateOrGet => {
-                        let m = types::CreateOrGetRequest { external_id: "k".into(), ..Default::default() };
-                        match client.create_or_get(&user, m).await {
-                            Ok(r) => (Ok(r.outcome), Some(r.attempts), Some(r.meeting_id().to_owned()), Some(r.status.as_u16()), Some(r.client_request_id.clone())),
-                            Err(e) => { let (a, s, c) = (e.attempts(), e.status(), e.client_request_id().map(str::to_owned)); (Err(e), a, None, s, c) }
-                        }
-                    }
-                };
+                let Call { result: got, attempts, meeting_id: id, status, client_request_id: crid } = call(&client, &user, op).await;
                 settle(&faults).await;
                 let now = emu.meeting_count();
-                let ctx = format!("call {call} op {op:?} retries {retries} faults {faults:?} got {got:?}");
+                let ctx = format!("call {nth} op {op:?} retries {retries} faults {faults:?} got {got:?}");
                 // README invariants, independent of the model.
                 match (&op, &got) {
                     (Op::Create, Ok(_)) => prop_assert_eq!(now - before, 1, "{}", ctx),
@@ -314,32 +391,23 @@ proptest! {
         faults in prop::collection::vec(meeting_fault(Op::CreateOrGet), 0..=6),
     ) {
         rt().block_on(async {
-            let emu = Emulator::start().await.unwrap();
-            for f in &faults { emu.faults().push(f.clone()); }
+            let emu = emulator_with(&faults).await;
             let (client, user) = client(&emu, retries, false);
-            let mut set = tokio::task::JoinSet::new();
-            for _ in 0..tasks {
-                let (client, user) = (client.clone(), user.clone());
-                set.spawn(async move {
-                    let m = types::CreateOrGetRequest { external_id: "k".into(), ..Default::default() };
-                    client.create_or_get(&user, m).await
-                });
-            }
-            let results: Vec<_> = set.join_all().await;
+            let calls = at_once(&client, &user, Op::CreateOrGet, tasks).await;
             settle(&faults).await;
             let made = emu.meeting_count();
             let ctx = format!("tasks {tasks} retries {retries} faults {faults:?} made {made} results {:?}",
-                results.iter().map(|r| r.as_ref().map(|a| (a.outcome, a.attempts)).map_err(|e| (e.kind(), e.attempts()))).collect::<Vec<_>>());
+                calls.iter().map(|c| c.result.as_ref().map(|o| (*o, c.attempts)).map_err(|e| (e.kind(), c.attempts))).collect::<Vec<_>>());
             prop_assert!(made <= 1, "{}", ctx);
-            let ids: std::collections::HashSet<_> = results.iter().filter_map(|r| r.as_ref().ok()).map(|a| a.meeting_id().to_owned()).collect();
+            let ids: std::collections::HashSet<_> = calls.iter().filter_map(|c| c.meeting_id.as_deref()).collect();
             prop_assert!(ids.len() <= 1, "{}", ctx);
             if !ids.is_empty() { prop_assert_eq!(made, 1, "{}", ctx); }
-            let created = results.iter().filter(|r| matches!(r, Ok(a) if a.outcome == Outcome::Created)).count();
+            let created = calls.iter().filter(|c| matches!(c.result, Ok(Outcome::Created))).count();
             prop_assert!(created <= 1, "{}", ctx);
-            let attempts: u64 = results.iter().map(|r| match r { Ok(a) => a.attempts, Err(e) => e.attempts().unwrap_or(0) } as u64).sum();
+            let attempts: u64 = calls.iter().map(Call::attempts_made).sum();
             prop_assert_eq!(attempts, emu.graph_requests(), "{}", ctx);
-            for r in &results {
-                if let Err(e) = r {
+            for c in &calls {
+                if let Err(e) = &c.result {
                     prop_assert!(e.kind() != ErrorKind::OutcomeUnknown, "{}", ctx);
                 }
             }
@@ -355,25 +423,16 @@ proptest! {
         faults in prop::collection::vec(meeting_fault(Op::Create), 0..=6),
     ) {
         rt().block_on(async {
-            let emu = Emulator::start().await.unwrap();
-            for f in &faults { emu.faults().push(f.clone()); }
+            let emu = emulator_with(&faults).await;
             let (client, user) = client(&emu, retries, false);
-            let mut set = tokio::task::JoinSet::new();
-            for _ in 0..tasks {
-                let (client, user) = (client.clone(), user.clone());
-                set.spawn(async move {
-                    let m = types::OnlineMeeting { subject: Some("s".into()), ..Default::default() };
-                    client.create(&user, m).await
-                });
-            }
-            let results: Vec<_> = set.join_all().await;
+            let calls = at_once(&client, &user, Op::Create, tasks).await;
             settle(&faults).await;
             let made = emu.meeting_count();
-            let ok = results.iter().filter(|r| r.is_ok()).count();
-            let unknown = results.iter().filter(|r| matches!(r, Err(e) if e.kind() == ErrorKind::OutcomeUnknown)).count();
+            let ok = calls.iter().filter(|c| c.result.is_ok()).count();
+            let unknown = calls.iter().filter(|c| matches!(&c.result, Err(e) if e.kind() == ErrorKind::OutcomeUnknown)).count();
             let ctx = format!("tasks {tasks} retries {retries} faults {faults:?} made {made} ok {ok} unknown {unknown}");
             prop_assert!(ok <= made && made <= ok + unknown, "{}", ctx);
-            let attempts: u64 = results.iter().map(|r| match r { Ok(a) => a.attempts, Err(e) => e.attempts().unwrap_or(0) } as u64).sum();
+            let attempts: u64 = calls.iter().map(Call::attempts_made).sum();
             prop_assert_eq!(attempts, emu.graph_requests(), "{}", ctx);
             Ok(())
         })?;
@@ -410,22 +469,7 @@ proptest! {
             let base_requests = emu.graph_requests();
             for f in &faults { emu.faults().push(f.clone()); }
             for f in &tfaults { emu.token_faults().push(f.clone()); }
-            let (got, attempts) = match op {
-                Op::Create => {
-                    let m = types::OnlineMeeting { subject: Some("s".into()), ..Default::default() };
-                    match client.create(&user, m).await {
-                        Ok(r) => (Ok(Outcome::Created), Some(r.attempts)),
-                        Err(e) => { let a = e.attempts(); (Err(e), a) }
-                    }
-                }
-                Op::CreateOrGet => {
-                    let m = types::CreateOrGetRequest { external_id: "k".into(), ..Default::default() };
-                    match client.create_or_get(&user, m).await {
-                        Ok(r) => (Ok(r.outcome), Some(r.attempts)),
-                        Err(e) => { let a = e.attempts(); (Err(e), a) }
-                    }
-                }
-            };
+            let Call { result: got, attempts, .. } = call(&client, &user, op).await;
             settle(&faults).await;
             let made = emu.meeting_count() - base_meetings;
             let received = emu.graph_requests() - base_requests;
