@@ -33,8 +33,8 @@ pub struct RetryPolicy {
     /// Longest single wait, Retry-After included: a longer Retry-After ends the retries (a
     /// backoff step is cut to it instead).
     pub max_wait: Duration,
-    /// Total time a call may spend in the waits between attempts that this policy plans. Not
-    /// the attempts themselves (each up to the client's `timeout`), nor a wait for a token
+    /// Total time a call may spend in the waits between attempts that this policy plans,
+    /// those before another try at a busy token endpoint included. Not the attempts themselves (each up to the client's `timeout`), nor a wait for a token
     /// within one. A wait of zero (`Retry-After: 0`, a date already past) uses none of it:
     /// [`max_retries`](Self::max_retries) is what bounds those.
     pub budget: Duration,
@@ -90,15 +90,15 @@ impl RetryPolicy {
     }
 
     /// The wait before retry number `retry` (1-based): Retry-After when given, else
-    /// exponential backoff with jitter. `None` when the wait would break a limit.
+    /// exponential backoff with jitter; or the limit that wait would break.
     pub(crate) fn delay(
         &self,
         retry: u32,
         retry_after: Option<Duration>,
         waited: Duration,
-    ) -> Option<Duration> {
+    ) -> Result<Duration, Refused> {
         if retry > self.max_retries {
-            return None;
+            return Err(Refused::Retries(self.max_retries));
         }
         let delay = match retry_after {
             Some(d) => d,
@@ -111,9 +111,59 @@ impl RetryPolicy {
                 step / 2 + step.mul_f64(fastrand::f64() / 2.0)
             }
         };
+        if delay > self.max_wait {
+            return Err(Refused::Wait {
+                wait: delay,
+                max_wait: self.max_wait,
+            });
+        }
         // Checked: with limits set to `Duration::MAX`, a hostile Retry-After must not overflow.
-        let within_budget = waited.checked_add(delay).is_some_and(|t| t <= self.budget);
-        (delay <= self.max_wait && within_budget).then_some(delay)
+        match waited.checked_add(delay).is_some_and(|t| t <= self.budget) {
+            true => Ok(delay),
+            false => Err(Refused::Budget {
+                wait: delay,
+                waited,
+                budget: self.budget,
+            }),
+        }
+    }
+}
+
+/// The limit of a [`RetryPolicy`] that ended a call's retries. Said in the log: a Retry-After
+/// longer than the policy allows ends the retries at once, which the error alone does not tell
+/// from a policy that never retries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Refused {
+    /// All of `max_retries` are used.
+    Retries(u32),
+    /// The wait is longer than `max_wait`.
+    Wait { wait: Duration, max_wait: Duration },
+    /// The wait would take the call's waiting past its `budget`.
+    Budget {
+        wait: Duration,
+        waited: Duration,
+        budget: Duration,
+    },
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Retries(n) => write!(f, "all {n} retries of the retry policy are used"),
+            Self::Wait { wait, max_wait } => write!(
+                f,
+                "a wait of {wait:?} is longer than the retry policy's max_wait of {max_wait:?}"
+            ),
+            Self::Budget {
+                wait,
+                waited,
+                budget,
+            } => write!(
+                f,
+                "a wait of {wait:?} after {waited:?} of waiting is past the retry policy's \
+                 budget of {budget:?}"
+            ),
+        }
     }
 }
 
@@ -403,17 +453,28 @@ mod tests {
         let p = RetryPolicy::default().with_max_retries(2);
         assert_eq!(
             p.delay(1, Some(Duration::from_secs(2)), Duration::ZERO),
-            Some(Duration::from_secs(2))
+            Ok(Duration::from_secs(2))
         );
-        assert_eq!(p.delay(3, None, Duration::ZERO), None, "past max_retries");
+        assert_eq!(
+            p.delay(3, None, Duration::ZERO),
+            Err(Refused::Retries(2)),
+            "past max_retries"
+        );
         assert_eq!(
             p.delay(1, Some(Duration::from_secs(181)), Duration::ZERO),
-            None,
+            Err(Refused::Wait {
+                wait: Duration::from_secs(181),
+                max_wait: Duration::from_secs(180)
+            }),
             "past max_wait"
         );
         assert_eq!(
             p.delay(1, Some(Duration::from_secs(10)), Duration::from_secs(295)),
-            None,
+            Err(Refused::Budget {
+                wait: Duration::from_secs(10),
+                waited: Duration::from_secs(295),
+                budget: Duration::from_secs(300)
+            }),
             "past budget"
         );
         for retry in 1..=2 {
@@ -421,7 +482,10 @@ mod tests {
             let d = p.delay(retry, None, Duration::ZERO).unwrap();
             assert!(d >= step / 2 && d <= step, "{d:?} for retry {retry}");
         }
-        assert_eq!(RetryPolicy::none().delay(1, None, Duration::ZERO), None);
+        assert_eq!(
+            RetryPolicy::none().delay(1, None, Duration::ZERO),
+            Err(Refused::Retries(0))
+        );
     }
 
     #[test]
@@ -430,9 +494,9 @@ mod tests {
         // A wait of exactly the longest allowed, or one that uses the budget up exactly, is
         // still taken.
         let longest = Duration::from_secs(180);
-        assert_eq!(p.delay(1, Some(longest), Duration::ZERO), Some(longest));
+        assert_eq!(p.delay(1, Some(longest), Duration::ZERO), Ok(longest));
         let ten = Duration::from_secs(10);
-        assert_eq!(p.delay(1, Some(ten), Duration::from_secs(290)), Some(ten));
+        assert_eq!(p.delay(1, Some(ten), Duration::from_secs(290)), Ok(ten));
         // Backoff doubles up to its cap and no further: the third step of 10 s would be 40 s.
         let capped = RetryPolicy::default()
             .with_max_retries(5)
@@ -458,14 +522,15 @@ mod tests {
             for retry in 1..=6 {
                 let d = p.delay(retry, None, Duration::ZERO);
                 assert!(
-                    d.is_some_and(|d| d <= Duration::from_secs(5)),
+                    d.is_ok_and(|d| d <= Duration::from_secs(5)),
                     "{retry}: {d:?}"
                 );
             }
         }
         // A Retry-After past it still ends them.
         assert_eq!(
-            p.delay(1, Some(Duration::from_secs(6)), Duration::ZERO),
+            p.delay(1, Some(Duration::from_secs(6)), Duration::ZERO)
+                .ok(),
             None
         );
     }
@@ -490,7 +555,7 @@ mod tests {
         // sum does not fit, so it is past the budget rather than a panic.
         let p = RetryPolicy::default().with_limits(Duration::MAX, Duration::MAX);
         let huge = Duration::from_secs(u64::MAX);
-        assert_eq!(p.delay(2, Some(huge), Duration::from_secs(1)), None);
-        assert_eq!(p.delay(1, Some(huge), Duration::ZERO), Some(huge));
+        assert_eq!(p.delay(2, Some(huge), Duration::from_secs(1)).ok(), None);
+        assert_eq!(p.delay(1, Some(huge), Duration::ZERO), Ok(huge));
     }
 }

@@ -770,6 +770,39 @@ async fn a_blank_token_fetched_after_a_401_is_the_refresh_failure_not_a_second_r
     );
 }
 
+#[tokio::test]
+async fn a_providers_unsendable_token_after_a_401_is_the_refresh_failure_with_graphs_ids() {
+    // The same rule for a provider of the user's own: its fresh token cannot be sent, so the
+    // 401 stays the answer, with Graph's request IDs and why no retry followed.
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).insert_header("request-id", "rid-401"))
+        .mount(&graph)
+        .await;
+    for unsendable in ["", "tok\r\n2"] {
+        let script = [
+            Ok(AccessToken::new("tok-1", None)),
+            Ok(AccessToken::new(unsendable, None)),
+        ];
+        let err = scripted_client(&graph.uri(), script.into())
+            .create(&user(), types::OnlineMeeting::default())
+            .await
+            .unwrap_err();
+        let Error::Authentication(AuthError::RefreshFailed { rejected, refresh }) = &err else {
+            panic!("{unsendable:?}: {err:?}")
+        };
+        assert_eq!(rejected.status, 401);
+        assert!(matches!(&**refresh, AuthError::Provider(_)), "{refresh:?}");
+        assert_eq!(err.request_id(), Some("rid-401"));
+        assert!(err.client_request_id().is_some() && err.attempts() == Some(1));
+    }
+    assert_eq!(
+        requests(&graph).await.len(),
+        2,
+        "one create per call, not resent"
+    );
+}
+
 /// A provider of its own (no cache) that hands out whatever token it was given, and counts
 /// how often it was told a token did not work.
 #[derive(Debug)]

@@ -86,3 +86,33 @@ async fn a_call_dropped_after_sending_has_left_its_client_request_id_in_the_log(
         "{sent} not in: {logs}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_past_a_limit_of_the_policy_ends_the_retries_and_the_log_says_which() {
+    // The error alone reads like any unretried 429; the log names the wait and the limit.
+    let captured = Captured::install();
+    let server =
+        Script::start(|_| Act::Respond(429, vec![("retry-after", "181".into())], "{}".into()))
+            .await;
+    let client = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .build()
+        .unwrap();
+    let request = types::CreateOrGetRequest {
+        external_id: "a".into(),
+        ..Default::default()
+    };
+    let err = client.create_or_get(&User::Me, request).await.unwrap_err();
+    assert_eq!((server.count(), err.attempts()), (1, Some(1)));
+    let named = format!("client_request_id=\"{}\"", err.client_request_id().unwrap());
+    let logs = captured.text();
+    let ended: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("not sent again"))
+        .collect();
+    assert_eq!(ended.len(), 1, "logs: {logs}");
+    for said in [named.as_str(), "429", "181s", "max_wait of 180s"] {
+        assert!(ended[0].contains(said), "{said}: {}", ended[0]);
+    }
+}

@@ -421,19 +421,28 @@ impl Call {
                 match Box::pin(self.token()).await {
                     // Another secret: a provider that gives the same one with a new expiry would
                     // only be refused again.
-                    Ok(fresh) if fresh.secret() != current.secret() => {
-                        tracing::info!(
-                            client_request_id = self.client_request_id(),
-                            attempt = number,
-                            delay_ms = 0u64,
-                            "Graph answered 401; retrying once with a fresh token"
-                        );
-                        let mut record = self.record();
-                        record.fresh_token = Some(fresh);
-                        record.refused = Some(current.secret().clone());
-                        record.again = Some(Duration::ZERO);
-                        return Self::inert();
-                    }
+                    Ok(fresh) if fresh.secret() != current.secret() => match fresh.bearer() {
+                        Ok(_) => {
+                            tracing::info!(
+                                client_request_id = self.client_request_id(),
+                                attempt = number,
+                                delay_ms = 0u64,
+                                "Graph answered 401; retrying once with a fresh token"
+                            );
+                            let mut record = self.record();
+                            record.fresh_token = Some(fresh);
+                            record.refused = Some(current.secret().clone());
+                            record.again = Some(Duration::ZERO);
+                            return Self::inert();
+                        }
+                        // One no header can carry: the provider's failure, told as any other
+                        // refresh failure is (the 401 stays the answer, with Graph's IDs).
+                        Err(reason) => {
+                            shared.tokens.invalidate(&fresh);
+                            self.record().refresh_failure =
+                                Some(AuthError::Provider(reason.into()));
+                        }
+                    },
                     Ok(_) => {}
                     // The token endpoint busy or out of reach: Graph did not act, so the call
                     // may wait it out as it would before sending.
@@ -671,8 +680,18 @@ impl Call {
                 record.retries += 1;
                 let retries = record.retries;
                 let waited = record.waited;
-                let Some(delay) = self.shared.retry.delay(retries, retry_after, waited) else {
-                    return false;
+                let delay = match self.shared.retry.delay(retries, retry_after, waited) {
+                    Ok(delay) => delay,
+                    Err(limit) => {
+                        tracing::warn!(
+                            client_request_id = self.client_request_id(),
+                            attempt,
+                            reason = reason(),
+                            %limit,
+                            "not sent again: a limit of the retry policy"
+                        );
+                        return false;
+                    }
                 };
                 tracing::warn!(
                     // What ties the retries of one call together, and to Graph's logs.
