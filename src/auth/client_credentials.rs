@@ -261,12 +261,8 @@ impl ClientCredentialsBuilder {
 
     /// Checks everything and builds the provider. Nothing is sent yet.
     pub fn build(self) -> Result<ClientCredentials, Error> {
-        check_tenant(&self.tenant)?;
-        if self.client_id.is_empty() || self.client_id.chars().any(char::is_control) {
-            return Err(Error::Config(
-                "client ID must be non-empty printable text".into(),
-            ));
-        }
+        check_tenant(&self.tenant).map_err(Error::Config)?;
+        check_client_id(&self.client_id).map_err(Error::Config)?;
         if self.secret.expose().is_empty() {
             return Err(Error::Config("client secret is empty".into()));
         }
@@ -298,7 +294,8 @@ impl ClientCredentialsBuilder {
 }
 
 /// Tenant IDs and domains are letters, digits, `.` and `-`: anything else could change the URL.
-fn check_tenant(tenant: &str) -> Result<(), Error> {
+/// (Also the command's check of `AZURE_TENANT_ID`, which names the variable.)
+pub(crate) fn check_tenant(tenant: &str) -> Result<(), String> {
     let valid = !tenant.is_empty()
         && tenant.len() <= 256
         && tenant != "."
@@ -309,9 +306,18 @@ fn check_tenant(tenant: &str) -> Result<(), Error> {
     if valid {
         Ok(())
     } else {
-        Err(Error::Config(format!(
+        Err(format!(
             "tenant {tenant:?} is not a tenant ID or domain (letters, digits, '.' and '-' only)"
-        )))
+        ))
+    }
+}
+
+/// A client ID goes into the token request's form, encoded, so only what cannot be text is
+/// refused.
+pub(crate) fn check_client_id(client_id: &str) -> Result<(), String> {
+    match client_id.is_empty() || client_id.chars().any(char::is_control) {
+        true => Err("client ID must be non-empty printable text".into()),
+        false => Ok(()),
     }
 }
 

@@ -8,7 +8,7 @@
 #[cfg(feature = "azure-identity")]
 mod azure;
 mod cache;
-mod client_credentials;
+pub(crate) mod client_credentials;
 
 use std::fmt;
 

@@ -25,8 +25,10 @@ Exit status:
      client credentials (not an application token in GRAPH_TOKEN: that one goes to Graph,
      which answers 400, status 4)
   3  authentication: no credentials (or GRAPH_TOKEN set but empty, not UTF-8 or not a token,
-     such as `Bearer` alone), the token endpoint refused, Graph answered 401
-  4  Graph answered with an error (its code, message and request-id are on stderr)
+     such as `Bearer` alone; or an AZURE_TENANT_ID or AZURE_CLIENT_ID that cannot be one),
+     the token endpoint refused, Graph answered 401
+  4  Graph answered with an error (its code, message and request-id are on stderr), or
+     create-or-get's success answer could not be used (kind decode or responseTooLarge)
   5  transport failure: no complete answer from Graph or the token endpoint (timeout,
      connection lost, an unreadable token response, the token endpoint busy or failing:
      408, 429, 5xx), also when that kept a 401 from being retried with a fresh token

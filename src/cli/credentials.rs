@@ -5,7 +5,10 @@
 use std::env::VarError;
 
 use super::failure::Failure;
-use crate::{AccessToken, Secret};
+use crate::{
+    auth::client_credentials::{check_client_id, check_tenant},
+    AccessToken, Secret,
+};
 
 /// What the environment provides.
 #[derive(Debug)]
@@ -110,16 +113,27 @@ pub(super) fn from_env(var: impl Fn(&str) -> Result<String, VarError>) -> Result
         .map(|name| get(name))
         .collect::<Result<Vec<_>, _>>()?;
     match values.as_slice() {
-        [Some(tenant), Some(client_id), Some(secret)] => Ok(Found {
-            credentials: Credentials::App {
-                tenant: tenant.trim().to_owned(),
-                client_id: client_id.trim().to_owned(),
-                // Trimmed like the others: a secret read from a file often ends in a newline,
-                // and Entra ID secrets never start or end with whitespace.
-                secret: Secret::new(secret.trim().to_owned()),
-            },
-            ignored: Vec::new(),
-        }),
+        [Some(tenant), Some(client_id), Some(secret)] => {
+            let (tenant, client_id) = (tenant.trim(), client_id.trim());
+            // Checked here as the library checks them, to name the variable and to be a
+            // credentials failure (status 3), not the arguments' (2).
+            for (name, checked) in [
+                (TRIO[0], check_tenant(tenant)),
+                (TRIO[1], check_client_id(client_id)),
+            ] {
+                checked.map_err(|problem| Failure::Credentials(format!("{name}: {problem}")))?;
+            }
+            Ok(Found {
+                credentials: Credentials::App {
+                    tenant: tenant.to_owned(),
+                    client_id: client_id.to_owned(),
+                    // Trimmed like the others: a secret read from a file often ends in a newline,
+                    // and Entra ID secrets never start or end with whitespace.
+                    secret: Secret::new(secret.trim().to_owned()),
+                },
+                ignored: Vec::new(),
+            })
+        }
         [None, None, None] => Err(Failure::Credentials(HOW.into())),
         partial => {
             let missing: Vec<&str> = TRIO
@@ -205,6 +219,31 @@ mod tests {
             matches!(credentials(env(&mounted)), Ok(Credentials::App { secret, .. }) if secret.expose() == "s3cr3t"),
             "a secret from a file loses its trailing newline"
         );
+    }
+
+    #[test]
+    fn a_malformed_tenant_or_client_id_is_a_credentials_failure_naming_its_variable() {
+        let trio = |tenant: &str, client_id: &str| {
+            let pairs = [
+                ("AZURE_TENANT_ID", tenant),
+                ("AZURE_CLIENT_ID", client_id),
+                ("AZURE_CLIENT_SECRET", "s3cr3t-canary"),
+            ];
+            match credentials(env(&pairs)) {
+                Err(Failure::Credentials(m)) => Some(m),
+                Err(other) => panic!("{other:?}"),
+                Ok(_) => None,
+            }
+        };
+        for tenant in ["contoso example", "../x", "t?x", "@evil.com", ".."] {
+            let said = trio(tenant, "c").expect(tenant);
+            assert!(said.starts_with("AZURE_TENANT_ID: tenant "), "{said}");
+            assert!(!said.contains("canary"), "{said}");
+        }
+        let said = trio("contoso.example", "c\nd").expect("a line break");
+        assert!(said.starts_with("AZURE_CLIENT_ID: "), "{said}");
+        // Spaces around are what a copied value brings: trimmed, not refused.
+        assert_eq!(trio(" contoso.example\n", " c "), None);
     }
 
     #[test]

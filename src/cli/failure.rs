@@ -122,7 +122,8 @@ impl Failure {
                 "graphMessage": graph.and_then(|g| g.message.as_deref()),
                 "requestId": library.and_then(Error::request_id),
                 "clientRequestId": client_request_id,
-                "retryAfterSeconds": graph.and_then(|g| g.retry_after).map(whole_seconds),
+                // Graph's, or the token endpoint's when that is what failed (status 5).
+                "retryAfterSeconds": library.and_then(Error::retry_after).map(whole_seconds),
                 "attempts": library.and_then(Error::attempts),
                 // After Graph's 401: why no fresh token could be had for the one retry.
                 "tokenFailure": library.and_then(token_failure),
@@ -346,6 +347,18 @@ mod tests {
             )
         };
         assert_eq!(rejected(unreachable).exit_status(), 5);
+        // A busy token endpoint's wait is the one to wait out, before or after Graph's 401.
+        let busy = AuthError::token_endpoint(
+            429,
+            None,
+            None,
+            Some(std::time::Duration::from_millis(6_500)),
+        );
+        for failure in [Failure::Library(busy.clone().into()), rejected(busy)] {
+            let json: serde_json::Value = serde_json::from_str(&failure.json()).unwrap();
+            assert_eq!(json["exitStatus"], 5);
+            assert_eq!(json["error"]["retryAfterSeconds"], 7);
+        }
         let refused = rejected(refused);
         assert_eq!(refused.exit_status(), 3);
         let json: serde_json::Value = serde_json::from_str(&refused.json()).unwrap();
