@@ -1367,6 +1367,34 @@ async fn a_local_graph_with_the_real_identity_platform_is_refused() {
 }
 
 #[tokio::test]
+async fn a_local_token_endpoint_with_the_clouds_graph_is_refused() {
+    // The other way round: the emulator's address left in AZURE_AUTHORITY_HOST, Graph's unset.
+    // The real secret would go, in clear, to whatever listens on that local port.
+    let emu = Emulator::start().await.unwrap();
+    let root = emu.base_url();
+    let app = [
+        ("AZURE_TENANT_ID", "contoso.example"),
+        ("AZURE_CLIENT_ID", "app-id"),
+        ("AZURE_CLIENT_SECRET", "app-secret"),
+        ("AZURE_AUTHORITY_HOST", root.as_str()),
+    ];
+    let args = ["create", "--user", DEMO_USER_ID];
+    let refused = run_with(&args, &app, None).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("GRAPH_BASE_URL"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(emu.token_requests(), 0);
+    // With both on this machine, it goes through.
+    let both = [&app[..], &[("GRAPH_BASE_URL", root.as_str())]].concat();
+    let made = run_with(&args, &both, None).await;
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    assert_eq!((emu.token_requests(), emu.graph_requests()), (1, 1));
+}
+
+#[tokio::test]
 async fn blank_values_are_refused_before_anything_is_sent() {
     let emu = Emulator::start().await.unwrap();
     let base = emu.base_url();

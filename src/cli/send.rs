@@ -163,6 +163,19 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
         } => {
             let mut app = ClientCredentials::builder(tenant, client_id, secret).cloud(common.cloud);
             match trimmed(&common.authority_host) {
+                // The other way round: an emulator's address left in AZURE_AUTHORITY_HOST
+                // would take a real client secret, in clear, to whatever listens on that port
+                // of this machine, while the calls go to the cloud's Graph.
+                Some(host) if local(host) && !trimmed(&common.base_url).is_some_and(local) => {
+                    return Err(Failure::Usage(
+                        "the token endpoint is on this machine, but Graph is the cloud's: the \
+                         client secret would go to a local port. Set --base-url or \
+                         GRAPH_BASE_URL to the emulator's address too, or unset \
+                         --authority-host and AZURE_AUTHORITY_HOST for the cloud's identity \
+                         platform"
+                            .into(),
+                    ))
+                }
                 Some(host) => app = app.authority_host(host),
                 // A local Graph (the emulator) beside the real identity platform is most likely
                 // a forgotten AZURE_AUTHORITY_HOST: the real client secret would be on its way
