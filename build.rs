@@ -66,8 +66,9 @@ fn main() {
     settings.with_conversion(date_time, "crate::timestamp::Timestamp", impls.into_iter());
 
     let mut generator = progenitor::Generator::new(&settings);
-    // The generator reports most problems as errors, but some (a `$ref` to nothing, a construct
-    // it does not support) as panics of its own, which do not say where they come from.
+    // The generator reports most problems as errors, but some (a path parameter it cannot map,
+    // a construct it does not support) as panics of its own, which do not say where they come
+    // from.
     let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         generator.generate_tokens(&spec)
     }));
@@ -75,8 +76,9 @@ fn main() {
         Ok(Ok(tokens)) => tokens,
         Ok(Err(e)) => panic!("generating from {SPEC}: {e}"),
         Err(_) => panic!(
-            "generating from {SPEC}: the generator panicked (its message is above); look for a \
-             `$ref` that names no schema, or a construct progenitor does not support"
+            "generating from {SPEC}: the generator panicked (its message is above), on something \
+             spec/check.rs lets through: a construct progenitor does not support, or a path \
+             whose `{{name}}` no parameter of the operation names"
         ),
     };
     let file: syn::File =

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 /// Every rule, in the order a maintainer would fix them.
 pub fn check(spec: &Value) -> Result<(), String> {
     names(spec)?;
+    operations(spec)?;
     walk(spec, spec, &mut String::new(), false, false)?;
     let schemas = spec["components"]["schemas"]
         .as_object()
@@ -25,10 +26,81 @@ pub fn check(spec: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The operations the hand-written layer calls (src/client/), with the success statuses it is
+/// written for: create answers 201, createOrGet 201 when it made the meeting and 200 when it
+/// already existed (Microsoft's pages, spec/README.md). Any other would be generated without a
+/// word and then refused by the layer at run time, in words that contradict the description.
+const OPERATIONS: [(&str, &[&str]); 4] = [
+    ("/me/onlineMeetings", &["201"]),
+    ("/users/{userId}/onlineMeetings", &["201"]),
+    ("/me/onlineMeetings/createOrGet", &["200", "201"]),
+    (
+        "/users/{userId}/onlineMeetings/createOrGet",
+        &["200", "201"],
+    ),
+];
+
+fn operations(spec: &Value) -> Result<(), String> {
+    for (path, statuses) in OPERATIONS {
+        // A JSON pointer spells the path's own slashes `~1`.
+        let at = format!("/paths/{}/post/responses", path.replace('/', "~1"));
+        let responses = spec
+            .pointer(&at)
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                format!("{at}: missing; the hand-written layer (src/client/) calls POST {path}")
+            })?;
+        let success: Vec<&str> = responses
+            .keys()
+            .map(String::as_str)
+            .filter(|status| status.starts_with('2'))
+            .collect();
+        if success != *statuses {
+            return Err(format!(
+                "{at}: success statuses {success:?}, but POST {path} answers {statuses:?} (the \
+                 hand-written layer, src/client/call.rs, is written for those)"
+            ));
+        }
+        // Each `{name}` of the path must be a path parameter of that name: progenitor panics
+        // on one it cannot map, without saying where.
+        let parameters = spec.pointer(&at.replace("/responses", "/parameters"));
+        let named = |wanted: &str| {
+            parameters
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|parameter| {
+                    let parameter = parameter["$ref"]
+                        .as_str()
+                        .and_then(|r| r.strip_prefix('#'))
+                        .and_then(|pointer| spec.pointer(pointer))
+                        .unwrap_or(parameter);
+                    parameter["in"] == "path" && parameter["name"] == wanted
+                })
+        };
+        let placeholders = path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'));
+        if let Some(unnamed) = placeholders.into_iter().find(|p| !named(p)) {
+            return Err(format!(
+                "{}: no parameter `in: path` is named {unnamed:?}, which POST {path} needs",
+                at.replace("/responses", "/parameters")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The description's text, parsed, with no key written twice in one object: serde_json keeps
 /// the last in silence, so a property or schema pasted a second time would replace the first
 /// without a word. Checked on the text, as the parsed value no longer shows it.
 pub fn parse(text: &str) -> Result<Value, String> {
+    // What some editors put first: serde_json would only say "expected value at line 1".
+    if text.starts_with('\u{feff}') {
+        return Err(
+            "it starts with a byte-order mark (U+FEFF): save it as UTF-8 without one".into(),
+        );
+    }
     let spec: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     // Each open object: its keys so far, and whether a key comes next. Arrays hold `None`.
     let mut open: Vec<Option<(BTreeSet<String>, bool)>> = Vec::new();

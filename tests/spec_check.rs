@@ -35,9 +35,58 @@ fn the_committed_description_passes() {
 }
 
 #[test]
+fn an_operation_missing_or_answering_another_success_is_refused() {
+    let responses =
+        |spec: &mut Value, path: &str| -> Value { spec["paths"][path]["post"]["responses"].take() };
+    // create answering 200 instead of Microsoft's 201.
+    let error = refused(|spec| {
+        let mut answers = responses(spec, "/users/{userId}/onlineMeetings");
+        let created = answers.as_object_mut().unwrap().remove("201").unwrap();
+        answers["200"] = created;
+        spec["paths"]["/users/{userId}/onlineMeetings"]["post"]["responses"] = answers;
+    });
+    assert_names(
+        &error,
+        &[
+            "/paths/~1users~1{userId}~1onlineMeetings/post/responses",
+            "[\"200\"]",
+            "[\"201\"]",
+        ],
+    );
+    // createOrGet without its 200 (the meeting already existed).
+    let error = refused(|spec| {
+        let path = "/me/onlineMeetings/createOrGet";
+        let mut answers = responses(spec, path);
+        answers.as_object_mut().unwrap().remove("200");
+        spec["paths"][path]["post"]["responses"] = answers;
+    });
+    assert_names(&error, &["createOrGet", "[\"200\", \"201\"]"]);
+    // An operation taken out.
+    let error = refused(|spec| {
+        spec["paths"]
+            .as_object_mut()
+            .unwrap()
+            .remove("/me/onlineMeetings");
+    });
+    assert_names(&error, &["missing", "POST /me/onlineMeetings"]);
+    // The user's parameter renamed, the path not: progenitor would panic without saying where.
+    let error = refused(|spec| spec["components"]["parameters"]["userId"]["name"] = json!("id"));
+    assert_names(
+        &error,
+        &[
+            "/paths/~1users~1{userId}~1onlineMeetings/post/parameters",
+            "\"userId\"",
+        ],
+    );
+}
+
+#[test]
 fn a_key_written_twice_is_refused_with_where_it_is() {
     let text = include_str!("../spec/onlineMeetings.json");
     assert_eq!(check::parse(text).unwrap(), spec());
+    // Not a doubled key, but what an editor may add at the top: said as what it is.
+    let marked = check::parse(&format!("\u{feff}{text}")).unwrap_err();
+    assert_names(&marked, &["byte-order mark"]);
     // A property pasted a second time into the same schema, which serde_json would take in
     // silence (the last one winning).
     let property = r#""isEndToEndEncryptionEnabled""#;
