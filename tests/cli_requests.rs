@@ -624,6 +624,9 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
     std::fs::write(&repeated, r#"{"externalId": "a", "externalId": "b"}"#).unwrap();
     let wrong_key = dir.join("wrong-key.json");
     std::fs::write(&wrong_key, r#"{"externalId": "body-id"}"#).unwrap();
+    // A checked property in another case would go out beside its field, unchecked.
+    let other_case = dir.join("other-case.json");
+    std::fs::write(&other_case, r#"{"EndDateTime": "2030-01-01T09:00:00Z"}"#).unwrap();
     let utf16 = dir.join("utf16.json");
     std::fs::write(&utf16, b"\xFF\xFE{\0}\0").unwrap();
 
@@ -743,6 +746,10 @@ async fn bad_input_is_status_2_and_nothing_is_sent() {
             "--external-id \"flag-id\" and the body's externalId \"body-id\" differ",
         ),
         (vec!["create", "--body", utf16.to_str().unwrap()], "UTF-16"),
+        (
+            vec!["create", "--body", other_case.to_str().unwrap()],
+            "a property of the --body is invalid: ",
+        ),
         (vec!["create", "--no-such-flag"], "unexpected argument"),
         (vec!["launch-rockets"], "unrecognized subcommand"),
         (vec![], "Usage"),

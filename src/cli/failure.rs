@@ -234,6 +234,12 @@ fn message(error: &Error) -> String {
              meeting's organizer with --user ID"
                 .into()
         }
+        // The command's `extra` is what the --body holds beyond the named fields.
+        Error::InvalidRequest(InvalidRequest::InvalidField { reason }) => {
+            format!(
+                "invalid request (nothing was sent): a property of the --body is invalid: {reason}"
+            )
+        }
         Error::OutcomeUnknown {
             reason,
             attempts,
