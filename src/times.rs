@@ -122,6 +122,15 @@ fn within_range(field: &'static str, at: DateTime<Utc>) -> Result<DateTime<Utc>,
     Ok(at)
 }
 
+/// Another instant of a request (`expiryDateTime`): at Graph's 100 ns, within its years, not
+/// a leap second, as the start and end are.
+pub(crate) fn instant(
+    field: &'static str,
+    at: DateTime<Utc>,
+) -> Result<DateTime<Utc>, InvalidRequest> {
+    within_range(field, to_ticks(at))
+}
+
 /// Applies [`resolve`] to a pair of request fields in place.
 pub(crate) fn apply(
     start: &mut Option<Timestamp>,

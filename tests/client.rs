@@ -412,6 +412,42 @@ async fn time_rules_are_applied_before_sending() {
 }
 
 #[tokio::test]
+async fn a_creates_expiry_is_an_instant_like_its_start_and_end() {
+    let server = answering(201, json!({"id": "m"})).await;
+    let c = client(&server, ApiVersion::V1);
+    let expiring = |at: DateTime<Utc>| types::OnlineMeeting {
+        start_date_time: Some(self::at("2027-01-15T07:00:00Z").into()),
+        expiry_date_time: Some(at.into()),
+        ..Default::default()
+    };
+    // Nanoseconds go out at Graph's 100 ns, as the start's and end's do.
+    let precise = at("2027-01-15T08:00:00.123456789Z");
+    c.create(&User::Me, expiring(precise)).await.unwrap();
+    let body: Value = serde_json::from_slice(&sent(&server).await[0].body).unwrap();
+    assert_eq!(body["expiryDateTime"], "2027-01-15T08:00:00.1234568Z");
+    // A leap second or a year Graph cannot hold is refused, nothing sent.
+    let leap = at("2016-12-31T23:59:60Z");
+    let far = DateTime::<Utc>::from_timestamp(300_000_000_000, 0).unwrap();
+    for refused in [leap, far] {
+        let err = c.create(&User::Me, expiring(refused)).await.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::InvalidRequest(
+                    InvalidRequest::LeapSecond { field, .. } | InvalidRequest::OutOfRange { field, .. }
+                ) if *field == "expiryDateTime"
+            ),
+            "{err:?}"
+        );
+    }
+    assert_eq!(
+        sent(&server).await.len(),
+        1,
+        "refused requests are not sent"
+    );
+}
+
+#[tokio::test]
 async fn empty_external_id_is_refused() {
     let server = answering(201, json!({})).await;
     let err = client(&server, ApiVersion::V1)

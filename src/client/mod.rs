@@ -450,7 +450,12 @@ impl Client {
             user,
             &mut meeting.start_date_time,
             &mut meeting.end_date_time,
-        )
+        )?;
+        // Not part of the start-and-end rules, but an instant Graph reads as they are.
+        if let Some(expiry) = &mut meeting.expiry_date_time {
+            *expiry = times::instant("expiryDateTime", (*expiry).into())?.into();
+        }
+        Ok(())
     }
 
     /// What both operations check last: the token fits `user`, then the time rules fill in

@@ -87,6 +87,10 @@ pub(super) fn parse(
     let (start, end) = meeting_times(start, end, now).map_err(GraphFailure::bad_request)?;
     fields.insert("startDateTime".into(), Value::String(graph_time(start)));
     fields.insert("endDateTime".into(), Value::String(graph_time(end)));
+    // A create's other instant is kept as Graph keeps every one: in ticks, as UTC.
+    if let Some(expiry) = instant(&fields, "expiryDateTime") {
+        fields.insert("expiryDateTime".into(), Value::String(graph_time(expiry)));
+    }
     Ok(Asked {
         fields,
         external_id,
@@ -274,6 +278,10 @@ mod tests {
             let body = format!(r#"{{"startDateTime":"{written}"}}"#);
             let asked = parse_json(Operation::Create, ApiVersion::V1, &body).unwrap();
             assert_eq!(asked.fields["startDateTime"], held, "{written}");
+            // And a create's expiry, the same way.
+            let body = format!(r#"{{"expiryDateTime":"{written}"}}"#);
+            let asked = parse_json(Operation::Create, ApiVersion::V1, &body).unwrap();
+            assert_eq!(asked.fields["expiryDateTime"], held, "{written}");
         }
         // .NET's reader wants the `T`, and a year from 1 as written, whatever the offset.
         for written in [
