@@ -13,8 +13,9 @@ use serde_json::{Map, Value};
 /// Every rule, in the order a maintainer would fix them.
 pub fn check(spec: &Value) -> Result<(), String> {
     names(spec)?;
-    operations(spec)?;
     walk(spec, spec, &mut String::new(), false, false)?;
+    // After `walk`, which names a `$ref` to nothing as one.
+    operations(spec)?;
     let schemas = spec["components"]["schemas"]
         .as_object()
         .ok_or("no components/schemas")?;
@@ -43,48 +44,57 @@ const OPERATIONS: [(&str, &[&str]); 4] = [
 fn operations(spec: &Value) -> Result<(), String> {
     for (path, statuses) in OPERATIONS {
         // A JSON pointer spells the path's own slashes `~1`.
-        let at = format!("/paths/{}/post/responses", path.replace('/', "~1"));
+        let item = format!("/paths/{}", path.replace('/', "~1"));
+        let at = format!("{item}/post/responses");
         let responses = spec
             .pointer(&at)
             .and_then(Value::as_object)
             .ok_or_else(|| {
                 format!("{at}: missing; the hand-written layer (src/client/) calls POST {path}")
             })?;
-        let success: Vec<&str> = responses
+        // Sorted: the keys come in the file's order or serde_json's, as its features say.
+        let mut success: Vec<&str> = responses
             .keys()
             .map(String::as_str)
             .filter(|status| status.starts_with('2'))
             .collect();
+        success.sort_unstable();
         if success != *statuses {
             return Err(format!(
                 "{at}: success statuses {success:?}, but POST {path} answers {statuses:?} (the \
                  hand-written layer, src/client/call.rs, is written for those)"
             ));
         }
-        // Each `{name}` of the path must be a path parameter of that name: progenitor panics
-        // on one it cannot map, without saying where.
-        let parameters = spec.pointer(&at.replace("/responses", "/parameters"));
+        // Each `{name}` of the path must be a path parameter of that name, the operation's or
+        // the path's own: progenitor panics on one it cannot map, without saying where.
+        let parameters: Vec<&Value> = [
+            format!("{item}/post/parameters"),
+            format!("{item}/parameters"),
+        ]
+        .iter()
+        .filter_map(|at| spec.pointer(at)?.as_array())
+        .flatten()
+        .map(|parameter| {
+            // `walk` has checked that every `$ref` names something.
+            parameter["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix('#'))
+                .and_then(|pointer| spec.pointer(pointer))
+                .unwrap_or(parameter)
+        })
+        .collect();
         let named = |wanted: &str| {
             parameters
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .any(|parameter| {
-                    let parameter = parameter["$ref"]
-                        .as_str()
-                        .and_then(|r| r.strip_prefix('#'))
-                        .and_then(|pointer| spec.pointer(pointer))
-                        .unwrap_or(parameter);
-                    parameter["in"] == "path" && parameter["name"] == wanted
-                })
+                .iter()
+                .any(|parameter| parameter["in"] == "path" && parameter["name"] == wanted)
         };
-        let placeholders = path
+        let mut placeholders = path
             .split('/')
             .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'));
-        if let Some(unnamed) = placeholders.into_iter().find(|p| !named(p)) {
+        if let Some(unnamed) = placeholders.find(|p| !named(p)) {
             return Err(format!(
-                "{}: no parameter `in: path` is named {unnamed:?}, which POST {path} needs",
-                at.replace("/responses", "/parameters")
+                "{item}/post/parameters: no parameter `in: path` is named {unnamed:?} (there or \
+                 on the path), which POST {path} needs"
             ));
         }
     }

@@ -433,25 +433,26 @@ pub enum InvalidRequest {
         /// The start given.
         start: DateTime<Utc>,
     },
-    /// A start or end outside the years 1 to 9999, which Graph's date-times cannot carry.
+    /// An instant (start, end, a create's expiry) outside the years 1 to 9999, which Graph's
+    /// date-times cannot carry.
     #[error(
         "{field} ({at}) is outside the years 1 to 9999 that Graph's date-times can carry",
         at = Timestamp::from(*at)
     )]
     OutOfRange {
-        /// `startDateTime` or `endDateTime`.
+        /// `startDateTime`, `endDateTime` or `expiryDateTime`.
         field: &'static str,
         /// The instant given.
         at: DateTime<Utc>,
     },
-    /// A start or end in a leap second (`23:59:60`), which chrono reads but Graph's
-    /// date-times cannot carry.
+    /// An instant (start, end, a create's expiry) in a leap second (`23:59:60`), which chrono
+    /// reads but Graph's date-times cannot carry.
     #[error(
         "{field} ({at}) falls in a leap second, which Graph's date-times cannot carry",
         at = Timestamp::from(*at)
     )]
     LeapSecond {
-        /// `startDateTime` or `endDateTime`.
+        /// `startDateTime`, `endDateTime` or `expiryDateTime`.
         field: &'static str,
         /// The instant given.
         at: DateTime<Utc>,

@@ -109,10 +109,25 @@ async fn a_wait_past_a_limit_of_the_policy_ends_the_retries_and_the_log_says_whi
     let logs = captured.text();
     let ended: Vec<&str> = logs
         .lines()
-        .filter(|l| l.contains("not sent again"))
+        .filter(|l| l.contains("not tried again"))
         .collect();
     assert_eq!(ended.len(), 1, "logs: {logs}");
     for said in [named.as_str(), "429", "181s", "max_wait of 180s"] {
         assert!(ended[0].contains(said), "{said}: {}", ended[0]);
     }
+    // A policy without retries was asked for: nothing to warn about.
+    let quiet = Client::builder()
+        .base_url(&server.url)
+        .static_token("t")
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let request = types::CreateOrGetRequest {
+        external_id: "b".into(),
+        ..Default::default()
+    };
+    quiet.create_or_get(&User::Me, request).await.unwrap_err();
+    assert_eq!(server.count(), 2);
+    let logs = captured.text();
+    assert_eq!(logs.matches("not tried again").count(), 1, "logs: {logs}");
 }

@@ -81,6 +81,38 @@ fn an_operation_missing_or_answering_another_success_is_refused() {
 }
 
 #[test]
+fn what_the_operations_rule_allows_still_passes() {
+    let mut spec = spec();
+    let path = "/me/onlineMeetings/createOrGet";
+    // The statuses in another order (kept as written when serde_json preserves order).
+    let answers = spec["paths"][path]["post"]["responses"].take();
+    let mut reordered = serde_json::Map::new();
+    for status in ["201", "4XX", "200", "5XX"] {
+        reordered.insert(status.into(), answers[status].clone());
+    }
+    spec["paths"][path]["post"]["responses"] = Value::Object(reordered);
+    // A path parameter declared on the path rather than the operation, as OpenAPI allows.
+    let path = "/users/{userId}/onlineMeetings";
+    let parameters = spec["paths"][path]["post"]["parameters"]
+        .as_array_mut()
+        .unwrap();
+    let user = parameters.remove(0);
+    assert_eq!(user["$ref"], "#/components/parameters/userId");
+    spec["paths"][path]["parameters"] = json!([user]);
+    check::check(&spec).unwrap();
+}
+
+#[test]
+fn a_path_parameter_ref_to_nothing_is_named_as_one() {
+    let error = refused(|spec| {
+        spec["paths"]["/users/{userId}/onlineMeetings"]["post"]["parameters"][0]["$ref"] =
+            json!("#/components/parameters/userID");
+    });
+    assert_names(&error, &["#/components/parameters/userID"]);
+    assert!(!error.contains("no parameter"), "{error}");
+}
+
+#[test]
 fn a_key_written_twice_is_refused_with_where_it_is() {
     let text = include_str!("../spec/onlineMeetings.json");
     assert_eq!(check::parse(text).unwrap(), spec());

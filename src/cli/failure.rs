@@ -97,6 +97,9 @@ impl Failure {
             _ => None,
         };
         let graph = library.and_then(Error::graph);
+        let busy_endpoint = library.filter(|e| {
+            matches!(e, Error::Authentication(_)) && e.kind() == ErrorKind::Unreachable
+        });
         let (kind, message) = match self {
             Failure::Usage(m) => ("usage", m.clone()),
             Failure::Credentials(m) => ("credentials", m.clone()),
@@ -122,8 +125,12 @@ impl Failure {
                 "graphMessage": graph.and_then(|g| g.message.as_deref()),
                 "requestId": library.and_then(Error::request_id),
                 "clientRequestId": client_request_id,
-                // Graph's, or the token endpoint's when that is what failed (status 5).
-                "retryAfterSeconds": library.and_then(Error::retry_after).map(whole_seconds),
+                // Graph's, or the token endpoint's when it was busy (status 5): a refusal's
+                // wait (a 400 with Retry-After) is not one to wait out.
+                "retryAfterSeconds": graph
+                    .and_then(|g| g.retry_after)
+                    .or_else(|| busy_endpoint.and_then(Error::retry_after))
+                    .map(whole_seconds),
                 "attempts": library.and_then(Error::attempts),
                 // After Graph's 401: why no fresh token could be had for the one retry.
                 "tokenFailure": library.and_then(token_failure),
@@ -364,6 +371,21 @@ mod tests {
             let json: serde_json::Value = serde_json::from_str(&failure.json()).unwrap();
             assert_eq!(json["exitStatus"], 5);
             assert_eq!(json["error"]["retryAfterSeconds"], 7);
+        }
+        // A refusal is not waited out, whatever its Retry-After says.
+        let refusing = AuthError::token_endpoint(
+            400,
+            Some("invalid_client".into()),
+            None,
+            Some(std::time::Duration::from_secs(30)),
+        );
+        for failure in [
+            Failure::Library(refusing.clone().into()),
+            rejected(refusing),
+        ] {
+            let json: serde_json::Value = serde_json::from_str(&failure.json()).unwrap();
+            assert_eq!(json["exitStatus"], 3);
+            assert_eq!(json["error"]["retryAfterSeconds"], serde_json::Value::Null);
         }
         let refused = rejected(refused);
         assert_eq!(refused.exit_status(), 3);

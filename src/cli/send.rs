@@ -164,8 +164,8 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
             let mut app = ClientCredentials::builder(tenant, client_id, secret).cloud(common.cloud);
             match trimmed(&common.authority_host) {
                 // The other way round: an emulator's address left in AZURE_AUTHORITY_HOST
-                // would take a real client secret, in clear, to whatever listens on that port
-                // of this machine, while the calls go to the cloud's Graph.
+                // would take a real client secret (in clear, over http) to whatever listens on
+                // that port of this machine, while the calls go to the cloud's Graph.
                 Some(host) if local(host) && !trimmed(&common.base_url).is_some_and(local) => {
                     return Err(Failure::Usage(
                         "the token endpoint is on this machine, but Graph is the cloud's: the \

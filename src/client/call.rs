@@ -27,7 +27,7 @@ use crate::{
     connecting,
     error::{AnswerBody, AuthError, Error, ErrorKind, GraphError},
     generated,
-    retry::{self, Idempotency, Verdict},
+    retry::{self, Idempotency, Refused, Verdict},
     secret::Secret,
     transport::{self, ReadError},
     types,
@@ -682,13 +682,18 @@ impl Call {
                 let waited = record.waited;
                 let delay = match self.shared.retry.delay(retries, retry_after, waited) {
                     Ok(delay) => delay,
+                    // A policy without retries has no limit to report: it was asked for.
+                    Err(Refused::Retries(0)) => return false,
+                    // Said because a long Retry-After ends the retries at once, which the
+                    // error alone does not tell from a policy without retries. "Tried", not
+                    // "sent": a try for a token sends nothing to Graph.
                     Err(limit) => {
                         tracing::warn!(
                             client_request_id = self.client_request_id(),
                             attempt,
                             reason = reason(),
                             %limit,
-                            "not sent again: a limit of the retry policy"
+                            "not tried again: a limit of the retry policy"
                         );
                         return false;
                     }
