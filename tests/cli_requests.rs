@@ -1346,56 +1346,37 @@ async fn beta_create_or_get_in_a_national_cloud_is_warned_about() {
 }
 
 #[tokio::test]
-async fn a_local_graph_with_the_real_identity_platform_is_refused() {
-    // AZURE_AUTHORITY_HOST forgotten beside the emulator's Graph: the secret stays here.
+async fn a_local_graph_or_token_endpoint_beside_the_clouds_other_is_refused() {
+    // A client secret meant for one side goes to the other: the real one in clear to a local
+    // port, or a test's to the real identity platform. Refused either way, nothing sent.
     let emu = Emulator::start().await.unwrap();
     let root = emu.base_url();
     let app = [
         ("AZURE_TENANT_ID", "contoso.example"),
         ("AZURE_CLIENT_ID", "app-id"),
         ("AZURE_CLIENT_SECRET", "app-secret"),
-        ("GRAPH_BASE_URL", root.as_str()),
-    ];
-    let args = [
-        "create-or-get",
-        "--external-id",
-        "e",
-        "--user",
-        DEMO_USER_ID,
-    ];
-    let refused = run_with(&args, &app, None).await;
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("AZURE_AUTHORITY_HOST"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(emu.graph_requests(), 0);
-}
-
-#[tokio::test]
-async fn a_local_token_endpoint_with_the_clouds_graph_is_refused() {
-    // The other way round: the emulator's address left in AZURE_AUTHORITY_HOST, Graph's unset.
-    // The real secret would go, in clear, to whatever listens on that local port.
-    let emu = Emulator::start().await.unwrap();
-    let root = emu.base_url();
-    let app = [
-        ("AZURE_TENANT_ID", "contoso.example"),
-        ("AZURE_CLIENT_ID", "app-id"),
-        ("AZURE_CLIENT_SECRET", "app-secret"),
-        ("AZURE_AUTHORITY_HOST", root.as_str()),
     ];
     let args = ["create", "--user", DEMO_USER_ID];
-    let refused = run_with(&args, &app, None).await;
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("GRAPH_BASE_URL"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(emu.token_requests(), 0);
+    for (set, unset) in [
+        ("GRAPH_BASE_URL", "AZURE_AUTHORITY_HOST"),
+        ("AZURE_AUTHORITY_HOST", "GRAPH_BASE_URL"),
+    ] {
+        let env = [&app[..], &[(set, root.as_str())]].concat();
+        let refused = run_with(&args, &env, None).await;
+        assert_eq!(refused.code, 2, "{set}: {}", refused.stderr);
+        // Said with the variable to set.
+        assert!(refused.stderr.contains(unset), "{set}: {}", refused.stderr);
+    }
+    assert_eq!((emu.token_requests(), emu.graph_requests()), (0, 0));
     // With both on this machine, it goes through.
-    let both = [&app[..], &[("GRAPH_BASE_URL", root.as_str())]].concat();
+    let both = [
+        &app[..],
+        &[
+            ("GRAPH_BASE_URL", root.as_str()),
+            ("AZURE_AUTHORITY_HOST", root.as_str()),
+        ],
+    ]
+    .concat();
     let made = run_with(&args, &both, None).await;
     assert_eq!(made.code, 0, "{}", made.stderr);
     assert_eq!((emu.token_requests(), emu.graph_requests()), (1, 1));

@@ -12,6 +12,22 @@ use graph_meetings::{types, Client, RetryPolicy, User};
 use serde_json::json;
 use support::{json, meeting, nth, Act, Captured, Script};
 
+fn client(url: &str, policy: RetryPolicy) -> Client {
+    Client::builder()
+        .base_url(url)
+        .static_token("t")
+        .retry(policy)
+        .build()
+        .unwrap()
+}
+
+fn keyed(external_id: &str) -> types::CreateOrGetRequest {
+    types::CreateOrGetRequest {
+        external_id: external_id.into(),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn every_retry_is_announced_with_its_reason_and_delay() {
     let captured = Captured::install();
@@ -22,20 +38,12 @@ async fn every_retry_is_announced_with_its_reason_and_delay() {
         _ => json(201, meeting("a")),
     })
     .await;
-    let client = Client::builder()
-        .base_url(&server.url)
-        .static_token("t")
-        .retry(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
-        )
-        .build()
+    let policy =
+        RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(20));
+    let answer = client(&server.url, policy)
+        .create_or_get(&User::Me, keyed("a"))
+        .await
         .unwrap();
-    let request = types::CreateOrGetRequest {
-        external_id: "a".into(),
-        ..Default::default()
-    };
-    let answer = client.create_or_get(&User::Me, request).await.unwrap();
     let logs = captured.text();
     let retries: Vec<&str> = logs.lines().filter(|l| l.contains("retrying")).collect();
     assert_eq!(retries.len(), 2, "logs: {logs}");
@@ -61,11 +69,7 @@ async fn a_call_dropped_after_sending_has_left_its_client_request_id_in_the_log(
     let server =
         Script::start(|_| Act::Delay(Duration::from_secs(5), Box::new(json(201, meeting("late")))))
             .await;
-    let client = Client::builder()
-        .base_url(&server.url)
-        .static_token("t")
-        .build()
-        .unwrap();
+    let client = client(&server.url, RetryPolicy::default());
     // Dropped once the request has reached the server (whatever this machine's speed).
     let call = client.create(&User::Me, types::OnlineMeeting::default());
     let arrived = async {
@@ -94,16 +98,10 @@ async fn a_wait_past_a_limit_of_the_policy_ends_the_retries_and_the_log_says_whi
     let server =
         Script::start(|_| Act::Respond(429, vec![("retry-after", "181".into())], "{}".into()))
             .await;
-    let client = Client::builder()
-        .base_url(&server.url)
-        .static_token("t")
-        .build()
-        .unwrap();
-    let request = types::CreateOrGetRequest {
-        external_id: "a".into(),
-        ..Default::default()
-    };
-    let err = client.create_or_get(&User::Me, request).await.unwrap_err();
+    let err = client(&server.url, RetryPolicy::default())
+        .create_or_get(&User::Me, keyed("a"))
+        .await
+        .unwrap_err();
     assert_eq!((server.count(), err.attempts()), (1, Some(1)));
     let named = format!("client_request_id=\"{}\"", err.client_request_id().unwrap());
     let logs = captured.text();
@@ -116,17 +114,10 @@ async fn a_wait_past_a_limit_of_the_policy_ends_the_retries_and_the_log_says_whi
         assert!(ended[0].contains(said), "{said}: {}", ended[0]);
     }
     // A policy without retries was asked for: nothing to warn about.
-    let quiet = Client::builder()
-        .base_url(&server.url)
-        .static_token("t")
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
-    let request = types::CreateOrGetRequest {
-        external_id: "b".into(),
-        ..Default::default()
-    };
-    quiet.create_or_get(&User::Me, request).await.unwrap_err();
+    client(&server.url, RetryPolicy::none())
+        .create_or_get(&User::Me, keyed("b"))
+        .await
+        .unwrap_err();
     assert_eq!(server.count(), 2);
     let logs = captured.text();
     assert_eq!(logs.matches("not tried again").count(), 1, "logs: {logs}");
