@@ -254,7 +254,9 @@ impl Error {
         }
     }
 
-    /// The HTTP status the service answered with, if it answered.
+    /// The HTTP status Graph answered this call with, if it answered (after a 401 whose
+    /// fresh token could not be had, that 401). Not a token endpoint's: that one is in
+    /// [`AuthError::TokenEndpoint`].
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::ResponseTooLarge { status, .. } | Error::Decode { status, .. } => Some(*status),
@@ -466,7 +468,8 @@ pub enum InvalidRequest {
     /// The user ID cannot be sent as one path segment.
     #[error("user ID {id:?} is not allowed: {reason}")]
     InvalidUserId {
-        /// The ID given (escaped when printed).
+        /// The ID given, cut to its first 64 characters and `…` when longer (escaped when
+        /// printed).
         id: String,
         /// Why it is refused.
         reason: &'static str,

@@ -31,7 +31,8 @@ pub struct RetryPolicy {
     /// Largest backoff step.
     pub max_backoff: Duration,
     /// Longest single wait, Retry-After included: a longer Retry-After ends the retries (a
-    /// backoff step is cut to it instead).
+    /// backoff step is cut to it instead). A busy or unreachable token endpoint is asked again
+    /// a second later at the earliest, so under a second this turns those tries off.
     pub max_wait: Duration,
     /// Total time a call may spend in the waits between attempts that this policy plans,
     /// those before another try at a busy token endpoint included. Not the attempts themselves (each up to the client's `timeout`), nor a wait for a token
@@ -82,7 +83,8 @@ impl RetryPolicy {
         self
     }
 
-    /// Longest single wait and total waiting budget.
+    /// Longest single wait and total waiting budget. Either under a second turns off the
+    /// tries for a token at a busy endpoint (see [`max_wait`](Self::max_wait)).
     pub fn with_limits(mut self, max_wait: Duration, budget: Duration) -> Self {
         self.max_wait = max_wait;
         self.budget = budget;

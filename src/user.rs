@@ -182,7 +182,12 @@ pub(crate) fn invisible(c: char) -> bool {
 }
 
 fn shorten(id: &str) -> String {
-    id.chars().take(64).collect()
+    let mut chars = id.chars();
+    let mut kept: String = chars.by_ref().take(64).collect();
+    if chars.next().is_some() {
+        kept.push('…');
+    }
+    kept
 }
 
 impl fmt::Debug for UserId {
@@ -200,6 +205,18 @@ impl fmt::Display for UserId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_id_is_kept_whole_up_to_64_characters_and_cut_visibly_past_them() {
+        let refused = |id: &str| match UserId::new(id) {
+            Err(InvalidRequest::InvalidUserId { id, .. }) => id,
+            other => panic!("{other:?}"),
+        };
+        let long = "é".repeat(1_000);
+        assert_eq!(refused(&long), format!("{}…", "é".repeat(64)));
+        let short = format!("{}/x", "a".repeat(62));
+        assert_eq!(refused(&short), short, "64 characters, whole");
+    }
 
     #[test]
     fn ids_up_to_1024_bytes_are_taken_and_longer_ones_refused() {

@@ -382,6 +382,11 @@ impl Call {
                 attempt = number,
                 "sending"
             );
+            // One turn of the runtime first, so that it reads what its sockets got while it
+            // was not driven: a current_thread runtime behind a sync API is not, between calls,
+            // and would hand out a kept-alive connection the server has closed (or answered
+            // 408) meanwhile as open, and a create written to it is an unknown outcome.
+            tokio::task::yield_now().await;
             let sending = http.execute(request);
             let sent = match shared.watch_connections {
                 true => connecting::attempt(self.client_request_id, sending).await,

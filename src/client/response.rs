@@ -59,7 +59,8 @@ pub struct CreateOrGetResponse {
     pub client_request_id: String,
     /// The body exactly as received, nulls and all.
     pub raw: Bytes,
-    /// Requests sent, retries included; above 1, see [`Outcome`] on what `Existing` means.
+    /// Attempts made, retries included: requests sent, and connections that could not be made
+    /// (nothing sent on those). Above 1, see [`Outcome`] on what `Existing` may mean.
     pub attempts: u32,
 }
 
@@ -81,7 +82,8 @@ pub struct MeetingResponse {
     pub client_request_id: String,
     /// The body exactly as received, nulls and all.
     pub raw: Bytes,
-    /// Requests sent, retries included (create is retried only when the service did not act).
+    /// Attempts made, retries included: requests sent, and connections that could not be made
+    /// (nothing sent on those). Create is retried only when the service did not act.
     pub attempts: u32,
 }
 
