@@ -382,11 +382,18 @@ impl Call {
                 attempt = number,
                 "sending"
             );
-            // One turn of the runtime first, so that it reads what its sockets got while it
-            // was not driven: a current_thread runtime behind a sync API is not, between calls,
+            // On a current_thread runtime, one turn of it first, so that it reads what its
+            // sockets got while it was not driven: behind a sync API it is not, between calls,
             // and would hand out a kept-alive connection the server has closed (or answered
-            // 408) meanwhile as open, and a create written to it is an unknown outcome.
-            tokio::task::yield_now().await;
+            // 408) meanwhile as open, and a create written to it is an unknown outcome. A
+            // multi_thread runtime's idle workers wait on its sockets and read such a close as
+            // it comes (only one that crosses the request is left, as on any connection), so
+            // the turn (a poll of the sockets, a few microseconds a call) is not taken there.
+            if tokio::runtime::Handle::try_current()
+                .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+            {
+                tokio::task::yield_now().await;
+            }
             let sending = http.execute(request);
             let sent = match shared.watch_connections {
                 true => connecting::attempt(self.client_request_id, sending).await,
