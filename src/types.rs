@@ -5,10 +5,10 @@
 //! Every object type has an `extra` map: the properties this crate does not name. In answers
 //! it holds what Graph added since the spec was trimmed, nulls included, so nothing is lost.
 //! In requests it sends properties the types lack, as given. Set a property the types name
-//! through its field: a request's own `extra` holding one (`"endDateTime"`, in any case) is
-//! read back into the field and checked like it, refused when the field is set to another
-//! value or when the name differs only in case from a checked one (start, end, externalId,
-//! chatInfo); a nested type's `extra` is sent as it is, so a name set there and in its field
+//! through its field: a request's own `extra` holding one under its exact name
+//! (`"endDateTime"`) is read back into the field and checked like it, and refused when the
+//! field is set to another value; a name that differs only in case from a checked one (start,
+//! end, externalId, chatInfo) is refused, and one of an unchecked property goes out as given; a nested type's `extra` is sent as it is, so a name set there and in its field
 //! goes out twice, which Graph refuses (400; when the request's own `extra` is set too, the
 //! client refuses it first).
 

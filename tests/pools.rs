@@ -254,9 +254,9 @@ fn ending_server(ending: Ending) -> EndingServer {
 #[test]
 fn a_create_after_the_server_ended_an_idle_connection_goes_out_on_a_fresh_one() {
     // A sync API's runtime is driven only inside its calls: what the server did to a kept-alive
-    // connection in between is read before the next create picks a connection, not after it
-    // has been written to one already closed (an unknown outcome the server never saw, or a
-    // 408 taken for its answer).
+    // connection in between is read before the next create is written, not after it has been
+    // written to one already closed (an unknown outcome the server never saw, or a 408 taken
+    // for its answer).
     for ending in [Ending::Close, Ending::HalfClose, Ending::Unsolicited408] {
         let server = ending_server(ending);
         let client = Client::builder()

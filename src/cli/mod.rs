@@ -260,3 +260,53 @@ fn also_on_stdout(result: Result<(), Failure>, output: Output) -> Result<(), Fai
     }
     result
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::{AccessToken, AuthError, TokenProvider};
+
+    /// Hands out a token with a SIGTERM to this process on its way, so the signal comes just
+    /// before the create would be sent.
+    #[derive(Debug)]
+    struct SignalWithToken;
+
+    #[async_trait::async_trait]
+    impl TokenProvider for SignalWithToken {
+        async fn token(&self) -> Result<AccessToken, AuthError> {
+            // SAFETY: raise(3) has no memory effects; `interruptible` has installed tokio's
+            // handler for SIGTERM before the call is first polled (its signals come first).
+            unsafe { libc::raise(libc::SIGTERM) };
+            Ok(AccessToken::new("t", None))
+        }
+    }
+
+    #[test]
+    fn a_signal_that_comes_with_the_token_finds_the_create_unsent() {
+        // A process started ignoring SIGTERM keeps ignoring it (`received`): the signal would
+        // not stop the command, which is what this test is about.
+        if ignored(libc::SIGTERM) {
+            return;
+        }
+        // Never accepts: a create that went out would wait for its answer.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = crate::Client::builder()
+            .base_url(format!("http://{}", listener.local_addr().unwrap()))
+            .token_provider(SignalWithToken)
+            .retry(crate::RetryPolicy::none())
+            .watch_connections()
+            .build()
+            .unwrap();
+        let result = runtime().unwrap().block_on(async {
+            logging::init(0);
+            let create = client.create(&crate::User::Me, crate::types::OnlineMeeting::default());
+            interruptible(true, create).await
+        });
+        match result {
+            Err(Failure::Interrupted {
+                client_request_id, ..
+            }) => assert_eq!(client_request_id, None, "nothing was sent"),
+            other => panic!("{:?}", other.err()),
+        }
+    }
+}

@@ -376,24 +376,30 @@ impl Call {
                 headers.append(RETRY_ATTEMPT, HeaderValue::from(number - 1));
             }
 
+            // On a current_thread runtime, one turn of it first. Behind a sync API such a
+            // runtime is not driven between calls, so what a server sent on a kept-alive
+            // connection meanwhile (a close, an unsolicited 408) is still unread, and a create
+            // written to that connection would be an unknown outcome. The turn reads the
+            // sockets: the pool drops the connection, or hyper, finding it ended before the
+            // request is written, sends the request on a new one (a request not yet started
+            // is tried again). Before the "sending" event, so that a signal the command takes
+            // during the turn finds nothing sent; not with `watch_connections`, whose client
+            // keeps no connections. A multi_thread runtime's idle workers read such a close
+            // as it comes (as soon as a worker wakes: milliseconds on a busy machine), and
+            // its turn, a few microseconds a call, would not help `block_on`'s own thread.
+            if !shared.watch_connections
+                && tokio::runtime::Handle::try_current().is_ok_and(|rt| {
+                    rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+                })
+            {
+                tokio::task::yield_now().await;
+            }
             // What a caller that drops the call's future can still find the request by.
             tracing::debug!(
                 client_request_id = self.client_request_id(),
                 attempt = number,
                 "sending"
             );
-            // On a current_thread runtime, one turn of it first, so that it reads what its
-            // sockets got while it was not driven: behind a sync API it is not, between calls,
-            // and would hand out a kept-alive connection the server has closed (or answered
-            // 408) meanwhile as open, and a create written to it is an unknown outcome. A
-            // multi_thread runtime's idle workers wait on its sockets and read such a close as
-            // it comes (only one that crosses the request is left, as on any connection), so
-            // the turn (a poll of the sockets, a few microseconds a call) is not taken there.
-            if tokio::runtime::Handle::try_current()
-                .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
-            {
-                tokio::task::yield_now().await;
-            }
             let sending = http.execute(request);
             let sent = match shared.watch_connections {
                 true => connecting::attempt(self.client_request_id, sending).await,
