@@ -35,8 +35,9 @@ pub struct RetryPolicy {
     /// a second later at the earliest, so under a second this turns those tries off.
     pub max_wait: Duration,
     /// Total time a call may spend in the waits between attempts that this policy plans,
-    /// those before another try at a busy token endpoint included. Not the attempts themselves (each up to the client's `timeout`), nor a wait for a token
-    /// within one. A wait of zero (`Retry-After: 0`, a date already past) uses none of it:
+    /// those before another try at a busy token endpoint included. Not the attempts
+    /// themselves (each up to the client's `timeout`), nor a wait for a token within one. A
+    /// wait of zero (`Retry-After: 0`, a date already past) uses none of it:
     /// [`max_retries`](Self::max_retries) is what bounds those.
     pub budget: Duration,
 }

@@ -2,15 +2,15 @@
 //! enums: each is an [`Open`] of its known values (`Known(..)`, or `Other(text)` for a value
 //! Graph added since). Date-times are [`Timestamp`]s.
 //!
-//! Every object type has an `extra` map: the properties this crate does not name. In answers
-//! it holds what Graph added since the spec was trimmed, nulls included, so nothing is lost.
-//! In requests it sends properties the types lack, as given. Set a property the types name
-//! through its field: a request's own `extra` holding one under its exact name
-//! (`"endDateTime"`) is read back into the field and checked like it, and refused when the
-//! field is set to another value; a name that differs only in case from a checked one (start,
-//! end, externalId, chatInfo) is refused, and one of an unchecked property goes out as given; a nested type's `extra` is sent as it is, so a name set there and in its field
-//! goes out twice, which Graph refuses (400; when the request's own `extra` is set too, the
-//! client refuses it first).
+//! Every object type has an `extra` map: the properties this crate does not name. In answers it
+//! holds what Graph added since the spec was trimmed, nulls included, so nothing is lost. In
+//! requests it sends properties the types lack, as given. Set a property the types name through
+//! its field: a request's own `extra` holding one under its exact name (`"endDateTime"`) is
+//! read back into the field and checked like it, and refused when the field is set to another
+//! value; a name that differs only in case from a checked one (start, end, externalId,
+//! chatInfo) is refused, and one of an unchecked property goes out as given; a nested type's
+//! `extra` is sent as it is, so a name set there and in its field goes out twice, which Graph
+//! refuses (400; when the request's own `extra` is set too, the client refuses it first).
 
 pub use crate::generated::types::*;
 pub use crate::open::Open;
