@@ -77,8 +77,8 @@ fn main() {
         Ok(Err(e)) => panic!("generating from {SPEC}: {e}"),
         Err(_) => panic!(
             "generating from {SPEC}: the generator panicked (its message is above), on something \
-             spec/check.rs lets through: a construct progenitor does not support, or a path \
-             whose `{{name}}` no parameter of the operation names"
+             spec/check.rs lets through: a construct progenitor does not support, or, in an \
+             operation besides the four it checks, a path whose `{{name}}` no parameter names"
         ),
     };
     let file: syn::File =
