@@ -111,15 +111,27 @@ impl Http {
     /// The client of the runtime this runs on (outside one, the first runtime's: reqwest
     /// itself then says that a runtime is needed).
     pub(crate) fn client(&self) -> reqwest::Client {
+        self.client_and_turn().0
+    }
+
+    /// [`client`](Self::client), and whether each request should first let the runtime take
+    /// a turn: a current_thread runtime reads its sockets only while driven, so its pool may
+    /// hold a connection the server ended while it was not (see `Call::attempt`). A
+    /// multi_thread runtime's idle workers read them, and a client that keeps no
+    /// connections (`watch_connections`) has none to check.
+    pub(crate) fn client_and_turn(&self) -> (reqwest::Client, bool) {
         let pools = &*self.0;
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return pools.first.clone();
+            return (pools.first.clone(), false);
         };
+        let turn = !pools.settings.watch_connections
+            && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread;
         let id = runtime.id();
-        match *pools.first_runtime.get_or_init(|| id) == id {
+        let client = match *pools.first_runtime.get_or_init(|| id) == id {
             true => pools.first.clone(),
             false => pools.other(id),
-        }
+        };
+        (client, turn)
     }
 }
 

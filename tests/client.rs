@@ -1320,6 +1320,26 @@ fn a_proxy_password_stays_out_of_debug_output_and_errors() {
     }
 }
 
+/// `proxy` given to the client and to client credentials: both refuse it as configuration.
+fn refused_as_proxy(proxy: &str) -> [graph_meetings::Error; 2] {
+    let client = Client::builder()
+        .static_token("t")
+        .https_proxy(proxy)
+        .build()
+        .unwrap_err();
+    let credentials = graph_meetings::ClientCredentials::builder("contoso.example", "app", "s")
+        .https_proxy(proxy)
+        .build()
+        .unwrap_err();
+    for err in [&client, &credentials] {
+        assert!(
+            matches!(err, graph_meetings::Error::Config(_)),
+            "{proxy}: {err:?}"
+        );
+    }
+    [client, credentials]
+}
+
 #[test]
 fn a_proxy_of_a_scheme_the_client_does_not_speak_is_refused_not_gone_around() {
     // reqwest would take these and then connect straight to Graph, past the proxy asked for.
@@ -1328,20 +1348,10 @@ fn a_proxy_of_a_scheme_the_client_does_not_speak_is_refused_not_gone_around() {
         ("ftp://127.0.0.1:3128", "ftp"),
         ("socks5://127.0.0.1:1080", "socks5"),
     ] {
-        let err = Client::builder()
-            .static_token("t")
-            .https_proxy(proxy)
-            .build()
-            .unwrap_err();
+        let [err, _] = refused_as_proxy(proxy);
         let message = err.to_string();
-        assert!(matches!(err, graph_meetings::Error::Config(_)), "{err:?}");
         assert!(message.contains(&format!("scheme {scheme:?}")), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
-        let err = graph_meetings::ClientCredentials::builder("contoso.example", "app", "s")
-            .https_proxy(proxy)
-            .build()
-            .unwrap_err();
-        assert!(matches!(err, graph_meetings::Error::Config(_)), "{err:?}");
     }
     // A host the URL parser takes and the connector's stricter reading does not: no proxy
     // would be set at all, and requests would go straight out.
@@ -1351,24 +1361,8 @@ fn a_proxy_of_a_scheme_the_client_does_not_speak_is_refused_not_gone_around() {
         "http://local`host:3128",
         "proxy-user:hunter2@local{host}:3128",
     ] {
-        let err = Client::builder()
-            .static_token("t")
-            .https_proxy(proxy)
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(err, graph_meetings::Error::Config(_)),
-            "{proxy}: {err:?}"
-        );
+        let [err, _] = refused_as_proxy(proxy);
         assert!(!err.to_string().contains("hunter2"), "{err}");
-        let err = graph_meetings::ClientCredentials::builder("contoso.example", "app", "s")
-            .https_proxy(proxy)
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(err, graph_meetings::Error::Config(_)),
-            "{proxy}: {err:?}"
-        );
     }
     // What reqwest tunnels through: http and https proxies, and a bare host read as http.
     for proxy in [

@@ -51,6 +51,8 @@ pub struct CallContext(Arc<Call>);
 pub struct Call {
     shared: Arc<Shared>,
     idempotency: Idempotency,
+    /// Whether each attempt first lets the runtime take a turn (`Http::client_and_turn`).
+    turn_first: bool,
     /// A hyphenated UUID, ASCII.
     client_request_id: [u8; uuid::fmt::Hyphenated::LENGTH],
     record: Mutex<Record>,
@@ -241,7 +243,7 @@ impl ClientHooks<CallContext> for generated::Client {
 }
 
 impl CallContext {
-    pub(crate) fn new(shared: Arc<Shared>, idempotency: Idempotency) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, idempotency: Idempotency, turn_first: bool) -> Self {
         let mut client_request_id = [0u8; uuid::fmt::Hyphenated::LENGTH];
         uuid::Builder::from_random_bytes(correlation_bits())
             .into_uuid()
@@ -250,6 +252,7 @@ impl CallContext {
         Self(Arc::new(Call {
             shared,
             idempotency,
+            turn_first,
             client_request_id,
             record: Mutex::default(),
         }))
@@ -376,22 +379,18 @@ impl Call {
                 headers.append(RETRY_ATTEMPT, HeaderValue::from(number - 1));
             }
 
-            // On a current_thread runtime, one turn of it first. Behind a sync API such a
-            // runtime is not driven between calls, so what a server sent on a kept-alive
-            // connection meanwhile (a close, an unsolicited 408) is still unread, and a create
-            // written to that connection would be an unknown outcome. The turn reads the
-            // sockets: the pool drops the connection, or hyper, finding it ended before the
-            // request is written, sends the request on a new one (a request not yet started
-            // is tried again). Before the "sending" event, so that a signal the command takes
-            // during the turn finds nothing sent; not with `watch_connections`, whose client
-            // keeps no connections. A multi_thread runtime's idle workers read such a close
-            // as it comes (as soon as a worker wakes: milliseconds on a busy machine), and
-            // its turn, a few microseconds a call, would not help `block_on`'s own thread.
-            if !shared.watch_connections
-                && tokio::runtime::Handle::try_current().is_ok_and(|rt| {
-                    rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
-                })
-            {
+            // On a current_thread runtime, one turn of it first (which runtimes: see
+            // `Http::client_and_turn`). Behind a sync API such a runtime is not driven between
+            // calls, so what a server sent on a kept-alive connection meanwhile (a close, an
+            // unsolicited 408) is still unread, and a create written to that connection would
+            // be an unknown outcome. The turn reads the sockets: the pool drops the
+            // connection, or hyper, finding it ended before the request is written, sends the
+            // request on a new one (a request not yet started is tried again). Before the
+            // "sending" event, so that a signal the command takes during the turn finds
+            // nothing sent. A multi_thread runtime's idle workers read such a close as it
+            // comes (as soon as a worker wakes: milliseconds on a busy machine), and its turn,
+            // a few microseconds a call, would not help `block_on`'s own thread.
+            if self.turn_first {
                 tokio::task::yield_now().await;
             }
             // What a caller that drops the call's future can still find the request by.

@@ -480,12 +480,9 @@ impl Client {
 
     /// A generated client for one call, carrying that call's context to the hooks.
     fn call(&self, idempotency: Idempotency) -> (generated::Client, CallContext) {
-        let context = CallContext::new(self.shared.clone(), idempotency);
-        let api = generated::Client::new_with_client(
-            &self.shared.base_url,
-            self.shared.http.client(),
-            context.clone(),
-        );
+        let (http, turn_first) = self.shared.http.client_and_turn();
+        let context = CallContext::new(self.shared.clone(), idempotency, turn_first);
+        let api = generated::Client::new_with_client(&self.shared.base_url, http, context.clone());
         (api, context)
     }
 }
