@@ -39,8 +39,9 @@ pub enum Fault {
     ApplyThenDelay(Duration),
     /// Act (store or create the meeting), then answer this status instead of the meeting (one
     /// that is no error, outside 400 to 599, as 500). An ambiguous one (500, 503 without
-    /// `Retry-After`, 504) is what a service that acted and then failed sends. A status that says the service did not act (429, 4xx) simulates what Graph
-    /// does not do: a client may rightly repeat a create after it and make a second meeting.
+    /// `Retry-After`, 504) is what a service that acted and then failed sends. A status that
+    /// says the service did not act (429, 4xx) simulates what Graph does not do: a client may
+    /// rightly repeat a create after it and make a second meeting.
     ApplyThenStatus(u16),
     /// Act, then close the connection without answering.
     ApplyThenDrop,
